@@ -1,0 +1,1 @@
+"""Outpatient health-data lakehouse: ingest of urgent-care GP extracts into a pseudonymised, encrypted lake."""

@@ -1,0 +1,304 @@
+"""`lakehouse`: the single command-line entry point.
+
+Thin: parses options, shows progress and results, maps errors to exit codes; the work is in the library.
+Exit codes: 0 ok, 1 data rejected (some rows or files quarantined, with --strict), 2 configuration,
+3 storage, 4 decryption.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest import settings
+from ingest.exceptions import LakehouseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console()
+err = Console(stderr=True)
+
+
+def handle_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LakehouseError as e:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            err.print(f"[red]Error:[/red] {e}", highlight=False, markup=True)
+            sys.exit(e.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _date(value: str) -> date:
+    return datetime.strptime(value, "%Y-%m-%d").date()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def main(debug: bool) -> None:
+    """Outpatient health-data lakehouse: synthetic extracts, pseudonymised encrypted ingest, dbt build.
+
+    Locations come from the environment (LAKEHOUSE_HOME, LAKEHOUSE_LAKE, LAKEHOUSE_KEYSTORE,
+    LAKEHOUSE_S3_ENDPOINT with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); see docs/configuration.md.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------- keys
+
+
+@main.group()
+def keys() -> None:
+    """Manage the key store (master keys per zone, pseudonymisation secret)."""
+
+
+@keys.command("init")
+@click.option(
+    "--keystore", type=click.Path(path_type=Path), help="Key store file [default: LAKEHOUSE_KEYSTORE]."
+)
+@handle_errors
+def keys_init(keystore: Path | None) -> None:
+    """Create the local key store (mode 600) if it does not exist. Never overwrites one."""
+    from ingest.keys import init_keystore
+
+    path, created = init_keystore(keystore)
+    out.print(f"{'Created' if created else 'Kept existing'} key store {path}", highlight=False)
+
+
+# ------------------------------------------------------------------------------------------------ generate
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Output folder [default: $LAKEHOUSE_HOME/extracts].",
+)
+@click.option("--start", type=_date, default="2024-01-01", show_default=True, help="First day (YYYY-MM-DD).")
+@click.option("--end", type=_date, default="2024-01-31", show_default=True, help="Last day (YYYY-MM-DD).")
+@click.option(
+    "--associations",
+    "n_associations",
+    type=click.IntRange(1, 64),
+    default=3,
+    show_default=True,
+    help="How many associations of the 64-association network.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Volume relative to the real network (1.0 = national volume).",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same files).")
+@click.option(
+    "--invalid-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of deliberately invalid records.",
+)
+@handle_errors
+def generate(
+    out_dir: Path | None,
+    start: date,
+    end: date,
+    n_associations: int,
+    scale: float,
+    seed: int,
+    invalid_share: float,
+) -> None:
+    """Write synthetic daily extracts as the associations' software exports them."""
+    summary = _generate(
+        out_dir or settings.extracts_dir(), start, end, n_associations, scale, seed, invalid_share
+    )
+    out.print(
+        f"Generated {len(summary.files)} files, {summary.total_rows:,} rows "
+        f"({summary.total_invalid:,} invalid) in {out_dir or settings.extracts_dir()}",
+        highlight=False,
+    )
+
+
+def _generate(
+    out_dir: Path, start: date, end: date, n_associations: int, scale: float, seed: int, invalid_share: float
+) -> Any:
+    from ingest.synth import generate_extracts
+
+    if end < start:
+        raise click.BadParameter("--end is before --start")
+    with _progress() as bar:
+        task = bar.add_task("Generating", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return generate_extracts(
+            out_dir,
+            start,
+            end,
+            n_associations=n_associations,
+            scale=scale,
+            seed=seed,
+            invalid_share=invalid_share,
+            progress=tick,
+        )
+
+
+# -------------------------------------------------------------------------------------------------- ingest
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--lake", help="Object store root: folder or s3://bucket/prefix [default: LAKEHOUSE_LAKE].")
+@click.option(
+    "--keystore", type=click.Path(path_type=Path), help="Key store file [default: LAKEHOUSE_KEYSTORE]."
+)
+@click.option("--strict", is_flag=True, help="Exit with status 1 when anything was quarantined.")
+@handle_errors
+def ingest(inputs: tuple[Path, ...], lake: str | None, keystore: Path | None, strict: bool) -> None:
+    """Validate, pseudonymise, encrypt and land extract files (folders are searched recursively).
+
+    Prints one line per file: rows read, accepted, quarantined and why. Re-running on the same files
+    changes nothing; a run that was killed can simply be run again.
+    """
+    report = _ingest(list(inputs) or [settings.extracts_dir()], lake, keystore)
+    if strict and report.totals[2]:
+        sys.exit(1)
+
+
+def _ingest(inputs: list[Path], lake: str | None, keystore: Path | None) -> Any:
+    from ingest.keys import open_keystore
+    from ingest.land import Ingestor, find_extract_files
+    from ingest.storage import S3Settings, open_store
+
+    store = open_store(lake or settings.lake_url(), S3Settings.from_env())
+    ingestor = Ingestor(store, open_keystore(keystore))
+    paths = find_extract_files(inputs)
+    with _progress() as bar:
+        task = bar.add_task("Ingesting", total=len(paths))
+        report = ingestor.run(paths, progress=lambda _: bar.advance(task))
+    _print_report(report, store.url)
+    return report
+
+
+def _print_report(report: Any, lake: str) -> None:
+    table = Table(title=f"Ingest into {lake}", title_justify="left")
+    for col, just in [
+        ("file", "left"),
+        ("status", "left"),
+        ("read", "right"),
+        ("accepted", "right"),
+        ("quarantined", "right"),
+        ("why", "left"),
+    ]:
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
+    clean = len(report.files) - len(shown)
+    for f in shown:
+        why = f.message or ", ".join(f"{k} ×{v}" for k, v in f.reasons.most_common(3))
+        table.add_row(
+            f.file, f.status, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_quarantined:,}", why
+        )
+    read, accepted, quarantined = report.totals
+    table.add_section()
+    table.add_row(
+        f"{len(report.files)} files ({clean} clean, not listed)",
+        "",
+        f"{read:,}",
+        f"{accepted:,}",
+        f"{quarantined:,}",
+        "",
+    )
+    out.print(table)
+    if report.rolled_back:
+        out.print(f"Rolled back {len(report.rolled_back)} batch(es) left half-written by an earlier run.")
+
+
+# ----------------------------------------------------------------------------------------------------- run
+
+
+@main.command()
+@click.option("--start", type=_date, default="2024-01-01", show_default=True, help="First day (YYYY-MM-DD).")
+@click.option("--end", type=_date, default="2024-01-31", show_default=True, help="Last day (YYYY-MM-DD).")
+@click.option(
+    "--associations",
+    "n_associations",
+    type=click.IntRange(1, 64),
+    default=3,
+    show_default=True,
+    help="How many associations of the network.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Volume relative to the real network.",
+)
+@click.option(
+    "--invalid-share",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of deliberately invalid records, to show the quarantine at work.",
+)
+@handle_errors
+def run(start: date, end: date, n_associations: int, scale: float, invalid_share: float) -> None:
+    """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest into the local lake."""
+    from ingest.keys import init_keystore
+
+    path, created = init_keystore(None)
+    out.print(f"Key store: {path} ({'created' if created else 'existing'})", highlight=False)
+    extracts = settings.extracts_dir()
+    summary = _generate(extracts, start, end, n_associations, scale, 42, invalid_share)
+    out.print(
+        f"Extracts: {len(summary.files)} files, {summary.total_rows:,} rows in {extracts}", highlight=False
+    )
+    _ingest([extracts], None, None)
+
+
+@main.command("contract-docs")
+@click.option("--check", is_flag=True, help="Only check that docs/extract-contract.md is up to date.")
+@handle_errors
+def contract_docs(check: bool) -> None:
+    """Regenerate docs/extract-contract.md from the contract YAML."""
+    from ingest.contract import PROJECT_ROOT, default_contract
+    from ingest.contract_docs import render_markdown
+
+    target = PROJECT_ROOT / "docs" / "extract-contract.md"
+    text = render_markdown(default_contract())
+    if check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            err.print("Error: docs/extract-contract.md is out of date: run `lakehouse contract-docs`")
+            sys.exit(1)
+        return
+    target.write_text(text, encoding="utf-8")
+    out.print(f"Wrote {target}", highlight=False)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

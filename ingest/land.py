@@ -1,0 +1,293 @@
+"""The ingest pipeline: read → validate → quarantine → pseudonymise → encrypt → store → manifest.
+
+One source file is one batch. For every file, rows_accepted + rows_quarantined == rows_read; a file that
+cannot be read at all is quarantined whole (encrypted) and counted as such.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from ingest.contract import Contract, Entity, default_contract
+from ingest.crypto import encrypt_blob, encrypt_parquet
+from ingest.keys import DataKeyring, KeyStore
+from ingest.landed_schema import QUARANTINE_SCHEMA
+from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover
+from ingest.read_extract import ExtractFile, ParsedFile, UnusableFile, check_name, decode, open_extract, parse
+from ingest.storage import ObjectStore
+from ingest.transform import Lineage, to_landed
+from ingest.validate import Validated, validate
+
+FileStatus = Literal["landed", "duplicate", "quarantined"]
+
+
+@dataclass
+class FileReport:
+    file: str
+    status: FileStatus
+    entity: str | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    message: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileReport]
+    rolled_back: list[str]
+
+    @property
+    def totals(self) -> tuple[int, int, int]:
+        return (
+            sum(f.rows_read for f in self.files),
+            sum(f.rows_accepted for f in self.files),
+            sum(f.rows_quarantined for f in self.files),
+        )
+
+
+def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
+    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible."""
+    found: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            found.extend(
+                f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.parts)
+            )
+        else:
+            found.append(p)
+    return sorted(set(found))
+
+
+def raw_path(dataset: str, association_id: str, day: date, batch_id: str) -> str:
+    return f"raw/{dataset}/association_id={association_id}/extract_date={day.isoformat()}/{batch_id}.parquet"
+
+
+def quarantine_rows_path(dataset: str, association_id: str, day: date, batch_id: str) -> str:
+    return (
+        f"quarantine/rows/{dataset}/association_id={association_id}/"
+        f"extract_date={day.isoformat()}/{batch_id}.parquet"
+    )
+
+
+def quarantine_file_path(batch_id: str) -> str:
+    return f"quarantine/files/{batch_id}.bin"
+
+
+class Ingestor:
+    def __init__(self, store: ObjectStore, keystore: KeyStore, contract: Contract | None = None) -> None:
+        self.store = store
+        self.keystore = keystore
+        self.keyring = DataKeyring(store, keystore)
+        self.contract = contract or default_contract()
+        self.secret_version, self.secret = keystore.pseudonym_secret()
+        self.ingest_version = version("urgent-care-lakehouse")
+
+    def run(self, paths: list[Path], progress: Callable[[str], None] | None = None) -> IngestReport:
+        recovery = recover(self.store)
+        reports = []
+        for path in paths:
+            reports.append(self.ingest_file(path))
+            if progress is not None:
+                progress(path.name)
+        return IngestReport(files=reports, rolled_back=recovery.rolled_back)
+
+    # ------------------------------------------------------------------------------------------ one file
+
+    def ingest_file(self, path: Path) -> FileReport:
+        f = open_extract(path, self.contract)
+        existing = read_manifest(self.store, f.batch_id)
+        if existing is not None:
+            return FileReport(
+                file=f.name,
+                status="duplicate",
+                entity=existing.entity,
+                message=f"already ingested on {existing.ingested_at[:10]} (batch {f.batch_id[:12]})",
+            )
+        try:
+            entity = check_name(f, self.contract)
+            text, encoding = decode(f)
+            parsed = parse(f, text, encoding, entity, self.contract.delimiter)
+        except UnusableFile as e:
+            return self._quarantine_file(f, e)
+        assert f.extract_date is not None and f.association_id is not None
+        checked = validate(
+            parsed.columns, entity, extract_date=f.extract_date, file_name=f.name, lines=parsed.lines
+        )
+        return self._land(f, entity, parsed, checked)
+
+    def _manifest(self, f: ExtractFile, **kw: object) -> Manifest:
+        return Manifest(
+            batch_id=f.batch_id,
+            source_file=f.name,
+            source_sha256=f.sha256,
+            source_size=len(f.data),
+            association_id=f.association_id,
+            extract_date=f.extract_date.isoformat() if f.extract_date else None,
+            contract=self.contract.name,
+            contract_version=self.contract.version,
+            ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            ingest_version=self.ingest_version,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def _quarantine_file(self, f: ExtractFile, e: UnusableFile) -> FileReport:
+        # Rows cannot be told apart reliably, so every non-empty line after the first counts as a row read.
+        lines = [ln for ln in f.data.splitlines() if ln.strip()]
+        rows = max(len(lines) - 1, 0)
+        period = (f.extract_date or datetime.now(UTC).date()).strftime("%Y-%m")
+        key = self.keyring.get_or_create("quarantine", "files", period)
+        path = quarantine_file_path(f.batch_id)
+        begin(self.store, f.batch_id, [path])
+        self.store.put(path, encrypt_blob(f.data, key.key, aad=f.batch_id.encode()))
+        entity = self.contract.entities.get(f.entity_name or "")
+        commit(
+            self.store,
+            self._manifest(
+                f,
+                status="quarantined",
+                entity=f.entity_name,
+                dataset=entity.dataset if entity else None,
+                encoding=None,
+                rows_read=rows,
+                rows_accepted=0,
+                rows_quarantined=rows,
+                quarantine_reasons={f"file:{e.reason}": rows},
+                outputs=[Output("quarantine", path, rows, key.key_id)],
+                pseudonym_secret_version=None,
+                file_reason=e.reason,
+                file_message=e.message,
+            ),
+        )
+        return FileReport(
+            file=f.name,
+            status="quarantined",
+            entity=f.entity_name,
+            rows_read=rows,
+            rows_quarantined=rows,
+            reasons=Counter({f"file:{e.reason}": rows}),
+            message=e.message,
+        )
+
+    def _land(self, f: ExtractFile, entity: Entity, parsed: ParsedFile, checked: Validated) -> FileReport:
+        assert f.extract_date is not None and f.association_id is not None
+        dataset = entity.dataset
+        period = f.extract_date.strftime("%Y-%m")
+        lineage = Lineage(
+            association_id=f.association_id,
+            extract_date=f.extract_date,
+            batch_id=f.batch_id,
+            source_file=f.name,
+            ingested_at=datetime.now(UTC),
+            contract_version=self.contract.version,
+        )
+        ok_idx = np.flatnonzero(checked.ok)
+        accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
+        landed = to_landed(dataset, accepted, [parsed.lines[i] for i in ok_idx], self.secret, lineage)
+        rejected = self._rejected_rows(f, entity, parsed, checked, lineage)
+        reasons = Counter(
+            f"{fld}:{rule}" for fld, rule in zip(rejected["field"], rejected["rule"], strict=True)
+        )
+
+        outputs: list[tuple[str, pa.Table, str]] = []
+        if landed.num_rows:
+            outputs.append(("raw", landed, raw_path(dataset, f.association_id, f.extract_date, f.batch_id)))
+        if rejected.num_rows:
+            q_path = quarantine_rows_path(dataset, f.association_id, f.extract_date, f.batch_id)
+            outputs.append(("quarantine", rejected, q_path))
+        begin(self.store, f.batch_id, [p for _, _, p in outputs])
+        written = []
+        for zone, table, path in outputs:
+            key = self.keyring.get_or_create(zone, dataset, period)  # type: ignore[arg-type]
+            self.store.put(path, encrypt_parquet(table, key.key))
+            written.append(Output(zone, path, table.num_rows, key.key_id))
+        n_read = parsed.rows_read
+        assert landed.num_rows + rejected.num_rows == n_read, f.name
+        commit(
+            self.store,
+            self._manifest(
+                f,
+                status="committed",
+                entity=entity.name,
+                dataset=dataset,
+                encoding=parsed.encoding,
+                rows_read=n_read,
+                rows_accepted=landed.num_rows,
+                rows_quarantined=rejected.num_rows,
+                quarantine_reasons=dict(sorted(reasons.items())),
+                outputs=written,
+                pseudonym_secret_version=self.secret_version,
+            ),
+        )
+        return FileReport(
+            file=f.name,
+            status="landed",
+            entity=entity.name,
+            rows_read=n_read,
+            rows_accepted=landed.num_rows,
+            rows_quarantined=rejected.num_rows,
+            reasons=reasons,
+        )
+
+    def _rejected_rows(
+        self, f: ExtractFile, entity: Entity, parsed: ParsedFile, checked: Validated, lineage: Lineage
+    ) -> pa.Table:
+        by_row: dict[int, list] = {}
+        for fnd in checked.findings:
+            by_row.setdefault(fnd.row, []).append(fnd)
+        keep = [c.source for c in entity.columns if c.identifying is None]
+        rows: list[dict[str, object]] = []
+        for i, found in by_row.items():
+            failed = {part for fnd in found for part in fnd.field.split("+")}
+            record = {k: parsed.columns[k][i] for k in keep if k not in failed and parsed.columns[k][i] != ""}
+            head = found[0]
+            rows.append(
+                {
+                    "line": parsed.lines[i],
+                    "field": head.field,
+                    "rule": head.rule,
+                    "message": head.message,
+                    "all_findings": "; ".join(f"{x.field}:{x.rule}" for x in found),
+                    "record": json.dumps(record, ensure_ascii=False, sort_keys=True),
+                }
+            )
+        for bad in parsed.bad_rows:
+            # The fields of a mis-shaped row cannot be attributed to columns: none is kept.
+            rows.append(
+                {
+                    "line": bad.line,
+                    "field": "*",
+                    "rule": bad.rule,
+                    "message": bad.message,
+                    "all_findings": f"*:{bad.rule}",
+                    "record": None,
+                }
+            )
+        rows.sort(key=lambda r: r["line"])  # type: ignore[arg-type, return-value]
+        n = len(rows)
+        cols = {
+            "association_id": [lineage.association_id] * n,
+            "extract_date": [lineage.extract_date] * n,
+            "entity": [entity.name] * n,
+            **{
+                k: [r[k] for r in rows]
+                for k in ("line", "field", "rule", "message", "all_findings", "record")
+            },
+            "_batch_id": [lineage.batch_id] * n,
+            "_source_file": [lineage.source_file] * n,
+            "_source_line": [r["line"] for r in rows],
+            "_ingested_at": [lineage.ingested_at] * n,
+            "_contract_version": [lineage.contract_version] * n,
+        }
+        return pa.Table.from_pydict(cols, schema=QUARANTINE_SCHEMA)

@@ -1,0 +1,119 @@
+"""Batch manifests: the commit record of each ingested source file, and crash recovery.
+
+Protocol for one batch (one source file):
+  1. `manifests/_pending/<batch_id>.json` lists the objects the batch is about to write (intent);
+  2. the data and quarantine objects are written (each atomically);
+  3. `manifests/<batch_id>.json` is written: from now on the batch is committed and visible;
+  4. the pending record is deleted.
+A crash before 3 leaves a pending record; `recover()` (run at the start of every ingest) deletes the objects
+it lists, so a re-run starts clean. A crash between 3 and 4 leaves a harmless pending record, dropped too.
+Manifests hold no health data: counts, checksums, key ids, never a key or a value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from ingest.storage import ObjectStore
+
+MANIFEST_PREFIX = "manifests"
+PENDING_PREFIX = "manifests/_pending"
+
+Status = Literal["committed", "quarantined"]
+
+
+@dataclass(frozen=True)
+class Output:
+    zone: str  # raw | quarantine
+    path: str
+    rows: int
+    key_id: str
+
+
+@dataclass
+class Manifest:
+    batch_id: str
+    status: Status
+    source_file: str
+    source_sha256: str
+    source_size: int
+    entity: str | None
+    dataset: str | None
+    association_id: str | None
+    extract_date: str | None  # ISO date
+    encoding: str | None
+    contract: str
+    contract_version: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    quarantine_reasons: dict[str, int]
+    outputs: list[Output]
+    pseudonym_secret_version: str | None
+    ingested_at: str  # ISO timestamp, UTC
+    ingest_version: str
+    file_reason: str | None = None  # set when the whole file was quarantined
+    file_message: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        raw = json.loads(data)
+        raw["outputs"] = [Output(**o) for o in raw["outputs"]]
+        return cls(**raw)
+
+
+def manifest_path(batch_id: str) -> str:
+    return f"{MANIFEST_PREFIX}/{batch_id}.json"
+
+
+def pending_path(batch_id: str) -> str:
+    return f"{PENDING_PREFIX}/{batch_id}.json"
+
+
+def read_manifest(store: ObjectStore, batch_id: str) -> Manifest | None:
+    path = manifest_path(batch_id)
+    if not store.exists(path):
+        return None
+    return Manifest.from_json(store.get(path))
+
+
+def begin(store: ObjectStore, batch_id: str, paths: list[str]) -> None:
+    store.put(pending_path(batch_id), json.dumps({"batch_id": batch_id, "paths": paths}).encode())
+
+
+def commit(store: ObjectStore, manifest: Manifest) -> None:
+    store.put(manifest_path(manifest.batch_id), manifest.to_json())
+    store.delete(pending_path(manifest.batch_id))
+
+
+@dataclass
+class Recovery:
+    rolled_back: list[str] = field(default_factory=list)  # batch ids whose partial objects were deleted
+    objects_deleted: int = 0
+
+
+def recover(store: ObjectStore) -> Recovery:
+    result = Recovery()
+    for path in store.list(PENDING_PREFIX):
+        batch_id = path.rsplit("/", 1)[-1].removesuffix(".json")
+        if not store.exists(manifest_path(batch_id)):
+            for obj in json.loads(store.get(path))["paths"]:
+                if store.exists(obj):
+                    store.delete(obj)
+                    result.objects_deleted += 1
+            result.rolled_back.append(batch_id)
+        store.delete(path)
+    return result
+
+
+def all_manifests(store: ObjectStore) -> list[Manifest]:
+    return [
+        Manifest.from_json(store.get(p))
+        for p in store.list(MANIFEST_PREFIX)
+        if not p.startswith(PENDING_PREFIX + "/") and p.endswith(".json")
+    ]

@@ -1,0 +1,88 @@
+"""Shared fixtures: a real S3-compatible server (moto, over HTTP on 127.0.0.1), stores and a key store.
+
+Nothing here touches real cloud credentials or the user's own key store: AWS variables are replaced by
+dummies and LAKEHOUSE_KEYSTORE points into the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from ingest.keys import LocalKeyStore, init_keystore, open_keystore
+from ingest.storage import ObjectStore, RetryPolicy, S3Settings, open_store
+
+# Moto accepts any credentials; these only have to be non-empty.
+DUMMY_KEY_ID = "testing-key-id"
+DUMMY_SECRET = "testing-secret-value"
+# A region other than us-east-1, so bucket creation sends a LocationConstraint as it would in production.
+TEST_REGION = "eu-west-3"
+# Fast retries: the retry tests count attempts, they do not need real back-off delays.
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Dummy AWS credentials and no shared config files, so no test can reach a real account."""
+    aws_home = tmp_path_factory.mktemp("aws")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_home / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_home / "config"))
+    # Never ask an instance metadata service for credentials.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "LAKEHOUSE_S3_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 (random free port) for the whole session; yields its endpoint URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(moto_server: str) -> S3Settings:
+    return S3Settings(endpoint_url=moto_server, key=DUMMY_KEY_ID, secret=DUMMY_SECRET, region=TEST_REGION)
+
+
+@pytest.fixture
+def s3_store(s3_settings: S3Settings) -> ObjectStore:
+    """A fresh bucket per test, used with a key prefix so prefix handling is always exercised."""
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    store = open_store(f"s3://{bucket}/lake", s3_settings, retry=FAST_RETRY)
+    store.fs.mkdir(bucket)
+    return store
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> ObjectStore:
+    return open_store(tmp_path / "lake", retry=FAST_RETRY)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest) -> ObjectStore:
+    """Each test using it runs once on a local folder and once on the moto S3 server."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture
+def keystore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalKeyStore:
+    """A fresh local key store, also made the default through LAKEHOUSE_KEYSTORE."""
+    path, created = init_keystore(tmp_path / "secrets" / "keystore.json")
+    assert created
+    monkeypatch.setenv("LAKEHOUSE_KEYSTORE", str(path))
+    opened = open_keystore()
+    assert isinstance(opened, LocalKeyStore)
+    return opened
