@@ -23,8 +23,10 @@ from ingest import settings
 from ingest.exceptions import LakehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console()
-err = Console(stderr=True)
+# Logs and CI capture the output: without a terminal, rich would wrap tables at 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
 
 
 def handle_errors(fn: F) -> F:
@@ -204,7 +206,7 @@ def _print_report(report: Any, lake: str) -> None:
         ("quarantined", "right"),
         ("why", "left"),
     ]:
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify=just, no_wrap=col == "file")  # type: ignore[arg-type]
     shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
     clean = len(report.files) - len(shown)
     for f in shown:
