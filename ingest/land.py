@@ -22,7 +22,7 @@ from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.keys import DataKeyring, KeyStore
 from ingest.landed_schema import QUARANTINE_SCHEMA
-from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover
+from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
 from ingest.read_extract import ExtractFile, ParsedFile, UnusableFile, check_name, decode, open_extract, parse
 from ingest.storage import ObjectStore
 from ingest.transform import Lineage, to_landed
@@ -95,12 +95,13 @@ class Ingestor:
         self.ingest_version = version("urgent-care-lakehouse")
 
     def run(self, paths: list[Path], progress: Callable[[str], None] | None = None) -> IngestReport:
-        recovery = recover(self.store)
-        reports = []
-        for path in paths:
-            reports.append(self.ingest_file(path))
-            if progress is not None:
-                progress(path.name)
+        with writer_lock(self.store):
+            recovery = recover(self.store)
+            reports = []
+            for path in paths:
+                reports.append(self.ingest_file(path))
+                if progress is not None:
+                    progress(path.name)
         return IngestReport(files=reports, rolled_back=recovery.rolled_back)
 
     # ------------------------------------------------------------------------------------------ one file

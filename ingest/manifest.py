@@ -13,13 +13,20 @@ Manifests hold no health data: counts, checksums, key ids, never a key or a valu
 from __future__ import annotations
 
 import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
+from ingest.exceptions import LakehouseError
 from ingest.storage import ObjectStore
 
 MANIFEST_PREFIX = "manifests"
 PENDING_PREFIX = "manifests/_pending"
+LOCK_PATH = "_locks/writer.json"
 
 Status = Literal["committed", "quarantined"]
 
@@ -117,3 +124,47 @@ def all_manifests(store: ObjectStore) -> list[Manifest]:
         for p in store.list(MANIFEST_PREFIX)
         if not p.startswith(PENDING_PREFIX + "/") and p.endswith(".json")
     ]
+
+
+class LakeLockedError(LakehouseError):
+    """Another ingest (or purge) is writing to this lake."""
+
+    exit_code = 5
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def writer_lock(store: ObjectStore) -> Iterator[None]:
+    """One writer per lake: recovery deletes whatever a pending batch lists, which would destroy the
+    in-flight batch of a concurrent run. A lock left by a killed process on this host is taken over;
+    one from another host must be removed by hand (the message says how)."""
+    me = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    payload = json.dumps(me).encode()
+    if not store.put_if_absent(LOCK_PATH, payload):
+        holder = json.loads(store.get(LOCK_PATH))
+        if holder.get("host") == me["host"] and not _pid_alive(int(holder.get("pid", -1))):
+            store.delete(LOCK_PATH)  # its process is gone: a kill or a crash
+            if not store.put_if_absent(LOCK_PATH, payload):
+                raise LakeLockedError(f"another ingest took the lake lock `{LOCK_PATH}` at the same moment")
+        else:
+            raise LakeLockedError(
+                f"another ingest is writing to this lake (pid {holder.get('pid')} on {holder.get('host')} "
+                f"since {holder.get('since')}); if it is not running, delete `{LOCK_PATH}` in the lake"
+            )
+    try:
+        yield
+    finally:
+        store.delete(LOCK_PATH)

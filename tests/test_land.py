@@ -12,7 +12,7 @@ import pytest
 from ingest.crypto import decrypt_blob, decrypt_parquet
 from ingest.keys import DataKeyring, init_keystore, open_keystore
 from ingest.land import Ingestor
-from ingest.manifest import all_manifests, begin
+from ingest.manifest import LOCK_PATH, LakeLockedError, all_manifests, begin, writer_lock
 from ingest.storage import ObjectStore, open_store
 from tests.extract_builder import IDENTIFIERS, NIR, act_row, diagnosis_row, write_extract
 
@@ -232,3 +232,24 @@ def test_half_written_batch_is_rolled_back_then_landed(lake, tmp_path: Path) -> 
     assert report.files[0].status == "landed" and batch.status == "landed"
     assert store.list("manifests/_pending") == []
     assert read_zone(store, ingestor, "raw/acts/").num_rows == 1
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(lake, tmp_path: Path) -> None:
+    store, ingestor = lake
+    path = write_extract(tmp_path / "in", "actes", [act_row("1")])
+    with writer_lock(store):
+        with pytest.raises(LakeLockedError, match=r"another ingest is writing to this lake \(pid \d+"):
+            ingestor.run([path])
+    assert all_manifests(store) == []
+    assert ingestor.run([path]).files[0].status == "landed"  # released on exit
+    assert not store.exists(LOCK_PATH)
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(lake, tmp_path: Path) -> None:
+    store, ingestor = lake
+    import socket
+
+    # Above the kernel's pid_max (2**22): no process can have it.
+    store.put(LOCK_PATH, json.dumps({"host": socket.gethostname(), "pid": 2**22 + 1, "since": "x"}).encode())
+    path = write_extract(tmp_path / "in", "actes", [act_row("1")])
+    assert ingestor.run([path]).files[0].status == "landed"
