@@ -7,9 +7,11 @@ Exit codes: 0 ok, 1 data rejected (some rows or files quarantined, with --strict
 
 from __future__ import annotations
 
+import csv
 import sys
+from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,8 +130,8 @@ def generate(
         out_dir or settings.extracts_dir(), start, end, n_associations, scale, seed, invalid_share
     )
     out.print(
-        f"Generated {len(summary.files)} files, {summary.total_rows:,} rows "
-        f"({summary.total_invalid:,} invalid) in {out_dir or settings.extracts_dir()}",
+        f"Generated {len(summary.files)} files, {summary.rows():,} rows "
+        f"({sum(summary.invalid_counts().values()):,} invalid) in {out_dir or settings.extracts_dir()}",
         highlight=False,
     )
 
@@ -169,19 +171,22 @@ def _generate(
     "--keystore", type=click.Path(path_type=Path), help="Key store file [default: LAKEHOUSE_KEYSTORE]."
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when anything was quarantined.")
+@click.option("--details", is_flag=True, help="List every file with quarantined rows, however many.")
 @handle_errors
-def ingest(inputs: tuple[Path, ...], lake: str | None, keystore: Path | None, strict: bool) -> None:
+def ingest(
+    inputs: tuple[Path, ...], lake: str | None, keystore: Path | None, strict: bool, details: bool
+) -> None:
     """Validate, pseudonymise, encrypt and land extract files (folders are searched recursively).
 
     Prints one line per file: rows read, accepted, quarantined and why. Re-running on the same files
     changes nothing; a run that was killed can simply be run again.
     """
-    report = _ingest(list(inputs) or [settings.extracts_dir()], lake, keystore)
+    report = _ingest(list(inputs) or [settings.extracts_dir()], lake, keystore, details)
     if strict and report.totals[2]:
         sys.exit(1)
 
 
-def _ingest(inputs: list[Path], lake: str | None, keystore: Path | None) -> Any:
+def _ingest(inputs: list[Path], lake: str | None, keystore: Path | None, details: bool = False) -> Any:
     from ingest.keys import open_keystore
     from ingest.land import Ingestor, find_extract_files
     from ingest.storage import S3Settings, open_store
@@ -192,14 +197,22 @@ def _ingest(inputs: list[Path], lake: str | None, keystore: Path | None) -> Any:
     with _progress() as bar:
         task = bar.add_task("Ingesting", total=len(paths))
         report = ingestor.run(paths, progress=lambda _: bar.advance(task))
-    _print_report(report, store.url)
+    _print_report(report, store.url, details)
     return report
 
 
-def _print_report(report: Any, lake: str) -> None:
+MAX_FILES_LISTED = 30
+
+
+def _print_report(report: Any, lake: str, details: bool) -> None:
+    """Files with something quarantined, one line each (all of them with --details); past
+    MAX_FILES_LISTED the table groups them by entity, and the per-file report is written as CSV."""
+    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
+    clean = len(report.files) - len(shown)
+    by_file = details or len(shown) <= MAX_FILES_LISTED
     table = Table(title=f"Ingest into {lake}", title_justify="left")
     for col, just in [
-        ("file", "left"),
+        ("file" if by_file else "entity", "left"),
         ("status", "left"),
         ("read", "right"),
         ("accepted", "right"),
@@ -207,13 +220,29 @@ def _print_report(report: Any, lake: str) -> None:
         ("why", "left"),
     ]:
         table.add_column(col, justify=just, no_wrap=col == "file")  # type: ignore[arg-type]
-    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
-    clean = len(report.files) - len(shown)
-    for f in shown:
-        why = f.message or ", ".join(f"{k} ×{v}" for k, v in f.reasons.most_common(3))
-        table.add_row(
-            f.file, f.status, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_quarantined:,}", why
-        )
+    if by_file:
+        for f in shown:
+            why = f.message or ", ".join(f"{k} ×{v}" for k, v in f.reasons.most_common(3))
+            table.add_row(
+                f.file, f.status, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_quarantined:,}", why
+            )
+    else:
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for f in shown:
+            groups.setdefault((f.entity or "?", f.status), []).append(f)
+        for (entity, status), files in sorted(groups.items()):
+            reasons: Counter[str] = Counter()
+            for f in files:
+                reasons.update(f.reasons)
+            why = ", ".join(f"{k} ×{v}" for k, v in reasons.most_common(4))
+            table.add_row(
+                f"{entity} ({len(files)} files)",
+                status,
+                f"{sum(f.rows_read for f in files):,}",
+                f"{sum(f.rows_accepted for f in files):,}",
+                f"{sum(f.rows_quarantined for f in files):,}",
+                why,
+            )
     read, accepted, quarantined = report.totals
     table.add_section()
     table.add_row(
@@ -225,8 +254,24 @@ def _print_report(report: Any, lake: str) -> None:
         "",
     )
     out.print(table)
+    if not by_file:
+        path = _write_report_csv(report)
+        out.print(f"Per-file report: {path} (or run again with --details)", highlight=False)
     if report.rolled_back:
         out.print(f"Rolled back {len(report.rolled_back)} batch(es) left half-written by an earlier run.")
+
+
+def _write_report_csv(report: Any) -> Path:
+    folder = settings.home() / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ingest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "entity", "status", "rows_read", "rows_accepted", "rows_quarantined", "why"])
+        for f in report.files:
+            why = f.message or "; ".join(f"{k} x{v}" for k, v in f.reasons.most_common())
+            w.writerow([f.file, f.entity, f.status, f.rows_read, f.rows_accepted, f.rows_quarantined, why])
+    return path
 
 
 # ----------------------------------------------------------------------------------------------------- run
@@ -266,9 +311,7 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     out.print(f"Key store: {path} ({'created' if created else 'existing'})", highlight=False)
     extracts = settings.extracts_dir()
     summary = _generate(extracts, start, end, n_associations, scale, 42, invalid_share)
-    out.print(
-        f"Extracts: {len(summary.files)} files, {summary.total_rows:,} rows in {extracts}", highlight=False
-    )
+    out.print(f"Extracts: {len(summary.files)} files, {summary.rows():,} rows in {extracts}", highlight=False)
     _ingest([extracts], None, None)
 
 

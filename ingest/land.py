@@ -63,7 +63,9 @@ def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
     for p in inputs:
         if p.is_dir():
             found.extend(
-                f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.parts)
+                f
+                for f in p.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         else:
             found.append(p)

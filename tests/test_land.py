@@ -11,7 +11,7 @@ import pytest
 
 from ingest.crypto import decrypt_blob, decrypt_parquet
 from ingest.keys import DataKeyring, init_keystore, open_keystore
-from ingest.land import Ingestor
+from ingest.land import Ingestor, find_extract_files
 from ingest.manifest import LOCK_PATH, LakeLockedError, all_manifests, begin, writer_lock
 from ingest.storage import ObjectStore, open_store
 from tests.extract_builder import IDENTIFIERS, NIR, act_row, diagnosis_row, write_extract
@@ -253,3 +253,11 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(lake, tmp_path: Path) -> No
     store.put(LOCK_PATH, json.dumps({"host": socket.gethostname(), "pid": 2**22 + 1, "since": "x"}).encode())
     path = write_extract(tmp_path / "in", "actes", [act_row("1")])
     assert ingestor.run([path]).files[0].status == "landed"
+
+
+def test_folders_are_searched_recursively_skipping_hidden_files_only_below_them(tmp_path: Path) -> None:
+    root = tmp_path / ".hidden-parent" / "extracts"
+    a = write_extract(root / "A75001", "actes", [act_row("1")])
+    write_extract(root / ".partial", "actes", [act_row("1")])
+    (root / ".DS_Store").write_text("x")
+    assert find_extract_files([root]) == [a]

@@ -1,0 +1,190 @@
+"""Each association's patient pool: identities, birth dates, residence, NIR, phones; repeat callers.
+
+The pool depends only on (seed, association, scale): births are spread evenly over 1900-2040 so that, on
+any day of any generated range, every age has patients to draw from, and the same patient comes back
+across ranges with the same identity. Which patients call, and at what age, is decided per act
+(`Pool.pick`); a heavy-tailed propensity makes some of them frequent callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+import numpy as np
+
+from ingest.synth import names, reference
+from ingest.synth.network import Association
+
+_POOL_TAG = 0x0B0B
+BIRTH_FIRST = date(1900, 1, 1).toordinal() - date(1970, 1, 1).toordinal()
+BIRTH_LAST = date(2040, 12, 31).toordinal() - date(1970, 1, 1).toordinal()
+DAYS_PER_YEAR = 365.2425
+_KEY_SHIFT = 40_000  # makes birth ordinals (from -25567) positive inside the sort key
+_SEX_STRIDE = 1_000_000
+NIR_KNOWN = 0.7
+PHONE_KNOWN = 0.85
+EHPAD_SHARE_OLD = 0.15  # share of people born before 1950 who end up in a nursing home
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Patients sorted by (sex, birth date); every field an array over patients."""
+
+    sex: np.ndarray  # 0 male, 1 female
+    birth: np.ndarray  # day ordinal since 1970-01-01
+    key: np.ndarray  # sex * _SEX_STRIDE + birth + _KEY_SHIFT (sorted)
+    cum_propensity: np.ndarray  # length n + 1, starts at 0
+    last_name: np.ndarray  # index into names.LAST_NAMES
+    last_name2: np.ndarray  # second part of a double name, -1 when none
+    first_name: np.ndarray  # index into the sex x generation list
+    generation: np.ndarray
+    commune: np.ndarray  # index into reference.communes()
+    street: np.ndarray
+    number: np.ndarray
+    number_suffix: np.ndarray  # 0 none, 1 bis, 2 ter
+    complement: np.ndarray
+    ehpad: np.ndarray  # index into Association.ehpads, -1 when living at home
+    phone_kind: np.ndarray  # 0 none, 1 mobile 06, 2 mobile 07, 3 landline
+    phone_digits: np.ndarray  # 8 digits after the two-digit prefix
+    phone_style: np.ndarray  # 0 spaces, 1 dots, 2 packed
+    nir_body: np.ndarray  # 13 NIR digits as an integer (Corsica as 19/18), -1 when unknown
+    nir_corsica: np.ndarray  # 1 born in 2A, 2 in 2B, 0 elsewhere
+    postal_variant: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sex)
+
+    def pick(self, day: np.ndarray, age: np.ndarray, sex: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Patients of the given sex aged `age` on `day` (ordinals), drawn by propensity."""
+        hi_birth = np.floor(day - age * DAYS_PER_YEAR).astype(np.int64)
+        lo_birth = np.floor(day - (age + 1) * DAYS_PER_YEAR).astype(np.int64) + 1
+        base = sex.astype(np.int64) * _SEX_STRIDE + _KEY_SHIFT
+        lo = np.searchsorted(self.key, base + lo_birth, side="left")
+        hi = np.searchsorted(self.key, base + hi_birth, side="right")
+        # An empty window (tiny pools) falls back to the nearest older patient of that sex.
+        empty = hi <= lo
+        lo = np.where(empty, np.maximum(lo - 1, 0), lo)
+        hi = np.where(empty, lo + 1, hi)
+        c = self.cum_propensity
+        target = c[lo] + u * (c[hi] - c[lo])
+        idx = np.searchsorted(c, target, side="right") - 1
+        return np.clip(idx, lo, hi - 1)
+
+
+def build_pool(assoc: Association, seed: int, scale: float) -> Pool:
+    rng = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_POOL_TAG, assoc.index)))
+    )
+    # Patients per one-year birth cohort: enough for repeat visits to look like real repeat visits.
+    per_year = max(40, round(0.02 * assoc.annual_acts * scale))
+    n = per_year * 141
+    sex = (rng.random(n) < 0.5).astype(np.int64)
+    birth = rng.integers(BIRTH_FIRST, BIRTH_LAST + 1, size=n)
+    key = sex * _SEX_STRIDE + birth + _KEY_SHIFT
+    order = np.argsort(key, kind="stable")
+    sex, birth, key = sex[order], birth[order], key[order]
+    frequent = rng.random(n) < 0.02
+    propensity = rng.lognormal(0.0, 0.9, size=n) * np.where(frequent, 8.0, 1.0)
+    cum = np.concatenate([[0.0], np.cumsum(propensity)])
+    # Common surnames are much more common: a Zipf-like draw over the list order.
+    ln_w = 1.0 / (np.arange(len(names.LAST_NAMES)) + 8.0)
+    ln_w /= ln_w.sum()
+    last = rng.choice(len(names.LAST_NAMES), size=n, p=ln_w)
+    last2 = np.where(rng.random(n) < 0.04, rng.choice(len(names.LAST_NAMES), size=n, p=ln_w), -1)
+    birth_year = (birth / DAYS_PER_YEAR + 1970).astype(np.int64)
+    generation = np.searchsorted(np.array(names.GENERATION_BOUNDS), birth_year, side="right")
+    first = rng.integers(0, 30, size=n)
+    commune = assoc.catchment[rng.choice(len(assoc.catchment), size=n, p=assoc.catchment_weight)]
+    ehpad = np.where(
+        (birth_year < 1950) & (rng.random(n) < EHPAD_SHARE_OLD),
+        rng.integers(0, len(assoc.ehpads), size=n),
+        -1,
+    )
+    ehpad_commune = np.array([assoc.catchment[e[1]] for e in assoc.ehpads])
+    commune = np.where(ehpad >= 0, ehpad_commune[np.maximum(ehpad, 0)], commune)
+    phone_kind = np.where(rng.random(n) < PHONE_KNOWN, rng.choice([1, 2, 3], size=n, p=[0.5, 0.25, 0.25]), 0)
+    phone_digits = rng.integers(0, 10**8, size=n)
+    nir_body, nir_corsica = _make_nir(rng, n, sex, birth, commune)
+    return Pool(
+        sex=sex,
+        birth=birth,
+        key=key,
+        cum_propensity=cum,
+        last_name=last,
+        last_name2=last2,
+        first_name=first,
+        generation=generation,
+        commune=commune,
+        street=rng.integers(0, len(names.STREET_TYPES_AND_NAMES), size=n),
+        number=np.minimum(rng.geometric(0.04, size=n), 250),
+        number_suffix=rng.choice(3, size=n, p=[0.93, 0.05, 0.02]),
+        complement=rng.integers(0, len(names.ADDRESS_COMPLEMENTS), size=n),
+        ehpad=ehpad,
+        phone_kind=phone_kind,
+        phone_digits=phone_digits,
+        phone_style=rng.choice(3, size=n, p=[0.6, 0.25, 0.15]),
+        nir_body=nir_body,
+        nir_corsica=nir_corsica,
+        postal_variant=rng.integers(0, 20, size=n),
+    )
+
+
+@cache
+def _commune_birth_codes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per commune: département number as used in the NIR key, commune digits, Corsica flag (1 2A, 2 2B)."""
+    codes = reference.communes().code
+    dep = np.array([c[:2] for c in codes])
+    corsica = np.where(dep == "2A", 1, np.where(dep == "2B", 2, 0))
+    dep_num = np.where(corsica == 1, 19, np.where(corsica == 2, 18, 0))
+    dep_num[corsica == 0] = dep[corsica == 0].astype(np.int64)
+    com3 = np.array([c[2:] for c in codes]).astype(np.int64)
+    return dep_num, com3, corsica
+
+
+def _make_nir(
+    rng: np.random.Generator, n: int, sex: np.ndarray, birth: np.ndarray, commune: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """NIR bodies (13 digits as an integer, -1 when unknown) and their Corsica flag."""
+    com = reference.communes()
+    dep_num, com3, corsica = _commune_birth_codes()
+    where = rng.random(n)
+    # Birthplace: mostly where they live, some elsewhere in France, some abroad ('99' + country).
+    elsewhere = rng.choice(len(com.code), size=n, p=com.population / com.population.sum())
+    place = np.where(where < 0.7, commune, elsewhere)
+    abroad = where > 0.92
+    country = rng.choice(np.array(names.BIRTH_COUNTRY_CODES).astype(np.int64), size=n)
+    dep = np.where(abroad, 99, dep_num[place])
+    c3 = np.where(abroad, country, com3[place])
+    days = birth.astype("datetime64[D]")
+    yy = (days.astype("datetime64[Y]").astype(np.int64) + 1970) % 100
+    mm = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    order = rng.integers(1, 1000, size=n)
+    body = (sex + 1) * 10**12 + yy * 10**10 + mm * 10**8 + dep * 10**6 + c3 * 10**3 + order
+    known = rng.random(n) < NIR_KNOWN
+    return np.where(known, body, -1), np.where(abroad, 0, corsica[place])
+
+
+def format_nir(body: np.ndarray, corsica: np.ndarray) -> np.ndarray:
+    """15-character NIR strings (object array, None where unknown); the key is 97 - body mod 97."""
+    out = np.full(len(body), None, dtype=object)
+    known = body >= 0
+    if not known.any():
+        return out
+    b = body[known]
+    text = np.char.zfill(b.astype(str), 13)
+    key = np.char.zfill((97 - b % 97).astype(str), 2)
+    cor = corsica[known]
+    head = np.char.add(
+        np.char.add(
+            _slice(text, 0, 5), np.where(cor == 1, "2A", np.where(cor == 2, "2B", _slice(text, 5, 7)))
+        ),
+        _slice(text, 7, 13),
+    )
+    out[known] = np.char.add(head, key).astype(object)
+    return out
+
+
+def _slice(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    return a.view("<U1").reshape(len(a), -1)[:, lo:hi].copy().view(f"<U{hi - lo}").ravel()
