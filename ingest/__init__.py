@@ -1,1 +1,1 @@
-"""Outpatient health-data lakehouse: ingest of urgent-care GP extracts into a pseudonymised, encrypted lake."""
+"""Outpatient health-data lakehouse: pseudonymised, encrypted ingest of urgent-care GP extracts."""
