@@ -1,0 +1,176 @@
+{#-
+    OHDSI Data Quality Dashboard checks as dbt generic tests (the SQL of each check re-expressed for
+    DuckDB). Each returns the violating rows only when they exceed `threshold_pct` percent of the
+    table's rows with a value, the DQD failure threshold generated from its CSVs; 0 means any row fails.
+-#}
+
+{% macro _omop_over_threshold(model, column_name, violations_sql, threshold_pct) %}
+with
+
+violations as (
+
+    {{ violations_sql }}
+
+),
+
+denominator as (
+
+    select count(*) as row_count
+    from {{ model }}
+    where {{ column_name }} is not null
+
+)
+
+select violations.*
+from violations
+where
+    (select count(*) from violations) * 100.0
+    / greatest((select row_count from denominator), 1) > {{ threshold_pct }}
+{% endmacro %}
+
+
+{#- fkDomain and isStandardValidConcept: the concept belongs to the domain and is standard and valid. 0 is allowed. -#}
+{% test omop_concept_conformance(model, column_name, domain_id=none, standard_valid=true, threshold_pct=0) %}
+{% set violations %}
+    select checked.{{ column_name }} as concept_id
+    from {{ model }} as checked
+    left join {{ ref('concept') }} as concept
+        on checked.{{ column_name }} = concept.concept_id
+    where
+        checked.{{ column_name }} != 0
+        and (
+            concept.concept_id is null
+            {%- if domain_id %}
+            or concept.domain_id != '{{ domain_id }}'
+            {%- endif %}
+            {%- if standard_valid %}
+            or concept.standard_concept is distinct from 'S'
+            or concept.invalid_reason is not null
+            {%- endif %}
+        )
+{% endset %}
+{{ _omop_over_threshold(model, column_name, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- plausibleValueLow / plausibleValueHigh. -#}
+{% test omop_plausible_value(model, column_name, low=none, high=none, threshold_pct=0) %}
+{% set violations %}
+    select {{ column_name }} as value
+    from {{ model }}
+    where
+        false
+        {%- if low is not none %}
+        or {{ column_name }} < {{ low }}
+        {%- endif %}
+        {%- if high is not none %}
+        or {{ column_name }} > {{ high }}
+        {%- endif %}
+{% endset %}
+{{ _omop_over_threshold(model, column_name, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- plausibleStartBeforeEnd. -#}
+{% test omop_start_before_end(model, column_name, end_column, threshold_pct=0) %}
+{% set violations %}
+    select {{ column_name }} as start_value, {{ end_column }} as end_value
+    from {{ model }}
+    where {{ column_name }} > {{ end_column }}
+{% endset %}
+{{ _omop_over_threshold(model, column_name, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- plausibleAfterBirth: no event before the person's birth (first day of the birth month when only the month is known). -#}
+{% test omop_after_birth(model, column_name, threshold_pct=0) %}
+{% set violations %}
+    select checked.person_id, checked.{{ column_name }} as event_value
+    from {{ model }} as checked
+    inner join {{ ref('person') }} as person
+        on checked.person_id = person.person_id
+    where
+        cast(checked.{{ column_name }} as date) < coalesce(
+            cast(person.birth_datetime as date),
+            make_date(
+                person.year_of_birth,
+                coalesce(person.month_of_birth, 1),
+                coalesce(person.day_of_birth, 1)
+            )
+        )
+{% endset %}
+{{ _omop_over_threshold(model, column_name, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- plausibleBeforeDeath: no event more than 60 days after death (the DQD allowance). -#}
+{% test omop_before_death(model, column_name, threshold_pct=0) %}
+{% set violations %}
+    select checked.person_id, checked.{{ column_name }} as event_value
+    from {{ model }} as checked
+    inner join {{ ref('death') }} as death
+        on checked.person_id = death.person_id
+    where cast(checked.{{ column_name }} as date) > death.death_date + 60
+{% endset %}
+{{ _omop_over_threshold(model, column_name, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- withinVisitDates: the event falls within a week of its visit's start and end dates. -#}
+{% test omop_within_visit_dates(model, column_name, threshold_pct=0) %}
+{% set violations %}
+    select checked.visit_occurrence_id, checked.{{ column_name }} as event_value
+    from {{ model }} as checked
+    inner join {{ ref('visit_occurrence') }} as visit
+        on checked.visit_occurrence_id = visit.visit_occurrence_id
+    where
+        cast(checked.{{ column_name }} as date) < visit.visit_start_date - 7
+        or cast(checked.{{ column_name }} as date) > visit.visit_end_date + 7
+{% endset %}
+{{ _omop_over_threshold(model, column_name, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- cdmDatatype for varchar(n): DuckDB does not enforce lengths, so the contract cannot. -#}
+{% test omop_max_length(model, column_name, length) %}
+    select {{ column_name }} as value
+    from {{ model }}
+    where length({{ column_name }}) > {{ length }}
+{% endtest %}
+
+
+{#- plausibleGender: sex-specific concepts only for persons of that sex. -#}
+{% test omop_plausible_gender(model, concept_column, male_only=[], female_only=[], threshold_pct=5) %}
+{% set male_concept, female_concept = 8507, 8532 %}
+{% set violations %}
+    select checked.person_id, checked.{{ concept_column }} as concept_id
+    from {{ model }} as checked
+    inner join {{ ref('person') }} as person
+        on checked.person_id = person.person_id
+    where
+        {%- if male_only %}
+        (checked.{{ concept_column }} in ({{ male_only | join(', ') }}) and person.gender_concept_id != {{ male_concept }})
+        {%- else %}
+        false
+        {%- endif %}
+        {%- if female_only %}
+        or (checked.{{ concept_column }} in ({{ female_only | join(', ') }}) and person.gender_concept_id != {{ female_concept }})
+        {%- endif %}
+{% endset %}
+{{ _omop_over_threshold(model, concept_column, violations, threshold_pct) }}
+{% endtest %}
+
+
+{#- plausibleUnitConceptIds: a measurement of a concept carries one of the units the DQD accepts. -#}
+{% test omop_plausible_unit(model, units_by_concept, threshold_pct=5) %}
+{% set violations %}
+    select measurement_concept_id, unit_concept_id
+    from {{ model }}
+    where
+        false
+        {%- for concept_id, units in units_by_concept.items() %}
+        or (measurement_concept_id = {{ concept_id }} and coalesce(unit_concept_id, 0) not in ({{ units | join(', ') }}))
+        {%- endfor %}
+{% endset %}
+{{ _omop_over_threshold(model, 'measurement_concept_id', violations, threshold_pct) }}
+{% endtest %}

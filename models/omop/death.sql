@@ -1,0 +1,45 @@
+{#- One row per person whose act ended with a death certificate (outcome DC): the first such act. -#}
+with
+
+visits as (
+
+    select * from {{ ref('int_acts_typed_as_visits') }}
+    where outcome = 'DC'
+
+),
+
+type_concepts as (
+
+    select * from {{ ref('omop_type_concepts') }}
+
+),
+
+first_certificate as (
+
+    select *
+    from visits
+    qualify row_number() over (
+        partition by person_id
+        order by visit_start_datetime, visit_occurrence_id
+    ) = 1
+
+),
+
+final as (
+
+    select
+        first_certificate.person_id,
+        first_certificate.visit_start_date as death_date,
+        first_certificate.visit_start_datetime as death_datetime,
+        type_concepts.concept_id as death_type_concept_id,
+        cast(null as integer) as cause_concept_id,
+        cast(null as varchar) as cause_source_value,
+        cast(null as integer) as cause_source_concept_id
+
+    from first_certificate
+    inner join type_concepts
+        on type_concepts.role = 'death_certificate'
+
+)
+
+select * from final

@@ -1,0 +1,47 @@
+{#-
+    One row per coded diagnosis of an act, from the latest batch that carried the act's diagnoses: a
+    correction replaces the act's whole list, so a rank dropped by the correction disappears too.
+-#}
+with
+
+source as (
+
+    select * from {{ source('lake', 'diagnoses') }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    qualify dense_rank() over (
+        partition by association_id, act_id
+        order by extract_date desc, _ingested_at desc, _batch_id desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        association_id,
+        act_id,
+        cast(diagnosis_rank as integer) as diagnosis_rank,
+
+        -- codes
+        thesaurus_code,
+        nullif(upper(replace(icd10_code, '.', '')), '') as icd10_code,
+
+        -- dates
+        extract_date,
+
+        -- lineage
+        _batch_id as batch_id,
+        _ingested_at as ingested_at
+
+    from latest
+
+)
+
+select * from renamed

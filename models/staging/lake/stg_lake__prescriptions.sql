@@ -1,0 +1,56 @@
+{#-
+    One row per prescription line of an act, from the latest batch that carried the act's prescription
+    (a correction replaces the whole prescription).
+-#}
+with
+
+source as (
+
+    select * from {{ source('lake', 'prescriptions') }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    qualify dense_rank() over (
+        partition by association_id, act_id
+        order by extract_date desc, _ingested_at desc, _batch_id desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        association_id,
+        act_id,
+        cast(line_number as integer) as line_number,
+
+        -- codes
+        cip13_code,
+        atc_code,
+        dose_unit,
+
+        -- text (a controlled drug label, not free text)
+        drug_label,
+
+        -- numerics
+        dose_value,
+        cast(intakes_per_day as integer) as intakes_per_day,
+        cast(duration_days as integer) as duration_days,
+
+        -- dates
+        extract_date,
+
+        -- lineage
+        _batch_id as batch_id,
+        _ingested_at as ingested_at
+
+    from latest
+
+)
+
+select * from renamed

@@ -1,0 +1,53 @@
+{#-
+    One row per measurement time of an act, from the latest batch that carried the act's vital signs.
+-#}
+with
+
+source as (
+
+    select * from {{ source('lake', 'vital_signs') }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    qualify dense_rank() over (
+        partition by association_id, act_id
+        order by extract_date desc, _ingested_at desc, _batch_id desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        association_id,
+        act_id,
+
+        -- numerics
+        temperature_c,
+        cast(heart_rate_bpm as integer) as heart_rate_bpm,
+        cast(spo2_pct as integer) as spo2_pct,
+        cast(systolic_bp_mmhg as integer) as systolic_bp_mmhg,
+        cast(diastolic_bp_mmhg as integer) as diastolic_bp_mmhg,
+        cast(respiratory_rate_pm as integer) as respiratory_rate_pm,
+        weight_kg,
+
+        -- dates
+        extract_date,
+
+        -- timestamps (local time, Europe/Paris)
+        cast(measured_at as timestamp) as measured_at,
+
+        -- lineage
+        _batch_id as batch_id,
+        _ingested_at as ingested_at
+
+    from latest
+
+)
+
+select * from renamed
