@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -37,9 +39,11 @@ __all__ = [
     "DataKeyring",
     "KeyStore",
     "LocalKeyStore",
+    "ManagedKeyStore",
     "Zone",
     "data_key_path",
     "init_keystore",
+    "key_generation",
     "keystore_path",
     "open_keystore",
     "parse_key_id",
@@ -65,6 +69,13 @@ _DATASET = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _MASTER_KEY_ID = re.compile(r"(raw|quarantine|warehouse)-v[1-9][0-9]*")
 _SECRET_ID = re.compile(r"pseudonym-v[1-9][0-9]*")
+# A retired data key is replaced by a new *generation* of the same zone x dataset x month: generation 1 is
+# "<zone>/<dataset>/<YYYY-MM>" (every key created before retirement existed), generation n >= 2 is
+# "<zone>/<dataset>/<YYYY-MM>.v<n>". The highest generation present in the lake is the one new files use.
+_GENERATION = re.compile(r"(?P<period>[^.]+)(?:\.v(?P<generation>[2-9]|[1-9][0-9]+))?")
+_PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# Domain label of per-project study keys, distinct from the pseudonym domains ("nir:", "traits:", "rpps:").
+_PROJECT_KEY_LABEL = b"urgent-care-lakehouse/study-project-key/v1:"
 
 
 def _b64(data: bytes) -> str:
@@ -101,6 +112,32 @@ class KeyStore(Protocol):
 
     def warehouse_db_key(self) -> str:
         """The ENCRYPTION_KEY DuckDB uses for the warehouse database file."""
+        ...
+
+    def project_key(self, project_id: str) -> bytes:
+        """32 bytes proper to one research project (study extracts): two projects cannot link pseudonyms."""
+        ...
+
+
+class ManagedKeyStore(KeyStore, Protocol):
+    """Administrative operations (rotation); a KMS would map them to its own key-version API."""
+
+    def master_key_ids(self, zone: Zone) -> list[str]:
+        """Every master key id of `zone` the store holds, oldest first."""
+        ...
+
+    def current_master_key_id(self, zone: Zone) -> str: ...
+
+    def rotate_master_key(self, zone: Zone) -> str:
+        """Create a new master key for `zone`, make it current, return its id (old ones are kept)."""
+        ...
+
+    def remove_master_key(self, key_id: str) -> None:
+        """Delete a master key that is not current (the caller checks nothing still uses it)."""
+        ...
+
+    def rotate_pseudonym_secret(self) -> str:
+        """Create a new pseudonymisation secret, make it current, return its id."""
         ...
 
 
@@ -278,15 +315,98 @@ class LocalKeyStore:
             raise KeyStoreError(f"Key store `{self.path}`: invalid field `warehouse_db_key`")
         return value
 
+    def project_key(self, project_id: str) -> bytes:
+        if not isinstance(project_id, str) or not _PROJECT_ID.fullmatch(project_id):
+            raise ValueError(f"project id must match {_PROJECT_ID.pattern}")
+        # Derived, not stored: nothing to back up per project, and the key store file stays unchanged.
+        # The label keeps these keys apart from every pseudonym domain of the same secret.
+        _, secret = self.pseudonym_secret()
+        return hmac.new(secret, _PROJECT_KEY_LABEL + project_id.encode("ascii"), hashlib.sha256).digest()
+
+    # --- Administration (rotation). Each change rewrites the file atomically, mode 600.
+
+    def master_key_ids(self, zone: Zone) -> list[str]:
+        ids = [key_id for key_id, entry in self._doc["master_keys"].items() if entry.get("zone") == zone]
+        return sorted(ids, key=lambda key_id: int(key_id.rsplit("-v", 1)[1]))
+
+    def rotate_master_key(self, zone: Zone) -> str:
+        if zone not in ZONES:
+            raise ValueError(f"unknown zone `{zone}`")
+        doc = self._load()
+        numbers = [int(k.rsplit("-v", 1)[1]) for k, e in doc["master_keys"].items() if e.get("zone") == zone]
+        key_id = f"{zone}-v{max(numbers, default=0) + 1}"
+        doc["master_keys"][key_id] = {
+            "zone": zone,
+            "key": _b64(secrets.token_bytes(KEY_BYTES)),
+            "created_at": _now(),
+        }
+        doc["current_master_keys"][zone] = key_id
+        self._save(doc)
+        return key_id
+
+    def remove_master_key(self, key_id: str) -> None:
+        doc = self._load()
+        entry = doc["master_keys"].get(key_id)
+        if entry is None:
+            raise MissingKeyError(f"Master key `{key_id}` is not in key store `{self.path}`", key_id=key_id)
+        if doc["current_master_keys"].get(entry.get("zone")) == key_id:
+            raise KeyStoreError(f"Master key `{key_id}` is current in key store `{self.path}`: rotate first")
+        del doc["master_keys"][key_id]
+        self._save(doc)
+
+    def rotate_pseudonym_secret(self) -> str:
+        doc = self._load()
+        numbers = [int(k.rsplit("-v", 1)[1]) for k in doc["pseudonym_secrets"]]
+        secret_id = f"pseudonym-v{max(numbers, default=0) + 1}"
+        doc["pseudonym_secrets"][secret_id] = _b64(secrets.token_bytes(KEY_BYTES))
+        doc["current_pseudonym_secret"] = secret_id
+        self._save(doc)
+        return secret_id
+
+    def _save(self, doc: dict[str, Any]) -> None:
+        """Replace the key store file whole: a crash leaves either the old or the new document."""
+        payload = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self._doc = doc
+
 
 def parse_key_id(key_id: str) -> tuple[Zone, str, str]:
     """Split and validate "<zone>/<dataset>/<YYYY-MM>"; ValueError naming the key id otherwise."""
     parts = key_id.split("/") if isinstance(key_id, str) else []
     if len(parts) != 3:
         raise ValueError(f"data key id `{key_id}` must look like <zone>/<dataset>/<YYYY-MM>")
-    zone, dataset, period = parts
+    zone, dataset, versioned = parts
+    match = _GENERATION.fullmatch(versioned)
+    period = match["period"] if match else versioned
     _validate(zone, dataset, period)
     return cast(Zone, zone), dataset, period
+
+
+def key_generation(key_id: str) -> int:
+    """1 for "<zone>/<dataset>/<YYYY-MM>", n for "<zone>/<dataset>/<YYYY-MM>.v<n>"."""
+    parse_key_id(key_id)
+    match = _GENERATION.fullmatch(key_id.rsplit("/", 1)[1])
+    assert match is not None  # parse_key_id accepted it
+    return int(match["generation"] or 1)
+
+
+def _key_id(zone: str, dataset: str, period: str, generation: int) -> str:
+    return f"{zone}/{dataset}/{period}" + (f".v{generation}" if generation > 1 else "")
 
 
 def _validate(zone: str, dataset: str, period: str) -> None:
@@ -334,10 +454,15 @@ class DataKey:
         return parse_key_id(self.key_id)[2]
 
     @property
+    def generation(self) -> int:
+        return key_generation(self.key_id)
+
+    @property
     def duckdb_name(self) -> str:
-        """ "<zone>__<dataset>__<YYYY_MM>", the name the key is registered under in DuckDB."""
+        """ "<zone>__<dataset>__<YYYY_MM>", plus "__v<n>" from generation 2: the name registered in DuckDB."""
         zone, dataset, period = parse_key_id(self.key_id)
-        return f"{zone}__{dataset}__{period.replace('-', '_')}"
+        suffix = f"__v{self.generation}" if self.generation > 1 else ""
+        return f"{zone}__{dataset}__{period.replace('-', '_')}{suffix}"
 
 
 class DataKeyring:
@@ -351,35 +476,110 @@ class DataKeyring:
         self.store = store
         self.keystore = keystore
         self._cache: dict[str, DataKey] = {}
+        # (zone, dataset, period) -> key id of the generation new files use.
+        self._current: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()
 
-    def get_or_create(self, zone: Zone, dataset: str, period: str) -> DataKey:
-        """The data key of zone x dataset x month, created (random, wrapped, stored) on first use."""
+    def generations(self, zone: Zone, dataset: str, period: str) -> list[int]:
+        """Generations of zone x dataset x month present in the lake, ascending (empty: none yet)."""
         _validate(zone, dataset, period)
-        key_id = f"{zone}/{dataset}/{period}"
+        found = []
+        for path in self.store.list(f"{KEYS_PREFIX}/{zone}/{dataset}"):
+            name = path.rsplit("/", 1)[-1].removesuffix(".json")
+            match = _GENERATION.fullmatch(name)
+            if match and match["period"] == period and path.endswith(".json"):
+                found.append(int(match["generation"] or 1))
+        return sorted(found)
+
+    def get_or_create(self, zone: Zone, dataset: str, period: str) -> DataKey:
+        """The current data key of zone x dataset x month (its highest generation), created (random,
+        wrapped, stored) on first use."""
+        _validate(zone, dataset, period)
         with self._lock:
-            cached = self._cache.get(key_id)
-            if cached is not None:
-                return cached
-            path = data_key_path(key_id)
-            if not self.store.exists(path):
-                candidate = secrets.token_bytes(KEY_BYTES)
-                document = {
-                    "key_id": key_id,
-                    "zone": zone,
-                    "dataset": dataset,
-                    "period": period,
-                    "algorithm": _WRAP_ALGORITHM,
-                    **self.keystore.wrap(zone, candidate, key_id.encode("utf-8")),
-                    "created_at": _now(),
-                }
-                payload = json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
-                if self.store.put_if_absent(path, payload):
-                    data_key = DataKey(key_id, candidate)
-                    self._cache[key_id] = data_key
-                    return data_key
-                # Another writer created it between exists() and now: theirs is the key, ours is dropped.
-            return self._load(key_id)
+            current = self._current.get((zone, dataset, period))
+            if current is not None and current in self._cache:
+                return self._cache[current]
+            present = self.generations(zone, dataset, period)
+            if present:
+                key_id = _key_id(zone, dataset, period, present[-1])
+                data_key = self._cache.get(key_id) or self._load(key_id)
+                self._current[(zone, dataset, period)] = key_id
+                return data_key
+            data_key = self._create(zone, dataset, period, 1)
+            self._current[(zone, dataset, period)] = data_key.key_id
+            return data_key
+
+    def create_next_generation(self, zone: Zone, dataset: str, period: str) -> DataKey:
+        """A fresh key, one generation above the highest present, made current (data key retirement)."""
+        _validate(zone, dataset, period)
+        with self._lock:
+            present = self.generations(zone, dataset, period)
+            generation = (present[-1] if present else 0) + 1
+            data_key = self._create(zone, dataset, period, generation, must_create=True)
+            self._current[(zone, dataset, period)] = data_key.key_id
+            return data_key
+
+    def delete(self, key_id: str) -> None:
+        """Remove a data key from the lake (retirement, once no manifest names it any more)."""
+        parse_key_id(key_id)
+        with self._lock:
+            self.store.delete(data_key_path(key_id))
+            self._cache.pop(key_id, None)
+            self._current = {k: v for k, v in self._current.items() if v != key_id}
+
+    def _create(
+        self, zone: Zone, dataset: str, period: str, generation: int, *, must_create: bool = False
+    ) -> DataKey:
+        """Create one key file (caller holds the lock); the winner's key if another writer raced us."""
+        key_id = _key_id(zone, dataset, period, generation)
+        path = data_key_path(key_id)
+        if not self.store.exists(path):
+            candidate = secrets.token_bytes(KEY_BYTES)
+            document = {
+                "key_id": key_id,
+                "zone": zone,
+                "dataset": dataset,
+                "period": period,
+                "generation": generation,
+                "algorithm": _WRAP_ALGORITHM,
+                **self.keystore.wrap(zone, candidate, key_id.encode("utf-8")),
+                "created_at": _now(),
+            }
+            payload = json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
+            if self.store.put_if_absent(path, payload):
+                data_key = DataKey(key_id, candidate)
+                self._cache[key_id] = data_key
+                return data_key
+            # Another writer created it between exists() and now: theirs is the key, ours is dropped.
+        if must_create:
+            raise KeyStoreError(f"Data key `{key_id}` was created by another writer at the same time")
+        return self._load(key_id)
+
+    def rewrap(self, key_id: str, master_key_id: str) -> bool:
+        """Re-wrap one stored data key under the zone's current master key `master_key_id` (rotation).
+
+        The data key itself, hence every file it encrypts, is unchanged. False if it already was.
+        """
+        zone = parse_key_id(key_id)[0]
+        path = data_key_path(key_id)
+        with self._lock:
+            document = json.loads(self.store.get(path))
+            if document.get("master_key_id") == master_key_id:
+                return False
+            data_key = self._load(key_id)
+            wrapped = self.keystore.wrap(zone, data_key.key, key_id.encode("utf-8"))
+            if wrapped["master_key_id"] != master_key_id:
+                raise KeyStoreError(f"Master key `{master_key_id}` is not the current `{zone}` master key")
+            document.update(wrapped, rewrapped_at=_now())
+            # One PUT: the file holds the old or the new wrapping, both unwrappable while both
+            # master keys exist; the caller removes the old master key only after a full pass.
+            self.store.put(path, json.dumps(document, indent=2, sort_keys=True).encode("utf-8"))
+            return True
+
+    def wrapped_by(self, key_id: str) -> str:
+        """The master key id a stored data key is wrapped with."""
+        document = json.loads(self.store.get(data_key_path(key_id)))
+        return str(document.get("master_key_id"))
 
     def get(self, key_id: str) -> DataKey:
         """An existing data key; MissingKeyError naming `key_id` if it was never created."""

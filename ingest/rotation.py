@@ -1,0 +1,171 @@
+"""Key rotation: master keys (re-wrap, no data rewritten), data keys (re-encrypt), pseudonymisation secret.
+
+- `rotate_master_key(zone)`: a new master key (`raw-v2`, ...) becomes current in the key store, then every
+  data key of the zone stored in `_keys/` is unwrapped with its old master key and wrapped with the new
+  one, one atomic PUT per key file. Data files are not touched: the data keys do not change. A kill
+  mid-way leaves some key files under the old master key, some under the new: both are in the key store,
+  everything stays readable, and running the rotation again finishes it (it skips files already done).
+- `remove_master_key(key_id)`: once no key file of the lake is wrapped with it (checked here).
+- `retire_data_key(key_id)`: a compromised or expiring data key. A new generation of the same
+  zone x dataset x month becomes current (new files use it), every file encrypted with the old key is
+  re-encrypted under a new name and its manifest updated (ingest.purge.rewrite_batch: crash-safe per
+  batch), opposition entries are re-encrypted in place, then the old key file is deleted. Re-running after
+  a kill continues with the same new generation.
+- The pseudonymisation secret: `rotate_pseudonym_secret` only switches the key store to a new secret; the
+  consequences (every pseudonym changes) are a procedure, documented in docs/security.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest import audit
+from ingest.exceptions import KeyStoreError
+from ingest.keys import ZONES, DataKeyring, ManagedKeyStore, Zone, key_generation, parse_key_id
+from ingest.manifest import all_manifests, writer_lock
+from ingest.opposition import entries_using, reencrypt_entries
+from ingest.purge import Replacement, read_output, recover_rewrites, rewrite_batch
+from ingest.storage import ObjectStore
+
+__all__ = [
+    "MasterRotation",
+    "Retirement",
+    "master_key_usage",
+    "remove_master_key",
+    "retire_data_key",
+    "rotate_master_key",
+    "rotate_pseudonym_secret",
+]
+
+
+@dataclass
+class MasterRotation:
+    zone: str
+    new_master_key_id: str
+    rewrapped: int = 0
+    already_current: int = 0
+
+
+def _check_zone(zone: str) -> Zone:
+    if zone not in ZONES:
+        raise ValueError(f"zone `{zone}` is not one of {', '.join(ZONES)}")
+    return zone  # type: ignore[return-value]
+
+
+def rotate_master_key(
+    store: ObjectStore, keystore: ManagedKeyStore, zone: str, *, resume: bool = False
+) -> MasterRotation:
+    """New master key for `zone` (or, with resume=True, finish re-wrapping under the current one)."""
+    zone = _check_zone(zone)
+    with writer_lock(store):
+        if resume:
+            new_id = keystore.current_master_key_id(zone)
+        else:
+            new_id = keystore.rotate_master_key(zone)
+        result = MasterRotation(zone, new_id)
+        keyring = DataKeyring(store, keystore)
+        for key in keyring.all(zone=zone):
+            if keyring.rewrap(key.key_id, new_id):
+                result.rewrapped += 1
+            else:
+                result.already_current += 1
+        audit.record(
+            store,
+            "key_rotate",
+            {
+                "zone": zone,
+                "master_key_id": new_id,
+                "data_keys_rewrapped": result.rewrapped,
+                "data_keys_already_current": result.already_current,
+            },
+        )
+    return result
+
+
+def master_key_usage(store: ObjectStore, keystore: ManagedKeyStore, zone: str) -> dict[str, int]:
+    """{master key id: number of data key files wrapped with it} for every master key of `zone`."""
+    zone = _check_zone(zone)
+    keyring = DataKeyring(store, keystore)
+    usage = dict.fromkeys(keystore.master_key_ids(zone), 0)
+    prefix = f"_keys/{zone}/"
+    for path in store.list(prefix.rstrip("/")):
+        if path.endswith(".json"):
+            key_id = path[len("_keys/") : -len(".json")]
+            wrapped_by = keyring.wrapped_by(key_id)
+            usage[wrapped_by] = usage.get(wrapped_by, 0) + 1
+    return usage
+
+
+def remove_master_key(store: ObjectStore, keystore: ManagedKeyStore, master_key_id: str) -> None:
+    """Delete an old master key from the key store, refused while any data key file still uses it."""
+    zone = _check_zone(master_key_id.rsplit("-v", 1)[0])
+    usage = master_key_usage(store, keystore, zone)
+    if usage.get(master_key_id, 0):
+        raise KeyStoreError(
+            f"Master key `{master_key_id}` still wraps {usage[master_key_id]} data key files in the lake: "
+            f"run the rotation of zone `{zone}` to completion first"
+        )
+    keystore.remove_master_key(master_key_id)
+    audit.record(store, "master_key_remove", {"zone": zone, "master_key_id": master_key_id})
+
+
+@dataclass
+class Retirement:
+    key_id: str
+    new_key_id: str
+    batches_rewritten: int = 0
+    files_reencrypted: int = 0
+    opposition_entries: int = 0
+    recovered: list[str] = field(default_factory=list)
+
+
+def retire_data_key(store: ObjectStore, keystore: ManagedKeyStore, key_id: str) -> Retirement:
+    """Re-encrypt every file using data key `key_id` with a new generation, then delete `key_id`."""
+    zone, dataset, period = parse_key_id(key_id)
+    with writer_lock(store):
+        recovered = recover_rewrites(store)
+        keyring = DataKeyring(store, keystore)
+        generations = keyring.generations(zone, dataset, period)
+        if key_generation(key_id) not in generations:
+            raise KeyStoreError(f"Data key `{key_id}` does not exist in the lake (already retired?)")
+        if generations[-1] == key_generation(key_id):
+            new_key = keyring.create_next_generation(zone, dataset, period)
+        else:
+            # A previous run was killed after creating the new generation: carry on with it.
+            new_key = keyring.get_or_create(zone, dataset, period)
+        result = Retirement(key_id, new_key.key_id, recovered=recovered)
+        for m in all_manifests(store):
+            using = [o for o in m.outputs if o.key_id == key_id]
+            if not using:
+                continue
+            replacements = {o.path: Replacement(read_output(store, keyring, m, o), new_key) for o in using}
+            rewrite_batch(store, m, replacements)
+            result.batches_rewritten += 1
+            result.files_reencrypted += len(using)
+        if dataset == "opposition":
+            result.opposition_entries = reencrypt_entries(store, keyring, key_id, new_key)
+        still = [o for m in all_manifests(store) for o in m.outputs if o.key_id == key_id]
+        if still or (dataset == "opposition" and entries_using(store, keyring, key_id)):
+            raise KeyStoreError(f"Data key `{key_id}` is still named by the lake after re-encryption")
+        keyring.delete(key_id)
+        audit.record(
+            store,
+            "key_retire",
+            {
+                "key_id": key_id,
+                "new_key_id": new_key.key_id,
+                "batches_rewritten": result.batches_rewritten,
+                "files_reencrypted": result.files_reencrypted,
+                "opposition_entries": result.opposition_entries,
+            },
+        )
+    return result
+
+
+def rotate_pseudonym_secret(store: ObjectStore, keystore: ManagedKeyStore) -> str:
+    """Switch the key store to a new pseudonymisation secret (logged). Read docs/security.md first:
+    every pseudonym computed from now on differs from the ones already landed."""
+    with writer_lock(store):
+        new_id = keystore.rotate_pseudonym_secret()
+        audit.record(store, "pseudonym_secret_rotate", {"pseudonym_secret_version": new_id})
+    return new_id

@@ -1,0 +1,214 @@
+"""Key rotation on a real encrypted lake: master keys re-wrapped without touching data files, data keys
+retired by re-encryption (also after a SIGKILL mid-way), and the pseudonymisation secret procedure."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ingest import audit
+from ingest.exceptions import KeyStoreError, MissingKeyError
+from ingest.keys import DataKeyring, LocalKeyStore, open_keystore
+from ingest.land import Ingestor
+from ingest.manifest import all_manifests
+from ingest.opposition import (
+    Identity,
+    OppositionStaleError,
+    add_identities,
+    drop_stale_entries,
+    load_opposition,
+)
+from ingest.purge import committed_files
+from ingest.rotation import (
+    master_key_usage,
+    remove_master_key,
+    retire_data_key,
+    rotate_master_key,
+    rotate_pseudonym_secret,
+)
+from ingest.storage import ObjectStore, open_store
+from ingest.study_extract import open_raw_zone
+from tests.extract_builder import NIR, act_row, write_extract
+from tests.test_purge import build_lake, zone_rows
+
+
+def _data_files(store: ObjectStore) -> dict[str, bytes]:
+    return {p: store.get(p) for p in store.list("raw") + store.list("quarantine")}
+
+
+def test_master_key_rotation_rewraps_keys_and_leaves_data_files_alone(
+    store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    Ingestor(store, keystore).run(build_lake(tmp_path / "in"))
+    rows, files = zone_rows(store, keystore), _data_files(store)
+    keys_before = {k.key_id: k.key for k in DataKeyring(store, keystore).all("raw")}
+
+    result = rotate_master_key(store, keystore, "raw")
+    assert (result.new_master_key_id, result.rewrapped) == ("raw-v2", 4)
+    assert keystore.current_master_key_id("raw") == "raw-v2"
+    assert master_key_usage(store, keystore, "raw") == {"raw-v1": 0, "raw-v2": 4}
+    assert master_key_usage(store, keystore, "quarantine") == {"quarantine-v1": 1}
+    assert _data_files(store) == files  # not one byte of data rewritten
+
+    remove_master_key(store, keystore, "raw-v1")
+    reopened = open_keystore(keystore.path)
+    assert {k.key_id: k.key for k in DataKeyring(store, reopened).all("raw")} == keys_before
+    assert zone_rows(store, reopened) == rows
+    with pytest.raises(MissingKeyError):
+        reopened.unwrap("raw", {"master_key_id": "raw-v1", "nonce": "", "ciphertext": ""}, b"")
+    actions = [e.action for e in audit.entries(store)]
+    assert actions == ["key_rotate", "master_key_remove"] and audit.verify(store).ok
+
+
+def test_old_master_key_is_kept_until_nothing_uses_it(
+    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    Ingestor(local_store, keystore).run(build_lake(tmp_path / "in"))
+    # What a rotation killed right after switching the key store leaves: no key file re-wrapped yet.
+    keystore.rotate_master_key("raw")
+    with pytest.raises(KeyStoreError, match=r"`raw-v1` still wraps 4 data key files"):
+        remove_master_key(local_store, keystore, "raw-v1")
+    with pytest.raises(KeyStoreError, match="is current"):
+        keystore.remove_master_key("raw-v2")
+    assert zone_rows(local_store, keystore)  # readable throughout: both master keys are there
+    resumed = rotate_master_key(local_store, keystore, "raw", resume=True)
+    assert (resumed.new_master_key_id, resumed.rewrapped) == ("raw-v2", 4)
+    remove_master_key(local_store, keystore, "raw-v1")
+    assert keystore.master_key_ids("raw") == ["raw-v2"]
+    assert os.stat(keystore.path).st_mode & 0o077 == 0
+
+
+def test_retiring_a_data_key_reencrypts_its_files_under_a_new_generation(
+    store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    Ingestor(store, keystore).run(build_lake(tmp_path / "in"))
+    rows = zone_rows(store, keystore)
+    old = DataKeyring(store, keystore).get("raw/acts/2024-01")
+
+    result = retire_data_key(store, keystore, "raw/acts/2024-01")
+    assert (result.new_key_id, result.files_reencrypted) == ("raw/acts/2024-01.v2", 2)
+    keyring = DataKeyring(store, keystore)
+    with pytest.raises(MissingKeyError):
+        keyring.get("raw/acts/2024-01")
+    new = keyring.get("raw/acts/2024-01.v2")
+    assert new.key != old.key and new.duckdb_name == "raw__acts__2024_01__v2"
+    assert zone_rows(store, keystore) == rows
+    assert list(committed_files(store, "raw", "acts")) == ["raw/acts/2024-01.v2"]
+    assert all(".r2.parquet" in p for p in store.list("raw/acts"))
+    assert all(o.key_id != "raw/acts/2024-01" for m in all_manifests(store) for o in m.outputs)
+
+    # New files of that month use the new generation.
+    dd = "16/01/2024"
+    late = write_extract(
+        tmp_path / "late", "actes", [act_row("99", date_appel=dd, date_debut=dd, date_fin=dd)], day="20240116"
+    )
+    Ingestor(store, keystore).run([late])
+    assert list(committed_files(store, "raw", "acts")) == ["raw/acts/2024-01.v2"]
+    if store.is_local:
+        con = open_raw_zone(store, keystore)
+        assert con.execute("select count(*) from raw_acts").fetchone() == (17,)
+
+
+def test_retiring_the_key_of_quarantined_files(
+    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    path = write_extract(tmp_path / "in", "actes", [act_row("1")])
+    path.write_bytes(path.read_text().encode("utf-16"))
+    Ingestor(local_store, keystore).run([path])
+    result = retire_data_key(local_store, keystore, "quarantine/files/2024-01")
+    assert result.files_reencrypted == 1
+    (m,) = all_manifests(local_store)
+    (out,) = m.outputs
+    assert out.path == f"quarantine/files/{m.batch_id}.r2.bin" and out.key_id == "quarantine/files/2024-01.v2"
+    from ingest.purge import read_output
+
+    assert read_output(local_store, DataKeyring(local_store, keystore), m, out) == path.read_bytes()
+
+
+def test_retirement_killed_mid_way_stays_readable_and_finishes(
+    tmp_path: Path, keystore: LocalKeyStore
+) -> None:
+    lake = tmp_path / "lake"
+    store = open_store(lake)
+    Ingestor(store, keystore).run(build_lake(tmp_path / "in"))
+    rows = zone_rows(store, keystore)
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from ingest.keys import open_keystore
+        from ingest.rotation import retire_data_key
+        from ingest.storage import LocalObjectStore, open_store
+
+        original = LocalObjectStore._put
+        manifests = []
+        def put(self, path, data, *, overwrite):
+            done = original(self, path, data, overwrite=overwrite)
+            if path.startswith("manifests/"):
+                manifests.append(path)
+                if len(manifests) == 2:  # one batch fully switched, the second one committed
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return done
+        LocalObjectStore._put = put
+        store, keys = open_store({str(lake)!r}), open_keystore({str(keystore.path)!r})
+        retire_data_key(store, keys, "raw/diagnoses/2024-01")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=os.environ, capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    # Mid-way: the two generations coexist, and every file opens with the key its manifest names.
+    assert set(committed_files(store, "raw", "diagnoses")) == {"raw/diagnoses/2024-01.v2"}
+    assert zone_rows(store, keystore) == rows
+
+    result = retire_data_key(store, keystore, "raw/diagnoses/2024-01")
+    assert result.new_key_id == "raw/diagnoses/2024-01.v2"  # the same new generation, not a third
+    assert result.recovered  # the interrupted batch's leftovers were cleaned
+    assert zone_rows(store, keystore) == rows
+    named = {o.path for m in all_manifests(store) for o in m.outputs}
+    assert set(store.list("raw")) | set(store.list("quarantine")) == named
+    assert DataKeyring(store, keystore).generations("raw", "diagnoses", "2024-01") == [2]
+    with pytest.raises(KeyStoreError, match="already retired"):
+        retire_data_key(store, keystore, "raw/diagnoses/2024-01")
+
+
+def test_pseudonym_secret_rotation_procedure(
+    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    """Rotation changes every pseudonym from then on: the landed history keeps the old ones (the break
+    is visible in each manifest's secret version), and objections must be entered again."""
+    store = local_store
+    ident = Identity(nir=NIR)
+    Ingestor(store, keystore).run([write_extract(tmp_path / "a", "actes", [act_row("1")])])
+    add_identities(store, keystore, [ident])
+    (before,) = zone_rows(store, keystore)[("raw", "acts")]
+
+    assert rotate_pseudonym_secret(store, keystore) == "pseudonym-v2"
+    dd = "16/01/2024"
+    second = write_extract(
+        tmp_path / "b", "actes", [act_row("2", date_appel=dd, date_debut=dd, date_fin=dd)], day="20240116"
+    )
+    Ingestor(store, open_keystore(keystore.path)).run([second])
+    acts = {a["act_id"]: a for a in zone_rows(store, keystore)[("raw", "acts")]}
+    assert acts["1"]["patient_pseudonym"] == before["patient_pseudonym"]
+    assert acts["2"]["patient_pseudonym"] != acts["1"]["patient_pseudonym"]  # same NIR, new pseudonym
+    versions = {m.source_file: m.pseudonym_secret_version for m in all_manifests(store)}
+    assert versions == {
+        "A75001_20240115_actes.csv": "pseudonym-v1",
+        "A75001_20240116_actes.csv": "pseudonym-v2",
+    }
+
+    # The opposition list was computed with the old secret: it refuses to answer rather than miss.
+    with pytest.raises(OppositionStaleError, match="1 opposition entries"):
+        load_opposition(store, keystore).is_opposed(pa.array([acts["2"]["patient_pseudonym"]]))
+    add_identities(store, keystore, [ident])  # the DPO re-enters the objection from its register
+    assert drop_stale_entries(store, keystore) == 1
+    current = load_opposition(store, keystore)
+    assert current.pseudonyms == {acts["2"]["patient_pseudonym"]}
+    assert current.is_opposed(pa.array([acts["2"]["patient_pseudonym"]])).tolist() == [True]
+    assert audit.verify(store).ok
