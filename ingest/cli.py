@@ -274,6 +274,41 @@ def _write_report_csv(report: Any) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------------------------------- build
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@handle_errors
+def build(dbt_args: tuple[str, ...]) -> None:
+    """Run `dbt build` on the lake (staging, OMOP CDM, marts) into the encrypted warehouse.
+
+    Extra arguments go to dbt, e.g. `lakehouse build --select +person`. The lake, key store and
+    warehouse come from the same environment as the other commands.
+    """
+    _dbt("build", *dbt_args)
+
+
+def _dbt(command: str, *args: str) -> None:
+    import os
+
+    from dbt.cli.main import dbtRunner
+
+    from ingest.contract import PROJECT_ROOT
+
+    # dbt's profile reads these; resolve them here so dbt sees what the other commands see.
+    os.environ["LAKEHOUSE_LAKE"] = settings.lake_url()
+    os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
+    root = str(PROJECT_ROOT)
+    result = dbtRunner().invoke([command, "--project-dir", root, "--profiles-dir", root, *args])
+    if not result.success:
+        raise BuildFailed(f"dbt {command} failed (see the dbt output above and {root}/logs/dbt.log)")
+
+
+class BuildFailed(LakehouseError):
+    exit_code = 6
+
+
 # ----------------------------------------------------------------------------------------------------- run
 
 
@@ -304,7 +339,7 @@ def _write_report_csv(report: Any) -> Path:
 )
 @handle_errors
 def run(start: date, end: date, n_associations: int, scale: float, invalid_share: float) -> None:
-    """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest into the local lake."""
+    """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build."""
     from ingest.keys import init_keystore
 
     path, created = init_keystore(None)
@@ -313,6 +348,7 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     summary = _generate(extracts, start, end, n_associations, scale, 42, invalid_share)
     out.print(f"Extracts: {len(summary.files)} files, {summary.rows():,} rows in {extracts}", highlight=False)
     _ingest([extracts], None, None)
+    _dbt("build")
 
 
 @main.command("contract-docs")

@@ -8,11 +8,13 @@ opens its DuckDB instance, `configure_connection` runs before the profile's `att
    the same alias is a no-op and no key is ever written in `profiles.yml`;
 3. registers every raw-zone data key with `PRAGMA add_parquet_key` (instance-wide: all dbt threads);
 4. creates one view per landed dataset in the in-memory catalog (`memory.lake.<dataset>`): a union of
-   one `read_parquet` per month (one footer key each), restricted to committed batches.
+   one `read_parquet` per data key (month and key generation) over exactly the files that committed
+   manifests name (a half-written or superseded file is never read).
 
 The views live in the `memory` database: they vanish with the process, are shared by every cursor of the
-instance (dbt threads), and hold SQL text with key *names* only. dbt sources select from them, so no key
-appears in a SQL file or in compiled SQL, and no decrypted copy of the raw zone is written anywhere.
+instance (dbt threads), and hold SQL text with key *names* only. Only the `base_lake__*` models read them,
+with plain full scans (duckdb 1.5.5 fails on encrypted Parquet when a filter is pushed into the scan), into
+tables of the encrypted warehouse: no key in a SQL file or compiled SQL, no plaintext copy on disk.
 A dataset with no committed file gets an empty view with the landed schema, so `dbt build`, unit tests and
 `sqlfluff` work on an empty lake.
 """
@@ -30,20 +32,17 @@ import duckdb
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from ingest.crypto import configure_duckdb_s3, load_httpfs
+from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs
+from ingest.exceptions import KeyStoreError
 from ingest.keys import DataKeyring, open_keystore, register_duckdb_keys
 from ingest.landed_schema import LANDED_SCHEMAS
+from ingest.manifest import all_manifests
 from ingest.storage import S3Settings, open_store
 
 log = logging.getLogger(__name__)
 
 LAKE_CATALOG = "memory"
 LAKE_SCHEMA = "lake"
-MANIFEST_GLOB = "manifests/*.json"
-# raw/<dataset>/association_id=<A>/extract_date=<YYYY-MM-DD>/<batch_id>.parquet
-_RAW_FILE = re.compile(
-    r"^raw/(?P<dataset>[a-z_]+)/association_id=[^/]+/extract_date=(?P<month>\d{4}-\d{2})-\d{2}/[^/]+\.parquet$"
-)
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -72,33 +71,19 @@ def empty_select(schema: pa.Schema) -> str:
     return f"select {columns} where false"
 
 
-# S608 below: the SQL is assembled from a closed list of dataset names, validated month strings, and
-# literals quoted by _sql_string; no value comes from data.
-def lake_view_sql(dataset: str, root_uri: str, months: list[str], has_manifests: bool) -> str:
-    """The body of `memory.lake.<dataset>`: one read_parquet per month (one footer key each)."""
+# S608 below: the SQL is assembled from a closed list of dataset names, key names validated by
+# ingest.keys, and paths quoted by duckdb_read_sql; no value comes from data.
+def lake_view_sql(dataset: str, files_by_key: dict[str, list[str]]) -> str:
+    """The body of `memory.lake.<dataset>`: one read_parquet per data key (one footer key each) over
+    exactly the files that committed manifests name, so a half-written or superseded file is never read."""
     schema = LANDED_SCHEMAS[dataset]
-    if not months or not has_manifests:
+    if not files_by_key:
         return empty_select(schema)
-    reads = []
-    for month in sorted(months):
-        pattern = f"{root_uri}/raw/{dataset}/association_id=*/extract_date={month}-*/*.parquet"
-        key_name = f"raw__{dataset}__{month.replace('-', '_')}"
-        # No union_by_name inside one read: with encrypted files, duckdb 1.5.5 then fails on multi-file
-        # reads ("Attempted to dereference shared_ptr that is NULL!" or a wrong AES tag; measured).
-        # Columns added by a later contract version are reconciled across months by `union all by name`.
-        reads.append(
-            f"select * from read_parquet({_sql_string(pattern)}, "  # noqa: S608
-            f"encryption_config = {{footer_key: {_sql_string(key_name)}}}, hive_partitioning = false)"
-        )
-    union = "\n    union all by name\n    ".join(reads)
-    # A batch is visible only once its manifest says committed (the manifest is written last).
-    committed = (
-        f"select batch_id from read_json({_sql_string(root_uri + '/' + MANIFEST_GLOB)}, "  # noqa: S608
-        "columns = {batch_id: 'varchar', status: 'varchar', dataset: 'varchar'}, "
-        "union_by_name = true) "
-        f"where status = 'committed' and dataset = {_sql_string(dataset)}"
-    )
-    return f"select landed.* from (\n    {union}\n) as landed\nwhere landed._batch_id in ({committed})"  # noqa: S608
+    reads = [
+        f"select * from {duckdb_read_sql(uris, key_name)}"  # noqa: S608
+        for key_name, uris in sorted(files_by_key.items())
+    ]
+    return "\n    union all by name\n    ".join(reads)
 
 
 class Plugin(BasePlugin):
@@ -131,11 +116,6 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
         load_httpfs(conn)
-        # duckdb 1.5.5 fails with "Computed AES tag differs from read AES tag" whenever a filter is
-        # pushed into a scan of a pyarrow-encrypted Parquet file (any column, any filter, also join
-        # filters; plain scans work; measured with and without httpfs). Pushdown cannot be blocked per
-        # view (dynamic join filters cross LIMIT/OFFSET), so it is off for the whole instance.
-        conn.execute("set global disabled_optimizers = 'filter_pushdown'")
         keystore = open_keystore(self.keystore_path)
         self._attach_warehouse(conn, keystore.warehouse_db_key())
 
@@ -143,28 +123,28 @@ class Plugin(BasePlugin):
         store = open_store(self.lake_url, s3)
         if s3 is not None:
             configure_duckdb_s3(conn, s3)
-        keys = DataKeyring(store, keystore).all(zone="raw")
-        register_duckdb_keys(conn, keys)
-        key_names = {key.duckdb_name for key in keys}
+        keyring = DataKeyring(store, keystore)
+        keys = {key.key_id: key for key in keyring.all(zone="raw")}
+        register_duckdb_keys(conn, keys.values())
 
-        months: dict[str, set[str]] = defaultdict(set)
-        for path in store.list("raw/"):
-            match = _RAW_FILE.match(path)
-            if match and match["dataset"] in LANDED_SCHEMAS:
-                months[match["dataset"]].add(match["month"])
-        has_manifests = any(p.count("/") == 1 and p.endswith(".json") for p in store.list("manifests/"))
+        files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for manifest in all_manifests(store):
+            if manifest.status != "committed" or manifest.dataset not in LANDED_SCHEMAS:
+                continue
+            for output in manifest.outputs:
+                if output.zone != "raw":
+                    continue
+                key = keys.get(output.key_id)
+                if key is None:
+                    raise KeyStoreError(
+                        f"`{output.path}` is encrypted with data key `{output.key_id}`, which the lake at "
+                        f"`{self.lake_url}` does not hold: the lake is incomplete"
+                    )
+                files[manifest.dataset][key.duckdb_name].append(store.uri(output.path))
 
-        root_uri = store.uri("").rstrip("/")
         conn.execute(f"create schema if not exists {LAKE_CATALOG}.{LAKE_SCHEMA}")
         for dataset in sorted(LANDED_SCHEMAS):
-            for month in months[dataset]:
-                key_name = f"raw__{dataset}__{month.replace('-', '_')}"
-                if key_name not in key_names:
-                    raise RuntimeError(
-                        f"Landed files of `{dataset}` for {month} have no data key `raw/{dataset}/{month}` "
-                        f"in the lake's key folder: the lake at `{self.lake_url}` is incomplete."
-                    )
-            body = lake_view_sql(dataset, root_uri, sorted(months[dataset]), has_manifests)
+            body = lake_view_sql(dataset, files[dataset])
             conn.execute(f"create or replace view {LAKE_CATALOG}.{LAKE_SCHEMA}.{dataset} as {body}")
         log.info("lake views ready: %d datasets, %d data keys", len(LANDED_SCHEMAS), len(keys))
 

@@ -7,7 +7,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'acts') }}
+    select * from {{ ref('base_lake__acts') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'care_sites') }}
+    select * from {{ ref('base_lake__care_sites') }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'diagnoses') }}
+    select * from {{ ref('base_lake__diagnoses') }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'doctors') }}
+    select * from {{ ref('base_lake__doctors') }}
 
 ),
 

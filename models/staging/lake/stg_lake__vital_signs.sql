@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'vital_signs') }}
+    select * from {{ ref('base_lake__vital_signs') }}
 
 ),
 
