@@ -1,7 +1,9 @@
 """The ingest pipeline: read → validate → quarantine → pseudonymise → encrypt → store → manifest.
 
-One source file is one batch. For every file, rows_accepted + rows_quarantined == rows_read; a file that
-cannot be read at all is quarantined whole (encrypted) and counted as such.
+One source file is one batch. For every file, rows_accepted + rows_quarantined + rows_opposed == rows_read;
+a file that cannot be read at all is quarantined whole (encrypted) and counted as such. Rows of patients
+on the opposition list (and, within the run, the diagnoses, prescriptions and vital signs of their acts)
+are counted as opposed and not landed anywhere.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
+from ingest import audit
 from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.keys import DataKeyring, KeyStore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
+from ingest.opposition import OppositionList, load_opposition
+from ingest.purge import recover_rewrites
 from ingest.read_extract import ExtractFile, ParsedFile, UnusableFile, check_name, decode, open_extract, parse
 from ingest.storage import ObjectStore
 from ingest.transform import Lineage, to_landed
 from ingest.validate import Validated, validate
 
 FileStatus = Literal["landed", "duplicate", "quarantined"]
+# Datasets whose rows belong to an act: dropped with it when its patient objects.
+ACT_CHILDREN = frozenset({"diagnoses", "prescriptions", "vital_signs"})
 
 
 @dataclass
@@ -39,6 +46,7 @@ class FileReport:
     rows_read: int = 0
     rows_accepted: int = 0
     rows_quarantined: int = 0
+    rows_opposed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     message: str | None = None
 
@@ -55,6 +63,10 @@ class IngestReport:
             sum(f.rows_accepted for f in self.files),
             sum(f.rows_quarantined for f in self.files),
         )
+
+    @property
+    def rows_opposed(self) -> int:
+        return sum(f.rows_opposed for f in self.files)
 
 
 def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
@@ -95,16 +107,40 @@ class Ingestor:
         self.contract = contract or default_contract()
         self.secret_version, self.secret = keystore.pseudonym_secret()
         self.ingest_version = version("urgent-care-lakehouse")
+        self.opposition: OppositionList | None = None
+        self._opposed_acts: set[tuple[str, str]] = set()
 
     def run(self, paths: list[Path], progress: Callable[[str], None] | None = None) -> IngestReport:
         with writer_lock(self.store):
             recovery = recover(self.store)
+            recover_rewrites(self.store)
+            # Loaded once per run; a list left stale by a secret rotation stops the run.
+            self.opposition = load_opposition(self.store, self.keystore)
+            self._opposed_acts = set()
             reports = []
-            for path in paths:
-                reports.append(self.ingest_file(path))
-                if progress is not None:
-                    progress(path.name)
-        return IngestReport(files=reports, rolled_back=recovery.rolled_back)
+            try:
+                for path in paths:
+                    reports.append(self.ingest_file(path))
+                    if progress is not None:
+                        progress(path.name)
+            finally:
+                report = IngestReport(files=reports, rolled_back=recovery.rolled_back)
+                audit.record(
+                    self.store,
+                    "ingest",
+                    {
+                        "files": len(reports),
+                        "files_landed": sum(r.status == "landed" for r in reports),
+                        "files_quarantined": sum(r.status == "quarantined" for r in reports),
+                        "files_duplicate": sum(r.status == "duplicate" for r in reports),
+                        "rows_read": report.totals[0],
+                        "rows_accepted": report.totals[1],
+                        "rows_quarantined": report.totals[2],
+                        "rows_opposed": report.rows_opposed,
+                    },
+                    outcome="success" if len(reports) == len(paths) else "failure",
+                )
+        return report
 
     # ------------------------------------------------------------------------------------------ one file
 
@@ -198,6 +234,7 @@ class Ingestor:
         ok_idx = np.flatnonzero(checked.ok)
         accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
         landed = to_landed(dataset, accepted, [parsed.lines[i] for i in ok_idx], self.secret, lineage)
+        landed, n_opposed = self._drop_opposed(dataset, landed)
         rejected = self._rejected_rows(f, entity, parsed, checked, lineage)
         reasons = Counter(
             f"{fld}:{rule}" for fld, rule in zip(rejected["field"], rejected["rule"], strict=True)
@@ -216,7 +253,7 @@ class Ingestor:
             self.store.put(path, encrypt_parquet(table, key.key))
             written.append(Output(zone, path, table.num_rows, key.key_id))
         n_read = parsed.rows_read
-        assert landed.num_rows + rejected.num_rows == n_read, f.name
+        assert landed.num_rows + rejected.num_rows + n_opposed == n_read, f.name
         commit(
             self.store,
             self._manifest(
@@ -228,6 +265,7 @@ class Ingestor:
                 rows_read=n_read,
                 rows_accepted=landed.num_rows,
                 rows_quarantined=rejected.num_rows,
+                rows_opposed=n_opposed,
                 quarantine_reasons=dict(sorted(reasons.items())),
                 outputs=written,
                 pseudonym_secret_version=self.secret_version,
@@ -240,8 +278,31 @@ class Ingestor:
             rows_read=n_read,
             rows_accepted=landed.num_rows,
             rows_quarantined=rejected.num_rows,
+            rows_opposed=n_opposed,
             reasons=reasons,
         )
+
+    def _drop_opposed(self, dataset: str, landed: pa.Table) -> tuple[pa.Table, int]:
+        if dataset == "acts" and self.opposition is not None:
+            opposed = self.opposition.is_opposed(landed.column("patient_pseudonym"))
+            if opposed.any():
+                dropped = landed.filter(pa.array(opposed))
+                self._opposed_acts.update(
+                    zip(
+                        dropped.column("association_id").to_pylist(),
+                        dropped.column("act_id").to_pylist(),
+                        strict=True,
+                    )
+                )
+                return landed.filter(pa.array(~opposed)), int(opposed.sum())
+        elif dataset in ACT_CHILDREN and self._opposed_acts:
+            keys = zip(
+                landed.column("association_id").to_pylist(), landed.column("act_id").to_pylist(), strict=True
+            )
+            opposed = np.fromiter((k in self._opposed_acts for k in keys), dtype=bool, count=landed.num_rows)
+            if opposed.any():
+                return landed.filter(pa.array(~opposed)), int(opposed.sum())
+        return landed, 0
 
     def _rejected_rows(
         self, f: ExtractFile, entity: Entity, parsed: ParsedFile, checked: Validated, lineage: Lineage

@@ -61,6 +61,7 @@ class Manifest:
     pseudonym_secret_version: str | None
     ingested_at: str  # ISO timestamp, UTC
     ingest_version: str
+    rows_opposed: int = 0  # rows of patients on the opposition list, not landed
     file_reason: str | None = None  # set when the whole file was quarantined
     file_message: str | None = None
 

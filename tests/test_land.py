@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from ingest import audit
 from ingest.crypto import decrypt_blob, decrypt_parquet
 from ingest.keys import DataKeyring, init_keystore, open_keystore
 from ingest.land import Ingestor, find_extract_files
@@ -204,10 +205,13 @@ def test_same_file_twice_changes_nothing_and_a_correction_is_a_new_batch(lake, t
     store, ingestor = lake
     path = write_extract(tmp_path / "in", "actes", [act_row("1")])
     first = ingestor.run([path]).files[0]
-    objects = sorted(store.list(""))
+    objects = [p for p in store.list("") if not p.startswith("_audit/")]
     again = ingestor.run([path]).files[0]
     assert (first.status, again.status) == ("landed", "duplicate")
-    assert sorted(store.list("")) == objects
+    assert [p for p in store.list("") if not p.startswith("_audit/")] == objects
+    # Each run is in the audit trail, the no-op one included.
+    runs = [e for e in audit.entries(store) if e.action == "ingest"]
+    assert [(e.data["files_landed"], e.data["files_duplicate"]) for e in runs] == [(1, 0), (0, 1)]
     write_extract(tmp_path / "in", "actes", [act_row("1", orientation="URG")])  # same name, new content
     corrected = ingestor.run([path]).files[0]
     assert corrected.status == "landed"
@@ -261,3 +265,23 @@ def test_folders_are_searched_recursively_skipping_hidden_files_only_below_them(
     write_extract(root / ".partial", "actes", [act_row("1")])
     (root / ".DS_Store").write_text("x")
     assert find_extract_files([root]) == [a]
+
+
+def test_an_objecting_patient_is_not_landed_nor_their_acts_diagnoses(lake, tmp_path: Path) -> None:
+    from ingest.opposition import Identity, add_identities
+
+    store, ingestor = lake
+    add_identities(store, ingestor.keystore, [Identity(nir=NIR)])
+    other = {"patient_nir": "", "patient_nom": "Autre"}
+    acts = write_extract(tmp_path / "in", "actes", [act_row("1"), act_row("2", **other), act_row("3")])
+    diags = write_extract(tmp_path / "in", "diagnostics", [diagnosis_row("1"), diagnosis_row("2")])
+    report = ingestor.run([acts, diags])
+    assert [(f.rows_read, f.rows_accepted, f.rows_quarantined, f.rows_opposed) for f in report.files] == [
+        (3, 1, 0, 2),
+        (2, 1, 0, 1),
+    ]
+    assert [a["act_id"] for a in read_zone(store, ingestor, "raw/acts/").to_pylist()] == ["2"]
+    assert [d["act_id"] for d in read_zone(store, ingestor, "raw/diagnoses/").to_pylist()] == ["2"]
+    assert {m.source_file: m.rows_opposed for m in all_manifests(store)} == {acts.name: 2, diags.name: 1}
+    (run,) = [e for e in audit.entries(store) if e.action == "ingest"]
+    assert run.data["rows_opposed"] == 3
