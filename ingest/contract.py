@@ -66,6 +66,7 @@ class Contract:
     delimiter: str
     encodings: tuple[str, ...]
     entities: dict[str, Entity] = field(default_factory=dict)
+    associations: frozenset[str] | None = None  # the network's registry; None accepts any
 
     def entity_for_dataset(self, dataset: str) -> Entity:
         for e in self.entities.values():
@@ -150,6 +151,11 @@ def load_contract(path: Path = DEFAULT_CONTRACT, *, root: Path = PROJECT_ROOT) -
         delimiter=doc["delimiter"],
         encodings=tuple(doc["encodings"]),
         entities=entities,
+        associations=(
+            _load_codes(doc["associations_from"], root, f"{doc['contract']} v{doc['version']}")
+            if "associations_from" in doc
+            else None
+        ),
     )
 
 

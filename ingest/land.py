@@ -28,7 +28,17 @@ from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
 from ingest.opposition import OppositionList, load_opposition
 from ingest.purge import recover_rewrites
-from ingest.read_extract import ExtractFile, ParsedFile, UnusableFile, check_name, decode, open_extract, parse
+from ingest.read_extract import (
+    NAME_REASONS,
+    ExtractFile,
+    ParsedFile,
+    UnusableFile,
+    check_name,
+    decode,
+    open_extract,
+    parse,
+    redacted_name,
+)
 from ingest.storage import ObjectStore
 from ingest.transform import Lineage, to_landed
 from ingest.validate import Validated, validate
@@ -167,19 +177,20 @@ class Ingestor:
         return self._land(f, entity, parsed, checked)
 
     def _manifest(self, f: ExtractFile, **kw: object) -> Manifest:
-        return Manifest(
-            batch_id=f.batch_id,
-            source_file=f.name,
-            source_sha256=f.sha256,
-            source_size=len(f.data),
-            association_id=f.association_id,
-            extract_date=f.extract_date.isoformat() if f.extract_date else None,
-            contract=self.contract.name,
-            contract_version=self.contract.version,
-            ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            ingest_version=self.ingest_version,
-            **kw,  # type: ignore[arg-type]
-        )
+        fields: dict[str, object] = {
+            "batch_id": f.batch_id,
+            "source_file": f.name,
+            "source_sha256": f.sha256,
+            "source_size": len(f.data),
+            "association_id": f.association_id,
+            "extract_date": f.extract_date.isoformat() if f.extract_date else None,
+            "contract": self.contract.name,
+            "contract_version": self.contract.version,
+            "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "ingest_version": self.ingest_version,
+        }
+        fields.update(kw)
+        return Manifest(**fields)  # type: ignore[arg-type]
 
     def _quarantine_file(self, f: ExtractFile, e: UnusableFile) -> FileReport:
         # Rows cannot be told apart reliably, so every non-empty line after the first counts as a row read.
@@ -191,13 +202,17 @@ class Ingestor:
         begin(self.store, f.batch_id, [path])
         self.store.put(path, encrypt_blob(f.data, key.key, aad=f.batch_id.encode()))
         entity = self.contract.entities.get(f.entity_name or "")
+        # A name that failed its checks may hold anything (a patient's name): only a placeholder is kept.
+        named = e.reason not in NAME_REASONS
         commit(
             self.store,
             self._manifest(
                 f,
+                source_file=f.name if named else redacted_name(f),
+                association_id=f.association_id if named else None,
                 status="quarantined",
-                entity=f.entity_name,
-                dataset=entity.dataset if entity else None,
+                entity=f.entity_name if named else None,
+                dataset=entity.dataset if entity and named else None,
                 encoding=None,
                 rows_read=rows,
                 rows_accepted=0,
@@ -210,9 +225,9 @@ class Ingestor:
             ),
         )
         return FileReport(
-            file=f.name,
+            file=f.name if named else redacted_name(f),
             status="quarantined",
-            entity=f.entity_name,
+            entity=f.entity_name if named else None,
             rows_read=rows,
             rows_quarantined=rows,
             reasons=Counter({f"file:{e.reason}": rows}),

@@ -19,8 +19,18 @@ from typing import Literal
 from ingest.contract import Contract, Entity
 
 FileReason = Literal[
-    "file_name", "unknown_entity", "empty_file", "encoding", "double_encoded", "header", "csv_syntax"
+    "file_name",
+    "unknown_association",
+    "unknown_entity",
+    "empty_file",
+    "encoding",
+    "double_encoded",
+    "header",
+    "csv_syntax",
 ]
+# A file whose name is not a valid extract name may carry anything in it (a patient's name, say): such a
+# name is never stored, only a placeholder derived from the file's checksum.
+NAME_REASONS = frozenset({"file_name", "unknown_association", "unknown_entity"})
 
 # 'é' written as UTF-8, read back as Windows-1252 and saved again as UTF-8 gives 'Ã©': the signature of
 # an extract that went through one encoding conversion too many. Accepting it would land garbled text.
@@ -92,17 +102,28 @@ def open_extract(path: Path, contract: Contract) -> ExtractFile:
     )
 
 
+def redacted_name(f: ExtractFile) -> str:
+    return f"unrecognised-file-{f.sha256[:12]}"
+
+
 def check_name(f: ExtractFile, contract: Contract) -> Entity:
     if f.association_id is None or f.extract_date is None:
         raise UnusableFile(
             "file_name",
-            f"`{f.name}`: name does not follow <ASSOCIATION>_<YYYYMMDD>_<entity>.csv with a real date",
+            f"`{redacted_name(f)}`: name does not follow <ASSOCIATION>_<YYYYMMDD>_<entity>.csv "
+            "with a real date",
+        )
+    if contract.associations is not None and f.association_id not in contract.associations:
+        raise UnusableFile(
+            "unknown_association",
+            f"`{redacted_name(f)}`: the association code is not in the network's registry "
+            "(seeds/network/associations.csv)",
         )
     entity = contract.entities.get(f.entity_name or "")
     if entity is None:
         known = ", ".join(sorted(contract.entities))
         raise UnusableFile(
-            "unknown_entity", f"`{f.name}`: unknown entity `{f.entity_name}` (expected one of {known})"
+            "unknown_entity", f"`{redacted_name(f)}`: unknown entity (expected one of {known})"
         )
     return entity
 

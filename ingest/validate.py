@@ -27,6 +27,18 @@ _TIME_RE = r"^([01]\d|2[0-3]):[0-5]\d$"
 _INT_RE = r"^[+-]?\d{1,9}$"
 _DEC_RE = r"^[+-]?\d{1,9}([.,]\d{1,6})?$"
 
+# Shapes of direct identifiers, searched in every landed text column (RE2 syntax: no look-behind, hence
+# the explicit non-digit boundaries). A NIR candidate is confirmed by its key before it counts.
+_NIR_CANDIDATE = r"[12378][0-9]{4}(?:2A|2B|[0-9]{2})[0-9]{8}"
+_IDENTIFIER_SHAPES = {
+    "phone": r"(?:^|[^0-9])(?:\+33 ?|0033 ?|0)[1-9](?:[ .-]?[0-9]{2}){4}(?:[^0-9]|$)",
+    "e-mail": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+",
+    "street address": (
+        r"(?i)(?:^|[^0-9])[0-9]{1,4}(?: ?(?:bis|ter))?,? +(?:rue|avenue|av\.?|boulevard|bd|chemin|place"
+        r"|impasse|all[ée]e|route|quai|cours|square|r[ée]sidence)\b"
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -68,7 +80,9 @@ def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
         ok = _mask(pc.match_substring_regex(raw, f"^(?:{col.pattern})$"))
         out.add(present & ~ok, col.source, "pattern", f"expected the form {col.pattern!r}")
         raw = pc.if_else(pa.array(ok), raw, pa.nulls(len(raw), pa.string()))
-    if col.type in ("string",):
+    if col.type == "string":
+        if col.identifying is None:
+            _no_identifier(col, raw, out)
         return raw
     if col.type == "code":
         assert col.codes is not None
@@ -109,6 +123,19 @@ def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
         out.add(ok & ~in_range, col.source, "out_of_range", f"expected between {col.min} and {col.max}")
         return pc.if_else(pa.array(ok & in_range), num, pa.nulls(len(raw), num.type))
     raise AssertionError(col.type)
+
+
+def _no_identifier(col: Column, raw: pa.Array, out: _Collector) -> None:
+    """Refuse a landed text value shaped like a direct identifier: it would reach the lake otherwise."""
+    for what, shape in _IDENTIFIER_SHAPES.items():
+        out.add(
+            _mask(pc.match_substring_regex(raw, shape)), col.source, "no_identifier", f"looks like a {what}"
+        )
+    candidates = _mask(pc.match_substring_regex(raw, _NIR_CANDIDATE))
+    if candidates.any():
+        found = pc.fill_null(pc.extract_regex(raw, f"(?P<nir>{_NIR_CANDIDATE})").field("nir"), "")
+        # Every candidate has 15 characters, so nir_ok is True exactly when its key is right.
+        out.add(candidates & nir_ok(found), col.source, "no_identifier", "looks like a NIR")
 
 
 # ---------------------------------------------------------------------------------------------- checksums

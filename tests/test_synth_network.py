@@ -70,3 +70,11 @@ def test_sundays_and_holidays_weigh_more_than_weekdays() -> None:
     assert kinds.tolist() == [0, 0, 2, 2, 0, 1, 2]  # 8 May and Ascension are holidays
     assert factors[2] > factors[1] and factors[6] > factors[5] > factors[0]
     assert factors[4] > factors[1]  # the bridge Friday after Ascension
+
+
+def test_association_registry_seed_matches_the_simulated_network() -> None:
+    from ingest.contract import PROJECT_ROOT
+    from ingest.synth.registry import render_registry
+
+    seed = (PROJECT_ROOT / "seeds" / "network" / "associations.csv").read_text(encoding="utf-8")
+    assert seed == render_registry(), "run `python -m ingest.synth.registry`"

@@ -181,12 +181,6 @@ def name_as_association_code(folder: Path) -> list[Path]:
     return _acts(folder, act_row("1"), association="DUPONT")
 
 
-_PATTERN_FIX = (
-    "contract patterns accept identifiers; proposed fix: a contract-wide `no_identifier` rule in "
-    "ingest/validate.py applied to every landed string column (NIR with valid key, French phone, e-mail, "
-    "street address)"
-)
-
 CASES: dict[str, Case] = {
     "garbage-bytes": Case(garbage, "file:encoding"),
     "unbalanced-quote": Case(unbalanced_quote, "row:*:quoting"),
@@ -195,46 +189,24 @@ CASES: dict[str, Case] = {
     "million-empty-lines": Case(million_empty_lines, "landed"),
     "invalid-cp1252-byte": Case(invalid_cp1252, "file:encoding"),
     "mixed-encodings": Case(mixed_encodings, "file:double_encoded"),
-    "nir-in-act-number": Case(nir_in_act_number, "row:num_acte:pattern", leaks=_PATTERN_FIX),
-    "nir-in-diagnosis-act-number": Case(
-        nir_in_diagnosis_act_number, "row:num_acte:pattern", leaks=_PATTERN_FIX
-    ),
-    "phone-in-site-code": Case(phone_in_site_code, "row:code_site:pattern", leaks=_PATTERN_FIX),
+    "nir-in-act-number": Case(nir_in_act_number, "row:num_acte:no_identifier"),
+    "nir-in-diagnosis-act-number": Case(nir_in_diagnosis_act_number, "row:num_acte:no_identifier"),
+    "phone-in-site-code": Case(phone_in_site_code, "row:code_site:no_identifier"),
     "spaced-phone-in-site-code": Case(spaced_phone_in_site_code, "row:code_site:pattern"),
     "name-in-drug-label": Case(
         name_in_drug_label,
         "row:libelle:pattern",
-        leaks="`libelle` is free upper-case text by pattern; proposed fix: check it against the drug "
-        "referential (seeds/network/drugs.csv label of the row's CIP13), or land the referential label "
-        "instead of the sent one",
+        leaks="`libelle` is upper-case text by pattern, and a name in capitals has the same shape as a "
+        "drug label; a fix needs the national drug referential (label of the row's CIP13), which the "
+        "project does not ship",
     ),
     "name-in-act-type": Case(name_in_code, "row:type_acte:unknown_code"),
     "email-in-commune": Case(email_in_commune, "row:patient_commune_insee:pattern"),
     "address-in-icd10": Case(address_in_icd10, "row:code_cim10:pattern"),
     "hyperlink-formula-in-label": Case(hyperlink_formula_in_label, "row:libelle:pattern"),
     "at-formula-in-label": Case(at_formula_in_label, "row:libelle:pattern"),
-    "plus-formula-in-label": Case(
-        plus_formula_in_label,
-        "row:libelle:pattern",
-        leaks="the `libelle` pattern allows a leading '+' (and '-'); proposed fix: pattern "
-        "'[A-Z0-9][A-Z0-9 ,./%()+-]{0,119}' (first character alphanumeric)",
-    ),
-    "formula-in-site-name": Case(
-        formula_in_site_name,
-        "row:nom_site:pattern",
-        leaks="`nom_site` has no pattern; proposed fix: a pattern whose first character is a letter or "
-        "digit and that allows no quote (no leading = + - @)",
-    ),
-    "person-in-site-name": Case(
-        person_in_site_name,
-        "row:nom_site:pattern",
-        leaks="`nom_site` is free text; proposed fix: the `no_identifier` rule (e-mail, address) plus "
-        "the pattern above",
-    ),
-    "name-as-association-code": Case(
-        name_as_association_code,
-        "file:file_name",
-        leaks="the association code is only checked by the file-name pattern; proposed fix: check it "
-        "against the network's list of associations (a seed) in read_extract.check_name",
-    ),
+    "plus-formula-in-label": Case(plus_formula_in_label, "row:libelle:pattern"),
+    "formula-in-site-name": Case(formula_in_site_name, "row:nom_site:pattern"),
+    "person-in-site-name": Case(person_in_site_name, "row:nom_site:pattern"),
+    "name-as-association-code": Case(name_as_association_code, "file:unknown_association"),
 }
