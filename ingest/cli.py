@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 data rejected (some rows or files quarantined, with --strict
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -284,15 +285,50 @@ def build(dbt_args: tuple[str, ...]) -> None:
     """Run `dbt build` on the lake (staging, OMOP CDM, marts) into the encrypted warehouse.
 
     Extra arguments go to dbt, e.g. `lakehouse build --select +person`. The lake, key store and
-    warehouse come from the same environment as the other commands.
+    warehouse come from the same environment as the other commands. The build fails if a model in
+    marts/ lacks its disclosure-control tests.
     """
     _dbt("build", *dbt_args)
+    _check_disclosure()
+
+
+def _check_disclosure() -> None:
+    import json
+
+    from ingest.contract import PROJECT_ROOT
+    from ingest.disclosure_check import check_manifest
+
+    manifest = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text(encoding="utf-8"))
+    findings = check_manifest(manifest)
+    for finding in findings:
+        err.print(f"Error: {finding}", highlight=False, markup=False)
+    if findings:
+        raise BuildFailed(f"{len(findings)} marts model(s) lack their disclosure-control tests")
+
+
+@main.command()
+@click.option("--out", help="Publication root: folder or s3://bucket/prefix [default: the lake root].")
+@click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
+@handle_errors
+def export(out: str | None, k: int) -> None:
+    """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
+    dictionary to publication/, outside the encrypted zones."""
+    from ingest.contract import PROJECT_ROOT
+    from ingest.export import main as export_main
+
+    os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
+    args = ["--manifest", str(PROJECT_ROOT / "target" / "manifest.json"), "--k", str(k)]
+    if out:
+        args += ["--out", out]
+    ok = export_main(args) == 0
+    _audit("export", {"k": k, "target": "custom" if out else "lake"}, "success" if ok else "failure")
+    if not ok:
+        raise BuildFailed("export failed (see the message above)")
 
 
 def _dbt(command: str, *args: str) -> None:
-    import os
-
-    from dbt.cli.main import dbtRunner
+    import json
+    import subprocess
 
     from ingest.contract import PROJECT_ROOT
 
@@ -300,9 +336,28 @@ def _dbt(command: str, *args: str) -> None:
     os.environ["LAKEHOUSE_LAKE"] = settings.lake_url()
     os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
     root = str(PROJECT_ROOT)
-    result = dbtRunner().invoke([command, "--project-dir", root, "--profiles-dir", root, *args])
-    if not result.success:
+    # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
+    # life of the process, and the export that follows must open the file again.
+    dbt = Path(sys.executable).parent / "dbt"
+    proc = subprocess.run(
+        [str(dbt), command, "--project-dir", root, "--profiles-dir", root, *args], check=False
+    )
+    results_file = PROJECT_ROOT / "target" / "run_results.json"
+    nodes = len(json.loads(results_file.read_text())["results"]) if results_file.exists() else 0
+    _audit(
+        "build",
+        {"dbt_command": command, "nodes": nodes, "selected": int(bool(args))},
+        "success" if proc.returncode == 0 else "failure",
+    )
+    if proc.returncode != 0:
         raise BuildFailed(f"dbt {command} failed (see the dbt output above and {root}/logs/dbt.log)")
+
+
+def _audit(action: str, data: dict[str, Any], outcome: str = "success") -> None:
+    from ingest import audit
+    from ingest.storage import S3Settings, open_store
+
+    audit.record(open_store(settings.lake_url(), S3Settings.from_env()), action, data, outcome=outcome)  # type: ignore[arg-type]
 
 
 class BuildFailed(LakehouseError):
@@ -339,7 +394,8 @@ class BuildFailed(LakehouseError):
 )
 @handle_errors
 def run(start: date, end: date, n_associations: int, scale: float, invalid_share: float) -> None:
-    """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build."""
+    """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build
+    (staging, OMOP CDM, epidemiology marts with their disclosure tests), export to publication/."""
     from ingest.keys import init_keystore
 
     path, created = init_keystore(None)
@@ -349,6 +405,8 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     out.print(f"Extracts: {len(summary.files)} files, {summary.rows():,} rows in {extracts}", highlight=False)
     _ingest([extracts], None, None)
     _dbt("build")
+    _check_disclosure()
+    export.callback(None, 11)  # type: ignore[misc]
 
 
 @main.command("contract-docs")

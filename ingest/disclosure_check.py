@@ -1,0 +1,121 @@
+"""CI check: every model under `models/marts/` carries the disclosure tests its output requires.
+
+Reads dbt's `manifest.json` (written by `dbt parse`, `dbt build`, ...) and fails, listing every offending
+model, when a materialised marts model
+
+- declares no `meta.disclosure.output` (`aggregate` or `record_level`) in its config;
+- is `aggregate` and lacks `disclosure_min_cell_size`, or lacks `disclosure_no_recoverable_cell` without
+  stating why it has no additive margin (`meta.disclosure.no_additive_margins: <reason>`);
+- is `record_level` and lacks `disclosure_k_anonymity`.
+
+Ephemeral models are exempt: they are never materialised, so nothing can read them; they exist only
+inside the queries of the aggregate models that are checked.
+
+    python -m ingest.disclosure_check [--manifest target/manifest.json]   # exit 1 on any finding
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+MARTS_PREFIX = "marts/"
+MIN_CELL_SIZE = "disclosure_min_cell_size"
+NO_RECOVERABLE = "disclosure_no_recoverable_cell"
+K_ANONYMITY = "disclosure_k_anonymity"
+OUTPUT_KINDS = ("aggregate", "record_level")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One marts model missing part of its disclosure control."""
+
+    model: str
+    path: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"`{self.model}` ({self.path}): {self.problem}"
+
+
+def _tests_by_model(manifest: dict) -> dict[str, set[str]]:
+    """Generic test names attached to each model (by unique_id), including tests with custom names."""
+    tests: dict[str, set[str]] = defaultdict(set)
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "test":
+            continue
+        metadata = node.get("test_metadata") or {}
+        name = metadata.get("name")
+        if not name:
+            continue
+        attached = node.get("attached_node") or ""
+        targets = {attached} if attached else set(node.get("depends_on", {}).get("nodes", []))
+        for target in targets:
+            tests[target].add(name)
+    return tests
+
+
+def check_manifest(manifest: dict) -> list[Finding]:
+    """Every finding for the marts models of `manifest` (an empty list when all is well)."""
+    tests = _tests_by_model(manifest)
+    findings: list[Finding] = []
+    for unique_id, node in sorted(manifest.get("nodes", {}).items()):
+        if node.get("resource_type") != "model":
+            continue
+        path = node.get("path") or ""
+        if not path.startswith(MARTS_PREFIX):
+            continue
+        config = node.get("config") or {}
+        if config.get("materialized") == "ephemeral":
+            continue
+        name = node.get("name", unique_id)
+        where = f"models/{path}"
+        disclosure = (config.get("meta") or {}).get("disclosure") or {}
+        output = disclosure.get("output")
+        have = tests.get(unique_id, set())
+        if output not in OUTPUT_KINDS:
+            findings.append(
+                Finding(name, where, f"declare `meta.disclosure.output` as one of {', '.join(OUTPUT_KINDS)}")
+            )
+            continue
+        if output == "record_level":
+            if K_ANONYMITY not in have:
+                findings.append(Finding(name, where, f"record-level output without a `{K_ANONYMITY}` test"))
+            continue
+        if MIN_CELL_SIZE not in have:
+            findings.append(Finding(name, where, f"aggregate output without a `{MIN_CELL_SIZE}` test"))
+        if NO_RECOVERABLE not in have and not disclosure.get("no_additive_margins"):
+            findings.append(
+                Finding(
+                    name,
+                    where,
+                    f"aggregate output without a `{NO_RECOVERABLE}` test (or a "
+                    "`meta.disclosure.no_additive_margins` reason)",
+                )
+            )
+    return findings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
+    args = parser.parse_args(argv)
+    if not args.manifest.is_file():
+        print(f"Error: no dbt manifest at `{args.manifest}`; run `dbt parse` first.", file=sys.stderr)
+        return 2
+    findings = check_manifest(json.loads(args.manifest.read_text(encoding="utf-8")))
+    for finding in findings:
+        print(f"Error: {finding}", file=sys.stderr)
+    if findings:
+        print(f"{len(findings)} marts model(s) lack disclosure control.", file=sys.stderr)
+        return 1
+    print("Every marts model carries its disclosure tests.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

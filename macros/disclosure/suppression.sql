@@ -1,0 +1,135 @@
+{#-
+    Complementary suppression, run as a post-hook of a table of cells that already carries primary
+    suppression (`is_suppressed`). Algorithm (documented in docs/epidemiology.md):
+      1. every margin in `margins` cuts the cells into groups: a parent (a total) and the children that
+         add up to it, all other dimensions equal (the same definitions as the
+         `disclosure_no_recoverable_cell` test);
+      2. a group with exactly one suppressed cell would give it back by subtraction: in each such group
+         the smallest non-zero published cell is suppressed too (a zero only when nothing else is left:
+         zeros are often known to be structural, a weak cover);
+      3. a new suppression can expose another group, in another margin or another table of cells:
+         repeat until no group is exposed (a fixed point; suppressions only grow, so it ends).
+    Left joins only: the lakehouse's DuckDB runs without filter pushdown (ingest/dbt_plugin.py), and
+    inner joins can then be planned as cross products.
+    Finally every suppressed count (and contributor count) is set to NULL: the table never keeps a
+    suppressed value after the build.
+      relation         the cells table ({{ this }})
+      margins          list of {name, group_by, child_key, parent_key, child_where, parent_where}
+      count_column     the count of a cell
+      id_column        unique id of a cell
+      max_passes       a safety net: fail rather than publish if no fixed point is reached
+-#}
+{% macro disclosure_suppress_complementary(
+    relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200
+) %}
+    {%- if not execute -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {%- set member_selects = [] -%}
+    {%- for margin in margins -%}
+        {%- set key_parts = [] -%}
+        {%- for name in margin.group_by -%}
+            {%- do key_parts.append("coalesce(cast(" ~ name ~ " as varchar), '~')") -%}
+        {%- endfor -%}
+        {%- set key_sql = "'" ~ margin.name ~ "', " ~ (key_parts | join(', ')) -%}
+        {%- do member_selects.append(
+            "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.child_key ~ " as varchar))) as group_id, "
+            ~ id_column ~ " as cell_id, false as is_parent from " ~ relation
+            ~ " where " ~ margin.get('child_where', 'true')
+        ) -%}
+        {%- do member_selects.append(
+            "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.parent_key ~ " as varchar))) as group_id, "
+            ~ id_column ~ " as cell_id, true as is_parent from " ~ relation
+            ~ " where " ~ margin.get('parent_where', 'true')
+        ) -%}
+    {%- endfor -%}
+
+    {#- Groups with no parent or no child cannot give a cell back: left out. -#}
+    {% call statement('disclosure_members') %}
+        create or replace temp table disclosure_members as
+        with raw_members as (
+            {{ member_selects | join('\n            union all\n            ') }}
+        )
+        select group_id, cell_id, is_parent
+        from raw_members
+        qualify
+            sum(case when is_parent then 1 else 0 end) over (partition by group_id) >= 1
+            and sum(case when is_parent then 0 else 1 end) over (partition by group_id) >= 1
+    {% endcall %}
+
+    {%- set state = namespace(done=false, passes=0, added=0) -%}
+    {%- for pass in range(max_passes) -%}
+        {%- if not state.done -%}
+            {% call statement('disclosure_picks') %}
+                create or replace temp table disclosure_picks as
+                with cells_in_groups as (
+                    select
+                        members.group_id,
+                        members.is_parent,
+                        cells.{{ id_column }} as cell_id,
+                        cells.{{ count_column }} as cell_count,
+                        cells.is_suppressed
+                    from disclosure_members as members
+                    left join {{ relation }} as cells
+                        on members.cell_id = cells.{{ id_column }}
+                ),
+                exposed as (
+                    select group_id
+                    from cells_in_groups
+                    group by group_id
+                    having count(*) filter (where is_suppressed) = 1
+                ),
+                ranked as (
+                    select
+                        cells_in_groups.cell_id,
+                        row_number() over (
+                            partition by cells_in_groups.group_id
+                            order by
+                                cells_in_groups.cell_count = 0,
+                                cells_in_groups.cell_count,
+                                cells_in_groups.is_parent,
+                                cells_in_groups.cell_id
+                        ) as pick_rank
+                    from cells_in_groups
+                    left join exposed
+                        on cells_in_groups.group_id = exposed.group_id
+                    where
+                        exposed.group_id is not null
+                        and not cells_in_groups.is_suppressed
+                )
+                select distinct cell_id from ranked where pick_rank = 1
+            {% endcall %}
+            {%- set picked = run_query('select count(*) from disclosure_picks').columns[0].values()[0] -%}
+            {%- if picked == 0 -%}
+                {%- set state.done = true -%}
+            {%- else -%}
+                {% call statement('disclosure_complement') %}
+                    update {{ relation }}
+                    set
+                        is_suppressed = true,
+                        suppression_reason = 'complementary'
+                    where {{ id_column }} in (select cell_id from disclosure_picks)
+                {% endcall %}
+                {%- set state.passes = state.passes + 1 -%}
+                {%- set state.added = state.added + picked -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not state.done -%}
+        {{ exceptions.raise_compiler_error(
+            "Complementary suppression of " ~ relation ~ " found no fixed point in " ~ max_passes
+            ~ " passes: nothing is published. Raise `max_passes` or coarsen the table."
+        ) }}
+    {%- endif -%}
+    {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
+        ~ state.passes ~ " passes", info=true) }}
+    {% call statement('disclosure_cleanup') %}
+        drop table if exists disclosure_members;
+        drop table if exists disclosure_picks
+    {% endcall %}
+    update {{ relation }}
+    set
+        {{ count_column }} = null,
+        contributor_count = null
+    where is_suppressed
+{% endmacro %}

@@ -1,0 +1,148 @@
+{#-
+    The syndromic indicators of every period type (day and ISO week) side by side: the syndrome's
+    count, the acts and coded acts of the same cell, the population. Rates are computed here once,
+    and only from published counts: a NULL (suppressed) count gives a NULL rate, so a rate never
+    reveals a suppressed count. The day and week marts select from it. Left joins (every syndrome cell
+    has its acts and coded-acts cells by construction): see int_acts_classified_for_surveillance.
+-#}
+with
+
+cells as (
+
+    select * from {{ ref('disclosure_controlled_cells') }}
+
+),
+
+population as (
+
+    select * from {{ ref('int_population_by_area_and_age_class') }}
+
+),
+
+population_years as (
+
+    select
+        min(population_year) as first_year,
+        max(population_year) as last_year
+
+    from population
+
+),
+
+syndromic_groups as (
+
+    select * from {{ ref('syndromic_groups') }}
+
+),
+
+departements as (
+
+    select * from {{ ref('departements') }}
+
+),
+
+regions as (
+
+    select * from {{ ref('regions') }}
+
+),
+
+syndrome_cells as (
+
+    select * from cells
+    where family = 'syndrome_acts'
+
+),
+
+act_cells as (
+
+    select * from cells
+    where family = 'acts'
+
+),
+
+coded_cells as (
+
+    select * from cells
+    where family = 'coded_acts'
+
+),
+
+joined as (
+
+    select
+        syndrome_cells.syndrome_group,
+        syndromic_groups.label_fr as syndrome_label_fr,
+        syndrome_cells.age_class,
+        syndrome_cells.geo_level,
+        syndrome_cells.geo_code,
+        case
+            when syndrome_cells.geo_level = 'france' then 'France'
+            when syndrome_cells.geo_code = 'XX' then 'Non renseigné'
+            when syndrome_cells.geo_level = 'region' then regions.reg_name
+            else departements.dep_name
+        end as geo_name,
+        syndrome_cells.parent_geo_code,
+        syndrome_cells.period_type,
+        syndrome_cells.period_start,
+        syndrome_cells.iso_week,
+        act_cells.cell_count as act_count,
+        coded_cells.cell_count as coded_act_count,
+        syndrome_cells.cell_count as syndrome_act_count,
+        population.population,
+        act_cells.is_suppressed as is_act_count_suppressed,
+        coded_cells.is_suppressed as is_coded_act_count_suppressed,
+        syndrome_cells.is_suppressed as is_syndrome_act_count_suppressed
+
+    from syndrome_cells
+    left join syndromic_groups
+        on syndrome_cells.syndrome_group = syndromic_groups.syndrome_group
+    left join act_cells
+        on
+            syndrome_cells.age_class = act_cells.age_class
+            and syndrome_cells.geo_level = act_cells.geo_level
+            and syndrome_cells.geo_code = act_cells.geo_code
+            and syndrome_cells.period_type = act_cells.period_type
+            and syndrome_cells.period_start = act_cells.period_start
+    left join coded_cells
+        on
+            syndrome_cells.age_class = coded_cells.age_class
+            and syndrome_cells.geo_level = coded_cells.geo_level
+            and syndrome_cells.geo_code = coded_cells.geo_code
+            and syndrome_cells.period_type = coded_cells.period_type
+            and syndrome_cells.period_start = coded_cells.period_start
+    cross join population_years
+    left join population
+        on
+            syndrome_cells.geo_level = population.geo_level
+            and syndrome_cells.geo_code = population.geo_code
+            and syndrome_cells.age_class = population.age_class
+            {#- The nearest INSEE year when the period is outside the estimates. #}
+            and population.population_year = least(
+                greatest(year(syndrome_cells.period_start), population_years.first_year),
+                population_years.last_year
+            )
+    left join departements
+        on
+            syndrome_cells.geo_level = 'departement'
+            and syndrome_cells.geo_code = departements.dep_code
+    left join regions
+        on
+            syndrome_cells.geo_level = 'region'
+            and syndrome_cells.geo_code = regions.reg_code
+
+),
+
+with_rates as (
+
+    select
+        *,
+        round(100.0 * coded_act_count / nullif(act_count, 0), 2) as coding_rate_pct,
+        round(100.0 * syndrome_act_count / nullif(coded_act_count, 0), 2) as syndrome_share_of_coded_pct,
+        round(100000.0 * syndrome_act_count / nullif(population, 0), 3) as incidence_per_100k
+
+    from joined
+
+)
+
+select * from with_rates

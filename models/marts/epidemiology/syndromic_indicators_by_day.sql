@@ -1,0 +1,41 @@
+{#-
+    SurSaUD-style daily syndromic indicators: one row per syndromic group, age class, area and day.
+    Only disclosure-controlled counts (NULL when suppressed, with a flag).
+-#}
+with
+
+indicators as (
+
+    select * from {{ ref('int_syndromic_indicators_joined') }}
+    where period_type = 'day'
+
+),
+
+final as (
+
+    select
+        syndrome_group,
+        syndrome_label_fr,
+        age_class,
+        geo_level,
+        geo_code,
+        geo_name,
+        parent_geo_code,
+        period_start as act_date,
+        iso_week,
+        act_count,
+        coded_act_count,
+        syndrome_act_count,
+        coding_rate_pct,
+        syndrome_share_of_coded_pct,
+        population,
+        incidence_per_100k,
+        is_act_count_suppressed,
+        is_coded_act_count_suppressed,
+        is_syndrome_act_count_suppressed
+
+    from indicators
+
+)
+
+select * from final

@@ -1,0 +1,42 @@
+{#-
+    SurSaUD-style weekly syndromic indicators: one row per syndromic group, age class, area and ISO
+    week (Monday to Sunday). Suppressed jointly with the daily mart: a week's count and its seven days
+    never let a suppressed day be recovered.
+-#}
+with
+
+indicators as (
+
+    select * from {{ ref('int_syndromic_indicators_joined') }}
+    where period_type = 'week'
+
+),
+
+final as (
+
+    select
+        syndrome_group,
+        syndrome_label_fr,
+        age_class,
+        geo_level,
+        geo_code,
+        geo_name,
+        parent_geo_code,
+        iso_week,
+        period_start as week_start_date,
+        act_count,
+        coded_act_count,
+        syndrome_act_count,
+        coding_rate_pct,
+        syndrome_share_of_coded_pct,
+        population,
+        incidence_per_100k,
+        is_act_count_suppressed,
+        is_coded_act_count_suppressed,
+        is_syndrome_act_count_suppressed
+
+    from indicators
+
+)
+
+select * from final

@@ -1,0 +1,165 @@
+"""End to end for the epidemiology marts: synthetic extracts -> ingest -> dbt build (every disclosure test
+must pass on generated data) -> consistency of the published numbers -> export to publication/ ->
+the worked analyses run on the export with DuckDB, and pandas reads it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ingest.disclosure_check import check_manifest
+from ingest.export import ExportError, check_cell_sizes, export, open_warehouse
+from ingest.keys import init_keystore, open_keystore
+from ingest.land import Ingestor, find_extract_files
+from ingest.storage import open_store
+from ingest.synth import generate_extracts
+
+pytestmark = pytest.mark.slow
+
+PROJECT = Path(__file__).resolve().parent.parent
+K = 11
+MARTS = [
+    "activity_by_association_day", "care_pathway_by_syndrome_week", "death_certificates_by_week",
+    "epidemic_baseline_by_week", "epidemic_seasons_by_region", "syndromic_indicators_by_day",
+    "syndromic_indicators_by_week",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("marts")
+    init_keystore(root / "keys" / "keystore.json")
+    keystore = open_keystore(root / "keys" / "keystore.json")
+    generate_extracts(root / "extracts", date(2024, 1, 8), date(2024, 1, 28), n_associations=2, scale=0.3)
+    Ingestor(open_store(root / "lake"), keystore).run(find_extract_files([root / "extracts"]))
+    env = {
+        **os.environ,
+        "LAKEHOUSE_KEYSTORE": str(root / "keys" / "keystore.json"),
+        "LAKEHOUSE_LAKE": str(root / "lake"),
+        "LAKEHOUSE_WAREHOUSE": str(root / "warehouse.duckdb"),
+    }
+    command = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(PROJECT)]
+    command += [
+        "--profiles-dir",
+        str(PROJECT),
+        "--target-path",
+        str(root / "target"),
+        "--log-path",
+        str(root),
+    ]
+    result = subprocess.run(command, env=env, cwd=PROJECT, capture_output=True, text=True, check=False)
+    con = open_warehouse(root / "warehouse.duckdb", root / "keys" / "keystore.json")
+    return {"root": root, "result": result, "con": con}
+
+
+def test_build_and_every_disclosure_test_pass(built: dict) -> None:
+    result = built["result"]
+    assert result.returncode == 0, result.stdout[-4000:]
+    results = json.loads((built["root"] / "target" / "run_results.json").read_text())["results"]
+    disclosure = [r for r in results if "disclosure" in r["unique_id"] and r["unique_id"].startswith("test.")]
+    assert len(disclosure) >= 25
+    assert {r["status"] for r in disclosure} == {"pass"}
+
+
+def test_manifest_passes_the_ci_check(built: dict) -> None:
+    manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
+    assert check_manifest(manifest) == []
+
+
+def test_no_small_count_anywhere(built: dict) -> None:
+    con = built["con"]
+    for mart in MARTS:
+        table = con.sql(f"select * from warehouse.epidemiology.{mart}").to_arrow_table()
+        check_cell_sizes(table, mart, K)  # raises on a count between 1 and k-1
+
+
+def test_published_numbers_add_up(built: dict) -> None:
+    con = built["con"]
+    acts = con.sql("select count(*) from warehouse.cdm.visit_occurrence").fetchone()[0]
+    france_daily = con.sql(
+        "select sum(act_count), count(*) filter (where act_count is null) "
+        "from warehouse.epidemiology.syndromic_indicators_by_day "
+        "where syndrome_group = 'grippe' and geo_level = 'france' and age_class = 'all'"
+    ).fetchone()
+    assert france_daily == (acts, 0)
+    # The weeks are the sums of their days wherever all are published; associations add up to France.
+    mismatches = con.sql(
+        """
+        with days as (
+            select syndrome_group, age_class, geo_level, geo_code, iso_week,
+                   sum(syndrome_act_count) as total, bool_or(syndrome_act_count is null) as any_null
+            from warehouse.epidemiology.syndromic_indicators_by_day group by all
+        )
+        select count(*) from days
+        left join warehouse.epidemiology.syndromic_indicators_by_week as weeks using
+            (syndrome_group, age_class, geo_level, geo_code, iso_week)
+        where not days.any_null and weeks.syndrome_act_count is not null
+            and days.total != weeks.syndrome_act_count
+        """
+    ).fetchone()[0]
+    assert mismatches == 0
+    network = con.sql(
+        "select sum(act_count) from warehouse.epidemiology.activity_by_association_day "
+        "where hour_band = 'all'"
+    ).fetchone()[0]
+    assert network == acts
+    influenza = con.sql(
+        "select sum(syndrome_act_count) from warehouse.epidemiology.syndromic_indicators_by_week "
+        "where syndrome_group = 'grippe' and geo_level = 'france' and age_class = 'all'"
+    ).fetchone()[0]
+    assert influenza > 100  # January: the generator's influenza season is under way
+
+
+def test_baseline_degrades_without_history(built: dict) -> None:
+    row = (
+        built["con"]
+        .sql(
+            "select count(*), count(baseline_count), count(is_epidemic_week) "
+            "from warehouse.epidemiology.epidemic_baseline_by_week"
+        )
+        .fetchone()
+    )
+    assert row[0] > 0 and row[1:] == (0, 0)
+
+
+def test_export_then_query_with_duckdb_and_pandas(built: dict, tmp_path: Path) -> None:
+    manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
+    summary = export(manifest, built["con"], open_store(tmp_path), k=K)
+    assert set(summary["marts"]) == set(MARTS)
+    publication = tmp_path / "publication"
+    dictionary = json.loads((publication / "data_dictionary.json").read_text())
+    for entry in dictionary:
+        assert entry["description"], entry["name"]
+        assert all(column["description"] for column in entry["columns"]), entry["name"]
+    weekly = pd.read_parquet(publication / "syndromic_indicators_by_week.parquet")
+    from_csv = pd.read_csv(publication / "syndromic_indicators_by_week.csv", dtype={"geo_code": str})
+    assert len(weekly) == len(from_csv) and list(weekly.columns) == list(from_csv.columns)
+    assert "disclosure_controlled_cells" not in summary["marts"]  # the internal cells table stays in
+    # The worked example of the README, from the folder holding publication/.
+    region = weekly.loc[weekly["geo_level"] == "region", "geo_code"].iloc[0]
+    sql = (PROJECT / "analyses" / "influenza_epidemic_curve_by_region.sql").read_text()
+    sql = sql.replace("indicators.geo_code = '11'", f"indicators.geo_code = '{region}'")
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        curve = duckdb.sql(sql).df()
+        comparison = duckdb.sql((PROJECT / "analyses" / "this_week_vs_past_seasons.sql").read_text()).df()
+    finally:
+        os.chdir(cwd)
+    assert len(curve) == 3 and curve["syndrome_act_count"].notna().all()
+    assert len(comparison) == 16
+
+
+def test_export_refuses_a_leaky_table() -> None:
+    import pyarrow as pa
+
+    with pytest.raises(ExportError, match="`act_count` has 1 value"):
+        check_cell_sizes(pa.table({"act_count": [0, 4, 25]}), "leaky", K)
