@@ -439,5 +439,13 @@ def _progress() -> Progress:
     )
 
 
+# The governance commands (audit, query, keys rotate/retire, opposition, purge, extract) live in their own
+# module; importing it registers them on `main`.
+from ingest import cli_governance  # noqa: E402, F401
+
 if __name__ == "__main__":
-    main()
+    # Run as `python -m ingest.cli`, this file is `__main__`; the governance commands register on the
+    # `main` of the importable module `ingest.cli`, so that is the group to run.
+    from ingest.cli import main as registered_main
+
+    registered_main()

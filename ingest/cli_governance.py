@@ -1,0 +1,287 @@
+"""`lakehouse` commands of the data-protection officer and of analysts' audited access: audit trail,
+queries, key operations, objections, purges and study extracts. Registered on the main group by cli.py."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from rich.table import Table
+
+from ingest import settings
+from ingest.cli import _date, err, handle_errors, keys, main, out
+from ingest.exceptions import LakehouseError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ingest.storage import ObjectStore
+
+
+def _store() -> ObjectStore:
+    from ingest.storage import S3Settings, open_store
+
+    return open_store(settings.lake_url(), S3Settings.from_env())
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    """The encrypted warehouse, read-only."""
+    import os
+
+    from ingest.export import open_warehouse
+
+    return open_warehouse(Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"))
+
+
+class AuditBroken(LakehouseError):
+    exit_code = 8
+
+
+class QueryFailed(LakehouseError):
+    exit_code = 1
+
+
+# ---------------------------------------------------------------------------------------------------- audit
+
+
+@main.group()
+def audit() -> None:
+    """Read and verify the hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.option("--expected-head", help="SEQ:HASH of the last entry noted earlier (detects a cut tail).")
+@handle_errors
+def audit_verify(expected_head: str | None) -> None:
+    """Check that no entry of the audit trail was altered, removed or reordered."""
+    from ingest.audit import verify
+
+    head = None
+    if expected_head:
+        seq, _, digest = expected_head.partition(":")
+        head = (int(seq), digest)
+    result = verify(_store(), expected_head=head)
+    for problem in result.problems:
+        err.print(f"Error: {problem}", highlight=False, markup=False)
+    if not result.ok:
+        raise AuditBroken(f"the audit trail is broken ({len(result.problems)} problem(s))")
+    out.print(f"Audit trail intact: {result.entries} entries, head {result.head_seq}:{result.head_hash}")
+
+
+@audit.command("log")
+@click.option("--last", type=click.IntRange(1), default=20, show_default=True, help="How many entries.")
+@handle_errors
+def audit_log(last: int) -> None:
+    """Show the latest entries of the audit trail: who did what, when, on which data, with what outcome."""
+    from ingest.audit import entries
+
+    table = Table()
+    for col in ("seq", "at", "actor", "action", "outcome", "data"):
+        table.add_column(col)
+    for e in entries(_store())[-last:]:
+        data = ", ".join(f"{k}={v}" for k, v in sorted(e.data.items()))
+        table.add_row(str(e.seq), e.at, e.actor, e.action, e.outcome, data)
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------------- query
+
+
+@main.command()
+@click.argument("sql")
+@click.option(
+    "--out", "out_file", type=click.Path(path_type=Path), help="Write the result (.csv or .parquet)."
+)
+@handle_errors
+def query(sql: str, out_file: Path | None) -> None:
+    """Run a read-only SQL query on the warehouse (schemas cdm, epidemiology, ...), recorded in the audit
+    trail with its result size. Example: lakehouse query "select count(*) from cdm.person"."""
+    import duckdb
+
+    from ingest.audit import run_query
+
+    con = _warehouse()
+    con.execute("use warehouse")
+    try:
+        result = run_query(_store(), con, sql)
+    except duckdb.Error as e:
+        raise QueryFailed(f"the query failed (logged): {e}") from e
+    finally:
+        con.close()
+    if out_file is not None:
+        if out_file.suffix == ".parquet":
+            pq.write_table(result, out_file)
+        else:
+            pacsv.write_csv(result, out_file)
+        out.print(f"{result.num_rows:,} rows written to {out_file}", highlight=False)
+        return
+    table = Table()
+    for name in result.column_names:
+        table.add_column(name)
+    for row in result.slice(0, 50).to_pylist():
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    out.print(table)
+    if result.num_rows > 50:
+        out.print(f"... {result.num_rows:,} rows in all (use --out to get them)", highlight=False)
+
+
+# ----------------------------------------------------------------------------------------------------- keys
+
+
+@keys.command("rotate")
+@click.option("--zone", type=click.Choice(["raw", "quarantine", "warehouse"]), required=True)
+@click.option("--resume", is_flag=True, help="Finish a rotation that was interrupted.")
+@handle_errors
+def keys_rotate(zone: str, resume: bool) -> None:
+    """New master key for a zone: every data key is re-wrapped, no data file is rewritten."""
+    from ingest.keys import open_keystore
+    from ingest.rotation import rotate_master_key
+
+    result = rotate_master_key(_store(), open_keystore(), zone, resume=resume)  # type: ignore[arg-type]
+    out.print(
+        f"Zone {zone}: master key {result.new_master_key_id}, {result.rewrapped} data keys re-wrapped "
+        f"({result.already_current} already current)",
+        highlight=False,
+    )
+
+
+@keys.command("retire")
+@click.argument("key_id")
+@handle_errors
+def keys_retire(key_id: str) -> None:
+    """Retire a data key (e.g. raw/acts/2024-01): re-encrypt every file using it with a new one."""
+    from ingest.keys import open_keystore
+    from ingest.rotation import retire_data_key
+
+    r = retire_data_key(_store(), open_keystore(), key_id)  # type: ignore[arg-type]
+    out.print(
+        f"{key_id} retired for {r.new_key_id}: {r.files_reencrypted} files re-encrypted", highlight=False
+    )
+
+
+@keys.command("remove-master")
+@click.argument("master_key_id")
+@handle_errors
+def keys_remove_master(master_key_id: str) -> None:
+    """Delete an old master key (refused while a data key is still wrapped by it)."""
+    from ingest.keys import open_keystore
+    from ingest.rotation import remove_master_key
+
+    remove_master_key(_store(), open_keystore(), master_key_id)  # type: ignore[arg-type]
+    out.print(f"Removed master key {master_key_id}", highlight=False)
+
+
+@keys.command("rotate-pseudonym-secret")
+@click.option("--yes", is_flag=True, help="Confirm: every pseudonym computed from now on changes.")
+@handle_errors
+def keys_rotate_pseudonym_secret(yes: bool) -> None:
+    """New pseudonymisation secret. Read docs/security.md first: new pseudonyms no longer link to the
+    landed ones, and objections must be entered again before the next ingest."""
+    from ingest.keys import open_keystore
+    from ingest.rotation import rotate_pseudonym_secret
+
+    if not yes:
+        raise click.UsageError("this changes every pseudonym from now on: add --yes to confirm")
+    out.print(f"Pseudonymisation secret is now {rotate_pseudonym_secret(_store(), open_keystore())}")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------- opposition
+
+
+@main.group()
+def opposition() -> None:
+    """Patients' right to object: record objections (pseudonymised on entry)."""
+
+
+@opposition.command("add")
+@click.option("--nir", help="NIR (15 characters with key).")
+@click.option("--last-name", help="Last name (when there is no NIR).")
+@click.option("--first-name", help="First name.")
+@click.option("--birth-date", type=_date, help="Birth date (YYYY-MM-DD).")
+@click.option("--sex", type=click.Choice(["M", "F", "I"]), help="Sex.")
+@handle_errors
+def opposition_add(
+    nir: str | None, last_name: str | None, first_name: str | None, birth_date: date | None, sex: str | None
+) -> None:
+    """Record one patient's objection. Only its pseudonym is stored; run `lakehouse purge --opposition`
+    then `lakehouse build` to remove the records already landed."""
+    from ingest.keys import open_keystore
+    from ingest.opposition import Identity, add_identities
+
+    identity = Identity(nir=nir, last_name=last_name, first_name=first_name, birth_date=birth_date, sex=sex)
+    if not nir and not identity.has_traits:
+        raise click.UsageError("give --nir, or --last-name, --first-name, --birth-date and --sex")
+    add_identities(_store(), open_keystore(), [identity])
+    out.print("Objection recorded (pseudonymised).")
+
+
+@opposition.command("drop-stale")
+@handle_errors
+def opposition_drop_stale() -> None:
+    """After a pseudonymisation-secret rotation and re-entry of the objections: drop the old entries."""
+    from ingest.keys import open_keystore
+    from ingest.opposition import drop_stale_entries
+
+    out.print(f"Dropped {drop_stale_entries(_store(), open_keystore())} stale entries.")
+
+
+# ---------------------------------------------------------------------------------------------------- purge
+
+
+@main.command()
+@click.option("--opposition", "by_opposition", is_flag=True, help="Remove the records of objecting patients.")
+@click.option("--retention", is_flag=True, help="Remove records older than the retention period.")
+@click.option("--years", type=click.IntRange(1), default=20, show_default=True, help="Retention period.")
+@handle_errors
+def purge(by_opposition: bool, retention: bool, years: int) -> None:
+    """Remove records from the landing and quarantine zones (atomically per file, re-runnable); the
+    next `lakehouse build` removes them from the warehouse and the marts."""
+    from ingest.keys import open_keystore
+    from ingest.purge import purge_opposition, purge_retention
+
+    if by_opposition == retention:
+        raise click.UsageError("choose one of --opposition or --retention")
+    store, keystore = _store(), open_keystore()
+    report = (
+        purge_opposition(store, keystore) if by_opposition else purge_retention(store, keystore, years=years)
+    )
+    removed = ", ".join(f"{k}: {v}" for k, v in sorted(report.rows_removed.items())) or "nothing"
+    out.print(
+        f"Rows removed: {removed}; {report.batches_rewritten} batches rewritten, "
+        f"{report.files_deleted} files deleted. Now run `lakehouse build`.",
+        highlight=False,
+    )
+
+
+# -------------------------------------------------------------------------------------------------- extract
+
+
+@main.command()
+@click.option(
+    "--protocol",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="YAML protocol: project id, columns, quasi-identifiers, k.",
+)
+@click.option("--sql", required=True, help="Cohort query on the warehouse (e.g. over cdm.*).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@handle_errors
+def extract(protocol: Path, sql: str, out_dir: Path) -> None:
+    """Write a record-level study extract: project-specific pseudonyms, only the protocol's columns,
+    k-anonymity checked on its quasi-identifiers first; logged in the audit trail."""
+    from ingest.keys import open_keystore
+    from ingest.study_extract import extract_from_query, load_protocol
+
+    con = _warehouse()
+    con.execute("use warehouse")
+    try:
+        result = extract_from_query(con, sql, load_protocol(protocol), open_keystore(), _store(), out_dir)
+    finally:
+        con.close()
+    out.print(
+        f"{result.rows:,} rows for project {result.project_id} written to {result.path}", highlight=False
+    )
