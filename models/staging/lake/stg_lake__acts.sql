@@ -17,7 +17,7 @@ latest as (
     from source
     qualify row_number() over (
         partition by association_id, act_id
-        order by extract_date desc, _ingested_at desc, _batch_id desc
+        order by {{ latest_version_order() }}
     ) = 1
 
 ),

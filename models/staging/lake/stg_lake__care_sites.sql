@@ -15,7 +15,7 @@ latest as (
     from source
     qualify row_number() over (
         partition by care_site_id
-        order by extract_date desc, _ingested_at desc, _batch_id desc
+        order by {{ latest_version_order() }}
     ) = 1
 
 ),

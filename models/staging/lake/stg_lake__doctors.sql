@@ -16,7 +16,7 @@ latest as (
     from source
     qualify row_number() over (
         partition by association_id, doctor_pseudonym
-        order by extract_date desc, _ingested_at desc, _batch_id desc
+        order by {{ latest_version_order() }}
     ) = 1
 
 ),

@@ -15,7 +15,7 @@ latest as (
     from source
     qualify dense_rank() over (
         partition by association_id, act_id
-        order by extract_date desc, _ingested_at desc, _batch_id desc
+        order by {{ latest_version_order() }}
     ) = 1
 
 ),
