@@ -81,6 +81,36 @@ def keys_init(keystore: Path | None) -> None:
     out.print(f"{'Created' if created else 'Kept existing'} key store {path}", highlight=False)
 
 
+def synthetic_data_options(fn: F) -> F:
+    """The options saying what synthetic data to make, shared by `generate` and `run`."""
+    options = [
+        click.option(
+            "--start", type=_date, default="2024-01-01", show_default=True, help="First day (YYYY-MM-DD)."
+        ),
+        click.option(
+            "--end", type=_date, default="2024-01-31", show_default=True, help="Last day (YYYY-MM-DD)."
+        ),
+        click.option(
+            "--associations",
+            "n_associations",
+            type=click.IntRange(1, 64),
+            default=3,
+            show_default=True,
+            help="How many associations of the 64-association network (the largest first).",
+        ),
+        click.option(
+            "--scale",
+            type=click.FloatRange(0, 10, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Volume relative to the real network (1.0 = national volume).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 # ------------------------------------------------------------------------------------------------ generate
 
 
@@ -91,23 +121,7 @@ def keys_init(keystore: Path | None) -> None:
     type=click.Path(path_type=Path),
     help="Output folder [default: $LAKEHOUSE_HOME/extracts].",
 )
-@click.option("--start", type=_date, default="2024-01-01", show_default=True, help="First day (YYYY-MM-DD).")
-@click.option("--end", type=_date, default="2024-01-31", show_default=True, help="Last day (YYYY-MM-DD).")
-@click.option(
-    "--associations",
-    "n_associations",
-    type=click.IntRange(1, 64),
-    default=3,
-    show_default=True,
-    help="How many associations of the 64-association network.",
-)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0, 10, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Volume relative to the real network (1.0 = national volume).",
-)
+@synthetic_data_options
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same files).")
 @click.option(
     "--invalid-share",
@@ -368,23 +382,7 @@ class BuildFailed(LakehouseError):
 
 
 @main.command()
-@click.option("--start", type=_date, default="2024-01-01", show_default=True, help="First day (YYYY-MM-DD).")
-@click.option("--end", type=_date, default="2024-01-31", show_default=True, help="Last day (YYYY-MM-DD).")
-@click.option(
-    "--associations",
-    "n_associations",
-    type=click.IntRange(1, 64),
-    default=3,
-    show_default=True,
-    help="How many associations of the network.",
-)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0, 10, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Volume relative to the real network.",
-)
+@synthetic_data_options
 @click.option(
     "--invalid-share",
     type=click.FloatRange(0, 1),
@@ -441,7 +439,7 @@ def _progress() -> Progress:
 
 # The governance commands (audit, query, keys rotate/retire, opposition, purge, extract) live in their own
 # module; importing it registers them on `main`.
-from ingest import cli_governance  # noqa: E402, F401
+from ingest import cli_benchmark, cli_governance, cli_report  # noqa: E402, F401
 
 if __name__ == "__main__":
     # Run as `python -m ingest.cli`, this file is `__main__`; the governance commands register on the

@@ -201,7 +201,7 @@ def opposition() -> None:
 @click.option("--nir", help="NIR (15 characters with key).")
 @click.option("--last-name", help="Last name (when there is no NIR).")
 @click.option("--first-name", help="First name.")
-@click.option("--birth-date", type=_date, help="Birth date (YYYY-MM-DD).")
+@click.option("--birth-date", type=_date, metavar="YYYY-MM-DD", help="Birth date.")
 @click.option("--sex", type=click.Choice(["M", "F", "I"]), help="Sex.")
 @handle_errors
 def opposition_add(
