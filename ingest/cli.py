@@ -85,10 +85,20 @@ def synthetic_data_options(fn: F) -> F:
     """The options saying what synthetic data to make, shared by `generate` and `run`."""
     options = [
         click.option(
-            "--start", type=_date, default="2024-01-01", show_default=True, help="First day (YYYY-MM-DD)."
+            "--start",
+            type=_date,
+            metavar="YYYY-MM-DD",
+            default="2024-01-01",
+            show_default=True,
+            help="First day.",
         ),
         click.option(
-            "--end", type=_date, default="2024-01-31", show_default=True, help="Last day (YYYY-MM-DD)."
+            "--end",
+            type=_date,
+            metavar="YYYY-MM-DD",
+            default="2024-01-31",
+            show_default=True,
+            help="Last day.",
         ),
         click.option(
             "--associations",
