@@ -5,6 +5,16 @@
 -#}
 {% macro vocabulary_relation(table_name, columns) -%}
     {%- set athena_path = var('athena_vocabulary_path', '') -%}
+    {%- if athena_path and execute -%}
+        {#- A wrong folder would otherwise surface as DuckDB's bare "No files found" from deep in a model. -#}
+        {%- set found = run_query("select count(*) from glob('" ~ athena_path ~ "/" ~ (table_name | upper) ~ ".csv')") -%}
+        {%- if found.columns[0].values()[0] == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "athena_vocabulary_path `" ~ athena_path ~ "` has no " ~ (table_name | upper) ~ ".csv: unzip "
+                ~ "the Athena download there (tab-separated files), or drop the var to use the curated seeds"
+            ) }}
+        {%- endif -%}
+    {%- endif -%}
     {%- if athena_path -%}
         read_csv(
             '{{ athena_path }}/{{ table_name | upper }}.csv',

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -135,3 +136,14 @@ def test_curated_seed_holds_every_concept_the_models_use() -> None:
                     if k.endswith("concept_id") and v and int(v) < 2_000_000_000
                 }
     assert used - seeded == set()
+
+
+@pytest.mark.slow
+def test_a_wrong_athena_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError) as failed:
+        build_vocabulary(tmp_path, tmp_path / "not-an-athena-download")
+    message = str(failed.value)
+    assert re.search(
+        r"athena_vocabulary_path `[^`]*not-an-athena-download` has no [A-Z_]+\.csv: unzip", message
+    )
+    assert "No files found" not in message

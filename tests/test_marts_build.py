@@ -156,6 +156,11 @@ def test_export_then_query_with_duckdb_and_pandas(built: dict, tmp_path: Path) -
         os.chdir(cwd)
     assert len(curve) == 3 and curve["syndrome_act_count"].notna().all()
     assert len(comparison) == 16
+    # The bulletin renders from the real pipeline's publication, not only from the test fixture.
+    from ingest.report import build_bulletin
+
+    page = build_bulletin(region, lake=tmp_path, out=tmp_path / "bulletin")
+    assert page.is_file() and list((tmp_path / "bulletin").glob("*.png"))
 
 
 def test_export_refuses_a_leaky_table() -> None:
