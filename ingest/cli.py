@@ -449,7 +449,7 @@ def _progress() -> Progress:
 
 # The governance (audit, query, keys rotate/retire, opposition, purge, extract) and report commands live
 # in their own modules; importing them registers them on `main`.
-from ingest import cli_governance, cli_report  # noqa: E402, F401
+from ingest import cli_benchmark, cli_governance, cli_report  # noqa: E402, F401
 
 if __name__ == "__main__":
     # Run as `python -m ingest.cli`, this file is `__main__`; the governance commands register on the

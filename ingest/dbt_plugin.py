@@ -34,10 +34,10 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs
 from ingest.exceptions import KeyStoreError
-from ingest.keys import DataKeyring, open_keystore, register_duckdb_keys
+from ingest.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
 from ingest.landed_schema import LANDED_SCHEMAS
 from ingest.manifest import all_manifests
-from ingest.storage import S3Settings, open_store
+from ingest.storage import ObjectStore, S3Settings, open_store
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,26 @@ def lake_view_sql(dataset: str, files_by_key: dict[str, list[str]]) -> str:
     return "\n    union all by name\n    ".join(reads)
 
 
+def committed_raw_files(store: ObjectStore, keys: dict[str, DataKey]) -> dict[str, dict[str, list[str]]]:
+    """{dataset: {DuckDB key name: [file URIs]}}: the raw-zone files committed manifests name, grouped by
+    the key that encrypts them (what the lake views read; the benchmark's decrypt-and-scan floor too)."""
+    files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for manifest in all_manifests(store):
+        if manifest.status != "committed" or manifest.dataset not in LANDED_SCHEMAS:
+            continue
+        for output in manifest.outputs:
+            if output.zone != "raw":
+                continue
+            key = keys.get(output.key_id)
+            if key is None:
+                raise KeyStoreError(
+                    f"`{output.path}` is encrypted with data key `{output.key_id}`, which the lake at "
+                    f"`{store.url}` does not hold: the lake is incomplete"
+                )
+            files[manifest.dataset][key.duckdb_name].append(store.uri(output.path))
+    return files
+
+
 class Plugin(BasePlugin):
     """Profile settings, all optional (a setting wins over its environment variable):
 
@@ -126,21 +146,7 @@ class Plugin(BasePlugin):
         keyring = DataKeyring(store, keystore)
         keys = {key.key_id: key for key in keyring.all(zone="raw")}
         register_duckdb_keys(conn, keys.values())
-
-        files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for manifest in all_manifests(store):
-            if manifest.status != "committed" or manifest.dataset not in LANDED_SCHEMAS:
-                continue
-            for output in manifest.outputs:
-                if output.zone != "raw":
-                    continue
-                key = keys.get(output.key_id)
-                if key is None:
-                    raise KeyStoreError(
-                        f"`{output.path}` is encrypted with data key `{output.key_id}`, which the lake at "
-                        f"`{self.lake_url}` does not hold: the lake is incomplete"
-                    )
-                files[manifest.dataset][key.duckdb_name].append(store.uri(output.path))
+        files = committed_raw_files(store, keys)
 
         conn.execute(f"create schema if not exists {LAKE_CATALOG}.{LAKE_SCHEMA}")
         for dataset in sorted(LANDED_SCHEMAS):

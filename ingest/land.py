@@ -9,8 +9,11 @@ are counted as opposed and not landed anywhere.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import version
@@ -109,6 +112,48 @@ def quarantine_file_path(batch_id: str) -> str:
     return f"quarantine/files/{batch_id}.bin"
 
 
+@dataclass
+class _Prepared:
+    """A file read, validated and transformed, not yet written (what a worker process hands back)."""
+
+    f: ExtractFile
+    existing_date: str | None = None  # set for a batch already committed: a duplicate
+    unusable: UnusableFile | None = None  # set for a file quarantined whole
+    entity_name: str | None = None
+    dataset: str | None = None
+    encoding: str | None = None
+    rows_read: int = 0
+    landed: pa.Table | None = None  # accepted rows, patients on the opposition list already dropped
+    rejected: pa.Table | None = None
+    n_opposed: int = 0
+    opposed_acts: list[tuple[str, str]] = field(default_factory=list)  # (association, act) dropped
+
+
+# Paths handed to the worker pool at a time (bounds the prepared tables held in memory), and per task.
+_WINDOW = 512
+_CHUNK = 8
+_WORKER_INGESTOR: Ingestor | None = None
+
+
+def _prepare_in_worker(path: Path) -> _Prepared:
+    assert _WORKER_INGESTOR is not None
+    return _WORKER_INGESTOR.prepare(path)
+
+
+def _worker_count(store: ObjectStore, workers: int | None, n_paths: int) -> int:
+    """Worker processes for a run: one per CPU by default on a local lake; none for a handful of files
+    (process start-up costs more) nor on S3, whose client keeps an event-loop thread that a fork
+    would copy in an unusable state."""
+    if workers is None:
+        workers = (os.cpu_count() or 1) if store.is_local and n_paths >= _MIN_PARALLEL_FILES else 1
+    return max(1, workers)
+
+
+_MIN_PARALLEL_FILES = 64
+# Batches written at once by the single writer process (fsync-bound, so more than the CPUs).
+_WRITER_THREADS = 4
+
+
 class Ingestor:
     def __init__(self, store: ObjectStore, keystore: KeyStore, contract: Contract | None = None) -> None:
         self.store = store
@@ -119,20 +164,44 @@ class Ingestor:
         self.ingest_version = version("urgent-care-lakehouse")
         self.opposition: OppositionList | None = None
         self._opposed_acts: set[tuple[str, str]] = set()
+        self._seen_batches: set[str] = set()  # batches written by this run
 
-    def run(self, paths: list[Path], progress: Callable[[str], None] | None = None) -> IngestReport:
+    def run(
+        self, paths: list[Path], progress: Callable[[str], None] | None = None, *, workers: int | None = None
+    ) -> IngestReport:
+        """Ingest `paths` in order. With `workers` > 1 (default: one per CPU on a local lake), files are
+        read, validated and transformed in that many processes while this process, the only writer,
+        encrypts and commits them in the original order (the opposition rule for acts' children depends
+        on it), a few batches at a time on threads, since a commit mostly waits on fsync."""
         with writer_lock(self.store):
             recovery = recover(self.store)
             recover_rewrites(self.store)
             # Loaded once per run; a list left stale by a secret rotation stops the run.
             self.opposition = load_opposition(self.store, self.keystore)
             self._opposed_acts = set()
-            reports = []
-            try:
-                for path in paths:
-                    reports.append(self.ingest_file(path))
+            self._seen_batches = set()
+            reports: list[FileReport] = []
+            n_workers = _worker_count(self.store, workers, len(paths))
+            in_flight: deque[tuple[str, Future[FileReport]]] = deque()
+
+            def collect(limit: int) -> None:
+                while len(in_flight) > limit:
+                    name, done = in_flight.popleft()
+                    reports.append(done.result())
                     if progress is not None:
-                        progress(path.name)
+                        progress(name)
+
+            try:
+                # Writers are threads: encryption releases the GIL and a commit mostly waits on fsync.
+                # Each batch is written whole by one thread, in the protocol's order (intent, data,
+                # manifest); batches are independent, and every decision is taken here, in input order.
+                with ThreadPoolExecutor(max_workers=_WRITER_THREADS if n_workers > 1 else 1) as writers:
+                    try:
+                        for prepared in self._prepared(paths, n_workers):
+                            in_flight.append((prepared.f.name, writers.submit(self._write(prepared))))
+                            collect(2 * _WRITER_THREADS)
+                    finally:
+                        collect(0)
             finally:
                 report = IngestReport(files=reports, rolled_back=recovery.rolled_back)
                 audit.record(
@@ -152,29 +221,101 @@ class Ingestor:
                 )
         return report
 
+    def _prepared(self, paths: list[Path], workers: int) -> Iterator[_Prepared]:
+        if workers <= 1:
+            yield from map(self.prepare, paths)
+            return
+        global _WORKER_INGESTOR
+        # Forked workers inherit this ingestor (contract, secret, opposition list): nothing is pickled
+        # but paths in and tables out. Windows bound the tables waiting for the writer.
+        _WORKER_INGESTOR = self
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for lo in range(0, len(paths), _WINDOW):
+                    yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)
+        finally:
+            _WORKER_INGESTOR = None
+
     # ------------------------------------------------------------------------------------------ one file
 
     def ingest_file(self, path: Path) -> FileReport:
+        return self._write(self.prepare(path))()
+
+    def prepare(self, path: Path) -> _Prepared:
+        """Everything but writing: read, check, validate, pseudonymise (CPU only; reads the store)."""
         f = open_extract(path, self.contract)
         existing = read_manifest(self.store, f.batch_id)
         if existing is not None:
-            return FileReport(
-                file=f.name,
-                status="duplicate",
-                entity=existing.entity,
-                message=f"already ingested on {existing.ingested_at[:10]} (batch {f.batch_id[:12]})",
-            )
+            return _Prepared(f, existing_date=existing.ingested_at[:10], entity_name=existing.entity)
         try:
             entity = check_name(f, self.contract)
             text, encoding = decode(f)
             parsed = parse(f, text, encoding, entity, self.contract.delimiter)
         except UnusableFile as e:
-            return self._quarantine_file(f, e)
+            return _Prepared(f, unusable=e)
         assert f.extract_date is not None and f.association_id is not None
         checked = validate(
             parsed.columns, entity, extract_date=f.extract_date, file_name=f.name, lines=parsed.lines
         )
-        return self._land(f, entity, parsed, checked)
+        lineage = Lineage(
+            association_id=f.association_id,
+            extract_date=f.extract_date,
+            batch_id=f.batch_id,
+            source_file=f.name,
+            ingested_at=datetime.now(UTC),
+            contract_version=self.contract.version,
+        )
+        ok_idx = np.flatnonzero(checked.ok)
+        accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
+        landed = to_landed(entity.dataset, accepted, [parsed.lines[i] for i in ok_idx], self.secret, lineage)
+        opposed_acts: list[tuple[str, str]] = []
+        n_opposed = 0
+        if entity.dataset == "acts" and self.opposition is not None:
+            opposed = self.opposition.is_opposed(landed.column("patient_pseudonym"))
+            if opposed.any():
+                dropped = landed.filter(pa.array(opposed))
+                opposed_acts = list(
+                    zip(
+                        dropped.column("association_id").to_pylist(),
+                        dropped.column("act_id").to_pylist(),
+                        strict=True,
+                    )
+                )
+                landed, n_opposed = landed.filter(pa.array(~opposed)), int(opposed.sum())
+        rejected = self._rejected_rows(f, entity, parsed, checked, lineage)
+        return _Prepared(
+            f,
+            entity_name=entity.name,
+            dataset=entity.dataset,
+            encoding=parsed.encoding,
+            rows_read=parsed.rows_read,
+            landed=landed,
+            rejected=rejected,
+            n_opposed=n_opposed,
+            opposed_acts=opposed_acts,
+        )
+
+    def _write(self, p: _Prepared) -> Callable[[], FileReport]:
+        """Decide, in input order, what to do with one prepared file; returns the writing itself (safe to
+        run on another thread). A batch seen earlier in this run (the same file under two paths) is a
+        duplicate, as it would have been had the first one been written first."""
+        f = p.f
+        if p.existing_date is None and f.batch_id in self._seen_batches:
+            p.existing_date = datetime.now(UTC).date().isoformat()
+        if p.existing_date is not None:
+            report = FileReport(
+                file=f.name,
+                status="duplicate",
+                entity=p.entity_name,
+                message=f"already ingested on {p.existing_date} (batch {f.batch_id[:12]})",
+            )
+            return lambda: report
+        self._seen_batches.add(f.batch_id)
+        if p.unusable is not None:
+            unusable = p.unusable
+            return lambda: self._quarantine_file(f, unusable)
+        return self._land(p)
 
     def _manifest(self, f: ExtractFile, **kw: object) -> Manifest:
         fields: dict[str, object] = {
@@ -234,49 +375,49 @@ class Ingestor:
             message=e.message,
         )
 
-    def _land(self, f: ExtractFile, entity: Entity, parsed: ParsedFile, checked: Validated) -> FileReport:
+    def _land(self, p: _Prepared) -> Callable[[], FileReport]:
+        """Applies the opposition list to acts' children (order-dependent), then returns the writing."""
+        f = p.f
         assert f.extract_date is not None and f.association_id is not None
-        dataset = entity.dataset
-        period = f.extract_date.strftime("%Y-%m")
-        lineage = Lineage(
-            association_id=f.association_id,
-            extract_date=f.extract_date,
-            batch_id=f.batch_id,
-            source_file=f.name,
-            ingested_at=datetime.now(UTC),
-            contract_version=self.contract.version,
-        )
-        ok_idx = np.flatnonzero(checked.ok)
-        accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
-        landed = to_landed(dataset, accepted, [parsed.lines[i] for i in ok_idx], self.secret, lineage)
-        landed, n_opposed = self._drop_opposed(dataset, landed)
-        rejected = self._rejected_rows(f, entity, parsed, checked, lineage)
+        assert p.dataset is not None and p.landed is not None and p.rejected is not None
+        dataset, rejected = p.dataset, p.rejected
+        self._opposed_acts.update(p.opposed_acts)
+        landed, n_children_opposed = self._drop_opposed_children(dataset, p.landed)
+        n_opposed = p.n_opposed + n_children_opposed
         reasons = Counter(
             f"{fld}:{rule}" for fld, rule in zip(rejected["field"], rejected["rule"], strict=True)
         )
+        return lambda: self._write_batch(p, landed, n_opposed, reasons)
 
+    def _write_batch(
+        self, p: _Prepared, landed: pa.Table, n_opposed: int, reasons: Counter[str]
+    ) -> FileReport:
+        f, dataset, rejected = p.f, p.dataset, p.rejected
+        assert f.extract_date is not None and f.association_id is not None
+        assert dataset is not None and rejected is not None
+        period = f.extract_date.strftime("%Y-%m")
         outputs: list[tuple[str, pa.Table, str]] = []
         if landed.num_rows:
             outputs.append(("raw", landed, raw_path(dataset, f.association_id, f.extract_date, f.batch_id)))
         if rejected.num_rows:
             q_path = quarantine_rows_path(dataset, f.association_id, f.extract_date, f.batch_id)
             outputs.append(("quarantine", rejected, q_path))
-        begin(self.store, f.batch_id, [p for _, _, p in outputs])
+        begin(self.store, f.batch_id, [path for _, _, path in outputs])
         written = []
         for zone, table, path in outputs:
             key = self.keyring.get_or_create(zone, dataset, period)  # type: ignore[arg-type]
             self.store.put(path, encrypt_parquet(table, key.key))
             written.append(Output(zone, path, table.num_rows, key.key_id))
-        n_read = parsed.rows_read
+        n_read = p.rows_read
         assert landed.num_rows + rejected.num_rows + n_opposed == n_read, f.name
         commit(
             self.store,
             self._manifest(
                 f,
                 status="committed",
-                entity=entity.name,
+                entity=p.entity_name,
                 dataset=dataset,
-                encoding=parsed.encoding,
+                encoding=p.encoding,
                 rows_read=n_read,
                 rows_accepted=landed.num_rows,
                 rows_quarantined=rejected.num_rows,
@@ -289,7 +430,7 @@ class Ingestor:
         return FileReport(
             file=f.name,
             status="landed",
-            entity=entity.name,
+            entity=p.entity_name,
             rows_read=n_read,
             rows_accepted=landed.num_rows,
             rows_quarantined=rejected.num_rows,
@@ -297,20 +438,10 @@ class Ingestor:
             reasons=reasons,
         )
 
-    def _drop_opposed(self, dataset: str, landed: pa.Table) -> tuple[pa.Table, int]:
-        if dataset == "acts" and self.opposition is not None:
-            opposed = self.opposition.is_opposed(landed.column("patient_pseudonym"))
-            if opposed.any():
-                dropped = landed.filter(pa.array(opposed))
-                self._opposed_acts.update(
-                    zip(
-                        dropped.column("association_id").to_pylist(),
-                        dropped.column("act_id").to_pylist(),
-                        strict=True,
-                    )
-                )
-                return landed.filter(pa.array(~opposed)), int(opposed.sum())
-        elif dataset in ACT_CHILDREN and self._opposed_acts:
+    def _drop_opposed_children(self, dataset: str, landed: pa.Table) -> tuple[pa.Table, int]:
+        """Rows of acts dropped earlier in this run (their patient objects). Applied by the writer, in
+        input order, because the acts they belong to may be in a file prepared at the same time."""
+        if dataset in ACT_CHILDREN and self._opposed_acts:
             keys = zip(
                 landed.column("association_id").to_pylist(), landed.column("act_id").to_pylist(), strict=True
             )

@@ -1,0 +1,507 @@
+"""End-to-end benchmark: generate → ingest → decrypt-and-scan floor → full dbt build → daily load → queries.
+
+Run by `lakehouse benchmark` (ingest/cli_benchmark.py). Every phase that a user runs as a command runs here
+as that same command in a child process (`python -m ingest.cli ...`, `dbt build`), so its wall time and
+its peak resident memory (`os.wait4`, which covers the child and the processes it waited for: dbt, DuckDB)
+are those of the real thing, and no phase inherits the memory of another. The in-process measurements are
+the floor (DuckDB reading every landed dataset once) and the epidemiologist queries.
+
+Layout of the work folder (everything under it is scratch, deleted unless `keep`):
+
+    keystore.json  home/  extracts/history/  extracts/day/  lake/  warehouse.duckdb  dbt/  plain/
+
+History is `years` x 365 days ending the day before `end`; the daily load is the day `end` for the same
+associations, generated apart (a range gives the same files as its sub-ranges, so that day is exactly the
+one a longer generation would have written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from ingest.contract import PROJECT_ROOT
+
+DAYS_PER_YEAR = 365
+# The landed datasets the floor reads, largest first (acts-linked ones are what scales).
+DATASETS = ("acts", "diagnoses", "prescriptions", "vital_signs", "doctors", "care_sites")
+
+# Typical questions of an epidemiologist, on the marts and on the OMOP CDM of the encrypted warehouse.
+QUERIES: dict[str, str] = {
+    # The analyses/ example: one syndrome, one région, week by week, with the baseline.
+    "influenza_curve_region_week": """
+        select i.iso_week, i.syndrome_act_count, i.syndrome_share_of_coded_pct, i.incidence_per_100k,
+               b.epidemic_threshold, b.is_epidemic_week
+        from warehouse.epidemiology.syndromic_indicators_by_week as i
+        left join warehouse.epidemiology.epidemic_baseline_by_week as b
+            using (syndrome_group, geo_level, geo_code, iso_week)
+        where i.syndrome_group = 'grippe' and i.age_class = 'all' and i.geo_level = 'region'
+            and i.geo_code = '11'
+        order by i.week_start_date
+    """,
+    # Last 28 days, France, every syndrome by age class: the daily bulletin's table.
+    "syndromes_by_age_last_28_days": """
+        select syndrome_group, age_class, sum(syndrome_act_count) as acts,
+               avg(syndrome_share_of_coded_pct) as share_pct
+        from warehouse.epidemiology.syndromic_indicators_by_day
+        where geo_level = 'france'
+            and act_date > (select max(act_date) - 28 from warehouse.epidemiology.syndromic_indicators_by_day)
+        group by all order by acts desc nulls last
+    """,
+    # Activity and hospital referrals by association and month.
+    "referrals_by_association_month": """
+        select association_id, date_trunc('month', act_date) as month, sum(act_count) as acts,
+               sum(hospitalisation_count) as hospitalisations
+        from warehouse.epidemiology.activity_by_association_day
+        where hour_band = 'all'
+        group by all order by all
+    """,
+    # Row-level CDM: the 20 most frequent diagnoses per year and sex (a full scan and a join).
+    "cdm_top_conditions_by_year_sex": """
+        select year(c.condition_start_date) as year, p.gender_source_value as sex,
+               c.condition_source_value as code, count(*) as n
+        from warehouse.cdm.condition_occurrence as c
+        join warehouse.cdm.person as p using (person_id)
+        group by 1, 2, 3
+        qualify row_number() over (partition by year, sex order by n desc) <= 20
+        order by year, sex, n desc
+    """,
+}
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass
+class BenchmarkConfig:
+    workdir: Path
+    years: float = 1.0
+    end: date = date(2024, 12, 31)
+    associations: int = 64
+    scale: float = 1.0
+    seed: int = 42
+    repeats: int = 3  # floor and queries: median of this many runs
+    plain_sample_files: int = 2_000  # per dataset, for the encrypted-vs-plain read ratio
+    dbt_threads: int | None = None
+    keep: bool = False
+    daily: bool = True
+    log: Callable[[str], None] = field(default=lambda _: None, repr=False)
+
+    @property
+    def history_days(self) -> int:
+        return max(1, round(self.years * DAYS_PER_YEAR) - 1)
+
+    @property
+    def history_start(self) -> date:
+        return self.end - timedelta(days=self.history_days)
+
+    @property
+    def history_end(self) -> date:
+        return self.end - timedelta(days=1)
+
+
+class BenchmarkError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------- child processes
+
+
+def run_measured(cmd: Sequence[str], env: dict[str, str], log_file: Path) -> Measured:
+    """Run `cmd` to completion; wall time and peak RSS of the child and the processes it waited for."""
+    with log_file.open("ab") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n".encode())
+        fh.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), env=env, stdout=fh, stderr=subprocess.STDOUT)
+        # wait4 rather than proc.wait(): its rusage is this child's alone (RUSAGE_CHILDREN would be the
+        # maximum over every child this process ever had). ru_maxrss is in KiB on Linux.
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise BenchmarkError(f"`{' '.join(cmd[:4])} ...` exited with {proc.returncode}; see {log_file}")
+    return Measured(seconds, usage.ru_maxrss / 1024)
+
+
+class Bench:
+    def __init__(self, cfg: BenchmarkConfig) -> None:
+        self.cfg = cfg
+        w = cfg.workdir
+        self.paths = {
+            "keystore": w / "keystore.json",
+            "home": w / "home",
+            "history": w / "extracts" / "history",
+            "day": w / "extracts" / "day",
+            "lake": w / "lake",
+            "warehouse": w / "warehouse.duckdb",
+            "dbt": w / "dbt",
+            "plain": w / "plain",
+            "log": w / "benchmark.log",
+        }
+        self.env = {
+            **os.environ,
+            "LAKEHOUSE_HOME": str(self.paths["home"]),
+            "LAKEHOUSE_KEYSTORE": str(self.paths["keystore"]),
+            "LAKEHOUSE_LAKE": str(self.paths["lake"]),
+            "LAKEHOUSE_WAREHOUSE": str(self.paths["warehouse"]),
+            "LAKEHOUSE_DBT_TARGET": "local",
+            # dbt's own files (parse cache, logs) stay in the work folder, apart from the project's.
+            "DBT_TARGET_PATH": str(self.paths["dbt"] / "target"),
+            "DBT_LOG_PATH": str(self.paths["dbt"] / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+
+    def cli(self, *args: str) -> Measured:
+        return run_measured([sys.executable, "-m", "ingest.cli", *args], self.env, self.paths["log"])
+
+    def dbt_build(self) -> Measured:
+        # `lakehouse build` minus its audit record and manifest check (seconds, not build work); called
+        # directly so that target/ and logs/ go to the work folder, not the shared project folder.
+        dbt = str(Path(sys.executable).parent / "dbt")
+        args = [dbt, "build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+        if self.cfg.dbt_threads:
+            args += ["--threads", str(self.cfg.dbt_threads)]
+        return run_measured(args, self.env, self.paths["log"])
+
+    # ----------------------------------------------------------------------------------------- phases
+
+    def generate(self) -> dict[str, Any]:
+        cfg = self.cfg
+        total = Measured(0.0, 0.0)
+        # One child per year of history: the generator holds an association's whole range in memory.
+        chunk_start = cfg.history_start
+        while chunk_start <= cfg.history_end:
+            chunk_end = min(chunk_start + timedelta(days=DAYS_PER_YEAR - 1), cfg.history_end)
+            m = self._generate(self.paths["history"], chunk_start, chunk_end)
+            total = Measured(total.seconds + m.seconds, max(total.peak_rss_mb, m.peak_rss_mb))
+            chunk_start = chunk_end + timedelta(days=1)
+        day = self._generate(self.paths["day"], cfg.end, cfg.end)
+        files = sum(1 for _ in self.paths["history"].rglob("*.csv"))
+        size = sum(p.stat().st_size for p in self.paths["history"].rglob("*.csv"))
+        return {
+            "seconds": total.seconds,
+            "peak_rss_mb": total.peak_rss_mb,
+            "files": files,
+            "bytes": size,
+            "daily_files": sum(1 for _ in self.paths["day"].rglob("*.csv")),
+            "daily_seconds": day.seconds,
+        }
+
+    def _generate(self, out: Path, start: date, end: date) -> Measured:
+        cfg = self.cfg
+        return self.cli(
+            "generate", "--out", str(out), "--start", start.isoformat(), "--end", end.isoformat(),
+            "--associations", str(cfg.associations), "--scale", str(cfg.scale), "--seed", str(cfg.seed),
+        )  # fmt: skip
+
+    def ingest(self, folder: Path) -> Measured:
+        return self.cli("ingest", str(folder))
+
+    def landed(self) -> tuple[duckdb.DuckDBPyConnection, dict[str, dict[str, list[str]]]]:
+        """A DuckDB connection with the raw-zone keys registered, and the committed files per dataset."""
+        from ingest.crypto import connect_duckdb
+        from ingest.dbt_plugin import committed_raw_files
+        from ingest.keys import DataKeyring, open_keystore, register_duckdb_keys
+        from ingest.storage import open_store
+
+        store = open_store(str(self.paths["lake"]))
+        keyring = DataKeyring(store, open_keystore(self.paths["keystore"]))
+        keys = {k.key_id: k for k in keyring.all(zone="raw")}
+        con = connect_duckdb()
+        register_duckdb_keys(con, keys.values())
+        return con, committed_raw_files(store, keys)
+
+    def floor(self) -> dict[str, Any]:
+        """DuckDB decrypting and scanning every landed dataset once: the lower bound of any build."""
+        from ingest.dbt_plugin import lake_view_sql
+
+        con, files = self.landed()
+        try:
+            rows: dict[str, int] = {}
+            runs: list[float] = []
+            for _ in range(self.cfg.repeats):
+                start = time.perf_counter()
+                for ds in DATASETS:
+                    rows[ds] = _scan(con, lake_view_sql(ds, files[ds]))
+                runs.append(time.perf_counter() - start)
+            ratio = self._encrypted_vs_plain(con, files)
+        finally:
+            con.close()
+        return {
+            "seconds": statistics.median(runs),
+            "runs": runs,
+            "rows": rows,
+            "files": {ds: sum(len(v) for v in files[ds].values()) for ds in DATASETS},
+            **ratio,
+        }
+
+    def _encrypted_vs_plain(
+        self, con: duckdb.DuckDBPyConnection, files: dict[str, dict[str, list[str]]]
+    ) -> dict[str, Any]:
+        """The same sample of landed files read encrypted and as plain copies (same writer settings, no
+        encryption), in the same connection: what encryption itself costs DuckDB."""
+        from ingest.crypto import decrypt_parquet, duckdb_read_sql
+        from ingest.keys import DataKeyring, open_keystore
+        from ingest.storage import open_store
+
+        keyring = DataKeyring(open_store(str(self.paths["lake"])), open_keystore(self.paths["keystore"]))
+        key_bytes = {k.duckdb_name: k.key for k in keyring.all(zone="raw")}
+        lake = self.paths["lake"]
+        enc_sql, plain_sql, sampled = [], [], 0
+        for ds in DATASETS:
+            pairs = sorted((uri, name) for name, uris in files[ds].items() for uri in uris)
+            step = max(1, len(pairs) // max(1, self.cfg.plain_sample_files))
+            sample = pairs[::step]
+            by_key: dict[str, list[str]] = {}
+            plain: list[str] = []
+            for uri, name in sample:
+                by_key.setdefault(name, []).append(uri)
+                target = self.paths["plain"] / Path(uri).relative_to(lake)
+                if not target.exists():
+                    table = decrypt_parquet(Path(uri).read_bytes(), key_bytes[name], path=uri)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _write_plain(table, target)
+                plain.append(str(target))
+            sampled += len(sample)
+            if sample:
+                enc_sql.append(
+                    " union all by name ".join(
+                        f"select * from {duckdb_read_sql(u, n)}"  # noqa: S608
+                        for n, u in sorted(by_key.items())
+                    )
+                )
+                listed = ", ".join("'" + p.replace("'", "''") + "'" for p in plain)
+                plain_sql.append(f"select * from read_parquet([{listed}])")  # noqa: S608
+        enc_runs, plain_runs = [], []
+        for _ in range(self.cfg.repeats):
+            for sqls, runs in ((enc_sql, enc_runs), (plain_sql, plain_runs)):
+                start = time.perf_counter()
+                for sql in sqls:
+                    _scan(con, sql)
+                runs.append(time.perf_counter() - start)
+        enc, plain_s = statistics.median(enc_runs), statistics.median(plain_runs)
+        return {
+            "sample_files": sampled,
+            "sample_encrypted_seconds": enc,
+            "sample_plain_seconds": plain_s,
+            "encrypted_vs_plain": enc / plain_s if plain_s else None,
+        }
+
+    def build(self) -> dict[str, Any]:
+        m = self.dbt_build()
+        return {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **self._run_results()}
+
+    def _run_results(self) -> dict[str, Any]:
+        path = self.paths["dbt"] / "target" / "run_results.json"
+        results = json.loads(path.read_text())["results"]
+        timed = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)
+        return {
+            "nodes": len(results),
+            "slowest": [
+                {"node": r["unique_id"].split(".", 2)[-1], "seconds": round(r["execution_time"], 2)}
+                for r in timed[:8]
+            ],
+        }
+
+    def daily(self) -> dict[str, Any]:
+        ing = self.ingest(self.paths["day"])
+        bld = self.dbt_build()
+        return {
+            "ingest_seconds": ing.seconds,
+            "build_seconds": bld.seconds,
+            "seconds": ing.seconds + bld.seconds,
+            "peak_rss_mb": max(ing.peak_rss_mb, bld.peak_rss_mb),
+            **self._run_results(),
+        }
+
+    def queries(self) -> dict[str, Any]:
+        from ingest.export import open_warehouse
+
+        con = open_warehouse(self.paths["warehouse"], self.paths["keystore"])
+        try:
+            out: dict[str, Any] = {}
+            for name, sql in QUERIES.items():
+                runs, n = [], 0
+                for _ in range(self.cfg.repeats):
+                    start = time.perf_counter()
+                    n = len(con.execute(sql).fetchall())
+                    runs.append(time.perf_counter() - start)
+                out[name] = {"seconds": statistics.median(runs), "rows": n}
+            return out
+        finally:
+            con.close()
+
+
+def _scan(con: duckdb.DuckDBPyConnection, body: str) -> int:
+    """Decode every value of every column (a hash of each), as a full `select *` into a table would,
+    without writing anything; returns the row count. count(*) alone would skip the column pages."""
+    row = con.execute(f"select count(*), bit_xor(hash(columns(*))) from ({body})").fetchone()  # noqa: S608
+    assert row is not None
+    return int(row[0])
+
+
+def _write_plain(table: Any, target: Path) -> None:
+    from ingest import crypto
+
+    pq.write_table(
+        table,
+        target,
+        row_group_size=crypto.ROW_GROUP_SIZE,
+        data_page_size=crypto.DATA_PAGE_SIZE,
+        max_rows_per_page=crypto.MAX_ROWS_PER_PAGE,
+        dictionary_pagesize_limit=crypto.DICTIONARY_PAGESIZE_LIMIT,
+        data_page_version=crypto.DATA_PAGE_VERSION,
+        compression=crypto.PARQUET_COMPRESSION,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- driver
+
+
+def machine() -> dict[str, Any]:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(mem / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+    }
+
+
+def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """Every phase in order; returns the machine-readable result (see benchmarks/README.md)."""
+    from ingest.keys import init_keystore
+
+    cfg.workdir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(cfg)
+    init_keystore(bench.paths["keystore"])
+    result: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "parameters": {
+            "years": cfg.years,
+            "history": [cfg.history_start.isoformat(), cfg.history_end.isoformat()],
+            "daily_load_day": cfg.end.isoformat(),
+            "associations": cfg.associations,
+            "scale": cfg.scale,
+            "seed": cfg.seed,
+            "repeats": cfg.repeats,
+        },
+        "phases": {},
+    }
+    phases = result["phases"]
+    try:
+        cfg.log("generate")
+        phases["generate"] = bench.generate()
+        cfg.log("ingest")
+        ing = bench.ingest(bench.paths["history"])
+        phases["ingest"] = {"seconds": ing.seconds, "peak_rss_mb": ing.peak_rss_mb}
+        cfg.log("floor (decrypt and scan every landed dataset)")
+        phases["floor"] = bench.floor()
+        rows = phases["floor"]["rows"]
+        total_rows = sum(rows.values())
+        phases["ingest"].update(
+            files=phases["generate"]["files"],
+            rows=total_rows,
+            acts=rows["acts"],
+            rows_per_second=total_rows / ing.seconds,
+            acts_per_second=rows["acts"] / ing.seconds,
+            files_per_second=phases["generate"]["files"] / ing.seconds,
+        )
+        cfg.log("full dbt build")
+        phases["build"] = bench.build()
+        phases["build"]["vs_floor"] = phases["build"]["seconds"] / phases["floor"]["seconds"]
+        if cfg.daily:
+            cfg.log("daily load (one new day, all associations)")
+            phases["daily"] = bench.daily()
+        cfg.log("queries")
+        phases["queries"] = bench.queries()
+        result["lake_bytes"] = _du(bench.paths["lake"])
+        result["warehouse_bytes"] = bench.paths["warehouse"].stat().st_size
+    finally:
+        result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        if not cfg.keep:
+            shutil.rmtree(cfg.workdir, ignore_errors=True)
+    return result
+
+
+def _du(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, value, note) rows of the printed table."""
+    p = result["phases"]
+    rows: list[tuple[str, str, str]] = []
+    if "generate" in p:
+        g = p["generate"]
+        rows.append(("generate", f"{g['seconds']:.1f} s", f"{g['files']:,} files, {g['bytes'] / 1e9:.2f} GB"))
+    if "ingest" in p and "acts" in p["ingest"]:
+        i = p["ingest"]
+        rows += [
+            ("ingest", f"{i['seconds']:.1f} s", f"peak {i['peak_rss_mb']:,.0f} MB"),
+            ("ingest acts/s", f"{i['acts_per_second']:,.0f}", f"{i['acts']:,} acts"),
+            ("ingest rows/s", f"{i['rows_per_second']:,.0f}", f"{i['rows']:,} rows, all datasets"),
+            ("ingest files/s", f"{i['files_per_second']:,.1f}", f"{i['files']:,} files"),
+        ]
+    if "floor" in p:
+        f = p["floor"]
+        rows += [
+            ("floor: decrypt+scan all", f"{f['seconds']:.2f} s", f"median of {len(f['runs'])}"),
+            (
+                "encrypted / plain read",
+                f"{f['encrypted_vs_plain']:.2f}x",
+                f"{f['sample_files']:,} sampled files: {f['sample_encrypted_seconds']:.2f} s "
+                f"vs {f['sample_plain_seconds']:.2f} s",
+            ),
+        ]
+    if "build" in p:
+        b = p["build"]
+        rows += [
+            (
+                "full dbt build",
+                f"{b['seconds']:.1f} s",
+                f"peak {b['peak_rss_mb']:,.0f} MB, {b['nodes']} nodes",
+            ),
+            ("build / floor", f"{b['vs_floor']:.1f}x", "target < 5x"),
+        ]
+    if "daily" in p:
+        d = p["daily"]
+        rows.append(
+            (
+                "daily load",
+                f"{d['seconds']:.1f} s",
+                f"ingest {d['ingest_seconds']:.1f} s + build {d['build_seconds']:.1f} s, "
+                f"peak {d['peak_rss_mb']:,.0f} MB",
+            )
+        )
+    for name, q in p.get("queries", {}).items():
+        rows.append((f"query {name}", f"{q['seconds'] * 1000:.0f} ms", f"{q['rows']:,} rows"))
+    return rows
+
+
+def write_result(result: dict[str, Any], results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = results_dir / f"{stamp}.json"
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
