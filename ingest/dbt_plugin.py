@@ -33,7 +33,7 @@ import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs
-from ingest.exceptions import KeyStoreError
+from ingest.exceptions import ConfigError, KeyStoreError, StorageError
 from ingest.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
 from ingest.landed_schema import LANDED_SCHEMAS
 from ingest.manifest import all_manifests
@@ -137,16 +137,24 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
         load_httpfs(conn)
         keystore = open_keystore(self.keystore_path)
-        self._attach_warehouse(conn, keystore.warehouse_db_key())
-
+        # The lake is read before the warehouse is attached: when it cannot be reached, the error that
+        # reaches the analyst must be that one, not DuckDB's complaint about a warehouse attached twice
+        # when dbt retries the connection.
         s3 = S3Settings.from_env() if self.lake_url.startswith("s3://") else None
-        store = open_store(self.lake_url, s3)
+        try:
+            store = open_store(self.lake_url, s3)
+            keys = {key.key_id: key for key in DataKeyring(store, keystore).all(zone="raw")}
+            files = committed_raw_files(store, keys)
+        except StorageError as e:
+            endpoint = s3.endpoint_label if s3 is not None else "local folder"
+            raise ConfigError(
+                f"Cannot reach the lake `{self.lake_url}` ({endpoint}): {e}. Check LAKEHOUSE_LAKE, "
+                "LAKEHOUSE_S3_ENDPOINT, the network, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."
+            ) from e
+        self._attach_warehouse(conn, keystore.warehouse_db_key())
         if s3 is not None:
             configure_duckdb_s3(conn, s3)
-        keyring = DataKeyring(store, keystore)
-        keys = {key.key_id: key for key in keyring.all(zone="raw")}
         register_duckdb_keys(conn, keys.values())
-        files = committed_raw_files(store, keys)
 
         conn.execute(f"create schema if not exists {LAKE_CATALOG}.{LAKE_SCHEMA}")
         for dataset in sorted(LANDED_SCHEMAS):
