@@ -159,7 +159,7 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def duckdb_read_sql(uri: str | Sequence[str], key_name: str) -> str:
+def duckdb_read_sql(uri: str | Sequence[str], key_name: str, *, filename: bool = False) -> str:
     """A `read_parquet(...)` expression reading encrypted files with the key registered as `key_name`.
 
     `uri` may be one file, a list, or glob patterns; the files must share one schema (see below).
@@ -178,7 +178,7 @@ def duckdb_read_sql(uri: str | Sequence[str], key_name: str) -> str:
     # schema of their dataset); files of different schemas are combined with `union all by name`.
     return (
         f"read_parquet([{listed}], encryption_config={{footer_key: {_sql_string(key_name)}}}, "
-        "hive_partitioning=false, union_by_name=false)"
+        f"hive_partitioning=false, union_by_name=false{', filename=true' if filename else ''})"
     )
 
 

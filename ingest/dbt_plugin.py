@@ -24,13 +24,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.flags import get_flags
 
 from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs
 from ingest.exceptions import ConfigError, KeyStoreError, StorageError
@@ -55,32 +58,41 @@ def _project_dir() -> Path:
 
 
 def _duckdb_types(schema: pa.Schema) -> list[tuple[str, str]]:
-    """(column, DuckDB type) for an Arrow schema, as DuckDB itself converts it."""
-    scratch = duckdb.connect()
-    try:
-        scratch.register("empty_landed", schema.empty_table())
-        rows = scratch.execute("describe select * from empty_landed").fetchall()
-    finally:
-        scratch.close()
+    """(column, DuckDB type) of an Arrow schema as DuckDB reads it from a landed Parquet file: an empty
+    view must have exactly the types of the files (second timestamps come back as TIMESTAMP, not
+    TIMESTAMP_S), or an incremental table created from it would change types once files arrive."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "empty.parquet"
+        pq.write_table(schema.empty_table(), path)
+        scratch = duckdb.connect()
+        try:
+            rows = scratch.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+        finally:
+            scratch.close()
     return [(row[0], row[1]) for row in rows]
 
 
 def empty_select(schema: pa.Schema) -> str:
     """A typed, row-less select with the landed schema (a dataset nothing was landed for yet)."""
     columns = ", ".join(f"cast(null as {dtype}) as {name}" for name, dtype in _duckdb_types(schema))
-    return f"select {columns} where false"
+    return f"select {columns}, cast(null as varchar) as _lake_file where false"
 
 
 # S608 below: the SQL is assembled from a closed list of dataset names, key names validated by
 # ingest.keys, and paths quoted by duckdb_read_sql; no value comes from data.
+LAKE_FILE_COLUMN = "_lake_file"
+
+
 def lake_view_sql(dataset: str, files_by_key: dict[str, list[str]]) -> str:
     """The body of `memory.lake.<dataset>`: one read_parquet per data key (one footer key each) over
-    exactly the files that committed manifests name, so a half-written or superseded file is never read."""
+    exactly the files that committed manifests name, so a half-written or superseded file is never read.
+    Each row carries the file it came from (`_lake_file`): incremental loads and purges are per file."""
     schema = LANDED_SCHEMAS[dataset]
     if not files_by_key:
         return empty_select(schema)
     reads = [
-        f"select * from {duckdb_read_sql(uris, key_name)}"  # noqa: S608
+        f"select * exclude (filename), filename as {LAKE_FILE_COLUMN} "  # noqa: S608
+        f"from {duckdb_read_sql(uris, key_name, filename=True)}"
         for key_name, uris in sorted(files_by_key.items())
     ]
     return "\n    union all by name\n    ".join(reads)
@@ -152,15 +164,68 @@ class Plugin(BasePlugin):
                 "LAKEHOUSE_S3_ENDPOINT, the network, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."
             ) from e
         self._attach_warehouse(conn, keystore.warehouse_db_key())
+        try:
+            self._create_lake_views(conn, s3, keys, files)
+        except Exception:
+            # dbt retries a failed connection: left attached, the warehouse would turn this error into
+            # "Unique file handle conflict ... being detached" on the retry, hiding the real cause.
+            conn.execute(f"detach {self.warehouse_alias}")
+            raise
+
+    def _create_lake_views(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        s3: S3Settings | None,
+        keys: dict[str, DataKey],
+        files: dict[str, dict[str, list[str]]],
+    ) -> None:
         if s3 is not None:
             configure_duckdb_s3(conn, s3)
         register_duckdb_keys(conn, keys.values())
 
         conn.execute(f"create schema if not exists {LAKE_CATALOG}.{LAKE_SCHEMA}")
         for dataset in sorted(LANDED_SCHEMAS):
-            body = lake_view_sql(dataset, files[dataset])
-            conn.execute(f"create or replace view {LAKE_CATALOG}.{LAKE_SCHEMA}.{dataset} as {body}")
+            lake = f"{LAKE_CATALOG}.{LAKE_SCHEMA}.{dataset}"
+            conn.execute(f"create or replace view {lake} as {lake_view_sql(dataset, files[dataset])}")
+            # For the incremental base models: the files already decrypted into the warehouse are not
+            # read again (a daily load reads one day), and rows of files no longer committed (purged, or
+            # superseded by a rewrite) are deleted by the model's pre-hook.
+            loaded = self._loaded_files(conn, dataset)
+            unloaded = {k: [u for u in uris if u not in loaded] for k, uris in files[dataset].items()}
+            body = lake_view_sql(dataset, {k: v for k, v in unloaded.items() if v})
+            conn.execute(f"create or replace view {lake}__unloaded as {body}")
+            uris = [u for per_key in files[dataset].values() for u in per_key]
+            committed = pa.table({LAKE_FILE_COLUMN: pa.array(uris, pa.string())})
+            conn.register("committed_files_arrow", committed)
+            conn.execute(
+                f"create or replace table {lake}__committed_files as select * from committed_files_arrow"  # noqa: S608
+            )
+            conn.unregister("committed_files_arrow")
         log.info("lake views ready: %d datasets, %d data keys", len(LANDED_SCHEMAS), len(keys))
+
+    def _loaded_files(self, conn: duckdb.DuckDBPyConnection, dataset: str) -> set[str]:
+        table = f"base_lake__{dataset}"
+        columns = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from duckdb_columns() "
+                "where database_name = ? and schema_name = 'staging' and table_name = ?",
+                [self.warehouse_alias, table],
+            ).fetchall()
+        }
+        if not columns:
+            return set()
+        if LAKE_FILE_COLUMN not in columns:
+            if getattr(get_flags(), "FULL_REFRESH", False):
+                return set()  # rebuilt from scratch: what was loaded does not matter
+            raise ConfigError(
+                f"The warehouse `{self.warehouse_path}` was built by an earlier version (its `{table}` has "
+                "no file lineage): rebuild it once with `lakehouse build --full-refresh`."
+            )
+        rows = conn.execute(
+            f"select distinct {LAKE_FILE_COLUMN} from {self.warehouse_alias}.staging.{table}"  # noqa: S608
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def _attach_warehouse(self, conn: duckdb.DuckDBPyConnection, db_key: str) -> None:
         Path(self.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
