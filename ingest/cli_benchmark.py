@@ -26,6 +26,7 @@ from ingest.cli import _date, handle_errors, main, out
 @click.option(
     "--end",
     type=_date,
+    metavar="YYYY-MM-DD",
     default="2024-12-31",
     show_default=True,
     help="The day of the daily load; history ends the day before.",
