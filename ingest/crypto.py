@@ -152,7 +152,7 @@ def decrypt_blob(blob: bytes, key: bytes, *, aad: bytes, path: str) -> bytes:
         ) from exc
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
     """A single-quoted SQL string literal."""
     if "\x00" in value:
         raise ValueError("SQL string literals cannot contain NUL")
@@ -169,7 +169,7 @@ def duckdb_read_sql(uri: str | Sequence[str], key_name: str, *, filename: bool =
     uris = [uri] if isinstance(uri, str) else list(uri)
     if not uris:
         raise ValueError("duckdb_read_sql needs at least one file")
-    listed = ", ".join(_sql_string(item) for item in uris)
+    listed = ", ".join(sql_string(item) for item in uris)
     # hive_partitioning off: association_id and extract_date are stored in the files with their real
     # types; DuckDB would otherwise add (or clash with) varchar columns parsed from the folder names.
     # union_by_name off: in DuckDB 1.5.5, union_by_name=true with encryption_config fails on any column
@@ -177,7 +177,7 @@ def duckdb_read_sql(uri: str | Sequence[str], key_name: str, *, filename: bool =
     # invalidates the database. All files read together must therefore share one schema (the landed
     # schema of their dataset); files of different schemas are combined with `union all by name`.
     return (
-        f"read_parquet([{listed}], encryption_config={{footer_key: {_sql_string(key_name)}}}, "
+        f"read_parquet([{listed}], encryption_config={{footer_key: {sql_string(key_name)}}}, "
         f"hive_partitioning=false, union_by_name=false{', filename=true' if filename else ''})"
     )
 
@@ -204,7 +204,7 @@ def load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
     # No network at run time: an extension DuckDB would fetch on first use must fail instead.
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    con.execute(f"LOAD {_sql_string(str(httpfs_extension_path()))}")
+    con.execute(f"LOAD {sql_string(str(httpfs_extension_path()))}")
 
 
 def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
@@ -238,11 +238,11 @@ def configure_duckdb_s3(
         )
     options = [
         "TYPE s3",
-        f"KEY_ID {_sql_string(settings.key)}",
-        f"SECRET {_sql_string(settings.secret)}",
+        f"KEY_ID {sql_string(settings.key)}",
+        f"SECRET {sql_string(settings.secret)}",
     ]
     if settings.region:
-        options.append(f"REGION {_sql_string(settings.region)}")
+        options.append(f"REGION {sql_string(settings.region)}")
     if settings.endpoint_url:
         parsed = urlparse(settings.endpoint_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
@@ -252,7 +252,7 @@ def configure_duckdb_s3(
             )
         host = parsed.hostname if parsed.port is None else f"{parsed.hostname}:{parsed.port}"
         options += [
-            f"ENDPOINT {_sql_string(host)}",
+            f"ENDPOINT {sql_string(host)}",
             # Self-hosted endpoints (MinIO, moto, Ceph) rarely have per-bucket DNS names.
             "URL_STYLE 'path'",
             f"USE_SSL {'true' if parsed.scheme == 'https' else 'false'}",

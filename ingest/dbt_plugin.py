@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.flags import get_flags
 
-from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs
+from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs, sql_string
 from ingest.exceptions import ConfigError, KeyStoreError, StorageError
 from ingest.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
 from ingest.landed_schema import LANDED_SCHEMAS
@@ -47,10 +47,6 @@ log = logging.getLogger(__name__)
 LAKE_CATALOG = "memory"
 LAKE_SCHEMA = "lake"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _project_dir() -> Path:
@@ -232,6 +228,6 @@ class Plugin(BasePlugin):
         # Attached before dbt-duckdb's own `attach:` list, whose entry for this alias then does nothing:
         # the key stays out of profiles.yml. DuckDB refuses to open an encrypted file with a wrong key.
         conn.execute(
-            f"attach if not exists {_sql_string(self.warehouse_path)} as {self.warehouse_alias} "
-            f"(encryption_key {_sql_string(db_key)})"
+            f"attach if not exists {sql_string(self.warehouse_path)} as {self.warehouse_alias} "
+            f"(encryption_key {sql_string(db_key)})"
         )

@@ -34,6 +34,7 @@ from ingest.exceptions import LakehouseError
 from ingest.keys import DataKey, DataKeyring, KeyStore
 from ingest.pseudonymise import pseudonymise_patients
 from ingest.storage import ObjectStore
+from ingest.validate import nir_ok
 
 __all__ = [
     "OPPOSITION_PREFIX",
@@ -90,8 +91,7 @@ def _check_nir(nir: str, position: int) -> str:
     cleaned = re.sub(r"[\s.]", "", nir).upper()
     if not _NIR.fullmatch(cleaned):
         raise OppositionError(f"identity {position}: field `nir` is not a 15-character NIR")
-    number = int(cleaned[:13].replace("2A", "19").replace("2B", "18"))
-    if 97 - number % 97 != int(cleaned[13:]):
+    if not nir_ok(pa.array([cleaned]))[0]:
         raise OppositionError(f"identity {position}: field `nir` fails its control key")
     return cleaned
 

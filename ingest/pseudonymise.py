@@ -29,7 +29,8 @@ def normalise_name(values: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(spaced)
 
 
-def _hmac_many(secret: bytes, messages: list[str | None]) -> pa.Array:
+def hmac_pseudonyms(secret: bytes, messages: list[str | None]) -> pa.Array:
+    """HMAC-SHA256 of each message, first 128 bits in hex; nulls stay null (one HMAC per distinct value)."""
     cache: dict[str, str] = {}
     out: list[str | None] = []
     for m in messages:
@@ -75,9 +76,9 @@ def pseudonymise_patients(
     sex: pa.Array,
 ) -> tuple[pa.Array, pa.Array]:
     identity, basis = patient_identity(nir, last_name, first_name, birth_date, sex)
-    return _hmac_many(secret, identity.to_pylist()), basis
+    return hmac_pseudonyms(secret, identity.to_pylist()), basis
 
 
 def pseudonymise_doctors(secret: bytes, rpps: pa.Array) -> pa.Array:
     msgs = pc.binary_join_element_wise(pa.scalar("rpps"), rpps, ":")
-    return _hmac_many(secret, msgs.to_pylist())
+    return hmac_pseudonyms(secret, msgs.to_pylist())

@@ -21,8 +21,6 @@ quasi-identifiers and k:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ from ingest.crypto import configure_duckdb_s3, connect_duckdb, duckdb_read_sql
 from ingest.exceptions import LakehouseError
 from ingest.keys import DataKeyring, KeyStore, register_duckdb_keys
 from ingest.landed_schema import LANDED_SCHEMAS
+from ingest.pseudonymise import hmac_pseudonyms
 from ingest.purge import committed_files
 from ingest.storage import ObjectStore, S3ObjectStore
 
@@ -59,7 +58,6 @@ FORBIDDEN_COLUMNS = frozenset({"act_id", "_batch_id", "_source_file", "_source_l
 _PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _PATIENT_COLUMN = "patient_pseudonym"
-_PSEUDONYM_CHARS = 32
 
 
 class ExtractRefused(LakehouseError):
@@ -129,18 +127,7 @@ def load_protocol(path: str | Path) -> Protocol:
 
 def project_pseudonyms(project_key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """HMAC-SHA256(project key, lake pseudonym), 128 bits in hex, like lake pseudonyms; nulls stay null."""
-    cache: dict[str, str] = {}
-    out: list[str | None] = []
-    for v in values.to_pylist():
-        if v is None:
-            out.append(None)
-            continue
-        p = cache.get(v)
-        if p is None:
-            p = hmac.new(project_key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:_PSEUDONYM_CHARS]
-            cache[v] = p
-        out.append(p)
-    return pa.array(out, pa.string())
+    return hmac_pseudonyms(project_key, values.to_pylist())
 
 
 def k_anonymity_violations(table: pa.Table, quasi_identifiers: tuple[str, ...], k: int) -> tuple[int, int]:
