@@ -1,4 +1,5 @@
-"""End-to-end benchmark: generate → ingest → decrypt-and-scan floor → full dbt build → daily load → queries.
+"""End-to-end benchmark: generate → ingest → decrypt-and-scan floor → full dbt build → daily load → queries,
+at one or more sizes of history (the scaling curve).
 
 Run by `lakehouse benchmark` (ingest/cli_benchmark.py). Every phase that a user runs as a command runs here
 as that same command in a child process (`python -m ingest.cli ...`, `dbt build`), so its wall time and
@@ -6,13 +7,17 @@ its peak resident memory (`os.wait4`, which covers the child and the processes i
 are those of the real thing, and no phase inherits the memory of another. The in-process measurements are
 the floor (DuckDB reading every landed dataset once) and the epidemiologist queries.
 
+History grows forward from `start`, checkpoint after checkpoint (e.g. 1, 3 and 10 years): each checkpoint
+generates and ingests the history it adds, then measures the floor, a full build (`--full-refresh`, what an
+analyst runs after a change) and the daily load of the day after its history (daily files, as the
+associations send them every morning: ingest, then an incremental `dbt build`). The next checkpoint's
+history starts the day after that daily day, so at checkpoint k the lake holds exactly `years[k]` years
+plus one day. History comes as the bulk extracts a network sends when it joins (one file per association ×
+entity × month, `history_files="month"`) or as daily files.
+
 Layout of the work folder (everything under it is scratch, deleted unless `keep`):
 
-    keystore.json  home/  extracts/history/  extracts/day/  lake/  warehouse.duckdb  dbt/  plain/
-
-History is `years` x 365 days ending the day before `end`; the daily load is the day `end` for the same
-associations, generated apart (a range gives the same files as its sub-ranges, so that day is exactly the
-one a longer generation would have written).
+    keystore.json  home/  extracts/history-<k>/  extracts/day-<k>/  lake/  warehouse.duckdb  dbt/  plain/
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pyarrow.parquet as pq
@@ -89,32 +95,51 @@ class Measured:
     peak_rss_mb: float
 
 
+HistoryFiles = Literal["month", "day"]
+
+
 @dataclass
 class BenchmarkConfig:
     workdir: Path
-    years: float = 1.0
-    end: date = date(2024, 12, 31)
+    years: tuple[float, ...] = (1.0,)  # checkpoints, increasing: the scaling curve
+    start: date = date(2015, 1, 1)  # first day of history
     associations: int = 64
     scale: float = 1.0
     seed: int = 42
     repeats: int = 3  # floor and queries: median of this many runs
     plain_sample_files: int = 2_000  # per dataset, for the encrypted-vs-plain read ratio
+    history_files: HistoryFiles = "month"
+    generate_workers: int = 2  # generation children at once (generation is not what is measured)
     dbt_threads: int | None = None
     keep: bool = False
     daily: bool = True
     log: Callable[[str], None] = field(default=lambda _: None, repr=False)
 
-    @property
-    def history_days(self) -> int:
-        return max(1, round(self.years * DAYS_PER_YEAR) - 1)
+    def __post_init__(self) -> None:
+        if not self.years or any(b <= a for a, b in zip(self.years, self.years[1:], strict=False)):
+            raise ValueError(f"checkpoints must be increasing, not {self.years}")
 
-    @property
-    def history_start(self) -> date:
-        return self.end - timedelta(days=self.history_days)
+    def checkpoints(self) -> list[Checkpoint]:
+        """History segments: checkpoint k adds the days up to `years[k]` years after `start`, then
+        its daily day; the next segment starts after that day."""
+        out: list[Checkpoint] = []
+        seg_start = self.start
+        for k, years in enumerate(self.years):
+            daily_day = self.start + timedelta(days=max(1, round(years * DAYS_PER_YEAR)))
+            if daily_day <= seg_start:
+                raise ValueError(f"checkpoint {years} years adds no day after the previous one")
+            out.append(Checkpoint(k, years, seg_start, daily_day - timedelta(days=1), daily_day))
+            seg_start = daily_day + timedelta(days=1)
+        return out
 
-    @property
-    def history_end(self) -> date:
-        return self.end - timedelta(days=1)
+
+@dataclass(frozen=True)
+class Checkpoint:
+    index: int
+    years: float
+    segment_start: date  # history this checkpoint adds
+    segment_end: date
+    daily_day: date
 
 
 class BenchmarkError(RuntimeError):
@@ -148,8 +173,7 @@ class Bench:
         self.paths = {
             "keystore": w / "keystore.json",
             "home": w / "home",
-            "history": w / "extracts" / "history",
-            "day": w / "extracts" / "day",
+            "extracts": w / "extracts",
             "lake": w / "lake",
             "warehouse": w / "warehouse.duckdb",
             "dbt": w / "dbt",
@@ -172,48 +196,86 @@ class Bench:
     def cli(self, *args: str) -> Measured:
         return run_measured([sys.executable, "-m", "ingest.cli", *args], self.env, self.paths["log"])
 
-    def dbt_build(self) -> Measured:
+    def dbt_build(self, *, full_refresh: bool = False) -> Measured:
         # `lakehouse build` minus its audit record and manifest check (seconds, not build work); called
         # directly so that target/ and logs/ go to the work folder, not the shared project folder.
         dbt = str(Path(sys.executable).parent / "dbt")
         args = [dbt, "build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+        if full_refresh:
+            args.append("--full-refresh")
         if self.cfg.dbt_threads:
             args += ["--threads", str(self.cfg.dbt_threads)]
         return run_measured(args, self.env, self.paths["log"])
 
+    def history_dir(self, cp: Checkpoint) -> Path:
+        return self.paths["extracts"] / f"history-{cp.index}"
+
+    def day_dir(self, cp: Checkpoint) -> Path:
+        return self.paths["extracts"] / f"day-{cp.index}"
+
     # ----------------------------------------------------------------------------------------- phases
 
-    def generate(self) -> dict[str, Any]:
+    def generate(self, cp: Checkpoint) -> dict[str, Any]:
+        """The segment's history (one child per year: the generator holds an association's whole range in
+        memory; `generate_workers` children at once) and its daily day."""
         cfg = self.cfg
-        total = Measured(0.0, 0.0)
-        # One child per year of history: the generator holds an association's whole range in memory.
-        chunk_start = cfg.history_start
-        while chunk_start <= cfg.history_end:
-            chunk_end = min(chunk_start + timedelta(days=DAYS_PER_YEAR - 1), cfg.history_end)
-            m = self._generate(self.paths["history"], chunk_start, chunk_end)
-            total = Measured(total.seconds + m.seconds, max(total.peak_rss_mb, m.peak_rss_mb))
+        jobs: list[tuple[Path, date, date, HistoryFiles]] = []
+        chunk_start = cp.segment_start
+        while chunk_start <= cp.segment_end:
+            chunk_end = min(chunk_start + timedelta(days=DAYS_PER_YEAR - 1), cp.segment_end)
+            jobs.append((self.history_dir(cp), chunk_start, chunk_end, cfg.history_files))
             chunk_start = chunk_end + timedelta(days=1)
-        day = self._generate(self.paths["day"], cfg.end, cfg.end)
-        files = sum(1 for _ in self.paths["history"].rglob("*.csv"))
-        size = sum(p.stat().st_size for p in self.paths["history"].rglob("*.csv"))
+        jobs.append((self.day_dir(cp), cp.daily_day, cp.daily_day, "day"))
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, cfg.generate_workers)) as pool:
+            measured = list(pool.map(lambda job: self._generate(*job), jobs))
+        history = list(self.history_dir(cp).rglob("*.csv"))
         return {
-            "seconds": total.seconds,
-            "peak_rss_mb": total.peak_rss_mb,
-            "files": files,
-            "bytes": size,
-            "daily_files": sum(1 for _ in self.paths["day"].rglob("*.csv")),
-            "daily_seconds": day.seconds,
+            "seconds": time.perf_counter() - start,
+            "peak_rss_mb": max(m.peak_rss_mb for m in measured),
+            "files": len(history),
+            "bytes": sum(p.stat().st_size for p in history),
+            "daily_files": sum(1 for _ in self.day_dir(cp).rglob("*.csv")),
         }
 
-    def _generate(self, out: Path, start: date, end: date) -> Measured:
+    def _generate(self, out: Path, start: date, end: date, period: HistoryFiles) -> Measured:
         cfg = self.cfg
-        return self.cli(
+        args = [
             "generate", "--out", str(out), "--start", start.isoformat(), "--end", end.isoformat(),
             "--associations", str(cfg.associations), "--scale", str(cfg.scale), "--seed", str(cfg.seed),
-        )  # fmt: skip
+        ]  # fmt: skip
+        if period != "day":
+            args += ["--file-period", period]
+        return self.cli(*args)
 
-    def ingest(self, folder: Path) -> Measured:
-        return self.cli("ingest", str(folder))
+    def ingest(self, folder: Path) -> dict[str, Any]:
+        """`lakehouse ingest` of a folder; rows are counted from the manifests it committed."""
+        before = self._landed_rows()
+        m = self.cli("ingest", str(folder))
+        after = self._landed_rows()
+        rows = {ds: after.get(ds, 0) - before.get(ds, 0) for ds in DATASETS}
+        files = sum(1 for _ in folder.rglob("*.csv"))
+        total = sum(rows.values())
+        return {
+            "seconds": m.seconds,
+            "peak_rss_mb": m.peak_rss_mb,
+            "files": files,
+            "rows": total,
+            "acts": rows["acts"],
+            "rows_per_second": total / m.seconds,
+            "acts_per_second": rows["acts"] / m.seconds,
+            "files_per_second": files / m.seconds,
+        }
+
+    def _landed_rows(self) -> dict[str, int]:
+        from ingest.manifest import all_manifests
+        from ingest.storage import open_store
+
+        counts: dict[str, int] = {}
+        for m in all_manifests(open_store(str(self.paths["lake"]))):
+            if m.status == "committed" and m.dataset:
+                counts[m.dataset] = counts.get(m.dataset, 0) + m.rows_accepted
+        return counts
 
     def landed(self) -> tuple[duckdb.DuckDBPyConnection, dict[str, dict[str, list[str]]]]:
         """A DuckDB connection with the raw-zone keys registered, and the committed files per dataset."""
@@ -306,7 +368,7 @@ class Bench:
         }
 
     def build(self) -> dict[str, Any]:
-        m = self.dbt_build()
+        m = self.dbt_build(full_refresh=True)
         return {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **self._run_results()}
 
     def _run_results(self) -> dict[str, Any]:
@@ -321,14 +383,16 @@ class Bench:
             ],
         }
 
-    def daily(self) -> dict[str, Any]:
-        ing = self.ingest(self.paths["day"])
+    def daily(self, cp: Checkpoint) -> dict[str, Any]:
+        ing = self.ingest(self.day_dir(cp))
         bld = self.dbt_build()
         return {
-            "ingest_seconds": ing.seconds,
+            "day": cp.daily_day.isoformat(),
+            "ingest_seconds": ing["seconds"],
             "build_seconds": bld.seconds,
-            "seconds": ing.seconds + bld.seconds,
-            "peak_rss_mb": max(ing.peak_rss_mb, bld.peak_rss_mb),
+            "seconds": ing["seconds"] + bld.seconds,
+            "peak_rss_mb": max(ing["peak_rss_mb"], bld.peak_rss_mb),
+            "acts": ing["acts"],
             **self._run_results(),
         }
 
@@ -387,56 +451,37 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
-    """Every phase in order; returns the machine-readable result (see benchmarks/README.md)."""
+def run_benchmark(
+    cfg: BenchmarkConfig, on_checkpoint: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Every phase of every checkpoint in order; returns the machine-readable result (see
+    benchmarks/README.md). `on_checkpoint` gets the result so far after each checkpoint, so that a long
+    run that is stopped keeps the checkpoints it finished."""
     from ingest.keys import init_keystore
 
     cfg.workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(cfg)
     init_keystore(bench.paths["keystore"])
+    checkpoints = cfg.checkpoints()
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "parameters": {
-            "years": cfg.years,
-            "history": [cfg.history_start.isoformat(), cfg.history_end.isoformat()],
-            "daily_load_day": cfg.end.isoformat(),
+            "years": list(cfg.years),
+            "start": cfg.start.isoformat(),
+            "history_files": cfg.history_files,
             "associations": cfg.associations,
             "scale": cfg.scale,
             "seed": cfg.seed,
             "repeats": cfg.repeats,
         },
-        "phases": {},
+        "checkpoints": [],
     }
-    phases = result["phases"]
     try:
-        cfg.log("generate")
-        phases["generate"] = bench.generate()
-        cfg.log("ingest")
-        ing = bench.ingest(bench.paths["history"])
-        phases["ingest"] = {"seconds": ing.seconds, "peak_rss_mb": ing.peak_rss_mb}
-        cfg.log("floor (decrypt and scan every landed dataset)")
-        phases["floor"] = bench.floor()
-        rows = phases["floor"]["rows"]
-        total_rows = sum(rows.values())
-        phases["ingest"].update(
-            files=phases["generate"]["files"],
-            rows=total_rows,
-            acts=rows["acts"],
-            rows_per_second=total_rows / ing.seconds,
-            acts_per_second=rows["acts"] / ing.seconds,
-            files_per_second=phases["generate"]["files"] / ing.seconds,
-        )
-        cfg.log("full dbt build")
-        phases["build"] = bench.build()
-        phases["build"]["vs_floor"] = phases["build"]["seconds"] / phases["floor"]["seconds"]
-        if cfg.daily:
-            cfg.log("daily load (one new day, all associations)")
-            phases["daily"] = bench.daily()
-        cfg.log("queries")
-        phases["queries"] = bench.queries()
-        result["lake_bytes"] = _du(bench.paths["lake"])
-        result["warehouse_bytes"] = bench.paths["warehouse"].stat().st_size
+        for cp in checkpoints:
+            result["checkpoints"].append(_run_checkpoint(bench, cp))
+            if on_checkpoint is not None:
+                on_checkpoint(result)
     finally:
         result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         if not cfg.keep:
@@ -444,22 +489,53 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
     return result
 
 
+def _run_checkpoint(bench: Bench, cp: Checkpoint) -> dict[str, Any]:
+    cfg = bench.cfg
+    log = lambda phase: cfg.log(f"{cp.years:g} year(s): {phase}")  # noqa: E731
+    out: dict[str, Any] = {
+        "years": cp.years,
+        "history": [cfg.start.isoformat(), cp.segment_end.isoformat()],
+        "segment": [cp.segment_start.isoformat(), cp.segment_end.isoformat()],
+        "phases": {},
+    }
+    phases = out["phases"]
+    log("generate")
+    phases["generate"] = bench.generate(cp)
+    log("ingest the history added")
+    phases["ingest"] = bench.ingest(bench.history_dir(cp))
+    log("floor (decrypt and scan every landed dataset)")
+    phases["floor"] = bench.floor()
+    log("full dbt build (--full-refresh)")
+    phases["build"] = bench.build()
+    phases["build"]["vs_floor"] = phases["build"]["seconds"] / phases["floor"]["seconds"]
+    if cfg.daily:
+        log(f"daily load of {cp.daily_day} (all associations)")
+        phases["daily"] = bench.daily(cp)
+    log("queries")
+    phases["queries"] = bench.queries()
+    out["lake_bytes"] = _du(bench.paths["lake"])
+    out["warehouse_bytes"] = bench.paths["warehouse"].stat().st_size
+    # The extracts of a checkpoint are landed: keep the disk for the next ones.
+    shutil.rmtree(bench.history_dir(cp), ignore_errors=True)
+    return out
+
+
 def _du(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, value, note) rows of the printed table."""
-    p = result["phases"]
+def summary_rows(checkpoint: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, value, note) rows of the printed table of one checkpoint."""
+    p = checkpoint["phases"]
     rows: list[tuple[str, str, str]] = []
     if "generate" in p:
         g = p["generate"]
         rows.append(("generate", f"{g['seconds']:.1f} s", f"{g['files']:,} files, {g['bytes'] / 1e9:.2f} GB"))
-    if "ingest" in p and "acts" in p["ingest"]:
+    if "ingest" in p:
         i = p["ingest"]
         rows += [
             ("ingest", f"{i['seconds']:.1f} s", f"peak {i['peak_rss_mb']:,.0f} MB"),
-            ("ingest acts/s", f"{i['acts_per_second']:,.0f}", f"{i['acts']:,} acts"),
+            ("ingest acts/s", f"{i['acts_per_second']:,.0f}", f"{i['acts']:,} acts; target ≥ 200,000"),
             ("ingest rows/s", f"{i['rows_per_second']:,.0f}", f"{i['rows']:,} rows, all datasets"),
             ("ingest files/s", f"{i['files_per_second']:,.1f}", f"{i['files']:,} files"),
         ]
@@ -471,7 +547,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "encrypted / plain read",
                 f"{f['encrypted_vs_plain']:.2f}x",
                 f"{f['sample_files']:,} sampled files: {f['sample_encrypted_seconds']:.2f} s "
-                f"vs {f['sample_plain_seconds']:.2f} s",
+                f"vs {f['sample_plain_seconds']:.2f} s; target < 1.3x",
             ),
         ]
     if "build" in p:
@@ -480,7 +556,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 "full dbt build",
                 f"{b['seconds']:.1f} s",
-                f"peak {b['peak_rss_mb']:,.0f} MB, {b['nodes']} nodes",
+                f"peak {b['peak_rss_mb']:,.0f} MB, {b['nodes']} nodes; target < 16,000 MB",
             ),
             ("build / floor", f"{b['vs_floor']:.1f}x", "target < 5x"),
         ]
@@ -490,8 +566,8 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 "daily load",
                 f"{d['seconds']:.1f} s",
-                f"ingest {d['ingest_seconds']:.1f} s + build {d['build_seconds']:.1f} s, "
-                f"peak {d['peak_rss_mb']:,.0f} MB",
+                f"{d['day']}: ingest {d['ingest_seconds']:.1f} s + build {d['build_seconds']:.1f} s, "
+                f"peak {d['peak_rss_mb']:,.0f} MB; target < 60 s",
             )
         )
     for name, q in p.get("queries", {}).items():
@@ -499,9 +575,44 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def write_result(result: dict[str, Any], results_dir: Path) -> Path:
+def scaling_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per checkpoint: the scaling curve. The daily-load ratio is to the first checkpoint's."""
+    rows: list[tuple[str, ...]] = []
+    first_daily: float | None = None
+    for cp in result["checkpoints"]:
+        p = cp["phases"]
+        daily = p.get("daily", {}).get("seconds")
+        if first_daily is None:
+            first_daily = daily
+        ratio = f"{daily / first_daily:.2f}" if daily and first_daily else "-"
+        rows.append(
+            (
+                f"{cp['years']:g}",
+                f"{p['floor']['rows']['acts']:,}",
+                f"{p['ingest']['acts_per_second']:,.0f}",
+                f"{p['floor']['seconds']:.1f}",
+                f"{p['build']['seconds']:.1f}",
+                f"{p['build']['vs_floor']:.1f}x",
+                f"{p['build']['peak_rss_mb']:,.0f}",
+                f"{daily:.1f}" if daily else "-",
+                ratio,
+            )
+        )
+    return rows
+
+
+SCALING_COLUMNS = (
+    "years", "acts in lake", "ingest acts/s", "floor s", "full build s", "build/floor", "build peak MB",
+    "daily load s", "daily vs first",
+)  # fmt: skip
+
+
+def result_path(results_dir: Path) -> Path:
     results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = results_dir / f"{stamp}.json"
-    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path
+    return results_dir / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def write_result(result: dict[str, Any], path: Path) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
