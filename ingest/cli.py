@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from rich.console import Console
@@ -140,6 +140,14 @@ def synthetic_data_options(fn: F) -> F:
     show_default=True,
     help="Share of deliberately invalid records.",
 )
+@click.option(
+    "--file-period",
+    type=click.Choice(["day", "month"]),
+    default="day",
+    show_default=True,
+    help="What one file covers: a day (the daily flow) or a calendar month (a history backfill, "
+    "<A>_<first day>_<last day>_<entity>.csv).",
+)
 @handle_errors
 def generate(
     out_dir: Path | None,
@@ -149,10 +157,18 @@ def generate(
     scale: float,
     seed: int,
     invalid_share: float,
+    file_period: Literal["day", "month"],
 ) -> None:
-    """Write synthetic daily extracts as the associations' software exports them."""
+    """Write synthetic extracts as the associations' software exports them (daily, or monthly history)."""
     summary = _generate(
-        out_dir or settings.extracts_dir(), start, end, n_associations, scale, seed, invalid_share
+        out_dir or settings.extracts_dir(),
+        start,
+        end,
+        n_associations,
+        scale,
+        seed,
+        invalid_share,
+        file_period,
     )
     out.print(
         f"Generated {len(summary.files)} files, {summary.rows():,} rows "
@@ -162,7 +178,14 @@ def generate(
 
 
 def _generate(
-    out_dir: Path, start: date, end: date, n_associations: int, scale: float, seed: int, invalid_share: float
+    out_dir: Path,
+    start: date,
+    end: date,
+    n_associations: int,
+    scale: float,
+    seed: int,
+    invalid_share: float,
+    file_period: Literal["day", "month"] = "day",
 ) -> Any:
     from ingest.synth import generate_extracts
 
@@ -182,6 +205,7 @@ def _generate(
             scale=scale,
             seed=seed,
             invalid_share=invalid_share,
+            file_period=file_period,
             progress=tick,
         )
 

@@ -67,6 +67,8 @@ class Contract:
     encodings: tuple[str, ...]
     entities: dict[str, Entity] = field(default_factory=dict)
     associations: frozenset[str] | None = None  # the network's registry; None accepts any
+    # Longest period a file named <A>_<first>_<last>_<entity>.csv may cover, in days (both ends included).
+    max_period_days: int = 1
 
     def entity_for_dataset(self, dataset: str) -> Entity:
         for e in self.entities.values():
@@ -151,6 +153,7 @@ def load_contract(path: Path = DEFAULT_CONTRACT, *, root: Path = PROJECT_ROOT) -
         delimiter=doc["delimiter"],
         encodings=tuple(doc["encodings"]),
         entities=entities,
+        max_period_days=int(doc.get("max_period_days", 1)),
         associations=(
             _load_codes(doc["associations_from"], root, f"{doc['contract']} v{doc['version']}")
             if "associations_from" in doc

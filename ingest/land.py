@@ -256,7 +256,12 @@ class Ingestor:
             return _Prepared(f, unusable=e)
         assert f.extract_date is not None and f.association_id is not None
         checked = validate(
-            parsed.columns, entity, extract_date=f.extract_date, file_name=f.name, lines=parsed.lines
+            parsed.columns,
+            entity,
+            extract_date=f.extract_date,
+            period_start=f.period_start,
+            file_name=f.name,
+            lines=parsed.lines,
         )
         lineage = Lineage(
             association_id=f.association_id,
@@ -266,9 +271,13 @@ class Ingestor:
             ingested_at=datetime.now(UTC),
             contract_version=self.contract.version,
         )
-        ok_idx = np.flatnonzero(checked.ok)
-        accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
-        landed = to_landed(entity.dataset, accepted, [parsed.lines[i] for i in ok_idx], self.secret, lineage)
+        if checked.ok.all():  # the usual case: no copy of every column
+            accepted, accepted_lines = checked.typed, parsed.lines
+        else:
+            ok_idx = np.flatnonzero(checked.ok)
+            accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
+            accepted_lines = parsed.lines[ok_idx]
+        landed = to_landed(entity.dataset, accepted, accepted_lines, self.secret, lineage)
         opposed_acts: list[tuple[str, str]] = []
         n_opposed = 0
         if entity.dataset == "acts" and self.opposition is not None:
@@ -457,14 +466,17 @@ class Ingestor:
         for fnd in checked.findings:
             by_row.setdefault(fnd.row, []).append(fnd)
         keep = [c.source for c in entity.columns if c.identifying is None]
+        # Only the rejected rows' raw values are brought to Python.
+        rejected_idx = pa.array(list(by_row), pa.int64())
+        raw = {k: parsed.columns[k].take(rejected_idx).to_pylist() for k in keep}
         rows: list[dict[str, object]] = []
-        for i, found in by_row.items():
+        for j, (i, found) in enumerate(by_row.items()):
             failed = {part for fnd in found for part in fnd.field.split("+")}
-            record = {k: parsed.columns[k][i] for k in keep if k not in failed and parsed.columns[k][i] != ""}
+            record = {k: raw[k][j] for k in keep if k not in failed and raw[k][j] != ""}
             head = found[0]
             rows.append(
                 {
-                    "line": parsed.lines[i],
+                    "line": int(parsed.lines[i]),
                     "field": head.field,
                     "rule": head.rule,
                     "message": head.message,

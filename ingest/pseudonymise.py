@@ -13,12 +13,12 @@ A person seen once with and once without a NIR gets two pseudonyms (documented l
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collision-free for any realistic number of patients
+_SHA256_BLOCK = 64  # bytes
 
 
 def normalise_name(values: pa.Array) -> pa.Array:
@@ -29,20 +29,29 @@ def normalise_name(values: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(spaced)
 
 
-def hmac_pseudonyms(secret: bytes, messages: list[str | None]) -> pa.Array:
+def hmac_pseudonyms(secret: bytes, messages: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
     """HMAC-SHA256 of each message, first 128 bits in hex; nulls stay null (one HMAC per distinct value)."""
-    cache: dict[str, str] = {}
-    out: list[str | None] = []
-    for m in messages:
-        if m is None:
-            out.append(None)
-            continue
-        p = cache.get(m)
-        if p is None:
-            p = hmac.new(secret, m.encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
-            cache[m] = p
-        out.append(p)
-    return pa.array(out, pa.string())
+    if isinstance(messages, pa.ChunkedArray):
+        values = messages.combine_chunks()
+    else:
+        values = messages if isinstance(messages, pa.Array) else pa.array(messages, pa.string())
+    encoded = values.dictionary_encode()  # distinct values once each; nulls become null indices
+    # HMAC as RFC 2104 defines it, sha256(key ^ opad || sha256(key ^ ipad || m)), with both padded-key
+    # states hashed once and copied per value: the same digest as hmac.new(secret, m, sha256), at about
+    # half its cost per call.
+    block = (hashlib.sha256(secret).digest() if len(secret) > _SHA256_BLOCK else secret).ljust(
+        _SHA256_BLOCK, b"\0"
+    )
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    digests = []
+    for m in encoded.dictionary.to_pylist():
+        i = inner.copy()
+        i.update(m.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        digests.append(o.hexdigest()[:PSEUDONYM_HEX_CHARS])
+    return pa.array(digests, pa.string()).take(encoded.indices)
 
 
 def patient_identity(
@@ -76,9 +85,9 @@ def pseudonymise_patients(
     sex: pa.Array,
 ) -> tuple[pa.Array, pa.Array]:
     identity, basis = patient_identity(nir, last_name, first_name, birth_date, sex)
-    return hmac_pseudonyms(secret, identity.to_pylist()), basis
+    return hmac_pseudonyms(secret, identity), basis
 
 
 def pseudonymise_doctors(secret: bytes, rpps: pa.Array) -> pa.Array:
     msgs = pc.binary_join_element_wise(pa.scalar("rpps"), rpps, ":")
-    return hmac_pseudonyms(secret, msgs.to_pylist())
+    return hmac_pseudonyms(secret, msgs)

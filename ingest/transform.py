@@ -6,10 +6,11 @@ column in the contract cannot leak by default: it lands only if someone adds it 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -147,19 +148,21 @@ BUILDERS: dict[str, Callable[[Columns, bytes], Columns]] = {
 }
 
 
-def to_landed(dataset: str, accepted: Columns, lines: list[int], secret: bytes, lineage: Lineage) -> pa.Table:
+def to_landed(
+    dataset: str, accepted: Columns, lines: Sequence[int] | np.ndarray, secret: bytes, lineage: Lineage
+) -> pa.Table:
     n = len(lines)
     schema = LANDED_SCHEMAS[dataset]
     body = BUILDERS[dataset](accepted, secret)
     cols: Columns = {
-        "association_id": pa.array([lineage.association_id] * n, pa.string()),
-        "extract_date": pa.array([lineage.extract_date] * n, pa.date32()),
+        "association_id": pa.repeat(pa.scalar(lineage.association_id, pa.string()), n),
+        "extract_date": pa.repeat(pa.scalar(lineage.extract_date, pa.date32()), n),
         **body,
-        "_batch_id": pa.array([lineage.batch_id] * n, pa.string()),
-        "_source_file": pa.array([lineage.source_file] * n, pa.string()),
-        "_source_line": pa.array(lines, pa.int32()),
-        "_ingested_at": pa.array([lineage.ingested_at] * n, pa.timestamp("us", tz="UTC")),
-        "_contract_version": pa.array([lineage.contract_version] * n, pa.string()),
+        "_batch_id": pa.repeat(pa.scalar(lineage.batch_id, pa.string()), n),
+        "_source_file": pa.repeat(pa.scalar(lineage.source_file, pa.string()), n),
+        "_source_line": pa.array(np.asarray(lines, dtype=np.int32), pa.int32()),
+        "_ingested_at": pa.repeat(pa.scalar(lineage.ingested_at, pa.timestamp("us", tz="UTC")), n),
+        "_contract_version": pa.repeat(pa.scalar(lineage.contract_version, pa.string()), n),
     }
     arrays = [pc.cast(cols[f.name], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -7,7 +7,7 @@ contract column order, then cross-field rules) is its headline reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from ingest.contract import Column, Entity
 
 # Acts are exported on the day they start; an act begun late in the evening may end after midnight, and an
-# association may re-send a week of corrections. Anything else in a day's file is a dating error.
+# association may re-send a week of corrections. Anything else in a day's file is a dating error. A period
+# file (a backfill) covers its first to its last day: the same margins apply around that period.
 ACT_DAYS_BEFORE_EXTRACT = 7
 ACT_DAYS_AFTER_EXTRACT = 1
 
@@ -59,8 +60,43 @@ def _mask(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+_DISTINCT_MIN_ROWS = 256  # below, one more Arrow call per column costs more than it saves
+
+
+def _on_distinct(values: pa.Array, fn: Callable[[pa.Array], list[pa.Array]]) -> list[pa.Array]:
+    """`fn` (element-wise Arrow functions of a string array) applied to each distinct value once, when
+    values repeat enough for it to pay: dates, times, codes and act numbers of child rows mostly do, and
+    regular expressions and date parsing cost far more per value than hashing. Nulls stay null."""
+    if len(values) < _DISTINCT_MIN_ROWS:
+        return fn(values)
+    encoded = values.dictionary_encode()
+    if 2 * len(encoded.dictionary) > len(values):
+        return fn(values)
+    return [result.take(encoded.indices) for result in fn(encoded.dictionary)]
+
+
+def _matches(values: pa.Array, pattern: str) -> np.ndarray:
+    """Where `values` match the regular expression (RE2); null -> False."""
+    (found,) = _on_distinct(values, lambda v: [pc.match_substring_regex(v, pattern)])
+    return _mask(found)
+
+
+def _real_dates(values: pa.Array) -> list[pa.Array]:
+    """(is a real dd/mm/yyyy date, the date32) per value."""
+    shaped = pc.match_substring_regex(values, _DATE_RE)
+    parsed = pc.strptime(values, format="%d/%m/%Y", unit="s", error_is_null=True)
+    # strptime rolls 31/02 over to 02/03: a date is valid only if its day, month and year are those
+    # written (what printing it back would show, at a fraction of strftime's cost).
+    digits = pc.if_else(shaped, values, pa.nulls(len(values), pa.string()))
+    ok = pc.fill_null(shaped, False)
+    for part, (lo, hi) in ((pc.day, (0, 2)), (pc.month, (3, 5)), (pc.year, (6, 10))):
+        written = pc.cast(pc.utf8_slice_codeunits(digits, lo, hi), pa.int64())
+        ok = pc.and_(ok, pc.fill_null(pc.equal(part(parsed), written), False))
+    return [ok, pc.cast(parsed, pa.date32())]
+
+
 class _Collector:
-    def __init__(self, n: int, file_name: str, lines: list[int]) -> None:
+    def __init__(self, n: int, file_name: str, lines: Sequence[int] | np.ndarray) -> None:
         self.n = n
         self.file_name = file_name
         self.lines = lines
@@ -77,7 +113,7 @@ def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
     if col.required:
         out.add(~present, col.source, "missing_required", "a value is required")
     if col.pattern is not None:
-        ok = _mask(pc.match_substring_regex(raw, f"^(?:{col.pattern})$"))
+        ok = _matches(raw, f"^(?:{col.pattern})$")
         out.add(present & ~ok, col.source, "pattern", f"expected the form {col.pattern!r}")
         raw = pc.if_else(pa.array(ok), raw, pa.nulls(len(raw), pa.string()))
     if col.type == "string":
@@ -90,20 +126,17 @@ def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
         out.add(present & ~ok, col.source, "unknown_code", "value not in the contract's code list")
         return pc.if_else(pa.array(ok), raw, pa.nulls(len(raw), pa.string()))
     if col.type == "date":
-        shaped = _mask(pc.match_substring_regex(raw, _DATE_RE))
-        parsed = pc.strptime(raw, format="%d/%m/%Y", unit="s", error_is_null=True)
-        # strptime rolls 31/02 over to 02/03: a date is valid only if it prints back as written.
-        roundtrip = _mask(pc.equal(pc.strftime(parsed, format="%d/%m/%Y"), raw))
-        ok = shaped & roundtrip
+        real, dates = _on_distinct(raw, _real_dates)
+        ok = _mask(real)
         out.add(present & ~ok, col.source, "bad_date", "expected a real date as dd/mm/yyyy")
-        return pc.if_else(pa.array(ok), pc.cast(parsed, pa.date32()), pa.nulls(len(raw), pa.date32()))
+        return pc.if_else(pa.array(ok), dates, pa.nulls(len(raw), pa.date32()))
     if col.type == "time":
-        ok = _mask(pc.match_substring_regex(raw, _TIME_RE))
+        ok = _matches(raw, _TIME_RE)
         out.add(present & ~ok, col.source, "bad_time", "expected HH:MM")
         return pc.if_else(pa.array(ok), raw, pa.nulls(len(raw), pa.string()))
     if col.type in ("integer", "decimal"):
         is_int = col.type == "integer"
-        ok = _mask(pc.match_substring_regex(raw, _INT_RE if is_int else _DEC_RE))
+        ok = _matches(raw, _INT_RE if is_int else _DEC_RE)
         rule = "not_integer" if is_int else "not_decimal"
         out.add(
             present & ~ok,
@@ -125,13 +158,17 @@ def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
     raise AssertionError(col.type)
 
 
+# All the shapes at once: one pass over a column finds whether any value needs the per-shape passes.
+_ANY_IDENTIFIER_SHAPE = "|".join(f"(?:{shape})" for shape in [*_IDENTIFIER_SHAPES.values(), _NIR_CANDIDATE])
+
+
 def _no_identifier(col: Column, raw: pa.Array, out: _Collector) -> None:
     """Refuse a landed text value shaped like a direct identifier: it would reach the lake otherwise."""
+    if not _matches(raw, _ANY_IDENTIFIER_SHAPE).any():
+        return
     for what, shape in _IDENTIFIER_SHAPES.items():
-        out.add(
-            _mask(pc.match_substring_regex(raw, shape)), col.source, "no_identifier", f"looks like a {what}"
-        )
-    candidates = _mask(pc.match_substring_regex(raw, _NIR_CANDIDATE))
+        out.add(_matches(raw, shape), col.source, "no_identifier", f"looks like a {what}")
+    candidates = _matches(raw, _NIR_CANDIDATE)
     if candidates.any():
         found = pc.fill_null(pc.extract_regex(raw, f"(?P<nir>{_NIR_CANDIDATE})").field("nir"), "")
         # Every candidate has 15 characters, so nir_ok is True exactly when its key is right.
@@ -144,9 +181,13 @@ def _no_identifier(col: Column, raw: pa.Array, out: _Collector) -> None:
 def _digits(values: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Digit matrix (n, width) of the values that are exactly `width` ASCII digits, and that mask."""
     filled = pc.fill_null(values, "")
-    ok = _mask(pc.match_substring_regex(filled, rf"^\d{{{width}}}$"))
-    text = "".join(v if good else "0" * width for v, good in zip(filled.to_pylist(), ok, strict=True))
-    mat = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, width).astype(np.int64) - 48
+    ok = _mask(pc.match_substring_regex(filled, rf"^[0-9]{{{width}}}$"))
+    # Every value is `width` ASCII characters once the others are zeroed: the string data buffer is then
+    # the digit matrix itself, read without a Python loop.
+    fixed = pc.if_else(pa.array(ok), filled, pa.scalar("0" * width)).cast(pa.string())
+    offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset : fixed.offset + len(fixed) + 1]
+    raw = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    mat = raw.reshape(-1, width).astype(np.int64) - 48
     return mat, ok
 
 
@@ -174,32 +215,42 @@ def ean13_ok(values: pa.Array) -> np.ndarray:
 
 
 def nir_ok(values: pa.Array) -> np.ndarray:
-    """True where a NIR's 2-digit key equals 97 - (number mod 97); Corsica's 2A/2B count as 19/18."""
+    """True where a NIR's 2-digit key equals 97 - (number mod 97); Corsica's 2A/2B count as 19/18.
+    Anything but 13 digits (2A/2B allowed) and a 2-digit key -> True (other rules)."""
+    if len(values) == 0:
+        return np.ones(0, dtype=bool)
     filled = pc.fill_null(values, "")
-    result = np.ones(len(values), dtype=bool)
-    for i, v in enumerate(filled.to_pylist()):
-        if len(v) != 15:
-            continue
-        body = v[:13]
-        if body[5:7] == "2A":
-            body = body[:5] + "19" + body[7:]
-        elif body[5:7] == "2B":
-            body = body[:5] + "18" + body[7:]
-        if not (body.isdigit() and v[13:].isdigit()):
-            continue
-        result[i] = 97 - int(body) % 97 == int(v[13:])
-    return result
+    corsica = pc.utf8_slice_codeunits(filled, 5, 7)
+    body = pc.if_else(
+        pc.equal(corsica, "2A"),
+        pc.utf8_replace_slice(filled, 5, 7, "19"),
+        pc.if_else(pc.equal(corsica, "2B"), pc.utf8_replace_slice(filled, 5, 7, "18"), filled),
+    )
+    # 13 body digits then the 2-digit key: a 15-digit number, which int64 holds exactly.
+    mat, ok = _digits(body, 15)
+    number = mat[:, :13] @ (10 ** np.arange(12, -1, -1, dtype=np.int64))
+    key = mat[:, 13] * 10 + mat[:, 14]
+    return ~ok | (97 - number % 97 == key)
 
 
 # ---------------------------------------------------------------------------------------- cross-field rules
 
 
 def timestamp(day: pa.Array, hhmm: pa.Array) -> pa.Array:
+    """Date + HH:MM as a timestamp[s]; null where either is null (or, from unchecked input, invalid)."""
+    (malformed,) = _on_distinct(hhmm, lambda v: [pc.invert(pc.match_substring_regex(v, _TIME_RE))])
+    if not pc.any(malformed).as_py():
+        # Every time is a valid HH:MM (the usual case: typed columns): arithmetic, no text round trip.
+        hours = pc.cast(pc.utf8_slice_codeunits(hhmm, 0, 2), pa.int64())
+        minutes = pc.cast(pc.utf8_slice_codeunits(hhmm, 3, 5), pa.int64())
+        days = pc.cast(pc.cast(day, pa.int32()), pa.int64())
+        seconds = pc.add(pc.multiply(days, 86400), pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)))
+        return pc.cast(seconds, pa.timestamp("s"))
     text = pc.binary_join_element_wise(pc.cast(day, pa.string()), hhmm, " ")
     return pc.strptime(text, format="%Y-%m-%d %H:%M", unit="s", error_is_null=True)
 
 
-def _cross_field_acts(t: dict[str, pa.Array], extract_date: date, out: _Collector) -> None:
+def _cross_field_acts(t: dict[str, pa.Array], period: Period, out: _Collector) -> None:
     call = timestamp(t["date_appel"], t["heure_appel"])
     start = timestamp(t["date_debut"], t["heure_debut"])
     end = timestamp(t["date_fin"], t["heure_fin"])
@@ -221,21 +272,22 @@ def _cross_field_acts(t: dict[str, pa.Array], extract_date: date, out: _Collecto
         "birth_before_act",
         "birth date after the act",
     )
-    lo = pa.scalar(extract_date - timedelta(days=ACT_DAYS_BEFORE_EXTRACT), pa.date32())
-    hi = pa.scalar(extract_date + timedelta(days=ACT_DAYS_AFTER_EXTRACT), pa.date32())
+    first, last = period
+    lo = pa.scalar(first - timedelta(days=ACT_DAYS_BEFORE_EXTRACT), pa.date32())
+    hi = pa.scalar(last + timedelta(days=ACT_DAYS_AFTER_EXTRACT), pa.date32())
     outside = _mask(pc.or_(pc.less(t["date_debut"], lo), pc.greater(t["date_debut"], hi)))
     out.add(outside, "date_debut", "act_on_extract_day", "act start too far from the extract date")
     out.add(~nir_ok(t["patient_nir"]), "patient_nir", "nir_key", "NIR key does not match")
     out.add(~luhn_ok(t["rpps_medecin"]), "rpps_medecin", "rpps_luhn", "RPPS check digit does not match")
 
 
-def _cross_field_prescriptions(t: dict[str, pa.Array], extract_date: date, out: _Collector) -> None:
+def _cross_field_prescriptions(t: dict[str, pa.Array], period: Period, out: _Collector) -> None:
     out.add(~ean13_ok(t["code_cip13"]), "code_cip13", "cip13_key", "CIP13 check digit does not match")
     neither = _mask(pc.and_(pc.is_null(t["code_cip13"]), pc.is_null(t["code_atc"])))
     out.add(neither, "code_cip13+code_atc", "drug_code_present", "a CIP13 or an ATC code is required")
 
 
-def _cross_field_vitals(t: dict[str, pa.Array], extract_date: date, out: _Collector) -> None:
+def _cross_field_vitals(t: dict[str, pa.Array], period: Period, out: _Collector) -> None:
     out.add(
         _mask(pc.greater_equal(t["pad"], t["pas"])),
         "pad",
@@ -244,11 +296,12 @@ def _cross_field_vitals(t: dict[str, pa.Array], extract_date: date, out: _Collec
     )
 
 
-def _cross_field_doctors(t: dict[str, pa.Array], extract_date: date, out: _Collector) -> None:
+def _cross_field_doctors(t: dict[str, pa.Array], period: Period, out: _Collector) -> None:
     out.add(~luhn_ok(t["rpps"]), "rpps", "rpps_luhn", "RPPS check digit does not match")
 
 
-CrossFieldRule = Callable[[dict[str, pa.Array], date, _Collector], None]
+Period = tuple[date, date]  # first and last day a file covers (the same day for a daily file)
+CrossFieldRule = Callable[[dict[str, pa.Array], Period, _Collector], None]
 CROSS_FIELD: dict[str, CrossFieldRule] = {
     "actes": _cross_field_acts,
     "prescriptions": _cross_field_prescriptions,
@@ -259,25 +312,43 @@ CROSS_FIELD: dict[str, CrossFieldRule] = {
 
 def _duplicate_keys(raw: dict[str, pa.Array], entity: Entity, out: _Collector) -> None:
     """Every occurrence of a key after the first is rejected: the file contradicts itself."""
-    seen: set[tuple[str | None, ...]] = set()
-    dup = np.zeros(out.n, dtype=bool)
-    cols = [raw[k].to_pylist() for k in entity.key]
-    for i, key in enumerate(zip(*cols, strict=True)):
-        if key in seen:
-            dup[i] = True
-        seen.add(key)
+    # Each key as one integer (its values' positions among the distinct ones, nulls equal to each other,
+    # as in a set of tuples); the first row of each integer is kept, every other one is a repeat.
+    code = np.zeros(out.n, dtype=np.int64)
+    for k in entity.key:
+        encoded = raw[k].dictionary_encode()
+        distinct = len(encoded.dictionary) + 1
+        positions = encoded.indices.fill_null(distinct - 1).to_numpy(zero_copy_only=False)
+        # Renumbered densely after each column, so that any number of key columns fits in int64.
+        code = np.unique(code * distinct + positions, return_inverse=True)[1].astype(np.int64)
+    _, first = np.unique(code, return_index=True)
+    dup = np.ones(out.n, dtype=bool)
+    dup[first] = False
     out.add(dup, "+".join(entity.key), "duplicate_key", "the same key appears earlier in the file")
 
 
 def validate(
-    columns: dict[str, list[str]], entity: Entity, *, extract_date: date, file_name: str, lines: list[int]
+    columns: Mapping[str, pa.Array | Sequence[str]],
+    entity: Entity,
+    *,
+    extract_date: date,
+    file_name: str,
+    lines: Sequence[int] | np.ndarray,
+    period_start: date | None = None,
 ) -> Validated:
+    """`extract_date` is the last day the file covers, `period_start` its first (a daily file: None)."""
     n = len(lines)
     out = _Collector(n, file_name, lines)
     raw: dict[str, pa.Array] = {}
     typed: dict[str, pa.Array] = {}
     for col in entity.columns:
-        arr = pc.utf8_trim_whitespace(pa.array(columns[col.source], pa.string()))
+        values = columns[col.source]
+        arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+        if col.identifying == "drop" and not col.required and col.pattern is None:
+            # Free text that no rule checks and nothing lands (notes, addresses): left as read.
+            raw[col.source] = typed[col.source] = arr
+            continue
+        arr = pc.utf8_trim_whitespace(arr)
         # An empty field is a missing value.
         arr = pc.if_else(pc.equal(arr, ""), pa.nulls(n, pa.string()), arr)
         raw[col.source] = arr
@@ -285,7 +356,7 @@ def validate(
     _duplicate_keys(raw, entity, out)
     rule = CROSS_FIELD.get(entity.name)
     if rule is not None:
-        rule(typed, extract_date, out)
+        rule(typed, (period_start or extract_date, extract_date), out)
     ok = np.ones(n, dtype=bool)
     for fnd in out.findings:
         ok[fnd.row] = False

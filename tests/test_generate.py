@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
+from ingest.cli import main
 from ingest.contract import default_contract
 from ingest.read_extract import check_name, decode, open_extract, parse
 from ingest.synth import CLASSES_BY_ENTITY, ENTITIES, GenerationSummary, generate_extracts, network
@@ -35,6 +37,24 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
     return generate_extracts(out, START, END, n_associations=N_ASSOC, scale=SCALE, seed=11)
 
 
+# Across a month's end: two monthly files per association and entity, the first of 4 days, then of 3.
+M_START, M_END = date(2024, 1, 28), date(2024, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def days_across_months(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
+    out = tmp_path_factory.mktemp("days")
+    return generate_extracts(out, M_START, M_END, n_associations=2, scale=0.2, seed=5, invalid_share=0.04)
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
+    out = tmp_path_factory.mktemp("months")
+    return generate_extracts(
+        out, M_START, M_END, n_associations=2, scale=0.2, seed=5, invalid_share=0.04, file_period="month"
+    )
+
+
 @pytest.fixture(scope="module")
 def week_invalid(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
     out = tmp_path_factory.mktemp("week_invalid")
@@ -56,7 +76,12 @@ def _validate(path: Path) -> tuple[dict[int, set[str]], str]:
     text, encoding = decode(f)
     parsed = parse(f, text, encoding, entity, contract.delimiter)
     checked = validate(
-        parsed.columns, entity, extract_date=f.extract_date, file_name=f.name, lines=parsed.lines
+        parsed.columns,
+        entity,
+        extract_date=f.extract_date,
+        period_start=f.period_start,
+        file_name=f.name,
+        lines=parsed.lines,
     )
     found: dict[int, set[str]] = {}
     for bad in parsed.bad_rows:
@@ -162,6 +187,75 @@ def test_another_seed_gives_other_data(week: GenerationSummary, tmp_path: Path) 
     assert name in mine
 
 
+def _body(path: Path) -> bytes:
+    data = path.read_bytes()
+    return data[data.index(b"\n") + 1 :]
+
+
+def _by_period(summary: GenerationSummary) -> dict[tuple[str, str, date], list]:
+    """(association, entity, last day of the month) -> that month's files in day order."""
+    out: dict[tuple[str, str, date], list] = {}
+    for f in sorted(summary.files, key=lambda f: f.day):
+        end = min(M_END, (f.day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))
+        out.setdefault((f.association, f.entity, end), []).append(f)
+    return out
+
+
+def test_monthly_files_are_named_by_their_period(months: GenerationSummary) -> None:
+    assert len(months.files) == 2 * 2 * len(ENTITIES)
+    pattern = default_contract().file_name_pattern
+    for f in months.files:
+        first, last = (M_START, date(2024, 1, 31)) if f.day.month == 1 else (date(2024, 2, 1), M_END)
+        assert (f.first_day, f.day) == (first, last)
+        assert f.path.name == f"{f.association}_{first:%Y%m%d}_{last:%Y%m%d}_{f.entity}.csv"
+        assert pattern.match(f.path.name)
+        assert open_extract(f.path, default_contract()).period_start == first
+
+
+def test_monthly_files_hold_the_rows_of_their_days(days_across_months, months) -> None:
+    """Same seed, same rows (invalid ones and their recorded lines included) whatever the file period;
+    a month's doctors are everyone on the roster on one of its days, its sites those of its last day."""
+    daily = _by_period(days_across_months)
+    monthly = _by_period(months)
+    assert set(daily) == set(monthly)
+    for key, (month,) in monthly.items():
+        days = daily[key]
+        entity = key[1]
+        if entity == "structures":
+            assert _body(month.path) == _body(days[-1].path)
+            assert month.invalid_lines == days[-1].invalid_lines
+        elif entity == "medecins":
+            rpps = [{line.split(b";")[0] for line in _body(f.path).splitlines()} for f in days]
+            assert {line.split(b";")[0] for line in _body(month.path).splitlines()} == set().union(*rpps)
+        else:
+            assert _body(month.path) == b"".join(_body(f.path) for f in days), key
+            shifted, offset = {}, 0
+            for f in days:
+                shifted.update({line + offset: cls for line, cls in f.invalid_lines.items()})
+                offset += f.rows
+            assert month.invalid_lines == shifted and month.rows == offset, key
+    assert sum(len(f.invalid_lines) for f in months.files) > 20
+
+
+def test_injected_records_in_monthly_files_are_exactly_those_the_ingest_rejects(months) -> None:
+    for f in months.files:
+        found, _ = _validate(f.path)
+        assert found == {line: {cls} for line, cls in f.invalid_lines.items()}, f.path.name
+
+
+def test_the_generate_command_writes_monthly_files(tmp_path: Path) -> None:
+    args = ["generate", "--out", str(tmp_path), "--start", "2024-01-30", "--end", "2024-02-01"]
+    result = CliRunner().invoke(
+        main, [*args, "--associations", "1", "--scale", "0.05", "--file-period", "month"]
+    )
+    assert result.exit_code == 0, result.output
+    code = network()[0].code
+    names = sorted(p.name for p in tmp_path.rglob("*.csv"))
+    assert names == sorted(
+        f"{code}_{period}_{entity}.csv" for period in ("20240130_20240131", "20240201") for entity in ENTITIES
+    )
+
+
 def test_arguments_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="before"):
         generate_extracts(tmp_path, END, START)
@@ -169,6 +263,8 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
         generate_extracts(tmp_path, START, END, n_associations=65)
     with pytest.raises(ValueError, match="invalid_share"):
         generate_extracts(tmp_path, START, END, invalid_share=1.5)
+    with pytest.raises(ValueError, match="file_period"):
+        generate_extracts(tmp_path, START, END, file_period="week")  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------------------- invalid records

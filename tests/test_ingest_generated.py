@@ -120,3 +120,43 @@ def test_no_source_identifier_in_any_zone_after_decryption(generated, ingested, 
     everything = "\n".join(texts)
     leaked = sorted(v for v in identifiers if v in everything)
     assert leaked == []
+
+
+@pytest.fixture(scope="module")
+def generated_months(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
+    out = tmp_path_factory.mktemp("monthly_extracts")
+    return generate_extracts(
+        out,
+        date(2024, 1, 25),
+        date(2024, 2, 4),
+        n_associations=2,
+        scale=0.3,
+        seed=7,
+        invalid_share=0.03,
+        file_period="month",
+    )
+
+
+def test_monthly_files_quarantine_exactly_the_injected_records(
+    generated_months, local_store, keystore
+) -> None:
+    """A backfill: one batch per monthly file, partitioned by its last day, and the same row accounting."""
+    assert sum(len(f.invalid_lines) for f in generated_months.files) > 20
+    report = Ingestor(local_store, keystore).run(sorted(f.path for f in generated_months.files), workers=2)
+    keyring = DataKeyring(local_store, keystore)
+    manifests = {m.source_file: m for m in all_manifests(local_store)}
+    assert len(manifests) == len(generated_months.files)
+    by_file = {r.file: r for r in report.files}
+    for f in generated_months.files:
+        m = manifests[f.path.name]
+        assert m.extract_date == f.day.isoformat()
+        quarantined: set[int] = set()
+        for o in m.outputs:
+            assert f"/extract_date={f.day.isoformat()}/" in o.path
+            if o.zone == "quarantine":
+                table = decrypt_parquet(local_store.get(o.path), keyring.get(o.key_id).key, path=o.path)
+                quarantined = set(table.column("line").to_pylist())
+        assert quarantined == set(f.invalid_lines), f.path.name
+        r = by_file[f.path.name]
+        assert r.status == "landed" and r.rows_read == f.rows
+        assert r.rows_accepted + r.rows_quarantined == r.rows_read

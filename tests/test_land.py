@@ -209,6 +209,73 @@ def test_unusable_file_is_quarantined_whole_and_encrypted(lake, tmp_path: Path, 
     assert decrypt_blob(blob, key, aad=m.batch_id.encode(), path=out.path) == original
 
 
+def _dated_act(act_id: str, day: str) -> dict[str, str]:
+    return act_row(act_id, date_appel=day, date_debut=day, date_fin=day)
+
+
+def test_a_period_file_lands_as_one_batch_dated_by_its_last_day(lake, tmp_path: Path) -> None:
+    store, ingestor = lake
+    rows = [
+        _dated_act("1", "25/12/2023"),  # 7 days before the first day: a re-sent correction, accepted
+        _dated_act("2", "01/01/2024"),
+        _dated_act("3", "31/01/2024"),
+        _dated_act("4", "01/02/2024"),  # the day after the last one (an act begun before midnight)
+        _dated_act("5", "24/12/2023"),  # 8 days before the first day
+        _dated_act("6", "02/02/2024"),  # 2 days after the last day
+    ]
+    path = write_extract(tmp_path / "in", "actes", rows, name="A75001_20240101_20240131_actes.csv")
+    (f,) = ingestor.run([path]).files
+    assert (f.status, f.rows_read, f.rows_accepted) == ("landed", 6, 4)
+    assert f.reasons == {"date_debut:act_on_extract_day": 2}
+    q = read_zone(store, ingestor, "quarantine/rows/acts/").to_pylist()
+    assert sorted(r["line"] for r in q) == [6, 7]
+    (m,) = all_manifests(store)
+    assert (m.extract_date, m.source_file) == ("2024-01-31", path.name)
+    raw = [o.path for o in m.outputs if o.zone == "raw"]
+    assert raw == [f"raw/acts/association_id=A75001/extract_date=2024-01-31/{m.batch_id}.parquet"]
+    acts = read_zone(store, ingestor, "raw/acts/").to_pylist()
+    assert {str(a["extract_date"]) for a in acts} == {"2024-01-31"}
+    assert sorted(a["act_id"] for a in acts) == ["1", "2", "3", "4"]
+
+
+def test_a_daily_file_keeps_its_one_day_window(lake, tmp_path: Path) -> None:
+    _, ingestor = lake
+    days = ("08/01/2024", "07/01/2024", "16/01/2024", "17/01/2024")  # the extract day is 15/01/2024
+    rows = [_dated_act(str(i), day) for i, day in enumerate(days, start=1)]
+    (f,) = ingestor.run([write_extract(tmp_path / "in", "actes", rows)]).files
+    assert (f.rows_accepted, f.reasons) == (2, {"date_debut:act_on_extract_day": 2})
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param(
+            "A75001_20240131_20240101_actes.csv", "ends (01/01/2024) before it starts", id="reversed"
+        ),
+        pytest.param(
+            "A75001_20230101_20240131_actes.csv", "covers 396 days, more than the 366", id="too-long"
+        ),
+    ],
+)
+def test_a_nonsense_period_quarantines_the_whole_file(lake, tmp_path: Path, name: str, expected: str) -> None:
+    store, ingestor = lake
+    path = write_extract(tmp_path / "in", "actes", [act_row("1"), act_row("2")], name=name)
+    (f,) = ingestor.run([path]).files
+    assert (f.status, f.file, f.reasons) == ("quarantined", name, {"file:period": 2})
+    assert f.message is not None and name in f.message and expected in f.message
+    assert store.list("raw") == []
+    (m,) = all_manifests(store)
+    assert (m.file_reason, m.source_file) == ("period", name)
+
+
+def test_a_leap_year_period_is_accepted(lake, tmp_path: Path) -> None:
+    _, ingestor = lake
+    rows = [_dated_act("1", "31/12/2024")]
+    path = write_extract(tmp_path / "in", "actes", rows, name="A75001_20240101_20241231_actes.csv")
+    (f,) = ingestor.run([path]).files
+    assert (f.status, f.rows_accepted) == ("landed", 1)
+
+
 def test_same_file_twice_changes_nothing_and_a_correction_is_a_new_batch(lake, tmp_path: Path) -> None:
     store, ingestor = lake
     path = write_extract(tmp_path / "in", "actes", [act_row("1")])

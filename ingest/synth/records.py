@@ -373,9 +373,14 @@ class Roster:
 
     def snapshot(self, day: int) -> Columns:
         """Doctors who had joined by `day`, and those who left within the last year (with that date)."""
-        keep = (self.joined <= day) & (self.left > day - 365)
+        return self.period_snapshot(day, day)
+
+    def period_snapshot(self, first: int, last: int) -> Columns:
+        """Every doctor of a daily snapshot of any day in [first, last], as known on `last` (a doctor who
+        left during the period has the date)."""
+        keep = (self.joined <= last) & (self.left > first - 365)
         cols = {k: v[keep].copy() for k, v in self.columns.items()}
-        cols["date_sortie"][self.left[keep] > day] = None
+        cols["date_sortie"][self.left[keep] > last] = None
         return cols
 
 
