@@ -191,12 +191,12 @@ class Plugin(BasePlugin):
             body = lake_view_sql(dataset, {k: v for k, v in unloaded.items() if v})
             conn.execute(f"create or replace view {lake}__unloaded as {body}")
             uris = [u for per_key in files[dataset].values() for u in per_key]
-            committed = pa.table({LAKE_FILE_COLUMN: pa.array(uris, pa.string())})
-            conn.register("committed_files_arrow", committed)
-            conn.execute(
-                f"create or replace table {lake}__committed_files as select * from committed_files_arrow"  # noqa: S608
-            )
-            conn.unregister("committed_files_arrow")
+            new_uris = [u for per_key in unloaded.values() for u in per_key]
+            # The committed files, and those this build decrypts (base_lake__file_loads records them).
+            for suffix, listed in (("committed_files", uris), ("unloaded_files", new_uris)):
+                conn.register("files_arrow", pa.table({LAKE_FILE_COLUMN: pa.array(listed, pa.string())}))
+                conn.execute(f"create or replace table {lake}__{suffix} as select * from files_arrow")  # noqa: S608
+                conn.unregister("files_arrow")
         log.info("lake views ready: %d datasets, %d data keys", len(LANDED_SCHEMAS), len(keys))
 
     def _loaded_files(self, conn: duckdb.DuckDBPyConnection, dataset: str) -> set[str]:

@@ -1,81 +1,263 @@
-"""Incremental base models: a second build decrypts only the new files, and the warehouse it leaves is
-the one a full refresh gives, after new days, a corrected re-send, and a purge of an objecting patient."""
+"""Incremental builds: after each daily load the warehouse an incremental `dbt build` leaves is, table for
+table and row for row, the one a `--full-refresh` build gives (staging, intermediate, CDM and marts),
+through new days, a late act, a corrected act moved to another week, a late child row, a duplicate batch
+and the purge of an objecting patient; and the daily build really is incremental (only the changed acts
+and weeks are rebuilt, and the big tables' tests read only them)."""
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
+from ingest.land import Ingestor, find_extract_files
 from ingest.manifest import all_manifests
 from ingest.opposition import Identity, add_identities
 from ingest.purge import purge_opposition
 from ingest.storage import open_store
-from tests.extract_builder import NIR, act_row, diagnosis_row, write_extract
-from tests.test_build_killed import _snapshot
-from tests.test_dbt_build import dbt, make_extracts, open_warehouse
+from ingest.synth import generate_extracts
+from tests.extract_builder import NIR, act_row, diagnosis_row, with_nir_key, write_extract
+from tests.test_dbt_build import dbt, open_warehouse
 
 pytestmark = pytest.mark.slow
 
-SELECT = ["--select", "+path:models/omop"]
+ASSOCIATION = "A76001"  # one of the generator's two associations: no new area or association
+OTHER_NIR = with_nir_key("1600576540123")
+# Bookkeeping of the incremental build itself, which differs between the two builds by design.
+BOOKKEEPING = {
+    "staging.base_lake__changed_acts",
+    "staging.base_lake__removed_rows",
+    "build_state.base_lake__builds_completed",
+    "build_state.base_lake__file_loads",
+    "intermediate.int_surveillance_weeks_changed",
+}
+
+
+def _act(act_id: str, day: str, nir: str, **overrides: str) -> dict[str, str]:
+    return act_row(
+        act_id,
+        code_site=f"{ASSOCIATION}-B",
+        date_appel=day,
+        date_debut=day,
+        date_fin=day,
+        patient_nir=nir,
+        patient_commune_insee="76540",
+        patient_code_postal="76000",
+        **overrides,
+    )
+
+
+def _snapshot(warehouse: Path, keystore: LocalKeyStore) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every row, per table built from the lake."""
+    con = open_warehouse(warehouse, keystore)
+    tables = con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables() where database_name = 'warehouse' "
+        "and schema_name in ('staging', 'intermediate', 'cdm', 'epidemiology') order by 1"
+    ).fetchall()
+    sums = {}
+    for (table,) in tables:
+        if table in BOOKKEEPING:
+            continue
+        sums[table] = con.execute(f"select count(*), sum(hash(r)) from warehouse.{table} as r").fetchone()
+    con.close()
+    assert {"cdm.visit_occurrence", "cdm.person", "epidemiology.disclosure_controlled_cells"} <= set(sums)
+    assert sums["cdm.visit_occurrence"][0] > 1000
+    return sums
+
+
+def _query(warehouse: Path, keystore: LocalKeyStore, sql: str) -> list[tuple]:
+    con = open_warehouse(warehouse, keystore)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     store = open_store(lake)
     ingestor = Ingestor(store, keystore)
-    files = make_extracts(tmp_path / "extracts")
-    ingestor.run(files[:2])
+    generate_extracts(
+        tmp_path / "generated", date(2024, 1, 1), date(2024, 1, 24), n_associations=2, scale=0.3
+    )
+    generated = find_extract_files([tmp_path / "generated"])
+
+    def days(first: str, last: str) -> list[Path]:
+        return [p for p in generated if first <= p.name.split("_")[1] <= last]
+
+    hand = tmp_path / "hand"
+    # History: three weeks, with two hand-made acts on Wednesday 10 January: act H1 of a patient who
+    # will object, act H2 of another patient.
+    history_acts = write_extract(
+        hand / "history",
+        "actes",
+        [_act("H1", "10/01/2024", NIR), _act("H2", "10/01/2024", OTHER_NIR)],
+        association=ASSOCIATION,
+        day="20240110",
+    )
+    history_diagnoses = write_extract(
+        hand / "history",
+        "diagnostics",
+        [diagnosis_row("H1", code_cim10="J11.1")],
+        association=ASSOCIATION,
+        day="20240110",
+    )
+    assert ingestor.run([*days("20240101", "20240117"), history_acts, history_diagnoses]).totals[2] == 0
+
     incremental, full = tmp_path / "incremental", tmp_path / "full"
     env = {**os.environ, "LAKEHOUSE_KEYSTORE": str(keystore.path), "LAKEHOUSE_LAKE": str(lake)}
     env_inc = {**env, "LAKEHOUSE_WAREHOUSE": str(incremental / "warehouse.duckdb")}
     env_full = {**env, "LAKEHOUSE_WAREHOUSE": str(full / "warehouse.duckdb")}
 
-    def build(env: dict[str, str], root: Path, *extra: str) -> None:
-        result = dbt(["build", *SELECT, *extra], env, root)
-        assert result.returncode == 0, result.stdout[-3000:]
+    def build(env: dict[str, str], root: Path, *extra: str) -> list[dict]:
+        result = dbt([*extra], env, root)
+        assert result.returncode == 0, result.stdout[-4000:]
+        return json.loads((root / "target" / "run_results.json").read_text())["results"]
 
-    build(env_inc, incremental)
-    # Later days, a corrected re-send and the same file twice arrive; the next build is incremental.
-    ingestor.run(files[2:])
-    build(env_inc, incremental)
-    con = open_warehouse(incremental / "warehouse.duckdb", keystore)
-    loaded = con.execute(
-        "select count(distinct _lake_file) from warehouse.staging.base_lake__acts"
-    ).fetchone()
-    con.close()
-    # Every committed acts batch once, the corrected re-send of a day included (a batch of its own).
-    assert loaded[0] == len([m for m in all_manifests(store) if m.dataset == "acts"]) == 4
-    build(env_full, full, "--full-refresh")
-    assert _snapshot(incremental, keystore) == _snapshot(full, keystore)
+    def compare() -> None:
+        build(
+            env_full, full, "build", "--full-refresh", "--resource-type", "seed", "--resource-type", "model"
+        )
+        assert _snapshot(incremental / "warehouse.duckdb", keystore) == _snapshot(
+            full / "warehouse.duckdb", keystore
+        )
 
-    # An objecting patient's acts are purged from the lake: the incremental build drops them too.
-    extra = write_extract(
-        tmp_path / "extracts" / "objector",
+    build(env_inc, incremental, "build")
+
+    # Daily load 1: four new days. The 19 January extract carries H2 again, corrected: it was in fact
+    # seen on Tuesday 16 January (another ISO week) and sent to the emergency department; it also
+    # carries a late act H3 of Saturday 13 January. H2's diagnosis arrives with the 20 January extract,
+    # apart from its act. A history file is given again (a duplicate batch, a no-op).
+    correction = write_extract(
+        hand / "late",
         "actes",
-        [act_row("90"), act_row("91", patient_nir="")],
-        day="20240116",
+        [_act("H2", "16/01/2024", OTHER_NIR, orientation="URG"), _act("H3", "13/01/2024", OTHER_NIR)],
+        association=ASSOCIATION,
+        day="20240119",
     )
-    diags = write_extract(
-        tmp_path / "extracts" / "objector", "diagnostics", [diagnosis_row("90")], day="20240116"
+    late_child = write_extract(
+        hand / "late",
+        "diagnostics",
+        [diagnosis_row("H2", code_cim10="J11.1")],
+        association=ASSOCIATION,
+        day="20240120",
     )
-    ingestor.run([extra, diags])
-    build(env_inc, incremental)
+    report = ingestor.run([*days("20240118", "20240121"), correction, late_child, history_acts])
+    statuses = [f.status for f in report.files]
+    assert statuses.count("duplicate") == 1 and "quarantined" not in statuses, statuses
+    assert report.totals[2] == 0  # no row quarantined: every hand-made row is valid
+    results = build(env_inc, incremental, "build")
+    compare()
+    warehouse = incremental / "warehouse.duckdb"
+    h2 = _query(
+        warehouse,
+        keystore,
+        "select visit_start_date, discharged_to_source_value from warehouse.cdm.visit_occurrence "
+        "where visit_occurrence_id in (select visit_occurrence_id from warehouse.intermediate"
+        ".int_acts_typed_as_visits where act_id = 'H2')",
+    )
+    assert h2 == [(date(2024, 1, 16), "URG")]
+    assert _query(
+        warehouse,
+        keystore,
+        "select count(*) from warehouse.cdm.condition_occurrence where visit_occurrence_id in "
+        "(select visit_occurrence_id from warehouse.intermediate.int_acts_typed_as_visits "
+        "where act_id = 'H2')",
+    ) == [(1,)]
+
+    # The daily build rebuilt the changed acts only, and the big tables' tests read only them.
+    changed = _query(
+        warehouse,
+        keystore,
+        "select count(distinct visit_occurrence_id) from warehouse.staging.base_lake__changed_acts",
+    )
+    total = _query(warehouse, keystore, "select count(*) from warehouse.cdm.visit_occurrence")
+    assert 0 < changed[0][0] < total[0][0] / 2
+    compiled = {
+        r["unique_id"]: r.get("compiled_code") or ""
+        for r in results
+        if r["unique_id"].startswith("test.") and ".not_null_visit_occurrence_person_id" in r["unique_id"]
+    }
+    assert compiled and all("base_lake__changed_acts" in sql for sql in compiled.values())
+    disclosure = [r for r in results if r["unique_id"].startswith("test.") and "disclosure" in r["unique_id"]]
+    assert disclosure and not any(
+        "base_lake__changed_acts" in (r.get("compiled_code") or "") for r in disclosure
+    )
+
+    # Daily load 2: three new days, and the patient of H1 objects: their acts are purged from the lake.
+    ingestor.run(days("20240122", "20240124"))
     add_identities(store, keystore, [Identity(nir=NIR)])
     assert purge_opposition(store, keystore).rows_removed
-    build(env_inc, incremental)
-    build(env_full, full, "--full-refresh")
-    after = _snapshot(incremental, keystore)
-    assert after == _snapshot(full, keystore)
-    con = open_warehouse(incremental / "warehouse.duckdb", keystore)
-    left = con.execute(
-        "select count(*) from warehouse.staging.base_lake__acts where act_id = '90'"
-    ).fetchone()
-    kept = con.execute(
-        "select count(*) from warehouse.staging.base_lake__acts where act_id = '91'"
-    ).fetchone()
-    con.close()
-    assert (left[0], kept[0]) == (0, 1)
+    build(env_inc, incremental, "build")
+    weeks = _query(
+        warehouse,
+        keystore,
+        "select week_start_date from warehouse.intermediate.int_surveillance_weeks_changed order by 1",
+    )
+    # The purged act's week, the week of the previous last day and the new week; not the first week.
+    assert [w for (w,) in weeks] == [date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22)]
+    compare()
+    assert _query(
+        warehouse,
+        keystore,
+        "select count(*) from warehouse.intermediate.int_acts_typed_as_visits "
+        "where act_id in ('H1', 'H2', 'H3')",
+    ) == [(2,)]
+    assert _query(warehouse, keystore, "select count(*) from warehouse.staging.base_lake__removed_rows") == [
+        (0,)
+    ]
+    watermarks = "select count(*) from warehouse.build_state.base_lake__builds_completed"
+    assert _query(warehouse, keystore, watermarks) == [(3,)]
+    # A partial selection runs the watermark model but does not move the watermark: the models it
+    # leaves out have not built the changes.
+    build(env_inc, incremental, "run", "--select", "visit_occurrence+")
+    assert _query(warehouse, keystore, watermarks) == [(3,)]
+    # Every committed acts batch is loaded once; the purge rewrote one of them.
+    loaded = _query(
+        warehouse, keystore, "select count(distinct _batch_id) from warehouse.staging.base_lake__acts"
+    )
+    assert loaded[0][0] == len(
+        [m for m in all_manifests(store) if m.dataset == "acts" and m.status == "committed"]
+    )
+
+
+def test_every_incremental_model_is_upstream_of_the_watermark(
+    tmp_path: Path, keystore: LocalKeyStore
+) -> None:
+    """A model rebuilt from the changed acts must run before base_lake__builds_completed moves, or a
+    failure in it would lose the changes for good."""
+    env = {
+        **os.environ,
+        "LAKEHOUSE_KEYSTORE": str(keystore.path),
+        "LAKEHOUSE_LAKE": str(tmp_path / "lake"),
+        "LAKEHOUSE_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }
+    result = dbt(["parse"], env, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+    parents = {uid: set(n.get("depends_on", {}).get("nodes", [])) for uid, n in nodes.items()}
+
+    def ancestors(uid: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [uid]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    scoped = {
+        uid
+        for uid, n in nodes.items()
+        if n["resource_type"] == "model"
+        and n["config"]["materialized"] == "incremental"
+        and not n["name"].startswith("base_lake__")
+        and n["name"] != "base_lake__builds_completed"
+    }
+    assert len(scoped) >= 20
+    assert scoped <= ancestors("model.urgent_care_lakehouse.base_lake__builds_completed")

@@ -18,9 +18,12 @@
       count_column     the count of a cell
       id_column        unique id of a cell
       max_passes       a safety net: fail rather than publish if no fixed point is reached
+      scope_where      SQL restricting the cells considered (an incremental build's recomputed ISO
+                       weeks); correct only when no margin group crosses it (each group lies in the
+                       scope or outside it), so the cells outside are left exactly as they were
 -#}
 {% macro disclosure_suppress_complementary(
-    relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200
+    relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true'
 ) %}
     {%- if not execute -%}
         {{ return('select 1') }}
@@ -35,12 +38,12 @@
         {%- do member_selects.append(
             "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.child_key ~ " as varchar))) as group_id, "
             ~ id_column ~ " as cell_id, false as is_parent from " ~ relation
-            ~ " where " ~ margin.get('child_where', 'true')
+            ~ " where (" ~ margin.get('child_where', 'true') ~ ") and (" ~ scope_where ~ ")"
         ) -%}
         {%- do member_selects.append(
             "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.parent_key ~ " as varchar))) as group_id, "
             ~ id_column ~ " as cell_id, true as is_parent from " ~ relation
-            ~ " where " ~ margin.get('parent_where', 'true')
+            ~ " where (" ~ margin.get('parent_where', 'true') ~ ") and (" ~ scope_where ~ ")"
         ) -%}
     {%- endfor -%}
 
@@ -131,5 +134,7 @@
     set
         {{ count_column }} = null,
         contributor_count = null
-    where is_suppressed
+    where
+        is_suppressed
+        and ({{ scope_where }})
 {% endmacro %}

@@ -2,12 +2,19 @@
     One row per act, typed as an OMOP visit: home visits (VAD) as Home Visit, centre consultations (CONS)
     as Outpatient Visit, teleconsultations (TLC) as Telehealth; an act type missing from the seed gets
     concept 0 and keeps its source value. Ids are hashes of natural keys, stable across reloads.
+    Incremental: a build replaces the acts changed since the last completed build.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+) }}
 with
 
 acts as (
 
     select * from {{ ref('stg_lake__acts') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 

@@ -6,18 +6,26 @@
       4. otherwise concept 0, the source value kept.
     A code mapping to several standard concepts gives several rows (OMOP convention). The target's
     domain decides the CDM table: Condition (and unmapped) to condition_occurrence, others to observation.
+    Incremental: a build replaces the diagnoses of the acts changed since the last completed build.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+) }}
 with
 
 diagnoses as (
 
     select * from {{ ref('stg_lake__diagnoses') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
+    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
 
 ),
 

@@ -1,12 +1,20 @@
 {#-
     One row per patient pseudonym. Sex, birth year and month and residence come from the patient's
     latest act: an extract may correct them, and the latest one is the best known.
+    Incremental: a build replaces the patients of every version of the acts changed since the last
+    completed build (all their acts are read again; a patient left with no act is deleted).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['person_id'], changed_person_ids()) }}",
+) }}
 with
 
 acts as (
 
     select * from {{ ref('stg_lake__acts') }}
+    where {{ in_incremental_scope(['patient_pseudonym'], changed_patient_pseudonyms()) }}
 
 ),
 

@@ -1,9 +1,17 @@
+{#- Incremental: a build replaces the rows of the acts changed since the last completed build. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+) }}
 with
 
 diagnoses as (
 
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
-    where domain_id = 'Condition'
+    where
+        domain_id = 'Condition'
+        and {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
 
 ),
 

@@ -1,10 +1,18 @@
 {#- One row per person whose act ended with a death certificate (outcome DC): the first such act. -#}
+{#- Incremental: a build replaces the rows of the persons whose acts changed since the last build. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['person_id'], changed_person_ids()) }}",
+) }}
 with
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
-    where outcome = 'DC'
+    where
+        outcome = 'DC'
+        and {{ in_incremental_scope(['person_id'], changed_person_ids()) }}
 
 ),
 

@@ -2,18 +2,26 @@
     One row per prescription line. The drug concept comes from the ATC code's 'Maps to' when the
     vocabulary has one (a full Athena download maps many ATC codes to RxNorm ingredients); otherwise 0,
     with the CIP13 (or ATC) code kept as source value. The exposure runs for the prescribed duration.
+    Incremental: a build replaces the rows of the acts changed since the last completed build.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+) }}
 with
 
 prescriptions as (
 
     select * from {{ ref('stg_lake__prescriptions') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
+    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
 
 ),
 

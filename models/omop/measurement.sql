@@ -1,15 +1,23 @@
 {#- One row per vital sign value measured during an act, as LOINC with its UCUM unit. -#}
+{#- Incremental: a build replaces the rows of the acts changed since the last completed build. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+) }}
 with
 
 vital_signs as (
 
     select * from {{ ref('stg_lake__vital_signs') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
+    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
 
 ),
 

@@ -1,19 +1,28 @@
 {#-
     Who called and the outcome of each act, as question/answer pairs of the project's own concepts
     (vocabulary UCN), plus diagnoses whose standard concept is outside the Condition domain.
+    Incremental: a build replaces the rows of the acts changed since the last completed build.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+) }}
 with
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
+    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
 
 ),
 
 diagnoses as (
 
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
-    where domain_id != 'Condition'
+    where
+        domain_id != 'Condition'
+        and {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
 
 ),
 

@@ -1,12 +1,19 @@
 {#-
     One period per person, from the first to the last act: an urgent-care network sees a patient only
     at acts, so the span of acts is the honest observation window.
+    Incremental: a build replaces the periods of the persons whose acts changed since the last build.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['person_id'], changed_person_ids()) }}",
+) }}
 with
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
+    where {{ in_incremental_scope(['person_id'], changed_person_ids()) }}
 
 ),
 

@@ -5,7 +5,15 @@
     daily total). Delay statistics are published only when the cell's act count is published and they
     summarise at least k home visits by at least `disclosure_min_contributors` doctors: a median of
     two delays, or of one doctor's visits, would describe individuals.
+    Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(
+        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts()
+    ) }}",
+) }}
 {%- set k = var('disclosure_k', 11) -%}
 {%- set min_contributors = var('disclosure_min_contributors', 3) -%}
 with
@@ -13,13 +21,18 @@ with
 cells as (
 
     select * from {{ ref('disclosure_controlled_cells') }}
-    where family like 'association_%'
+    where
+        family like 'association_%'
+        and {{ in_incremental_scope(
+            ["cast(date_trunc('week', period_start) as date)"], changed_week_starts()
+        ) }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
+    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
 
 ),
 

@@ -4,7 +4,13 @@
     syndromic_indicators_by_week (same suppression). Referral and hospitalisation counts are cells of
     their own, suppressed over régions -> France. The home-visit delay median needs at least k visits
     by at least `disclosure_min_contributors` doctors.
+    Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts()) }}",
+) }}
 {%- set k = var('disclosure_k', 11) -%}
 {%- set min_contributors = var('disclosure_min_contributors', 3) -%}
 with
@@ -17,18 +23,21 @@ cells as (
         and age_class = 'all'
         and geo_level in ('region', 'france')
         and period_type = 'week'
+        and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
+    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
 
 ),
 
 act_syndromes as (
 
     select * from {{ ref('int_act_syndromes_identified') }}
+    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
 
 ),
 

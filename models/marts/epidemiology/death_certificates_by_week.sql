@@ -2,13 +2,21 @@
     Death certificates written by the network's doctors (acts ending with outcome DC): one row per
     age class, area (région, France) and ISO week. Counts are small: expect most régional cells to be
     suppressed; France by age class is the useful series.
+    Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts()) }}",
+) }}
 with
 
 cells as (
 
     select * from {{ ref('disclosure_controlled_cells') }}
-    where family = 'death_certificates'
+    where
+        family = 'death_certificates'
+        and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
 
 ),
 

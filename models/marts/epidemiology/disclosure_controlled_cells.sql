@@ -17,6 +17,10 @@
     Primary suppression: a count between 1 and k-1, or made of fewer than `disclosure_min_contributors`
     distinct doctors. Complementary suppression: the post-hook (macros/disclosure/suppression.sql),
     which also sets every suppressed count to NULL.
+    Incremental by ISO week: every margin group lies within one ISO week (its days and the week), so a
+    build deletes and recomputes only the weeks int_surveillance_weeks_changed lists, primary and
+    complementary suppression included, and gets the cells a full build gets. The dense grid's areas,
+    associations and first and last days still come from every act.
 -#}
 {%- set dims = [
     'family', 'syndrome_group', 'age_class', 'geo_level', 'geo_code', 'period_type', 'period_start',
@@ -30,19 +34,30 @@
 {%- endfor -%}
 {%- set cell_key = "md5(concat_ws('|', " ~ (key_parts | join(', ')) ~ "))" -%}
 {{ config(
-    post_hook="{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins()) }}"
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) }}",
+    post_hook="{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts())) }}",
 ) }}
 with
 
-acts as (
+all_acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
+
+),
+
+acts as (
+
+    select * from all_acts
+    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
 
 ),
 
 act_syndromes as (
 
     select * from {{ ref('int_act_syndromes_identified') }}
+    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
 
 ),
 
@@ -68,11 +83,13 @@ hour_bands as (
 days as (
 
     select cast(range as date) as period_start
-    from range(
-        (select min(act_date) from acts),
-        (select max(act_date) from acts) + interval 1 day,
-        interval 1 day
-    )
+    from
+        range(
+            (select min(act_date) from all_acts),
+            (select max(act_date) from all_acts) + interval 1 day,
+            interval 1 day
+        )
+    where {{ in_incremental_scope(["cast(date_trunc('week', range) as date)"], changed_week_starts()) }}
 
 ),
 
@@ -99,7 +116,7 @@ periods as (
 associations as (
 
     select distinct association_id
-    from acts
+    from all_acts
 
 ),
 
@@ -111,7 +128,7 @@ geographies as (
         'region' as parent_geo_level,
         region_code as parent_geo_code
 
-    from acts
+    from all_acts
 
     union all
 
@@ -121,7 +138,7 @@ geographies as (
         'france' as parent_geo_level,
         'FR' as parent_geo_code
 
-    from acts
+    from all_acts
 
     union all
 

@@ -101,7 +101,7 @@ final as (
         peaks.peak_iso_week,
         peaks.peak_act_count,
         spans.epidemic_end_iso_week,
-        spans.epidemic_last_week_start_date + interval 6 day as epidemic_end_date,
+        cast(spans.epidemic_last_week_start_date + interval 6 day as date) as epidemic_end_date,
         spans.epidemic_week_count,
         spans.excess_act_count,
         round(peaks.peak_act_count / nullif(peaks.peak_threshold, 0), 2) as peak_to_threshold_ratio,

@@ -1,13 +1,25 @@
 {#-
     SurSaUD-style daily syndromic indicators: one row per syndromic group, age class, area and day.
     Only disclosure-controlled counts (NULL when suppressed, with a flag).
+    Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(
+        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts()
+    ) }}",
+) }}
 with
 
 indicators as (
 
     select * from {{ ref('int_syndromic_indicators_joined') }}
-    where period_type = 'day'
+    where
+        period_type = 'day'
+        and {{ in_incremental_scope(
+            ["cast(date_trunc('week', period_start) as date)"], changed_week_starts()
+        ) }}
 
 ),
 

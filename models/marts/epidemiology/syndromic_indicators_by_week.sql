@@ -2,13 +2,21 @@
     SurSaUD-style weekly syndromic indicators: one row per syndromic group, age class, area and ISO
     week (Monday to Sunday). Suppressed jointly with the daily mart: a week's count and its seven days
     never let a suppressed day be recovered.
+    Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts()) }}",
+) }}
 with
 
 indicators as (
 
     select * from {{ ref('int_syndromic_indicators_joined') }}
-    where period_type = 'week'
+    where
+        period_type = 'week'
+        and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
 
 ),
 

@@ -2,12 +2,21 @@
     One row per act: the latest version wins. A corrected re-send of a day is a new batch of the same
     partition, and a late act may come again in a later day's extract, so versions are ordered by
     extract date, then ingestion time, then batch id (a deterministic tie-break for duplicate batches).
+    Incremental: a build replaces the acts changed since the last completed build
+    (base_lake__changed_acts), every version of them being re-read.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}",
+) }}
+
 with
 
 source as (
 
     select * from {{ ref('base_lake__acts') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 

@@ -1,12 +1,21 @@
 {#-
     One row per coded diagnosis of an act, from the latest batch that carried the act's diagnoses: a
     correction replaces the act's whole list, so a rank dropped by the correction disappears too.
+    Incremental: a build replaces the acts changed since the last completed build
+    (base_lake__changed_acts), every version of them being re-read.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}",
+) }}
+
 with
 
 source as (
 
     select * from {{ ref('base_lake__diagnoses') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 

@@ -1,12 +1,21 @@
 {#-
     One row per prescription line of an act, from the latest batch that carried the act's prescription
     (a correction replaces the whole prescription).
+    Incremental: a build replaces the acts changed since the last completed build
+    (base_lake__changed_acts), every version of them being re-read.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}",
+) }}
+
 with
 
 source as (
 
     select * from {{ ref('base_lake__prescriptions') }}
+    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
 
 ),
 

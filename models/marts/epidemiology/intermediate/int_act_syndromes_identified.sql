@@ -1,71 +1,10 @@
 {#-
-    One row per act and syndromic group it belongs to: any diagnosis of the act, at any rank, whose
-    CIM-10 code starts with one of the group's prefixes or whose thesaurus code is one of the group's
-    codes. A group restricted by age (bronchiolitis: under 2) ignores acts outside it, as SpF does.
-    Ephemeral: record-level, never materialised. Left joins: see int_acts_classified_for_surveillance.
+    One row per act and syndromic group it belongs to: the marts' handle on int_surveillance_act_syndromes
+    (record-level, built incrementally in the intermediate schema; see it for the rules). Ephemeral.
 -#}
-with
+select
+    visit_occurrence_id,
+    syndrome_group,
+    week_start_date
 
-diagnoses as (
-
-    select * from {{ ref('int_diagnoses_mapped_to_standard') }}
-
-),
-
-acts as (
-
-    select * from {{ ref('int_acts_classified_for_surveillance') }}
-
-),
-
-group_codes as (
-
-    select * from {{ ref('syndromic_group_codes') }}
-
-),
-
-syndromic_groups as (
-
-    select * from {{ ref('syndromic_groups') }}
-
-),
-
-matched as (
-
-    select distinct
-        diagnoses.visit_occurrence_id,
-        group_codes.syndrome_group
-
-    from diagnoses
-    left join group_codes
-        on
-            (
-                group_codes.code_system = 'icd10_prefix'
-                and starts_with(diagnoses.icd10_code, group_codes.code)
-            )
-            or (
-                group_codes.code_system = 'thesaurus'
-                and diagnoses.thesaurus_code = group_codes.code
-            )
-    where group_codes.syndrome_group is not null
-
-),
-
-within_age as (
-
-    select
-        matched.visit_occurrence_id,
-        matched.syndrome_group
-
-    from matched
-    left join syndromic_groups
-        on matched.syndrome_group = syndromic_groups.syndrome_group
-    left join acts
-        on matched.visit_occurrence_id = acts.visit_occurrence_id
-    where
-        syndromic_groups.max_age_years is null
-        or acts.patient_age_years <= syndromic_groups.max_age_years
-
-)
-
-select * from within_age
+from {{ ref('int_surveillance_act_syndromes') }}

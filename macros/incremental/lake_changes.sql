@@ -1,0 +1,185 @@
+{#-
+    Incremental builds downstream of the lake (see docs/architecture.md, "Incremental build"). A build
+    records the lake files it decrypts into the base tables (base_lake__file_loads, with the build's
+    stamp) and the keys of the base rows it deletes (purged or superseded files: base_lake__removed_rows);
+    base_lake__builds_completed gets one row when a whole build has succeeded. What changed since then is
+    therefore: base rows of files loaded after the last completed build, and rows removed after it
+    (base_lake__changed_acts). A failed or partial build does not move the watermark: the next build
+    redoes its work (every incremental model replaces its scope).
+-#}
+
+
+{#- The stamp of this build, a timestamp literal: the same in every model of one invocation. -#}
+{% macro lake_load_stamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+
+{#-
+    The last completed build's row of base_lake__builds_completed, as a dict (built_through, first_act_date,
+    last_act_date, geography_fingerprint, association_fingerprint), or none before the first one.
+    Read by relation name, not ref(): the watermark is written after every model that reads it.
+-#}
+{% macro last_completed_build() %}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(
+        database=target.database, schema='build_state', identifier='base_lake__builds_completed'
+    ) -%}
+    {%- if relation is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set result = run_query(
+        "select strftime(built_through, '%Y-%m-%d %H:%M:%S.%f'), cast(first_act_date as varchar), "
+        ~ "cast(last_act_date as varchar), geography_fingerprint, association_fingerprint from "
+        ~ relation ~ " order by built_through desc limit 1"
+    ) -%}
+    {%- if result.rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set row = result.rows[0] -%}
+    {{ return({
+        'built_through': row[0],
+        'first_act_date': row[1],
+        'last_act_date': row[2],
+        'geography_fingerprint': row[3],
+        'association_fingerprint': row[4],
+    }) }}
+{% endmacro %}
+
+
+{#-
+    Pre-hook of the act-keyed base models: before the rows of files that are no longer committed (a
+    purge, an objection, a key retirement rewrote or deleted them) are deleted, their keys are kept in
+    base_lake__removed_rows, so that everything built from them is rebuilt. Keys only: the patient
+    pseudonym and start time of a removed act tell which person and which weeks to rebuild; they are
+    deleted once a build has propagated the removal (base_lake__builds_completed' post-hook).
+-#}
+{% macro base_lake_remove_uncommitted(dataset) -%}
+    {%- if is_incremental() -%}
+        {%- set removed = ref('base_lake__removed_rows') -%}
+        {%- set committed = source('lake', dataset ~ '__committed_files') -%}
+        insert into {{ removed }}
+        select
+            '{{ dataset }}' as dataset,
+            association_id,
+            act_id,
+            {% if dataset == 'acts' -%}
+            patient_pseudonym,
+            cast(start_at as timestamp) as start_at,
+            {%- else -%}
+            cast(null as varchar) as patient_pseudonym,
+            cast(null as timestamp) as start_at,
+            {%- endif %}
+            _lake_file,
+            {{ lake_load_stamp() }} as _removed_at
+        from {{ this }}
+        where _lake_file not in (select _lake_file from {{ committed }});
+        delete from {{ this }}
+        where _lake_file not in (select _lake_file from {{ committed }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    Whether this invocation moves the watermark (base_lake__builds_completed): only when every model it
+    depends on (every incremental model) is selected in it, so `dbt run --select visit_occurrence+` or
+    `--select +person` never marks changes as built in models that did not run. True at parse time (so
+    that every ref is recorded).
+-#}
+{% macro build_watermark_advances() %}
+    {%- if not execute -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set missing = [] -%}
+    {%- for parent in model.depends_on.nodes if parent.startswith('model.') -%}
+        {%- if parent not in selected_resources -%}
+            {%- do missing.append(parent) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {{ log("base_lake__builds_completed: the watermark stays (not selected: " ~ (missing | join(', ')) ~ ")", info=true) }}
+    {%- endif -%}
+    {{ return(missing | length == 0) }}
+{% endmacro %}
+
+
+{#-
+    Post-hook of the act-keyed base models: records the lake files this build decrypted (the plugin's
+    `<dataset>__unloaded_files`; every committed file on a full refresh) with the build's stamp.
+-#}
+{% macro base_lake_record_file_loads(dataset) -%}
+    {%- set files = dataset ~ ('__committed_files' if flags.FULL_REFRESH else '__unloaded_files') -%}
+    insert into {{ ref('base_lake__file_loads') }}
+    select
+        '{{ dataset }}' as dataset,
+        _lake_file,
+        {{ lake_load_stamp() }} as loaded_at
+    from {{ source('lake', files) }}
+{%- endmacro %}
+
+
+{#-
+    Pre-hook of an incremental model keyed on acts, persons or weeks: deletes the rows of its scope,
+    which the model's select then inserts again from current data (or not at all, for what was purged).
+      key_columns    the model's columns naming the scope (e.g. ['visit_occurrence_id'])
+      scope_select   a select returning the same columns, in the same order
+-#}
+{% macro delete_incremental_scope(key_columns, scope_select) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where ({{ key_columns | join(', ') }}) in ({{ scope_select }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    A filter restricting an incremental model's inputs to its scope (the same rows its pre-hook
+    deleted); `true` when the model is built in full.
+      key_columns    SQL expressions of the input naming the scope
+      scope_select   as in delete_incremental_scope
+-#}
+{% macro in_incremental_scope(key_columns, scope_select) -%}
+    {%- if is_incremental() -%}
+        ({{ key_columns | join(', ') }}) in ({{ scope_select }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The changed acts, persons and weeks, as scope selects. -#}
+{% macro changed_act_keys() -%}
+    select distinct association_id, act_id from {{ ref('base_lake__changed_acts') }}
+{%- endmacro %}
+
+{% macro changed_visit_ids() -%}
+    select distinct visit_occurrence_id from {{ ref('base_lake__changed_acts') }}
+{%- endmacro %}
+
+{% macro changed_person_ids() -%}
+    select distinct person_id from {{ ref('base_lake__changed_acts') }} where person_id is not null
+{%- endmacro %}
+
+{% macro changed_patient_pseudonyms() -%}
+    select distinct patient_pseudonym from {{ ref('base_lake__changed_acts') }}
+    where patient_pseudonym is not null
+{%- endmacro %}
+
+{% macro changed_week_starts() -%}
+    select week_start_date from {{ ref('int_surveillance_weeks_changed') }}
+{%- endmacro %}
+
+
+{#-
+    Fingerprints of the surveillance grid's dimensions other than time (the areas and associations
+    with acts): when one changes, every week's dense grid changes (int_surveillance_weeks_changed).
+      acts  relation or CTE of classified acts
+-#}
+{% macro surveillance_grid_fingerprints(acts) -%}
+    md5(coalesce(string_agg(distinct department_code || ':' || region_code, ',' order by department_code || ':' || region_code), ''))
+        as geography_fingerprint,
+    md5(coalesce(string_agg(distinct association_id, ',' order by association_id), ''))
+        as association_fingerprint
+{%- endmacro %}

@@ -1,0 +1,92 @@
+{#-
+    Bounded generic tests on incremental builds. Overrides dbt's get_where_subquery, through which every
+    generic test reads the model it tests. On an incremental build (var test_scope = 'changed', the
+    default, and no --full-refresh), the tests of the big row-level tables below read only the rows of
+    the acts or persons this build replaced (base_lake__changed_acts): a daily build tests the day's
+    rows, not ten years of them. Rows outside the scope were tested when they were built and have not
+    changed since (every incremental model replaces exactly its scope). A relationships test still
+    looks its parents up in the whole parent table. `--vars '{test_scope: all}'`, and every
+    --full-refresh, test every row. The marts' tests, disclosure tests included, read every row unless
+    var disclosure_test_scope is 'changed_weeks' (below). A test's own `where` config still applies. The subquery has no alias (DuckDB does
+    not need one), so tests that alias their model (`from {{ model }} as checked`) still compile.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scope = _incremental_test_scope(relation) -%}
+    {%- if scope -%}
+        {%- set where = '(' ~ scope ~ ')' ~ (' and (' ~ where ~ ')' if where else '') -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }})
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The scope filter of a tested relation on an incremental build, or '' (test every row). The published
+    marts' tests (disclosure tests included) are restricted only when var disclosure_test_scope is
+    'changed_weeks' (default 'all'): then they read the ISO weeks this build recomputed, which is sound
+    because no margin group crosses an ISO week and the other weeks are the rows tested when they were
+    built; it is off by default, so that every build re-proves disclosure control on every published row.
+-#}
+{% macro _incremental_test_scope(relation) -%}
+    {%- set scopes = {
+        'stg_lake__acts': 'act',
+        'stg_lake__diagnoses': 'act',
+        'stg_lake__prescriptions': 'act',
+        'stg_lake__vital_signs': 'act',
+        'int_acts_typed_as_visits': 'visit',
+        'int_diagnoses_mapped_to_standard': 'visit',
+        'int_surveillance_acts_classified': 'visit',
+        'int_surveillance_act_syndromes': 'visit',
+        'visit_occurrence': 'visit',
+        'condition_occurrence': 'visit',
+        'drug_exposure': 'visit',
+        'measurement': 'visit',
+        'observation': 'visit',
+        'int_persons_derived_from_acts': 'person',
+        'person': 'person',
+        'observation_period': 'person',
+        'death': 'person',
+    } -%}
+    {%- set week_columns = {
+        'disclosure_controlled_cells': 'period_start',
+        'syndromic_indicators_by_day': 'act_date',
+        'activity_by_association_day': 'act_date',
+        'syndromic_indicators_by_week': 'week_start_date',
+        'care_pathway_by_syndrome_week': 'week_start_date',
+        'death_certificates_by_week': 'week_start_date',
+    } -%}
+    {%- if var('disclosure_test_scope', 'all') == 'changed_weeks' -%}
+        {%- for name in week_columns -%}
+            {%- do scopes.update({name: 'week'}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set kind = scopes.get(relation.identifier) if relation.identifier is defined else none -%}
+    {%- if kind is none or var('test_scope', 'changed') != 'changed' or flags.FULL_REFRESH -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set changed = api.Relation.create(
+        database=target.database, schema='staging', identifier='base_lake__changed_acts'
+    ) -%}
+    {%- if kind == 'week' -%}
+        {%- set weeks = api.Relation.create(
+            database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
+        ) -%}
+        {{- return(
+            "cast(date_trunc('week', " ~ week_columns[relation.identifier] ~ ") as date) in "
+            ~ "(select week_start_date from " ~ weeks ~ ")"
+        ) -}}
+    {%- elif kind == 'act' -%}
+        {{- return('(association_id, act_id) in (select association_id, act_id from ' ~ changed ~ ')') -}}
+    {%- elif kind == 'visit' -%}
+        {{- return('visit_occurrence_id in (select visit_occurrence_id from ' ~ changed ~ ')') -}}
+    {%- else -%}
+        {{- return('person_id in (select person_id from ' ~ changed ~ ')') -}}
+    {%- endif -%}
+{%- endmacro %}
