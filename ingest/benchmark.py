@@ -479,9 +479,17 @@ def run_benchmark(
     }
     try:
         for cp in checkpoints:
-            result["checkpoints"].append(_run_checkpoint(bench, cp))
-            if on_checkpoint is not None:
-                on_checkpoint(result)
+            measured: dict[str, Any] = {}
+            result["checkpoints"].append(measured)
+            try:
+                _run_checkpoint(bench, cp, measured)
+            except BaseException as exc:
+                # What was measured before the failure is kept, with the failure, then the run stops.
+                measured["error"] = f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                if on_checkpoint is not None:
+                    on_checkpoint(result)
     finally:
         result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         if not cfg.keep:
@@ -489,15 +497,16 @@ def run_benchmark(
     return result
 
 
-def _run_checkpoint(bench: Bench, cp: Checkpoint) -> dict[str, Any]:
+def _run_checkpoint(bench: Bench, cp: Checkpoint, out: dict[str, Any]) -> None:
+    """Measures one checkpoint into `out`, phase after phase (a failure leaves the phases done)."""
     cfg = bench.cfg
     log = lambda phase: cfg.log(f"{cp.years:g} year(s): {phase}")  # noqa: E731
-    out: dict[str, Any] = {
-        "years": cp.years,
-        "history": [cfg.start.isoformat(), cp.segment_end.isoformat()],
-        "segment": [cp.segment_start.isoformat(), cp.segment_end.isoformat()],
-        "phases": {},
-    }
+    out.update(
+        years=cp.years,
+        history=[cfg.start.isoformat(), cp.segment_end.isoformat()],
+        segment=[cp.segment_start.isoformat(), cp.segment_end.isoformat()],
+        phases={},
+    )
     phases = out["phases"]
     log("generate")
     phases["generate"] = bench.generate(cp)
@@ -517,7 +526,6 @@ def _run_checkpoint(bench: Bench, cp: Checkpoint) -> dict[str, Any]:
     out["warehouse_bytes"] = bench.paths["warehouse"].stat().st_size
     # The extracts of a checkpoint are landed: keep the disk for the next ones.
     shutil.rmtree(bench.history_dir(cp), ignore_errors=True)
-    return out
 
 
 def _du(folder: Path) -> int:

@@ -129,6 +129,9 @@ def benchmark(
         result["command"] = command
         write_result(result, path)
         cp = result["checkpoints"][-1]  # type: ignore[index]
+        if "error" in cp:
+            out.print(f"[red]Stopped at {cp.get('years', '?')} year(s)[/red]: {cp['error']}; kept in {path}")  # type: ignore[index]
+            return
         p = result["parameters"]
         table = Table(
             title=f"Benchmark: {cp['years']:g} year(s) of history, {p['associations']} associations, "  # type: ignore[index]
