@@ -327,6 +327,21 @@ def two_seasons() -> acts_mod.Acts:
     return _simulate(0, date(2022, 7, 1), date(2024, 6, 30), 0.15)
 
 
+def test_no_act_follows_a_patients_death(two_seasons: acts_mod.Acts) -> None:
+    """A death certificate is the patient's last act, whatever range is generated: the deceased are
+    drawn apart from the patients who come back (the CDM's plausibleBeforeDeath check relies on it)."""
+    acts = two_seasons
+    dead = acts.outcome == 4
+    assert 0.002 < dead.mean() < 0.05
+    pool = build_pool(network()[0], 3, 0.15)
+    assert (acts.patient[dead] >= pool.n_living).all() and (acts.patient[~dead] < pool.n_living).all()
+    patients, counts = np.unique(acts.patient[dead], return_counts=True)
+    assert (counts > 1).sum() <= 0.02 * len(patients)  # certified dead twice: rare
+    # The deceased's age and sex agree with the pool's record of them, as for the living.
+    age_at_act = (acts.call_day - pool.birth[acts.patient]) // 365.2425
+    assert (np.abs(age_at_act[dead] - acts.age[dead]) <= 1).mean() > 0.99
+
+
 def _codes(acts: acts_mod.Acts) -> np.ndarray:
     return np.array(profiles().codes)[acts.cond]
 

@@ -214,12 +214,15 @@ def simulate(
     age = _pick_rows(cum_age, cond, u[:, U_AGE])
     odds = p_female[age] / (1 - p_female[age]) * prof.female_odds[cond]
     sex = (u[:, U_SEX] < odds / (1 + odds)).astype(np.int64)
+    death = cond == prof.death
     patient = pool.pick(call_day.astype(float), age.astype(float), sex, u[:, U_PAT])
+    patient[death] = pool.pick(
+        call_day[death].astype(float), age[death].astype(float), sex[death], u[death, U_PAT], deceased=True
+    )
     age_frac = (call_day - pool.birth[patient]) / DAYS_PER_YEAR
     age = np.clip(np.floor(age_frac).astype(np.int64), 0, clinical.reference.MAX_AGE)
     band = np.searchsorted(clinical.AGE_BANDS, age, side="right") - 1
     resident = (pool.ehpad[patient] >= 0) & (age >= 70)
-    death = cond == prof.death
 
     dtypes, _ = timeline.day_types_and_factors(stream_days, assoc.dep)
     hour = _pick_rows(timeline.HOUR_CUM, dtypes[di], u[:, U_HOUR])

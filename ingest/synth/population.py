@@ -20,6 +20,7 @@ from ingest.synth.network import Association
 _POOL_TAG = 0x0B0B
 BIRTH_FIRST = date(1900, 1, 1).toordinal() - date(1970, 1, 1).toordinal()
 BIRTH_LAST = date(2040, 12, 31).toordinal() - date(1970, 1, 1).toordinal()
+_BORN_1960 = date(1960, 1, 1).toordinal() - date(1970, 1, 1).toordinal()
 DAYS_PER_YEAR = 365.2425
 _KEY_SHIFT = 40_000  # makes birth ordinals (from -25567) positive inside the sort key
 _SEX_STRIDE = 1_000_000
@@ -30,12 +31,18 @@ EHPAD_SHARE_OLD = 0.15  # share of people born before 1950 who end up in a nursi
 
 @dataclass(frozen=True)
 class Pool:
-    """Patients sorted by (sex, birth date); every field an array over patients."""
+    """Patients, every field an array over them: first the living (who come back, by propensity), then
+    the block of the deceased (from `n_living` on), each block sorted by (sex, birth date).
+
+    A death certificate is the only act of a deceased patient: they are drawn apart from the patients
+    who come back, so no act of a patient ever follows their death, whatever range is generated (a
+    range must give the same files as its sub-ranges, so a death cannot be looked up in later days)."""
 
     sex: np.ndarray  # 0 male, 1 female
     birth: np.ndarray  # day ordinal since 1970-01-01
-    key: np.ndarray  # sex * _SEX_STRIDE + birth + _KEY_SHIFT (sorted)
-    cum_propensity: np.ndarray  # length n + 1, starts at 0
+    key: np.ndarray  # sex * _SEX_STRIDE + birth + _KEY_SHIFT (sorted within each block)
+    cum_propensity: np.ndarray  # the living: length n_living + 1, starts at 0
+    n_living: int
     last_name: np.ndarray  # index into names.LAST_NAMES
     last_name2: np.ndarray  # second part of a double name, -1 when none
     first_name: np.ndarray  # index into the sex x generation list
@@ -56,32 +63,57 @@ class Pool:
     def __len__(self) -> int:
         return len(self.sex)
 
-    def pick(self, day: np.ndarray, age: np.ndarray, sex: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Patients of the given sex aged `age` on `day` (ordinals), drawn by propensity."""
+    def pick(
+        self, day: np.ndarray, age: np.ndarray, sex: np.ndarray, u: np.ndarray, *, deceased: bool = False
+    ) -> np.ndarray:
+        """Patients of the given sex aged `age` on `day` (ordinals): among the living, drawn by
+        propensity; among the deceased (`deceased=True`), uniformly."""
+        if deceased:
+            key = self.key[self.n_living :]
+            cum = np.arange(len(key) + 1, dtype=np.float64)
+        else:
+            key, cum = self.key[: self.n_living], self.cum_propensity
         hi_birth = np.floor(day - age * DAYS_PER_YEAR).astype(np.int64)
         lo_birth = np.floor(day - (age + 1) * DAYS_PER_YEAR).astype(np.int64) + 1
         base = sex.astype(np.int64) * _SEX_STRIDE + _KEY_SHIFT
-        lo = np.searchsorted(self.key, base + lo_birth, side="left")
-        hi = np.searchsorted(self.key, base + hi_birth, side="right")
+        lo = np.searchsorted(key, base + lo_birth, side="left")
+        hi = np.searchsorted(key, base + hi_birth, side="right")
         # An empty window (tiny pools) falls back to the nearest older patient of that sex.
         empty = hi <= lo
         lo = np.where(empty, np.maximum(lo - 1, 0), lo)
         hi = np.where(empty, lo + 1, hi)
-        c = self.cum_propensity
-        target = c[lo] + u * (c[hi] - c[lo])
-        idx = np.searchsorted(c, target, side="right") - 1
-        return np.clip(idx, lo, hi - 1)
+        target = cum[lo] + u * (cum[hi] - cum[lo])
+        idx = np.clip(np.searchsorted(cum, target, side="right") - 1, lo, hi - 1)
+        return idx + self.n_living if deceased else idx
 
 
 def build_pool(assoc: Association, seed: int, scale: float) -> Pool:
-    rng = np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_POOL_TAG, assoc.index)))
-    )
     # Patients per one-year birth cohort: enough for repeat visits to look like real repeat visits.
     per_year = max(40, round(0.02 * assoc.annual_acts * scale))
-    n = per_year * 141
+    living = _draw_people(assoc, seed, per_year * 141, block=0)
+    # Deaths are about 1.3 % of acts, nearly all after 75, drawn uniformly within a sex and birth year:
+    # a block as large as the living's, born mostly before 1960, keeps a patient certified dead twice
+    # rare (a few % of deaths over ten years; the CDM's death table keeps the first certificate).
+    deceased = _draw_people(assoc, seed, per_year * 141, block=1)
+    return Pool(
+        **{
+            name: np.concatenate([living[name], deceased[name]])
+            for name in living
+            if name != "cum_propensity"
+        },
+        cum_propensity=living["cum_propensity"],
+        n_living=len(living["sex"]),
+    )
+
+
+def _draw_people(assoc: Association, seed: int, n: int, block: int) -> dict[str, np.ndarray]:
+    # Block 0 (the living) keeps the spawn key it always had: the same seed gives the same patients.
+    key_parts = (_POOL_TAG, assoc.index) if block == 0 else (_POOL_TAG, assoc.index, block)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key_parts)))
     sex = (rng.random(n) < 0.5).astype(np.int64)
     birth = rng.integers(BIRTH_FIRST, BIRTH_LAST + 1, size=n)
+    if block == 1:
+        birth = np.where(rng.random(n) < 0.85, rng.integers(BIRTH_FIRST, _BORN_1960, size=n), birth)
     key = sex * _SEX_STRIDE + birth + _KEY_SHIFT
     order = np.argsort(key, kind="stable")
     sex, birth, key = sex[order], birth[order], key[order]
@@ -107,7 +139,7 @@ def build_pool(assoc: Association, seed: int, scale: float) -> Pool:
     phone_kind = np.where(rng.random(n) < PHONE_KNOWN, rng.choice([1, 2, 3], size=n, p=[0.5, 0.25, 0.25]), 0)
     phone_digits = rng.integers(0, 10**8, size=n)
     nir_body, nir_corsica = _make_nir(rng, n, sex, birth, commune)
-    return Pool(
+    return dict(
         sex=sex,
         birth=birth,
         key=key,
