@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest.contract import PROJECT_ROOT
 from ingest.crypto import load_httpfs
 from ingest.keys import DataKeyring, LocalKeyStore
 from ingest.land import Ingestor
@@ -329,3 +330,52 @@ def test_uncommitted_batch_is_invisible(built: dict[str, object], tmp_path: Path
         assert landed_acts() == everything - 1
     finally:
         store.put(manifest, data)
+
+
+def test_spill_settings_survive_a_spill_and_new_cursors(built: dict[str, object], tmp_path: Path) -> None:
+    """The build's connection spills, encrypted, next to the warehouse; after a query has spilled, a new
+    cursor must still work. dbt-duckdb re-applies the profile's `settings` on every cursor, and DuckDB
+    refuses to switch the temporary directory once used: a build that spilled failed on its next model
+    when temp_directory was a profile setting. The plugin sets it once per connection instead."""
+    import yaml
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.adapters.duckdb.environments import Environment
+
+    from ingest.dbt_plugin import Plugin
+
+    root: Path = built["root"]
+    warehouse = tmp_path / "spill.duckdb"
+    plugin = Plugin(
+        name="lakehouse",
+        plugin_config={
+            "lake": str(root / "lake"),
+            "keystore": built["env"]["LAKEHOUSE_KEYSTORE"],
+            "warehouse_path": str(warehouse),
+        },
+    )
+    settings = yaml.safe_load((PROJECT_ROOT / "profiles.yml").read_text())["lakehouse"]["outputs"]["local"][
+        "settings"
+    ]
+    assert not {"temp_directory", "temp_file_encryption"} & set(settings)
+    settings = {**settings, "memory_limit": "64MB"}
+    creds = DuckDBCredentials(path=":memory:", settings=settings)
+    con = duckdb.connect()
+    try:
+        plugin.configure_connection(con)
+        cursor = Environment.initialize_cursor(creds, con.cursor())
+        # A sort larger than the memory limit: it spills.
+        cursor.execute(
+            "create table warehouse.main.big as select i, 'row ' || i as v from range(6000000) t(i)"
+        )
+        spill_dir = Path(f"{warehouse}.tmp")
+        assert cursor.execute("select max(v) from (select v from warehouse.main.big order by v)").fetchone()
+        assert cursor.execute("select current_setting('temp_directory')").fetchone()[0] == str(spill_dir)
+        assert cursor.execute("select current_setting('temp_file_encryption')").fetchone()[0] is True
+        # It did spill: DuckDB now refuses to move the spill folder (what a profile setting would do).
+        with pytest.raises(duckdb.NotImplementedException, match="temporary directory"):
+            cursor.execute(f"set temp_directory = '{tmp_path / 'elsewhere'}'")
+        # What dbt does for the next model: a new cursor, settings applied again.
+        again = Environment.initialize_cursor(creds, con.cursor())
+        assert again.execute("select count(*) from warehouse.main.big").fetchone()[0] == 6_000_000
+    finally:
+        con.close()
