@@ -183,10 +183,16 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         if r["unique_id"].startswith("test.") and ".not_null_visit_occurrence_person_id" in r["unique_id"]
     }
     assert compiled and all("base_lake__changed_acts" in sql for sql in compiled.values())
+    # The published marts' disclosure tests read the ISO weeks this build recomputed (and only those:
+    # the rest of the marts was not rewritten), never a row-level scope.
     disclosure = [r for r in results if r["unique_id"].startswith("test.") and "disclosure" in r["unique_id"]]
     assert disclosure and not any(
         "base_lake__changed_acts" in (r.get("compiled_code") or "") for r in disclosure
     )
+    week_scoped = [
+        r for r in disclosure if "int_surveillance_weeks_changed" in (r.get("compiled_code") or "")
+    ]
+    assert any(".disclosure_cells_geography_margin" in r["unique_id"] for r in week_scoped)
 
     # Daily load 2: three new days, and the patient of H1 objects: their acts are purged from the lake.
     ingestor.run(days("20240122", "20240124"))

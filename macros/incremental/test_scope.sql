@@ -6,9 +6,10 @@
     rows, not ten years of them. Rows outside the scope were tested when they were built and have not
     changed since (every incremental model replaces exactly its scope). A relationships test still
     looks its parents up in the whole parent table. `--vars '{test_scope: all}'`, and every
-    --full-refresh, test every row. The marts' tests, disclosure tests included, read every row unless
-    var disclosure_test_scope is 'changed_weeks' (below). A test's own `where` config still applies. The subquery has no alias (DuckDB does
-    not need one), so tests that alias their model (`from {{ model }} as checked`) still compile.
+    --full-refresh, test every row. The marts' tests, disclosure tests included, read the ISO weeks the
+    build recomputed (var disclosure_test_scope, below). A test's own `where` config still applies. The
+    subquery has no alias (DuckDB does not need one), so tests that alias their model
+    (`from {{ model }} as checked`) still compile.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
@@ -29,8 +30,9 @@
 
 {#-
     The scope filter of a tested relation on an incremental build, or '' (test every row). The published
-    marts' tests (disclosure tests included) are restricted only when var disclosure_test_scope is
-    'changed_weeks' (default 'all'): then they read the ISO weeks this build recomputed, which is sound
+    marts' tests (disclosure tests included) are restricted when var disclosure_test_scope is
+    'changed_weeks' (the default; 'all' tests every row): then they read the ISO weeks this build
+    recomputed, which is sound
     because no margin group crosses an ISO week and the other weeks are the rows tested when they were
     built; it is off by default, so that every build re-proves disclosure control on every published row.
 -#}
@@ -62,7 +64,7 @@
         'care_pathway_by_syndrome_week': 'week_start_date',
         'death_certificates_by_week': 'week_start_date',
     } -%}
-    {%- if var('disclosure_test_scope', 'all') == 'changed_weeks' -%}
+    {%- if var('disclosure_test_scope', 'changed_weeks') == 'changed_weeks' -%}
         {%- for name in week_columns -%}
             {%- do scopes.update({name: 'week'}) -%}
         {%- endfor -%}

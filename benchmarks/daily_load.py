@@ -1,0 +1,49 @@
+"""One more daily load on a work folder kept by `lakehouse benchmark --keep`, with the current checkout's
+code: generate one day (daily files, all associations), ingest it, `dbt build` (incremental), print the
+figures as JSON. Used to measure a change of the daily build on a warehouse already built at scale,
+without rebuilding it.
+
+    .venv/bin/python benchmarks/daily_load.py --workdir /tmp/bench1 --day 2016-01-02 [--associations 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+
+from ingest.benchmark import Bench, BenchmarkConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--day", type=date.fromisoformat, required=True, help="a day not landed yet")
+    parser.add_argument("--associations", type=int, default=64)
+    args = parser.parse_args()
+    bench = Bench(BenchmarkConfig(workdir=args.workdir, associations=args.associations, keep=True))
+    folder = args.workdir / "extracts" / f"day-{args.day}"
+    bench._generate(folder, args.day, args.day, "day")
+    ingested = bench.ingest(folder)
+    built = bench.dbt_build()
+    print(
+        json.dumps(
+            {
+                "day": args.day.isoformat(),
+                "acts": ingested["acts"],
+                "ingest_seconds": ingested["seconds"],
+                "build_seconds": built.seconds,
+                "seconds": ingested["seconds"] + built.seconds,
+                "peak_rss_mb": max(ingested["peak_rss_mb"], built.peak_rss_mb),
+                **bench._run_results(),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
