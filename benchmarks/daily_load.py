@@ -26,23 +26,8 @@ def main() -> None:
     args = parser.parse_args()
     bench = Bench(BenchmarkConfig(workdir=args.workdir, associations=args.associations, keep=True))
     folder = args.workdir / "extracts" / f"day-{args.day}"
-    bench._generate(folder, args.day, args.day, "day")
-    ingested = bench.ingest(folder)
-    built = bench.dbt_build()
-    print(
-        json.dumps(
-            {
-                "day": args.day.isoformat(),
-                "acts": ingested["acts"],
-                "ingest_seconds": ingested["seconds"],
-                "build_seconds": built.seconds,
-                "seconds": ingested["seconds"] + built.seconds,
-                "peak_rss_mb": max(ingested["peak_rss_mb"], built.peak_rss_mb),
-                **bench._run_results(),
-            },
-            indent=2,
-        )
-    )
+    bench.generate_files(folder, args.day, args.day, "day")
+    print(json.dumps(bench.daily(folder, args.day), indent=2))
 
 
 if __name__ == "__main__":
