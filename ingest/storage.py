@@ -215,6 +215,9 @@ class ObjectStore(ABC):
     def _delete(self, path: str) -> None: ...
 
     @abstractmethod
+    def _list_versions(self, prefix: str) -> dict[str, str]: ...
+
+    @abstractmethod
     def uri(self, path: str) -> str:
         """Absolute local path or s3:// URL of `path` ('' for the root), as DuckDB should read it."""
 
@@ -244,6 +247,13 @@ class ObjectStore(ABC):
         """Relative paths of the objects under the folder `prefix` ('' for all), sorted."""
         prefix = _check_path(prefix, allow_empty=True)
         return sorted(self._call("list", prefix or "/", lambda: self._list(prefix)))
+
+    def list_versions(self, prefix: str = "") -> dict[str, str]:
+        """{relative path: version} of the objects under the folder `prefix`, in one listing. A version
+        changes whenever the object is rewritten (local: inode, mtime and size, a rewrite being a new
+        file renamed over the old one; S3: ETag and size), so a reader can keep what it parsed."""
+        prefix = _check_path(prefix, allow_empty=True)
+        return self._call("list", prefix or "/", lambda: self._list_versions(prefix))
 
     def delete(self, path: str) -> None:
         """Remove one object; no error if it does not exist."""
@@ -365,6 +375,28 @@ class LocalObjectStore(ObjectStore):
                 found.append(Path(folder, name).relative_to(self.root).as_posix())
         return found
 
+    def _list_versions(self, prefix: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        # scandir and string paths: a million manifests are listed in seconds, pathlib would take minutes.
+        pending = [(str(self._local(prefix)), prefix)]
+        while pending:
+            folder, rel = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, path))
+                    elif not entry.name.startswith(TEMP_PREFIX):
+                        st = entry.stat(follow_symlinks=False)
+                        found[path] = f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+                except FileNotFoundError:  # deleted since the listing: as if listed a moment later
+                    continue
+        return found
+
     def _delete(self, path: str) -> None:
         try:
             self._local(path).unlink()
@@ -424,6 +456,11 @@ class S3ObjectStore(ObjectStore):
         root = self._key("")
         start = len(root) + 1
         return [key[start:] for key in self._fs.find(self._key(prefix) + "/")]
+
+    def _list_versions(self, prefix: str) -> dict[str, str]:
+        start = len(self._key("")) + 1
+        found = self._fs.find(self._key(prefix) + "/", detail=True)
+        return {key[start:]: f"{info.get('ETag')}:{info.get('size')}" for key, info in found.items()}
 
     def _delete(self, path: str) -> None:
         try:
