@@ -483,7 +483,7 @@ def run_benchmark(
             measured: dict[str, Any] = {}
             result["checkpoints"].append(measured)
             try:
-                _run_checkpoint(bench, cp, measured)
+                run_checkpoint(bench, cp, measured)
             except BaseException as exc:
                 # What was measured before the failure is kept, with the failure, then the run stops.
                 measured["error"] = f"{type(exc).__name__}: {exc}"
@@ -498,31 +498,38 @@ def run_benchmark(
     return result
 
 
-def _run_checkpoint(bench: Bench, cp: Checkpoint, out: dict[str, Any]) -> None:
-    """Measures one checkpoint into `out`, phase after phase (a failure leaves the phases done)."""
+def run_checkpoint(bench: Bench, cp: Checkpoint, out: dict[str, Any]) -> None:
+    """Measures one checkpoint into `out`, phase after phase (a failure leaves the phases done). Phases
+    already in `out` are not run again: a stopped checkpoint continues on its kept work folder
+    (benchmarks/continue_checkpoint.py)."""
     cfg = bench.cfg
     log = lambda phase: cfg.log(f"{cp.years:g} year(s): {phase}")  # noqa: E731
     out.update(
         years=cp.years,
         history=[cfg.start.isoformat(), cp.segment_end.isoformat()],
         segment=[cp.segment_start.isoformat(), cp.segment_end.isoformat()],
-        phases={},
     )
-    phases = out["phases"]
-    log("generate")
-    phases["generate"] = bench.generate(cp)
-    log("ingest the history added")
-    phases["ingest"] = bench.ingest(bench.history_dir(cp))
-    log("floor (decrypt and scan every landed dataset)")
-    phases["floor"] = bench.floor()
-    log("full dbt build (--full-refresh)")
-    phases["build"] = bench.build()
-    phases["build"]["vs_floor"] = phases["build"]["seconds"] / phases["floor"]["seconds"]
-    if cfg.daily:
+    out.pop("error", None)
+    phases = out.setdefault("phases", {})
+    if "generate" not in phases:
+        log("generate")
+        phases["generate"] = bench.generate(cp)
+    if "ingest" not in phases:
+        log("ingest the history added")
+        phases["ingest"] = bench.ingest(bench.history_dir(cp))
+    if "floor" not in phases:
+        log("floor (decrypt and scan every landed dataset)")
+        phases["floor"] = bench.floor()
+    if "build" not in phases:
+        log("full dbt build (--full-refresh)")
+        phases["build"] = bench.build()
+        phases["build"]["vs_floor"] = phases["build"]["seconds"] / phases["floor"]["seconds"]
+    if cfg.daily and "daily" not in phases:
         log(f"daily load of {cp.daily_day} (all associations)")
         phases["daily"] = bench.daily(bench.day_dir(cp), cp.daily_day)
-    log("queries")
-    phases["queries"] = bench.queries()
+    if "queries" not in phases:
+        log("queries")
+        phases["queries"] = bench.queries()
     out["lake_bytes"] = _du(bench.paths["lake"])
     out["warehouse_bytes"] = bench.paths["warehouse"].stat().st_size
     # The extracts of a checkpoint are landed: keep the disk for the next ones.
