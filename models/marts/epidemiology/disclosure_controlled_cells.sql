@@ -150,52 +150,228 @@ geographies as (
 
 ),
 
-{# Each act counted once per age level (its class, all), geography level and period type. #}
-acts_fanned_out as (
-
-    select
-        acts.visit_occurrence_id,
-        acts.provider_id,
-        acts.is_coded,
-        acts.is_referred_to_emergency,
-        acts.is_hospitalised,
-        acts.outcome,
-        age_levels.age_level,
-        case when age_levels.age_level = 'all' then 'all' else acts.age_class end as age_class,
-        geo_levels.geo_level,
-        case geo_levels.geo_level
-            when 'departement' then acts.department_code
-            when 'region' then acts.region_code
+{#-
+    Counting, in two stages. A cell's contributor_count is its number of distinct doctors, so the acts
+    cannot simply be summed up the margins; fanning every act out 12 ways and grouping by the cell's
+    strings with count(distinct provider_id) was the cost of the model (~123 M rows a year). Instead:
+      1. the acts are counted per doctor at the finest grain any cell needs (doctor x age class x
+         département x day; doctor x association x day x hour band); a few acts per row;
+      2. those rows are rolled up to (cell, doctor) with ROLLUPs (grouping sets: one hash table per age
+         level x geography level x period type, with only that level's columns, and no fanned-out copy
+         of the rows): the week cells are rolled up from the doctor-day rows, not from the acts again.
+         Written as rollups because sqlfluff cannot parse `grouping sets`: (région, département) stands
+         for the département (one région each), (week, day) for the day (one week each), and the
+         rollup's all-time level, which no cell has, is dropped by `having`;
+      3. (cell, doctor) rows are rolled up to cells: the count is the sum, the contributors are the
+         doctors with a positive count (a row per doctor, so a count of rows, not a distinct count).
+    Only rows with a positive count reach `counted`, as before, so zero cells still come from the grid.
+-#}
+{%- set by_cell_dims -%}
+        case when grouping(age_class) = 1 then 'all' else age_class end as age_class,
+        case
+            when grouping(department_code) = 0 then 'departement'
+            when grouping(region_code) = 0 then 'region'
+            else 'france'
+        end as geo_level,
+        case
+            when grouping(department_code) = 0 then department_code
+            when grouping(region_code) = 0 then region_code
             else 'FR'
         end as geo_code,
-        period_types.period_type,
-        case when period_types.period_type = 'day' then acts.act_date else acts.week_start_date end
-            as period_start
-
-    from acts
-    cross join (values ('class'), ('all')) as age_levels (age_level)
-    cross join (values ('departement'), ('region'), ('france')) as geo_levels (geo_level)
-    cross join (values ('day'), ('week')) as period_types (period_type)
-
-),
-
-{# Each act counted once in its hour band and once in all bands. #}
-association_acts as (
+        case when grouping(act_date) = 0 then 'day' else 'week' end as period_type,
+        case when grouping(act_date) = 0 then act_date else week_start_date end as period_start
+{%- endset -%}
+{%- set by_cell_grouping_sets -%}
+        rollup (age_class),
+        rollup (region_code, department_code),
+        rollup (week_start_date, act_date)
+{%- endset %}
+{# Stage 1: acts per doctor at the finest grain (région and ISO week ride along: one per département, day). #}
+provider_acts as (
 
     select
-        acts.association_id,
-        acts.act_date,
-        acts.provider_id,
-        acts.is_referred_to_emergency,
-        acts.is_hospitalised,
-        case when band_levels.band_level = 'all' then 'all' else acts.hour_band end as hour_band
+        provider_id,
+        age_class,
+        department_code,
+        region_code,
+        act_date,
+        week_start_date,
+        count(*) as act_count,
+        count(*) filter (where is_coded) as coded_act_count,
+        count(*) filter (where outcome = 'DC') as death_certificate_count
 
     from acts
-    cross join (values ('band'), ('all')) as band_levels (band_level)
+    group by all
 
 ),
 
-facts as (
+provider_syndrome_acts as (
+
+    select
+        acts.provider_id,
+        act_syndromes.syndrome_group,
+        acts.age_class,
+        acts.department_code,
+        acts.region_code,
+        acts.act_date,
+        acts.week_start_date,
+        count(*) as syndrome_act_count,
+        count(*) filter (where acts.outcome = 'URG') as emergency_referral_count,
+        count(*) filter (where acts.outcome = 'HOSP') as hospitalisation_count
+
+    from acts
+    left join act_syndromes
+        on acts.visit_occurrence_id = act_syndromes.visit_occurrence_id
+    where act_syndromes.syndrome_group is not null
+    group by all
+
+),
+
+provider_association_acts as (
+
+    select
+        association_id,
+        act_date,
+        hour_band,
+        provider_id,
+        count(*) as act_count,
+        count(*) filter (where is_referred_to_emergency) as emergency_referral_count,
+        count(*) filter (where is_hospitalised) as hospitalisation_count
+
+    from acts
+    group by all
+
+),
+
+{#
+    Stage 2: one row per (cell, doctor): age level (its class, all) x geography level (département,
+    région, France) x period type (day, week), i.e. the 12 ways the acts used to be fanned out.
+#}
+provider_acts_by_cell as (
+
+    select
+        {{ by_cell_dims }},
+        provider_id,
+        sum(act_count) as act_count,
+        sum(coded_act_count) as coded_act_count,
+        sum(death_certificate_count) as death_certificate_count
+
+    from provider_acts
+    group by
+        provider_id,
+        {{ by_cell_grouping_sets }}
+    having grouping(week_start_date) = 0
+
+),
+
+provider_syndrome_acts_by_cell as (
+
+    select
+        syndrome_group,
+        {{ by_cell_dims }},
+        provider_id,
+        sum(syndrome_act_count) as syndrome_act_count,
+        sum(emergency_referral_count) as emergency_referral_count,
+        sum(hospitalisation_count) as hospitalisation_count
+
+    from provider_syndrome_acts
+    group by
+        syndrome_group,
+        provider_id,
+        {{ by_cell_grouping_sets }}
+    having grouping(week_start_date) = 0
+
+),
+
+{# Each doctor's acts counted once in their hour band and once in all bands. #}
+provider_association_acts_by_cell as (
+
+    select
+        association_id,
+        act_date,
+        case when grouping(hour_band) = 1 then 'all' else hour_band end as hour_band,
+        provider_id,
+        sum(act_count) as act_count,
+        sum(emergency_referral_count) as emergency_referral_count,
+        sum(hospitalisation_count) as hospitalisation_count
+
+    from provider_association_acts
+    group by
+        association_id,
+        act_date,
+        provider_id,
+        rollup(hour_band)
+
+),
+
+{#
+    Stage 3: cells. Every (cell, doctor) row has at least one act, but not necessarily a coded act, a
+    death certificate or an outcome: a doctor contributes to those counts only when positive.
+#}
+acts_by_cell as (
+
+    select
+        age_class,
+        geo_level,
+        geo_code,
+        period_type,
+        period_start,
+        cast(sum(act_count) as bigint) as act_count,
+        count(*) as act_contributor_count,
+        cast(sum(coded_act_count) as bigint) as coded_act_count,
+        count(*) filter (where coded_act_count > 0) as coded_act_contributor_count,
+        cast(sum(death_certificate_count) as bigint) as death_certificate_count,
+        count(*) filter (where death_certificate_count > 0) as death_certificate_contributor_count
+
+    from provider_acts_by_cell
+    group by all
+
+),
+
+syndrome_acts_by_cell as (
+
+    select
+        syndrome_group,
+        age_class,
+        geo_level,
+        geo_code,
+        period_type,
+        period_start,
+        cast(sum(syndrome_act_count) as bigint) as syndrome_act_count,
+        count(*) as syndrome_act_contributor_count,
+        cast(sum(emergency_referral_count) as bigint) as emergency_referral_count,
+        count(*) filter (where emergency_referral_count > 0) as emergency_referral_contributor_count,
+        cast(sum(hospitalisation_count) as bigint) as hospitalisation_count,
+        count(*) filter (where hospitalisation_count > 0) as hospitalisation_contributor_count
+
+    from provider_syndrome_acts_by_cell
+    group by all
+
+),
+
+association_acts_by_cell as (
+
+    select
+        association_id,
+        act_date,
+        hour_band,
+        cast(sum(act_count) as bigint) as act_count,
+        count(*) as act_contributor_count,
+        cast(sum(emergency_referral_count) as bigint) as emergency_referral_count,
+        count(*) filter (where emergency_referral_count > 0) as emergency_referral_contributor_count,
+        cast(sum(hospitalisation_count) as bigint) as hospitalisation_count,
+        count(*) filter (where hospitalisation_count > 0) as hospitalisation_contributor_count
+
+    from provider_association_acts_by_cell
+    group by all
+
+),
+
+{#
+    One row per non-empty cell of each family. Joined to the grid on the dimensions (null matching null,
+    as the md5 of the coalesced dimensions did), so no md5 is computed per counted cell.
+#}
+counted as (
 
     select
         'acts' as family,
@@ -207,9 +383,10 @@ facts as (
         period_start,
         cast(null as varchar) as association_id,
         cast(null as varchar) as hour_band,
-        provider_id
+        act_count as cell_count,
+        act_contributor_count as contributor_count
 
-    from acts_fanned_out
+    from acts_by_cell
 
     union all
 
@@ -223,57 +400,11 @@ facts as (
         period_start,
         null as association_id,
         null as hour_band,
-        provider_id
+        coded_act_count as cell_count,
+        coded_act_contributor_count as contributor_count
 
-    from acts_fanned_out
-    where is_coded
-
-    union all
-
-    select
-        'syndrome_acts' as family,
-        act_syndromes.syndrome_group,
-        acts_fanned_out.age_class,
-        acts_fanned_out.geo_level,
-        acts_fanned_out.geo_code,
-        acts_fanned_out.period_type,
-        acts_fanned_out.period_start,
-        null as association_id,
-        null as hour_band,
-        acts_fanned_out.provider_id
-
-    from acts_fanned_out
-    left join act_syndromes
-        on acts_fanned_out.visit_occurrence_id = act_syndromes.visit_occurrence_id
-    where act_syndromes.syndrome_group is not null
-
-    union all
-
-    select
-        'pathway_' || outcome_families.family_suffix as family,
-        act_syndromes.syndrome_group,
-        acts_fanned_out.age_class,
-        acts_fanned_out.geo_level,
-        acts_fanned_out.geo_code,
-        acts_fanned_out.period_type,
-        acts_fanned_out.period_start,
-        null as association_id,
-        null as hour_band,
-        acts_fanned_out.provider_id
-
-    from acts_fanned_out
-    left join act_syndromes
-        on acts_fanned_out.visit_occurrence_id = act_syndromes.visit_occurrence_id
-    left join (
-        values ('URG', 'emergency_referrals'), ('HOSP', 'hospitalisations')
-    ) as outcome_families (outcome, family_suffix)
-        on acts_fanned_out.outcome = outcome_families.outcome
-    where
-        act_syndromes.syndrome_group is not null
-        and outcome_families.family_suffix is not null
-        and acts_fanned_out.age_level = 'all'
-        and acts_fanned_out.geo_level != 'departement'
-        and acts_fanned_out.period_type = 'week'
+    from acts_by_cell
+    where coded_act_count > 0
 
     union all
 
@@ -287,48 +418,128 @@ facts as (
         period_start,
         null as association_id,
         null as hour_band,
-        provider_id
+        death_certificate_count as cell_count,
+        death_certificate_contributor_count as contributor_count
 
-    from acts_fanned_out
+    from acts_by_cell
     where
-        outcome = 'DC'
+        death_certificate_count > 0
         and geo_level != 'departement'
         and period_type = 'week'
 
     union all
 
     select
-        'association_' || measures.measure as family,
+        'syndrome_acts' as family,
+        syndrome_group,
+        age_class,
+        geo_level,
+        geo_code,
+        period_type,
+        period_start,
+        null as association_id,
+        null as hour_band,
+        syndrome_act_count as cell_count,
+        syndrome_act_contributor_count as contributor_count
+
+    from syndrome_acts_by_cell
+
+    union all
+
+    select
+        'pathway_emergency_referrals' as family,
+        syndrome_group,
+        age_class,
+        geo_level,
+        geo_code,
+        period_type,
+        period_start,
+        null as association_id,
+        null as hour_band,
+        emergency_referral_count as cell_count,
+        emergency_referral_contributor_count as contributor_count
+
+    from syndrome_acts_by_cell
+    where
+        emergency_referral_count > 0
+        and age_class = 'all'
+        and geo_level != 'departement'
+        and period_type = 'week'
+
+    union all
+
+    select
+        'pathway_hospitalisations' as family,
+        syndrome_group,
+        age_class,
+        geo_level,
+        geo_code,
+        period_type,
+        period_start,
+        null as association_id,
+        null as hour_band,
+        hospitalisation_count as cell_count,
+        hospitalisation_contributor_count as contributor_count
+
+    from syndrome_acts_by_cell
+    where
+        hospitalisation_count > 0
+        and age_class = 'all'
+        and geo_level != 'departement'
+        and period_type = 'week'
+
+    union all
+
+    select
+        'association_acts' as family,
         null as syndrome_group,
         null as age_class,
         null as geo_level,
         null as geo_code,
         'day' as period_type,
-        association_acts.act_date as period_start,
-        association_acts.association_id,
-        association_acts.hour_band,
-        association_acts.provider_id
+        act_date as period_start,
+        association_id,
+        hour_band,
+        act_count as cell_count,
+        act_contributor_count as contributor_count
 
-    from association_acts
-    left join (
-        values ('acts'), ('emergency_referrals'), ('hospitalisations')
-    ) as measures (measure)
-        on
-            measures.measure = 'acts'
-            or (measures.measure = 'emergency_referrals' and association_acts.is_referred_to_emergency)
-            or (measures.measure = 'hospitalisations' and association_acts.is_hospitalised)
+    from association_acts_by_cell
 
-),
-
-counted as (
+    union all
 
     select
-        {{ cell_key }} as cell_id,
-        count(*) as cell_count,
-        count(distinct provider_id) as contributor_count
+        'association_emergency_referrals' as family,
+        null as syndrome_group,
+        null as age_class,
+        null as geo_level,
+        null as geo_code,
+        'day' as period_type,
+        act_date as period_start,
+        association_id,
+        hour_band,
+        emergency_referral_count as cell_count,
+        emergency_referral_contributor_count as contributor_count
 
-    from facts
-    group by all
+    from association_acts_by_cell
+    where emergency_referral_count > 0
+
+    union all
+
+    select
+        'association_hospitalisations' as family,
+        null as syndrome_group,
+        null as age_class,
+        null as geo_level,
+        null as geo_code,
+        'day' as period_type,
+        act_date as period_start,
+        association_id,
+        hour_band,
+        hospitalisation_count as cell_count,
+        hospitalisation_contributor_count as contributor_count
+
+    from association_acts_by_cell
+    where hospitalisation_count > 0
 
 ),
 
@@ -488,7 +699,16 @@ primary_suppressed as (
 
     from cells
     left join counted
-        on cells.cell_id = counted.cell_id
+        on
+            cells.family is not distinct from counted.family
+            and cells.syndrome_group is not distinct from counted.syndrome_group
+            and cells.age_class is not distinct from counted.age_class
+            and cells.geo_level is not distinct from counted.geo_level
+            and cells.geo_code is not distinct from counted.geo_code
+            and cells.period_type is not distinct from counted.period_type
+            and cells.period_start is not distinct from counted.period_start
+            and cells.association_id is not distinct from counted.association_id
+            and cells.hour_band is not distinct from counted.hour_band
 
 )
 
