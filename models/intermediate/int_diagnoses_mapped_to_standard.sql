@@ -58,18 +58,39 @@ concepts as (
 
 candidates as (
 
+    {#-
+        The code itself, then its 3-character parent: two equi-joins. A single join on
+        `source_code_undotted in (code, left(code, 3))` was planned as a nested loop over every
+        diagnosis x every mapped code: 10.8 s against 0.5 s for one national year with the curated
+        seeds, and it grows with the size of the vocabulary loaded (a full Athena ICD10 has 16,000).
+    -#}
     select
         diagnoses.association_id,
         diagnoses.act_id,
         diagnoses.diagnosis_rank,
         standard_map.target_concept_id,
         diagnoses.icd10_code as mapped_source_value,
-        case when standard_map.source_code_undotted = diagnoses.icd10_code then 1 else 2 end
-            as match_priority
+        1 as match_priority
 
     from diagnoses
     inner join standard_map
-        on standard_map.source_code_undotted in (diagnoses.icd10_code, left(diagnoses.icd10_code, 3))
+        on diagnoses.icd10_code = standard_map.source_code_undotted
+
+    union all
+
+    select
+        diagnoses.association_id,
+        diagnoses.act_id,
+        diagnoses.diagnosis_rank,
+        standard_map.target_concept_id,
+        diagnoses.icd10_code as mapped_source_value,
+        2 as match_priority
+
+    from diagnoses
+    inner join standard_map
+        on
+            left(diagnoses.icd10_code, 3) = standard_map.source_code_undotted
+            and diagnoses.icd10_code != standard_map.source_code_undotted
 
     union all
 
