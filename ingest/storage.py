@@ -15,7 +15,7 @@ import socket
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -363,38 +363,40 @@ class LocalObjectStore(ObjectStore):
     def _exists(self, path: str) -> bool:
         return self._local(path).is_file()
 
-    def _list(self, prefix: str) -> list[str]:
-        base = self._local(prefix)
-        if not base.is_dir():
-            return []
-        found = []
-        for folder, _dirs, files in os.walk(base):
-            for name in files:
-                if name.startswith(TEMP_PREFIX):
-                    continue
-                found.append(Path(folder, name).relative_to(self.root).as_posix())
-        return found
-
-    def _list_versions(self, prefix: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        # scandir and string paths: a million manifests are listed in seconds, pathlib would take minutes.
+    def _walk(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """(relative path, entry) of every object under `prefix`, as os.walk sees files (symlinked
+        folders not followed), temporary files left out. scandir and string paths: a million manifests
+        are listed in seconds, pathlib would take minutes."""
         pending = [(str(self._local(prefix)), prefix)]
         while pending:
             folder, rel = pending.pop()
             try:
                 entries = list(os.scandir(folder))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue
             for entry in entries:
                 path = f"{rel}/{entry.name}" if rel else entry.name
                 try:
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((entry.path, path))
-                    elif not entry.name.startswith(TEMP_PREFIX):
-                        st = entry.stat(follow_symlinks=False)
-                        found[path] = f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+                    is_dir = entry.is_dir()
                 except FileNotFoundError:  # deleted since the listing: as if listed a moment later
                     continue
+                if is_dir:
+                    if not entry.is_symlink():
+                        pending.append((entry.path, path))
+                elif not entry.name.startswith(TEMP_PREFIX):
+                    yield path, entry
+
+    def _list(self, prefix: str) -> list[str]:
+        return [path for path, _entry in self._walk(prefix)]
+
+    def _list_versions(self, prefix: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for path, entry in self._walk(prefix):
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # deleted since the listing: as if listed a moment later
+                continue
+            found[path] = f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
         return found
 
     def _delete(self, path: str) -> None:
