@@ -198,8 +198,8 @@ def opposition() -> None:
 
 
 @opposition.command("add")
-@click.option("--nir", help="NIR (15 characters with key).")
-@click.option("--last-name", help="Last name (when there is no NIR).")
+@click.option("--nir", help="NIR (15 characters with key), with --birth-date and --sex.")
+@click.option("--last-name", help="Last name (when there is no NIR; give both when known).")
 @click.option("--first-name", help="First name.")
 @click.option("--birth-date", type=_date, metavar="YYYY-MM-DD", help="Birth date.")
 @click.option("--sex", type=click.Choice(["M", "F", "I"]), help="Sex.")
@@ -213,8 +213,10 @@ def opposition_add(
     from ingest.opposition import Identity, add_identities
 
     identity = Identity(nir=nir, last_name=last_name, first_name=first_name, birth_date=birth_date, sex=sex)
-    if not nir and not identity.has_traits:
-        raise click.UsageError("give --nir, or --last-name, --first-name, --birth-date and --sex")
+    if not identity.has_nir_identity and not identity.has_traits:
+        raise click.UsageError(
+            "give --nir, --birth-date and --sex, or --last-name, --first-name, --birth-date and --sex"
+        )
     add_identities(_store(), open_keystore(), [identity])
     out.print("Objection recorded (pseudonymised).")
 

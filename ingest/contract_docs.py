@@ -36,8 +36,9 @@ anything that breaks an existing extract is a major version; every landed row re
 ## What happens to each column
 
 - **landed**: kept, typed, under the landed name.
-- **pseudonym**: input to the keyed HMAC-SHA256 pseudonym (`patient_pseudonym` from the NIR, or from
-  name + first name + birth date + sex when there is no NIR; `doctor_pseudonym` from the RPPS), never landed.
+- **pseudonym**: input to the keyed HMAC-SHA256 pseudonym (`patient_pseudonym` from the NIR with the birth
+  date and sex, since a child is often seen on a parent's NIR, or from name + first name + birth date + sex
+  when there is no NIR; `doctor_pseudonym` from the RPPS), never landed.
 - **generalise**: the birth date lands as birth year, birth month and age in years at the act.
 - **drop**: never landed anywhere (names, address, phone, postal code, free text).
 

@@ -30,6 +30,7 @@ from ingest.keys import DataKeyring, KeyStore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
 from ingest.opposition import OppositionList, load_opposition
+from ingest.pseudonymise import PSEUDONYM_SCHEME
 from ingest.purge import recover_rewrites
 from ingest.read_extract import (
     NAME_REASONS,
@@ -370,6 +371,7 @@ class Ingestor:
                 quarantine_reasons={f"file:{e.reason}": rows},
                 outputs=[Output("quarantine", path, rows, key.key_id)],
                 pseudonym_secret_version=None,
+                pseudonym_scheme=None,
                 file_reason=e.reason,
                 file_message=e.message,
             ),
@@ -434,6 +436,7 @@ class Ingestor:
                 quarantine_reasons=dict(sorted(reasons.items())),
                 outputs=written,
                 pseudonym_secret_version=self.secret_version,
+                pseudonym_scheme=PSEUDONYM_SCHEME,
             ),
         )
         return FileReport(

@@ -64,6 +64,9 @@ class Manifest:
     rows_opposed: int = 0  # rows of patients on the opposition list, not landed
     file_reason: str | None = None  # set when the whole file was quarantined
     file_message: str | None = None
+    # Identity scheme of the patient pseudonyms (ingest.pseudonymise.PSEUDONYM_SCHEME); manifests written
+    # before the field existed used scheme 1 (the NIR alone). None when nothing was pseudonymised.
+    pseudonym_scheme: int | None = 1
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode("utf-8")

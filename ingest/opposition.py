@@ -1,6 +1,7 @@
 """Patients' right to object: the opposition list, stored encrypted in the lake, holding pseudonyms only.
 
-An objection is entered from an identity (NIR, or last name + first name + birth date + sex) and
+An objection is entered from an identity (NIR + birth date + sex, or last name + first name + birth date +
+sex) and
 pseudonymised on entry with the very functions ingest uses, so the list matches landed pseudonyms and no
 identity is ever stored. When both a NIR and traits are given, both pseudonyms are kept: the same person
 may have been landed under either (ingest uses the NIR when the extract has it, the traits otherwise).
@@ -8,10 +9,10 @@ may have been landed under either (ingest uses the NIR when the extract has it, 
 Storage: one object per addition, `opposition/<YYYY-MM>/<stamp>-<random>.json`, an envelope naming the
 data key (`raw/opposition/<YYYY-MM>`, or a later generation after retirement) around an AES-GCM blob
 bound to the object's path. Additions never rewrite earlier objects, so two operators cannot lose each
-other's entries. Each entry records the pseudonymisation secret version it was computed with: after a
-rotation of that secret, old entries no longer match new pseudonyms, and `is_opposed` refuses to answer
-(OppositionStaleError) until the objections are re-entered under the new secret and the stale
-entries dropped (see docs/security.md).
+other's entries. Each entry records the pseudonymisation secret version and identity scheme it was computed
+with: after a rotation of that secret, or a change of scheme, old entries no longer match new pseudonyms,
+and `is_opposed` refuses to answer (OppositionStaleError) until the objections are re-entered and the
+stale entries dropped (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ingest import audit
 from ingest.crypto import decrypt_blob, encrypt_blob
 from ingest.exceptions import LakehouseError
 from ingest.keys import DataKey, DataKeyring, KeyStore
-from ingest.pseudonymise import pseudonymise_patients
+from ingest.pseudonymise import PSEUDONYM_SCHEME, pseudonymise_patients
 from ingest.storage import ObjectStore
 from ingest.validate import nir_ok
 
@@ -83,6 +84,11 @@ class Identity:
     __str__ = __repr__
 
     @property
+    def has_nir_identity(self) -> bool:
+        """A NIR is keyed with the birth date and sex (a child may carry a parent's NIR)."""
+        return all(v not in (None, "") for v in (self.nir, self.birth_date, self.sex))
+
+    @property
     def has_traits(self) -> bool:
         return all(v not in (None, "") for v in (self.last_name, self.first_name, self.birth_date, self.sex))
 
@@ -97,28 +103,34 @@ def _check_nir(nir: str, position: int) -> str:
 
 
 def pseudonyms_of(identities: Iterable[Identity], secret: bytes) -> list[str]:
-    """Patient pseudonyms as ingest computes them: one per NIR, one per complete set of traits."""
-    nirs: list[str | None] = []
+    """Patient pseudonyms as ingest computes them: one per NIR identity, one per complete set of traits."""
+    nirs: list[tuple[str, date, str]] = []
     traits: list[tuple[str, str, date, str]] = []
     for position, ident in enumerate(identities, start=1):
-        if not ident.nir and not ident.has_traits:
+        if not ident.has_nir_identity and not ident.has_traits:
             raise OppositionError(
-                f"identity {position}: give field `nir`, or all of `last_name`, `first_name`, "
-                "`birth_date`, `sex`"
+                f"identity {position}: give fields `nir`, `birth_date` and `sex`, or all of `last_name`, "
+                "`first_name`, `birth_date`, `sex`"
             )
+        if ident.sex not in _SEXES:
+            raise OppositionError(f"identity {position}: field `sex` must be one of {', '.join(_SEXES)}")
+        assert ident.birth_date and ident.sex
         if ident.nir:
-            nirs.append(_check_nir(ident.nir, position))
+            nirs.append((_check_nir(ident.nir, position), ident.birth_date, ident.sex))
         if ident.has_traits:
-            if ident.sex not in _SEXES:
-                raise OppositionError(f"identity {position}: field `sex` must be one of {', '.join(_SEXES)}")
-            assert ident.last_name and ident.first_name and ident.birth_date and ident.sex
+            assert ident.last_name and ident.first_name
             traits.append((ident.last_name, ident.first_name, ident.birth_date, ident.sex))
     out: list[str] = []
     if nirs:
-        n = len(nirs)
-        empty = pa.nulls(n, pa.string())
+        nir, born, sex = (list(col) for col in zip(*nirs, strict=True))
+        empty = pa.nulls(len(nirs), pa.string())
         by_nir, _ = pseudonymise_patients(
-            secret, pa.array(nirs, pa.string()), empty, empty, pa.nulls(n, pa.date32()), empty
+            secret,
+            pa.array(nir, pa.string()),
+            empty,
+            empty,
+            pa.array(born, pa.date32()),
+            pa.array(sex, pa.string()),
         )
         out += by_nir.to_pylist()
     if traits:
@@ -157,6 +169,7 @@ def add_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterable[
             "format": _FORMAT,
             "added_at": now.isoformat(timespec="seconds"),
             "pseudonym_secret_version": secret_version,
+            "pseudonym_scheme": PSEUDONYM_SCHEME,
             "pseudonyms": new,
         }
         _write_entry(store, path, body, key)
@@ -194,14 +207,15 @@ def _read_entry(store: ObjectStore, keyring: DataKeyring, path: str) -> tuple[st
 class OppositionList:
     pseudonyms: frozenset[str]
     secret_version: str
-    stale_entries: int  # entries computed with another pseudonymisation secret
+    stale_entries: int  # entries computed with another pseudonymisation secret or identity scheme
 
     def is_opposed(self, pseudonyms: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Boolean mask, True where the pseudonym is on the list (null: False). Refuses a stale list."""
         if self.stale_entries:
             raise OppositionStaleError(
                 f"{self.stale_entries} opposition entries were computed with another pseudonymisation "
-                f"secret than `{self.secret_version}`: re-enter those objections, then drop the stale entries"
+                f"secret than `{self.secret_version}` or another identity scheme than {PSEUDONYM_SCHEME}: "
+                "re-enter those objections, then drop the stale entries"
             )
         if not self.pseudonyms or len(pseudonyms) == 0:
             return np.zeros(len(pseudonyms), dtype=bool)
@@ -225,21 +239,29 @@ def load_opposition(store: ObjectStore, keystore: KeyStore, *, allow_stale: bool
         items = body.get("pseudonyms")
         if not isinstance(items, list):
             raise OppositionError(f"`{store.uri(path)}`: field `pseudonyms` is not a list")
-        if body.get("pseudonym_secret_version") == version:
+        if _is_current(body, version):
             found.update(str(p) for p in items)
         else:
             stale += len(items)
     return OppositionList(frozenset(found), version, 0 if allow_stale else stale)
 
 
+def _is_current(body: dict[str, object], secret_version: str) -> bool:
+    # Entries written before the scheme was recorded used scheme 1 (the NIR alone).
+    return (
+        body.get("pseudonym_secret_version") == secret_version
+        and body.get("pseudonym_scheme", 1) == PSEUDONYM_SCHEME
+    )
+
+
 def drop_stale_entries(store: ObjectStore, keystore: KeyStore) -> int:
-    """Delete entries made with an older pseudonymisation secret (after re-entering those objections)."""
+    """Delete entries made with an older secret or scheme (after re-entering those objections)."""
     version, _ = keystore.pseudonym_secret()
     keyring = DataKeyring(store, keystore)
     dropped = 0
     for path in entry_paths(store):
         _, body = _read_entry(store, keyring, path)
-        if body.get("pseudonym_secret_version") != version:
+        if not _is_current(body, version):
             store.delete(path)
             dropped += 1
     return dropped

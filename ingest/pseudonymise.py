@@ -1,13 +1,20 @@
 """Keyed, deterministic pseudonyms for patients and doctors.
 
 pseudonym = HMAC-SHA256(secret, "<domain>:<normalised identity>"), first 128 bits, hex.
-- patient, NIR known:  "nir:<15 characters>"
+- patient, NIR known:  "nir:<15 characters>|<YYYY-MM-DD birth date>|<sex>"
 - patient, no NIR:     "traits:<LAST>|<FIRST>|<YYYY-MM-DD birth date>|<sex>" with names upper-cased, accents
                         removed and every run of non-letters collapsed to one space, so that 'Lefèvre' and
                         'LEFEVRE ' give the same pseudonym.
 - doctor:              "rpps:<11 digits>"
 The domain prefix keeps an RPPS from ever colliding with a NIR. Takes key bytes, never paths; logs nothing.
 A person seen once with and once without a NIR gets two pseudonyms (documented limitation, as in SNDS).
+
+Why the NIR is keyed with the birth date and sex (identity scheme 2, as the SNDS does): the NIR read from
+a carte Vitale is often the insured parent's (ouvrant droit) for a child, and NIRs hold the birth year in
+two digits, so a NIR alone can name several people; keyed alone it merged a parent with their children, or
+two people born a century apart, into one patient. Same-sex twins on one parent's NIR stay merged (the
+SNDS's known limitation). Scheme 1 keyed the NIR alone: changing the scheme changes every NIR-based
+pseudonym, like a rotation of the secret (manifests and objections record the scheme they used).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import hashlib
 import pyarrow as pa
 import pyarrow.compute as pc
 
+PSEUDONYM_SCHEME = 2  # identity strings as above; 1 was the NIR alone
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collision-free for any realistic number of patients
 _SHA256_BLOCK = 64  # bytes
 
@@ -59,17 +67,16 @@ def patient_identity(
 ) -> tuple[pa.Array, pa.Array]:
     """The normalised identity string of each patient and its basis ('nir' or 'traits')."""
     nir_norm = pc.utf8_upper(pc.replace_substring_regex(nir, r"[\s.]", ""))
+    born = pc.cast(birth_date, pa.string())
     traits = pc.binary_join_element_wise(
-        normalise_name(last_name),
-        normalise_name(first_name),
-        pc.cast(birth_date, pa.string()),
-        sex,
-        "|",
+        normalise_name(last_name), normalise_name(first_name), born, sex, "|"
     )
     has_nir = pc.is_valid(nir_norm)
     identity = pc.if_else(
         has_nir,
-        pc.binary_join_element_wise(pa.scalar("nir"), nir_norm, ":"),
+        pc.binary_join_element_wise(
+            pa.scalar("nir"), pc.binary_join_element_wise(nir_norm, born, sex, "|"), ":"
+        ),
         pc.binary_join_element_wise(pa.scalar("traits"), traits, ":"),
     )
     basis = pc.if_else(has_nir, pa.scalar("nir"), pa.scalar("traits"))

@@ -6,9 +6,11 @@ Identities here are invented; the test asserts none of them reaches any zone.
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 from ingest.contract import PROJECT_ROOT, default_contract
+from ingest.opposition import Identity
 
 # Values that must never be found in the lake after ingest.
 IDENTIFIERS = {
@@ -40,6 +42,8 @@ def with_luhn(body10: str) -> str:
 
 
 NIR = with_nir_key("2500375111234")
+# act_row's patient as an objection form names them by NIR (the NIR is keyed with birth date and sex).
+NIR_PATIENT = Identity(nir=NIR, birth_date=date(1950, 3, 2), sex="F")
 RPPS = with_luhn("1000123456")
 
 

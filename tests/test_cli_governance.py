@@ -35,6 +35,8 @@ def test_objection_then_purge_then_audit_verify_and_tamper(home: Path, tmp_path:
     assert invoke("ingest", str(tmp_path / "in"))[0] == 0
 
     code, output = invoke("opposition", "add", "--nir", NIR)
+    assert code == 2 and "give --nir, --birth-date and --sex" in output and NIR not in output
+    code, output = invoke("opposition", "add", "--nir", NIR, "--birth-date", "1950-03-02", "--sex", "F")
     assert code == 0 and NIR not in output
     code, output = invoke("purge", "--opposition")
     assert code == 0 and "raw/acts: 1" in output, output

@@ -409,3 +409,24 @@ def test_yearly_volume_matches_the_association_size() -> None:
     assoc = network()[10]
     acts = _simulate(10, date(2023, 1, 1), date(2023, 12, 31), 0.1)
     assert 0.85 < len(acts) / (assoc.annual_acts * 0.1) < 1.15
+
+
+def test_children_are_seen_on_a_parents_nir() -> None:
+    """As on a carte Vitale: a share of the children carry the NIR of an insured parent of the pool, so
+    a NIR alone does not name one patient (the pseudonym keys it with birth date and sex)."""
+    pool = build_pool(network()[0], 3, 0.15)
+    known = pool.nir_body >= 0
+    born = pool.birth.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    holders: dict[int, list[int]] = {}
+    for i in np.flatnonzero(known):
+        holders.setdefault(int(pool.nir_body[i]), []).append(int(i))
+    shared = {nir: people for nir, people in holders.items() if len(people) > 1}
+    children = known & (born >= 2005)
+    on_parent = sum(1 for people in shared.values() for i in people if children[i])
+    assert 0.2 < on_parent / children.sum() < 0.7
+    with_children = [(nir, people) for nir, people in shared.items() if any(children[i] for i in people)]
+    for nir, people in with_children[:300]:
+        # The NIR's sex and year digits are the oldest holder's (the parent), not the children's.
+        parent = min(people, key=lambda i: pool.birth[i])
+        assert (nir // 10**12 - 1, nir // 10**10 % 100) == (pool.sex[parent], born[parent] % 100)
+        assert all(born[i] - born[parent] >= 15 for i in people if i != parent)

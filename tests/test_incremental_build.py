@@ -16,11 +16,11 @@ import pytest
 from ingest.keys import LocalKeyStore
 from ingest.land import Ingestor, find_extract_files
 from ingest.manifest import all_manifests
-from ingest.opposition import Identity, add_identities
+from ingest.opposition import add_identities
 from ingest.purge import purge_opposition
 from ingest.storage import open_store
 from ingest.synth import generate_extracts
-from tests.extract_builder import NIR, act_row, diagnosis_row, with_nir_key, write_extract
+from tests.extract_builder import NIR, NIR_PATIENT, act_row, diagnosis_row, with_nir_key, write_extract
 from tests.test_dbt_build import dbt, open_warehouse
 
 pytestmark = pytest.mark.slow
@@ -196,7 +196,7 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
 
     # Daily load 2: three new days, and the patient of H1 objects: their acts are purged from the lake.
     ingestor.run(days("20240122", "20240124"))
-    add_identities(store, keystore, [Identity(nir=NIR)])
+    add_identities(store, keystore, [NIR_PATIENT])
     assert purge_opposition(store, keystore).rows_removed
     build(env_inc, incremental, "build")
     weeks = _query(

@@ -160,3 +160,36 @@ def test_monthly_files_quarantine_exactly_the_injected_records(
         r = by_file[f.path.name]
         assert r.status == "landed" and r.rows_read == f.rows
         assert r.rows_accepted + r.rows_quarantined == r.rows_read
+
+
+def test_one_patient_per_nir_birth_date_and_sex(generated_months, local_store, keystore) -> None:
+    """Children come on a parent's NIR in the generated files: each (NIR, birth date, sex) lands as one
+    patient pseudonym and no two of them share one, though their NIRs do."""
+    Ingestor(local_store, keystore).run(sorted(f.path for f in generated_months.files))
+    identity: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for f in generated_months.files:
+        if f.entity != "actes":
+            continue
+        text = f.path.read_bytes().decode(generated_months.encodings[f.association])
+        for row in csv.DictReader(io.StringIO(text), delimiter=";"):
+            if row["patient_nir"]:
+                identity[(f.association, row["num_acte"])] = (
+                    row["patient_nir"].replace(" ", ""),
+                    row["patient_date_naissance"],
+                    row["patient_sexe"],
+                )
+    keyring = DataKeyring(local_store, keystore)
+    pseudonym_of: dict[tuple[str, str, str], set[str]] = {}
+    for m in all_manifests(local_store):
+        for o in m.outputs:
+            if o.zone == "raw" and o.path.startswith("raw/acts/"):
+                table = decrypt_parquet(local_store.get(o.path), keyring.get(o.key_id).key, path=o.path)
+                for act in table.select(["association_id", "act_id", "patient_pseudonym"]).to_pylist():
+                    who = identity.get((act["association_id"], act["act_id"]))
+                    if who:
+                        pseudonym_of.setdefault(who, set()).add(act["patient_pseudonym"])
+    nirs = [who[0] for who in pseudonym_of]
+    assert len(nirs) - len(set(nirs)) > 5  # NIRs carried by several people: the test would be vacuous
+    assert all(len(p) == 1 for p in pseudonym_of.values())
+    distinct = [next(iter(p)) for p in pseudonym_of.values()]
+    assert len(set(distinct)) == len(distinct)

@@ -17,7 +17,7 @@ from ingest.land import Ingestor, find_extract_files
 from ingest.manifest import LOCK_PATH, LakeLockedError, all_manifests, begin, writer_lock
 from ingest.read_extract import NAME_REASONS
 from ingest.storage import ObjectStore, open_store
-from tests.extract_builder import IDENTIFIERS, NIR, act_row, diagnosis_row, write_extract
+from tests.extract_builder import IDENTIFIERS, NIR, NIR_PATIENT, act_row, diagnosis_row, write_extract
 
 
 @pytest.fixture
@@ -343,10 +343,10 @@ def test_folders_are_searched_recursively_skipping_hidden_files_only_below_them(
 
 
 def test_an_objecting_patient_is_not_landed_nor_their_acts_diagnoses(lake, tmp_path: Path) -> None:
-    from ingest.opposition import Identity, add_identities
+    from ingest.opposition import add_identities
 
     store, ingestor = lake
-    add_identities(store, ingestor.keystore, [Identity(nir=NIR)])
+    add_identities(store, ingestor.keystore, [NIR_PATIENT])
     other = {"patient_nir": "", "patient_nom": "Autre"}
     acts = write_extract(tmp_path / "in", "actes", [act_row("1"), act_row("2", **other), act_row("3")])
     diags = write_extract(tmp_path / "in", "diagnostics", [diagnosis_row("1"), diagnosis_row("2")])

@@ -52,6 +52,22 @@ def test_nir_takes_precedence_over_traits_and_is_space_insensitive() -> None:
     assert p[0] != p[2]  # without NIR the traits are used: another identity string
 
 
+def test_a_nir_is_keyed_with_birth_date_and_sex() -> None:
+    """One NIR, several people: a parent and the children on their carte Vitale, or two people born a
+    century apart (the NIR holds the birth year in two digits). Only the full identity is one patient."""
+    nir = "250037512345678"
+    p = _patients(
+        SECRET,
+        [nir] * 5,
+        ["Martin", "Martin", "Martin", "Martin", "Autre"],
+        ["Léa", "Louis", "Léa", "Léa", "Nom"],
+        [date(1950, 3, 2), date(2016, 9, 14), date(2050, 3, 2), date(1950, 3, 2), date(1950, 3, 2)],
+        ["F", "M", "F", "M", "F"],
+    )
+    assert len(set(p[:4])) == 4  # parent, child, a century later, same birth date other sex
+    assert p[4] == p[0]  # the names typed do not matter when the NIR is known
+
+
 def test_basis_says_which_identity_was_used() -> None:
     _, basis = pseudonymise_patients(
         SECRET,

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,7 @@ def test_pseudonym_secret_rotation_procedure(
     is visible in each manifest's secret version), and objections must be entered again before the
     next ingest, which refuses to run on a stale opposition list."""
     store = local_store
-    objector = Identity(nir=with_nir_key("1850613055123"))
+    objector = Identity(nir=with_nir_key("1850613055123"), birth_date=date(1985, 6, 11), sex="M")
     Ingestor(store, keystore).run([write_extract(tmp_path / "a", "actes", [act_row("1")])])
     add_identities(store, keystore, [objector])
     (before,) = zone_rows(store, keystore)[("raw", "acts")]

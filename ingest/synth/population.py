@@ -25,6 +25,12 @@ DAYS_PER_YEAR = 365.2425
 _KEY_SHIFT = 40_000  # makes birth ordinals (from -25567) positive inside the sort key
 _SEX_STRIDE = 1_000_000
 NIR_KNOWN = 0.7
+# Children are seen on the carte Vitale of an insured parent (ouvrant droit): the NIR the software records
+# is the parent's. Kept by people born from 2005 on, the whole history long (a simplification: in life a
+# child gets their own card at 16), so several patients of a pool share a NIR, as in real extracts.
+CHILD_ON_PARENT_NIR = 0.6
+_CHILD_BORN_FROM = date(2005, 1, 1).toordinal() - date(1970, 1, 1).toordinal()
+_PARENT_TAG = 0x9A
 PHONE_KNOWN = 0.85
 EHPAD_SHARE_OLD = 0.15  # share of people born before 1950 who end up in a nursing home
 
@@ -139,6 +145,11 @@ def _draw_people(assoc: Association, seed: int, n: int, block: int) -> dict[str,
     phone_kind = np.where(rng.random(n) < PHONE_KNOWN, rng.choice([1, 2, 3], size=n, p=[0.5, 0.25, 0.25]), 0)
     phone_digits = rng.integers(0, 10**8, size=n)
     nir_body, nir_corsica = _make_nir(rng, n, sex, birth, commune)
+    # Own stream: the draws above (and so every pool already generated) stay what they were.
+    parent_rng = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_POOL_TAG, assoc.index, block, _PARENT_TAG)))
+    )
+    nir_body, nir_corsica = _children_on_parent_nir(parent_rng, birth, key, nir_body, nir_corsica)
     return dict(
         sex=sex,
         birth=birth,
@@ -160,6 +171,33 @@ def _draw_people(assoc: Association, seed: int, n: int, block: int) -> dict[str,
         nir_body=nir_body,
         nir_corsica=nir_corsica,
         postal_variant=rng.integers(0, 20, size=n),
+    )
+
+
+def _children_on_parent_nir(
+    rng: np.random.Generator,
+    birth: np.ndarray,
+    key: np.ndarray,
+    nir_body: np.ndarray,
+    nir_corsica: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give a share of the children the NIR of a parent of the same pool, 20 to 45 years older."""
+    n = len(birth)
+    parent_birth = birth - (rng.uniform(20, 45, size=n) * DAYS_PER_YEAR).astype(np.int64)
+    parent_sex = rng.integers(0, 2, size=n)
+    # `key` is sorted by (sex, birth): the nearest person of the drawn sex born on the drawn day.
+    parent = np.clip(np.searchsorted(key, parent_sex * _SEX_STRIDE + parent_birth + _KEY_SHIFT), 0, n - 1)
+    age_gap = (birth - birth[parent]) / DAYS_PER_YEAR
+    on_parent = (
+        (birth >= _CHILD_BORN_FROM)
+        & (rng.random(n) < CHILD_ON_PARENT_NIR)
+        & (nir_body >= 0)
+        & (nir_body[parent] >= 0)
+        & (age_gap >= 15)
+        & (age_gap <= 50)
+    )
+    return np.where(on_parent, nir_body[parent], nir_body), np.where(
+        on_parent, nir_corsica[parent], nir_corsica
     )
 
 
