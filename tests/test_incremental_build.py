@@ -119,8 +119,24 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         return json.loads((root / "target" / "run_results.json").read_text())["results"]
 
     def compare() -> None:
+        # The full refresh counts the cells one ISO week per statement (a year at a time by default).
+        one_week = ["--vars", "{surveillance_weeks_per_statement: 1}"]
+        log = full / "logs" / "dbt.log"
+        log.unlink(missing_ok=True)
         build(
-            env_full, full, "build", "--full-refresh", "--resource-type", "seed", "--resource-type", "model"
+            env_full,
+            full,
+            "build",
+            "--full-refresh",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "model",
+            *one_week,
+        )
+        # ... and so ran the post-hook's inserts, one per week after the first.
+        assert (
+            log.read_text().count('insert into "warehouse"."epidemiology"."disclosure_controlled_cells"') >= 2
         )
         assert _snapshot(incremental / "warehouse.duckdb", keystore) == _snapshot(
             full / "warehouse.duckdb", keystore

@@ -21,6 +21,11 @@
     build deletes and recomputes only the weeks int_surveillance_weeks_changed lists, primary and
     complementary suppression included, and gets the cells a full build gets. The dense grid's areas,
     associations and first and last days still come from every act.
+    A year of weeks per statement: the weeks to recompute are cut into ranges of at most var
+    surveillance_weeks_per_statement (52) weeks; this query counts the first range (the pre-hook's
+    chunk table), the post-hook runs it again for each next one (macros/incremental/week_chunks.sql).
+    Counting ten years at once (a full refresh) spilled tens of GB; a year fits in memory. A daily build
+    is one range. Same cells either way: no cell, and no margin group, crosses an ISO week.
 -#}
 {%- set dims = [
     'family', 'syndrome_group', 'age_class', 'geo_level', 'geo_code', 'period_type', 'period_start',
@@ -36,28 +41,41 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) }}",
-    post_hook="{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts())) }}",
+    pre_hook=[
+        "{{ delete_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) }}",
+        "{{ start_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement')) }}",
+    ],
+    post_hook=[
+        "{{ insert_remaining_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement'), sql) }}",
+        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts())) }}",
+        "drop table if exists {{ week_chunks_relation(this) }}",
+    ],
 ) }}
 with
 
 all_acts as (
 
-    select * from {{ ref('int_acts_classified_for_surveillance') }}
+    -- The record-level table itself, not the marts' ephemeral handle on it: the post-hook runs this
+    -- query again per range of weeks, outside the compiled model where dbt's ephemeral CTEs live.
+    select * from {{ ref('int_surveillance_acts_classified') }}
 
 ),
 
 acts as (
 
     select * from all_acts
-    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+    where
+        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ in_current_week_chunk(this, 'week_start_date') }}
 
 ),
 
 act_syndromes as (
 
-    select * from {{ ref('int_act_syndromes_identified') }}
-    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+    select * from {{ ref('int_surveillance_act_syndromes') }}
+    where
+        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ in_current_week_chunk(this, 'week_start_date') }}
 
 ),
 
@@ -89,7 +107,9 @@ days as (
             (select max(act_date) from all_acts) + interval 1 day,
             interval 1 day
         )
-    where {{ in_incremental_scope(["cast(date_trunc('week', range) as date)"], changed_week_starts()) }}
+    where
+        {{ in_incremental_scope(["cast(date_trunc('week', range) as date)"], changed_week_starts()) }}
+        and {{ in_current_week_chunk(this, "cast(date_trunc('week', range) as date)") }}
 
 ),
 
