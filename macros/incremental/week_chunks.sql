@@ -1,7 +1,7 @@
 {#-
     Week-partitioned models recomputed a range of ISO weeks per statement (disclosure_controlled_cells).
-    The weeks a build recomputes (all of them on a full refresh) are cut into ranges of at most
-    `weeks_per_chunk` consecutive weeks. A one-row table next to the model, `<model>__week_chunks`, holds
+    The weeks a build recomputes (all of them on a full refresh) are cut into groups of at most
+    `weeks_per_chunk` weeks. A one-row table next to the model, `<model>__week_chunks`, holds
     the current range: the pre-hook writes the first, the model's query reads it
     (in_current_week_chunk), and the post-hook writes each next range and inserts the same query's rows
     for it, before complementary suppression and the drop of the table. Correct only for models whose
@@ -17,23 +17,24 @@
 {%- endmacro %}
 
 
-{#- The weeks of `scope_select` as [first Monday, last Monday] ranges of at most weeks_per_chunk weeks. -#}
+{#-
+    The weeks of `scope_select` in groups of at most weeks_per_chunk weeks, in order, each as the range
+    [its first Monday, its last Monday]: a daily build with a late correction years back is two weeks,
+    one range, however far apart they are.
+-#}
 {% macro week_chunks(scope_select, weeks_per_chunk) -%}
     {%- if not execute -%}
         {{- return([]) -}}
     {%- endif -%}
-    {%- set bounds = run_query(
-        'select min(week_start_date), max(week_start_date) from (' ~ scope_select ~ ')'
-    ).rows[0] -%}
-    {%- if bounds[0] is none -%}
-        {{- return([]) -}}
-    {%- endif -%}
+    {%- set ranges = run_query(
+        'select min(week_start_date), max(week_start_date) from ('
+        ~ ' select week_start_date, (row_number() over (order by week_start_date) - 1) // '
+        ~ weeks_per_chunk ~ ' as chunk from (select distinct week_start_date from (' ~ scope_select ~ '))'
+        ~ ') group by chunk order by chunk'
+    ) -%}
     {%- set chunks = [] -%}
-    {%- set step = modules.datetime.timedelta(weeks=weeks_per_chunk) -%}
-    {%- set last_in_chunk = modules.datetime.timedelta(weeks=weeks_per_chunk - 1) -%}
-    {%- for i in range(((bounds[1] - bounds[0]).days // 7) // weeks_per_chunk + 1) -%}
-        {%- set first = bounds[0] + step * i -%}
-        {%- do chunks.append([first, first + last_in_chunk]) -%}
+    {%- for row in ranges.rows -%}
+        {%- do chunks.append([row[0], row[1]]) -%}
     {%- endfor -%}
     {{- return(chunks) -}}
 {%- endmacro %}

@@ -21,9 +21,10 @@
     build deletes and recomputes only the weeks int_surveillance_weeks_changed lists, primary and
     complementary suppression included, and gets the cells a full build gets. The dense grid's areas,
     associations and first and last days still come from every act.
-    A year of weeks per statement: the weeks to recompute are cut into ranges of at most var
-    surveillance_weeks_per_statement (52) weeks; this query counts the first range (the pre-hook's
-    chunk table), the post-hook runs it again for each next one (macros/incremental/week_chunks.sql).
+    A year of weeks per statement: the weeks to recompute are cut into groups of at most var
+    surveillance_weeks_per_statement (52) weeks; this query counts the first group's range (the
+    pre-hook's chunk table), the post-hook runs it again for each next one
+    (macros/incremental/week_chunks.sql).
     Counting ten years at once (a full refresh) spilled tens of GB; a year fits in memory. A daily build
     is one range. Same cells either way: no cell, and no margin group, crosses an ISO week.
 -#}
