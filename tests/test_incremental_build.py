@@ -198,7 +198,14 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         for r in results
         if r["unique_id"].startswith("test.") and ".not_null_visit_occurrence_person_id" in r["unique_id"]
     }
-    assert compiled and all("base_lake__changed_acts" in sql for sql in compiled.values())
+    # They read the copy of the changed rows the model's post-hook kept, not the ten-year table.
+    assert compiled and all("visit_occurrence__changed_rows" in sql for sql in compiled.values())
+    copied = "select count(*), sum(hash(r)) from warehouse.build_state.visit_occurrence__changed_rows as r"
+    in_scope = (
+        "select count(*), sum(hash(r)) from warehouse.cdm.visit_occurrence as r where visit_occurrence_id in "
+        "(select visit_occurrence_id from warehouse.staging.base_lake__changed_acts)"
+    )
+    assert _query(warehouse, keystore, copied) == _query(warehouse, keystore, in_scope) != [(0, None)]
     # The published marts' disclosure tests read the ISO weeks this build recomputed (and only those:
     # the rest of the marts was not rewritten), never a row-level scope.
     disclosure = [r for r in results if r["unique_id"].startswith("test.") and "disclosure" in r["unique_id"]]

@@ -2,42 +2,40 @@
     Bounded generic tests on incremental builds. Overrides dbt's get_where_subquery, through which every
     generic test reads the model it tests. On an incremental build (var test_scope = 'changed', the
     default, and no --full-refresh), the tests of the big row-level tables below read only the rows of
-    the acts or persons this build replaced (base_lake__changed_acts): a daily build tests the day's
-    rows, not ten years of them. Rows outside the scope were tested when they were built and have not
-    changed since (every incremental model replaces exactly its scope). A relationships test still
-    looks its parents up in the whole parent table. `--vars '{test_scope: all}'`, and every
-    --full-refresh, test every row. The marts' tests, disclosure tests included, read the ISO weeks the
-    build recomputed (var disclosure_test_scope, below). A test's own `where` config still applies. The
-    subquery has no alias (DuckDB does not need one), so tests that alias their model
-    (`from {{ model }} as checked`) still compile.
+    the acts or persons this build replaced (base_lake__changed_acts), copied once per model by its
+    post-hook (keep_changed_rows): a daily build tests the day's rows, not ten years of them. Rows
+    outside the scope were tested when they were built and have not changed since (every incremental
+    model replaces exactly its scope). A relationships test still looks its parents up in the whole
+    parent table. `--vars '{test_scope: all}'`, and every --full-refresh, test every row. The marts'
+    tests, disclosure tests included, read the ISO weeks the build recomputed (var
+    disclosure_test_scope, below). A test's own `where` config still applies. The subquery has no alias
+    (DuckDB does not need one), so tests that alias their model (`from {{ model }} as checked`) still
+    compile.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set scope = _incremental_test_scope(relation) -%}
-    {%- if scope -%}
+    {%- set tested = relation -%}
+    {%- if scope is not string -%}
+        {#- A big row-level table: the copy of the rows this build replaced. -#}
+        {%- set tested = scope -%}
+    {%- elif scope -%}
         {%- set where = '(' ~ scope ~ ')' ~ (' and (' ~ where ~ ')' if where else '') -%}
     {%- endif -%}
     {%- if where -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }})
+            (select * from {{ tested }} where {{ where }})
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}
-        {%- do return(relation) -%}
+        {%- do return(tested) -%}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#-
-    The scope filter of a tested relation on an incremental build, or '' (test every row). The published
-    marts' tests (disclosure tests included) are restricted when var disclosure_test_scope is
-    'changed_weeks' (the default; 'all' tests every row): then they read the ISO weeks this build
-    recomputed, which is sound
-    because no margin group crosses an ISO week and the other weeks are the rows tested when they were
-    built; it is off by default, so that every build re-proves disclosure control on every published row.
--#}
-{% macro _incremental_test_scope(relation) -%}
-    {%- set scopes = {
+{#- The big row-level tables, and the key that scopes each on an incremental build. -#}
+{% macro row_scope_kinds() -%}
+    {{- return({
         'stg_lake__acts': 'act',
         'stg_lake__diagnoses': 'act',
         'stg_lake__prescriptions': 'act',
@@ -55,7 +53,68 @@
         'person': 'person',
         'observation_period': 'person',
         'death': 'person',
-    } -%}
+    }) -}}
+{%- endmacro %}
+
+
+{#- The rows of a big row-level table that the changed acts touch, as a filter on that table. -#}
+{% macro _row_scope_predicate(kind) -%}
+    {%- set changed = api.Relation.create(
+        database=target.database, schema='staging', identifier='base_lake__changed_acts'
+    ) -%}
+    {%- if kind == 'act' -%}
+        {{- return('(association_id, act_id) in (select association_id, act_id from ' ~ changed ~ ')') -}}
+    {%- elif kind == 'visit' -%}
+        {{- return('visit_occurrence_id in (select visit_occurrence_id from ' ~ changed ~ ')') -}}
+    {%- else -%}
+        {{- return('person_id in (select person_id from ' ~ changed ~ ')') -}}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro changed_rows_relation(identifier) -%}
+    {{- return(api.Relation.create(
+        database=target.database, schema='build_state', identifier=identifier ~ '__changed_rows', type='table'
+    )) -}}
+{%- endmacro %}
+
+
+{#-
+    Post-hook of the staging, intermediate and CDM models (a no-op but for the big row-level tables): on
+    an incremental build, copy the rows this build replaced to build_state.<model>__changed_rows, which
+    the model's tests then read. Tests filtering the big table itself each scanned its key column over
+    the whole history (random 64-bit ids: no row group can be skipped), ~380 tests a day: the part of
+    the daily build that grew with the years. Now one scan per model, and the tests read the day's rows.
+    On a full build the copy is dropped (the tests read every row).
+-#}
+{% macro keep_changed_rows() -%}
+    {%- set kind = row_scope_kinds().get(this.identifier) -%}
+    {%- if kind is none or not execute -%}
+        {{- return('select 1') -}}
+    {%- endif -%}
+    {%- set copy = changed_rows_relation(this.identifier) -%}
+    {%- if is_incremental() and var('test_scope', 'changed') == 'changed' -%}
+        {#- Created by a hook, not a materialisation: tell dbt's relation cache, which tests look in. -#}
+        {%- do adapter.cache_added(copy) -%}
+        create or replace table {{ copy }} as
+        select * from {{ this }} where {{ _row_scope_predicate(kind) }}
+    {%- else -%}
+        {%- do adapter.cache_dropped(copy) -%}
+        drop table if exists {{ copy }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The scope of a tested relation on an incremental build: '' (test every row), a filter (the marts'
+    ISO weeks; a big table without its copy), or the relation of a big table's changed rows. The
+    published marts' tests (disclosure tests included) are restricted when var disclosure_test_scope is
+    'changed_weeks' (the default; 'all' tests every row): then they read the ISO weeks this build
+    recomputed, which is sound because no margin group crosses an ISO week and the other weeks are the
+    rows tested when they were built.
+-#}
+{% macro _incremental_test_scope(relation) -%}
+    {%- set scopes = row_scope_kinds() -%}
     {%- set week_columns = {
         'disclosure_controlled_cells': 'period_start',
         'syndromic_indicators_by_day': 'act_date',
@@ -73,9 +132,6 @@
     {%- if kind is none or var('test_scope', 'changed') != 'changed' or flags.FULL_REFRESH -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set changed = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__changed_acts'
-    ) -%}
     {%- if kind == 'week' -%}
         {%- set weeks = api.Relation.create(
             database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
@@ -84,11 +140,9 @@
             "cast(date_trunc('week', " ~ week_columns[relation.identifier] ~ ") as date) in "
             ~ "(select week_start_date from " ~ weeks ~ ")"
         ) -}}
-    {%- elif kind == 'act' -%}
-        {{- return('(association_id, act_id) in (select association_id, act_id from ' ~ changed ~ ')') -}}
-    {%- elif kind == 'visit' -%}
-        {{- return('visit_occurrence_id in (select visit_occurrence_id from ' ~ changed ~ ')') -}}
-    {%- else -%}
-        {{- return('person_id in (select person_id from ' ~ changed ~ ')') -}}
     {%- endif -%}
+    {%- set copy = adapter.get_relation(
+        database=target.database, schema='build_state', identifier=relation.identifier ~ '__changed_rows'
+    ) -%}
+    {{- return(copy if copy is not none else _row_scope_predicate(kind)) -}}
 {%- endmacro %}
