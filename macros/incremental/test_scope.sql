@@ -93,7 +93,9 @@
         {{- return('select 1') -}}
     {%- endif -%}
     {%- set copy = changed_rows_relation(this.identifier) -%}
-    {%- if is_incremental() and var('test_scope', 'changed') == 'changed' -%}
+    {#- Not on a first build (every row changed, the model was just created: is_incremental() is true
+        in its post-hook), where a copy would double the tables for nothing. -#}
+    {%- if is_incremental() and last_completed_build() is not none and var('test_scope', 'changed') == 'changed' -%}
         {#- Created by a hook, not a materialisation: tell dbt's relation cache, which tests look in. -#}
         {%- do adapter.cache_added(copy) -%}
         create or replace table {{ copy }} as
