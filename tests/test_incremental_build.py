@@ -200,12 +200,32 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     }
     # They read the copy of the changed rows the model's post-hook kept, not the ten-year table.
     assert compiled and all("visit_occurrence__changed_rows" in sql for sql in compiled.values())
-    copied = "select count(*), sum(hash(r)) from warehouse.build_state.visit_occurrence__changed_rows as r"
-    in_scope = (
-        "select count(*), sum(hash(r)) from warehouse.cdm.visit_occurrence as r where visit_occurrence_id in "
-        "(select visit_occurrence_id from warehouse.staging.base_lake__changed_acts)"
+    # Every copy holds exactly the rows of its table that the changed acts (or their persons) touch.
+    copies = _query(
+        warehouse,
+        keystore,
+        "select c.table_name, t.schema_name from duckdb_tables() as c join duckdb_tables() as t "
+        "on c.table_name = t.table_name || '__changed_rows' where c.schema_name = 'build_state' "
+        "and c.database_name = 'warehouse' and t.database_name = 'warehouse'",
     )
-    assert _query(warehouse, keystore, copied) == _query(warehouse, keystore, in_scope) != [(0, None)]
+    assert len(copies) == 17, copies
+    for copy, schema in copies:
+        table = copy.removesuffix("__changed_rows")
+        if table.startswith("stg_lake__"):
+            scope = "(association_id, act_id) in (select association_id, act_id from {changed})"
+        elif table in {"int_persons_derived_from_acts", "person", "observation_period", "death"}:
+            scope = "person_id in (select person_id from {changed})"
+        else:
+            scope = "visit_occurrence_id in (select visit_occurrence_id from {changed})"
+        scope = scope.format(changed="warehouse.staging.base_lake__changed_acts")
+        in_copy = f"select count(*), sum(hash(r)) from warehouse.build_state.{copy} as r"
+        in_scope = f"select count(*), sum(hash(r)) from warehouse.{schema}.{table} as r where {scope}"
+        assert _query(warehouse, keystore, in_copy) == _query(warehouse, keystore, in_scope), table
+    assert _query(
+        warehouse, keystore, "select count(*) from warehouse.build_state.measurement__changed_rows"
+    )[0][0]
+    # ... copied from the rows the materialisation appended, not filtered out of the whole table again.
+    assert 'from temp.main."visit_occurrence__dbt_tmp' in (incremental / "logs" / "dbt.log").read_text()
     # The published marts' disclosure tests read the ISO weeks this build recomputed (and only those:
     # the rest of the marts was not rewritten), never a row-level scope.
     disclosure = [r for r in results if r["unique_id"].startswith("test.") and "disclosure" in r["unique_id"]]

@@ -84,7 +84,10 @@
     an incremental build, copy the rows this build replaced to build_state.<model>__changed_rows, which
     the model's tests then read. Tests filtering the big table itself each scanned its key column over
     the whole history (random 64-bit ids: no row group can be skipped), ~380 tests a day: the part of
-    the daily build that grew with the years. Now one scan per model, and the tests read the day's rows.
+    the daily build that grew with the years. The rows come from the temporary table dbt-duckdb's
+    incremental materialisation built them in and appended (still there during the post-hooks, on this
+    connection): exactly the rows the model just inserted, its scope. Were it not found, the scope is
+    filtered out of the table (a scan of every column: 17 s for `measurement` at ten years).
     On a full build the copy is dropped (the tests read every row).
 -#}
 {% macro keep_changed_rows() -%}
@@ -98,8 +101,16 @@
     {%- if is_incremental() and last_completed_build() is not none and var('test_scope', 'changed') == 'changed' -%}
         {#- Created by a hook, not a materialisation: tell dbt's relation cache, which tests look in. -#}
         {%- do adapter.cache_added(copy) -%}
+        {%- set appended = run_query(
+            "select table_name from duckdb_tables() where temporary and starts_with(table_name, '"
+            ~ this.identifier ~ "__dbt_tmp') order by table_name desc"
+        ).rows -%}
         create or replace table {{ copy }} as
-        select * from {{ this }} where {{ _row_scope_predicate(kind) }}
+        {% if appended | length == 1 -%}
+            select * from temp.main."{{ appended[0][0] }}"
+        {%- else -%}
+            select * from {{ this }} where {{ _row_scope_predicate(kind) }}
+        {%- endif -%}
     {%- else -%}
         {%- do adapter.cache_dropped(copy) -%}
         drop table if exists {{ copy }}
