@@ -4,7 +4,10 @@ rewritten in place. A ten-year national run spends half an hour generating and l
 failure in a later phase should not cost that again.
 
     .venv/bin/python benchmarks/continue_checkpoint.py --workdir /tmp/nat10 \\
-        --results benchmarks/results/<timestamp>.json [--plain-sample-files 500]
+        --results benchmarks/results/<timestamp>.json [--plain-sample-files 500] [--redo build,queries]
+
+`--redo` measures those phases again after a change of the code (delete the warehouse file first: a full
+refresh into an existing one doubles it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--results", type=Path, required=True, help="the stopped run's results file")
     parser.add_argument("--plain-sample-files", type=int, default=2_000)
+    parser.add_argument(
+        "--redo", default="", help="comma-separated phases to measure again (e.g. build,queries)"
+    )
     args = parser.parse_args()
     result = json.loads(args.results.read_text(encoding="utf-8"))
     p = result["parameters"]
@@ -35,6 +41,8 @@ def main() -> None:
         log=lambda phase: print(f"… {phase}", flush=True),
     )  # fmt: skip
     measured = result["checkpoints"][-1]
+    for phase in filter(None, args.redo.split(",")):
+        measured["phases"].pop(phase, None)
     (cp,) = [c for c in cfg.checkpoints() if c.years == measured["years"]]
     try:
         run_checkpoint(Bench(cfg), cp, measured)
