@@ -1,17 +1,17 @@
 {#-
-    Week-partitioned models recomputed a range of ISO weeks per statement (disclosure_controlled_cells).
+    A week-partitioned model computed a range of ISO weeks per statement (disclosure_controlled_cells).
     The weeks a build recomputes (all of them on a full refresh) are cut into groups of at most
-    `weeks_per_chunk` weeks. A one-row table next to the model, `<model>__week_chunks`, holds
-    the current range: the pre-hook writes the first, the model's query reads it
-    (in_current_week_chunk), and the post-hook writes each next range and inserts the same query's rows
-    for it, before complementary suppression and the drop of the table. Correct only for models whose
-    rows of different ISO weeks are computed independently.
+    `weeks_per_chunk` weeks. A one-row table, build_state.<model>__week_chunks, holds the current
+    range: the pre-hook writes the first, the model's query reads it (in_current_week_chunk), and the
+    post-hook writes each next range and inserts the same query's rows for it, before complementary
+    suppression and the drop of the table. Correct only for models whose rows of different ISO weeks
+    are computed independently.
 -#}
 
-{#- The chunk table of a model. -#}
+{#- The chunk table of a model (in build_state: nothing but published tables in the marts' schema). -#}
 {% macro week_chunks_relation(model_relation) -%}
     {{- return(api.Relation.create(
-        database=model_relation.database, schema=model_relation.schema,
+        database=model_relation.database, schema='build_state',
         identifier=model_relation.identifier ~ '__week_chunks'
     )) -}}
 {%- endmacro %}
@@ -48,7 +48,7 @@
 {%- endmacro %}
 
 
-{#- Pre-hook: the first range (no range, so no row, when no week is recomputed). -#}
+{#- Pre-hook: the first range (a row of nulls, which selects nothing, when no week is recomputed). -#}
 {% macro start_week_chunks(model_relation, scope_select, weeks_per_chunk) -%}
     {%- set chunks = week_chunks(scope_select, weeks_per_chunk) -%}
     {{ _write_week_chunk(model_relation, chunks[0] if chunks else none) }}
