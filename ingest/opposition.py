@@ -1,10 +1,10 @@
 """Patients' right to object: the opposition list, stored encrypted in the lake, holding pseudonyms only.
 
-An objection is entered from an identity (NIR + birth date + sex, or last name + first name + birth date +
-sex) and
-pseudonymised on entry with the very functions ingest uses, so the list matches landed pseudonyms and no
-identity is ever stored. When both a NIR and traits are given, both pseudonyms are kept: the same person
-may have been landed under either (ingest uses the NIR when the extract has it, the traits otherwise).
+An objection is entered from an identity (NIR + birth date + sex, or last name + first name + birth
+date + sex) and pseudonymised on entry with the very functions ingest uses, so the list matches landed
+pseudonyms and no identity is ever stored. When both a NIR and traits are given, both pseudonyms are
+kept: the same person may have been landed under either (ingest uses the NIR when the extract has it,
+the traits otherwise).
 
 Storage: one object per addition, `opposition/<YYYY-MM>/<stamp>-<random>.json`, an envelope naming the
 data key (`raw/opposition/<YYYY-MM>`, or a later generation after retirement) around an AES-GCM blob

@@ -154,8 +154,9 @@
             ~ "(select week_start_date from " ~ weeks ~ ")"
         ) -}}
     {%- endif -%}
+    {%- set wanted = changed_rows_relation(relation.identifier) -%}
     {%- set copy = adapter.get_relation(
-        database=target.database, schema='build_state', identifier=relation.identifier ~ '__changed_rows'
+        database=wanted.database, schema=wanted.schema, identifier=wanted.identifier
     ) -%}
     {{- return(copy if copy is not none else _row_scope_predicate(kind)) -}}
 {%- endmacro %}
