@@ -37,6 +37,17 @@ BOOKKEEPING = {
 }
 
 
+# The tables a daily build reads or deletes by the changed acts' days, and the column they are stored
+# in order of.
+DATE_ORDERED = {
+    "staging.stg_lake__acts": "start_at",
+    "intermediate.int_acts_typed_as_visits": "visit_start_date",
+    "intermediate.int_diagnoses_mapped_to_standard": "visit_start_date",
+    "intermediate.int_surveillance_acts_classified": "act_date",
+    "intermediate.int_surveillance_act_syndromes": "week_start_date",
+}
+
+
 def _act(act_id: str, day: str, nir: str, **overrides: str) -> dict[str, str]:
     return act_row(
         act_id,
@@ -141,6 +152,16 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         assert _snapshot(incremental / "warehouse.duckdb", keystore) == _snapshot(
             full / "warehouse.duckdb", keystore
         )
+        # The full build stores the act-dated tables in date order, which the daily builds' bounds on
+        # the changed acts' days rely on to skip the row groups of other periods.
+        for table, column in DATE_ORDERED.items():
+            out_of_order = _query(
+                full / "warehouse.duckdb",
+                keystore,
+                f"select count(*) from (select {column} < lag({column}) over (order by rowid) as back "
+                f"from warehouse.{table}) where back",
+            )
+            assert out_of_order == [(0,)], table
 
     build(env_inc, incremental, "build")
 
@@ -184,6 +205,50 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         "(select visit_occurrence_id from warehouse.intermediate.int_acts_typed_as_visits "
         "where act_id = 'H2')",
     ) == [(1,)]
+
+    # It read and deleted the act-dated tables within literal bounds on the days of every version of
+    # the changed acts (from H2's first day, 10 January, or earlier), which DuckDB compares with each
+    # row group's min/max; and the published marts within the recomputed weeks.
+    first, after = _query(
+        warehouse,
+        keystore,
+        "select min(act_date), max(act_date) + 1 from warehouse.staging.base_lake__changed_acts",
+    )[0]
+    assert first <= date(2024, 1, 10) and after >= date(2024, 1, 22)
+    code = {r["unique_id"].split(".")[-1]: r.get("compiled_code") or "" for r in results}
+    bound = f"visit_start_date >= cast('{first}' as date) and visit_start_date < cast('{after}' as date)"
+    for model in ["int_diagnoses_mapped_to_standard", "visit_occurrence", "condition_occurrence"]:
+        assert bound in code[model], model
+    assert f"start_at >= cast('{first}' as timestamp_s)" in code["stg_lake__acts"]
+    assert "week_start_date >= cast('2024-01-08' as date)" in code["disclosure_controlled_cells"]
+    delete = 'delete from "warehouse"."intermediate"."int_acts_typed_as_visits"'
+    log = (incremental / "logs" / "dbt.log").read_text()
+    assert delete in log and bound in log.split(delete, 1)[1].split(";", 1)[0]
+
+    # The feed test of the coding rate judges the ISO weeks of the changed acts on a daily build, every
+    # week with --vars test_scope: all. With a threshold no week meets, it flags exactly the
+    # (association, week) pairs with enough acts among those.
+    def coding_rate_flags(scope: str) -> int:
+        vars_ = f"{{min_diagnosis_coding_rate: 1.01, test_scope: {scope}}}"
+        select = ["--select", "test_name:diagnosis_coding_rate_by_week"]
+        result = dbt(["test", *select, "--vars", vars_], env_inc, incremental)
+        assert result.returncode == 0, result.stdout[-3000:]
+        run = json.loads((incremental / "target" / "run_results.json").read_text())["results"]
+        assert [r["status"] for r in run] == ["warn"]
+        return run[0]["failures"]
+
+    weeks_with_acts = (
+        "select count(*) from (select association_id, date_trunc('week', start_at) as week "
+        "from warehouse.staging.base_lake__acts group by all having count(distinct act_id) >= 20) "
+        "where week in ({})"
+    )
+    changed_weeks = "select date_trunc('week', act_date) from warehouse.staging.base_lake__changed_acts"
+    every_week = "select date_trunc('week', start_at) from warehouse.staging.base_lake__acts"
+    expected_changed = _query(warehouse, keystore, weeks_with_acts.format(changed_weeks))[0][0]
+    expected_all = _query(warehouse, keystore, weeks_with_acts.format(every_week))[0][0]
+    assert 0 < expected_changed < expected_all
+    assert coding_rate_flags("changed") == expected_changed
+    assert coding_rate_flags("all") == expected_all
 
     # The daily build rebuilt the changed acts only, and the big tables' tests read only them.
     changed = _query(

@@ -125,11 +125,15 @@
     which the model's select then inserts again from current data (or not at all, for what was purged).
       key_columns    the model's columns naming the scope (e.g. ['visit_occurrence_id'])
       scope_select   a select returning the same columns, in the same order
+      bound          optionally, a filter every row of the scope satisfies (changed_period_bound),
+                     which lets the delete skip the row groups of other periods
 -#}
-{% macro delete_incremental_scope(key_columns, scope_select) -%}
+{% macro delete_incremental_scope(key_columns, scope_select, bound=none) -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where ({{ key_columns | join(', ') }}) in ({{ scope_select }})
+        where
+            ({{ key_columns | join(', ') }}) in ({{ scope_select }})
+            {%- if bound %} and {{ bound }}{% endif %}
     {%- endif -%}
 {%- endmacro %}
 
@@ -169,6 +173,53 @@
 
 {% macro changed_week_starts() -%}
     select week_start_date from {{ ref('int_surveillance_weeks_changed') }}
+{%- endmacro %}
+
+
+{#-
+    A filter on a date column that every row of the changed acts (scope 'acts': the days of every
+    version of base_lake__changed_acts) or of the changed ISO weeks (scope 'weeks') satisfies, as
+    literals: DuckDB compares literals with each row group's min/max and skips the row groups outside,
+    where a key lookup (`visit_occurrence_id in (...)`, random ids) reads every row group. The big
+    act-dated tables are stored in date order (their models end with `order by` it), so a daily build
+    reads the last days' row groups, not ten years of them. A correction of an old act widens the
+    bounds (still correct, only slower). It is a filter added to the key lookup, never a replacement:
+      column          a column giving the act's day (or start) in the table filtered, for every row
+                      of a changed act (or week)
+      type            the column's type: the literals are cast to it, as a cast of the column
+                      (a timestamp_s compared with a timestamp) would not be compared with min/max
+      grain           'week' for a column holding the Monday of the act's ISO week
+    `true` when the model is built in full, or when a changed act has no known day (then nothing is
+    bounded); `false` when nothing changed.
+-#}
+{% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- if scope == 'acts' -%}
+        {%- set bounds = run_query(
+            "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')
+            ~ " as date) as varchar), cast(max(act_date) + 1 as varchar), count(*), "
+            ~ "count(*) - count(act_date) from " ~ ref('base_lake__changed_acts')
+        ).rows[0] -%}
+    {%- elif scope == 'weeks' -%}
+        {%- set bounds = run_query(
+            "select cast(min(week_start_date) as varchar), cast(max(week_start_date) + 7 as varchar), "
+            ~ "count(*), count(*) - count(week_start_date) from " ~ ref('int_surveillance_weeks_changed')
+        ).rows[0] -%}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
+    {%- endif -%}
+    {%- set first_day, day_after, changed, undated = bounds -%}
+    {%- if changed == 0 -%}
+        {{- return('false') -}}
+    {%- elif undated > 0 -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {{- return(
+        '(' ~ column ~ " >= cast('" ~ first_day ~ "' as " ~ type ~ ") and " ~ column
+        ~ " < cast('" ~ day_after ~ "' as " ~ type ~ '))'
+    ) -}}
 {%- endmacro %}
 
 

@@ -38,8 +38,22 @@ where network.latest_date - latest_by_association.latest_date > {{ max_lag_days 
 
 
 {#- Diagnosis coding rate: per association and ISO week, the share of acts with at least one coded
-    diagnosis (weeks with fewer than `min_acts` acts are not judged). -#}
+    diagnosis (weeks with fewer than `min_acts` acts are not judged). On an incremental build (var
+    test_scope = 'changed', no --full-refresh) only the weeks of the acts this build changed are judged
+    (base_lake__changed_acts: the others were judged when they last changed), read through literal
+    bounds on the landed start (timestamp_s) and extract dates so that the row groups of other periods
+    are skipped: a diagnosis is never extracted before its act's file, which ingest dates at most
+    ACT_DAYS_AFTER_EXTRACT (1) day before the act (ingest/validate.py). -#}
 {% test diagnosis_coding_rate_by_week(model, diagnoses, min_rate=0.5, min_acts=20) %}
+{%- set changed = ref('base_lake__changed_acts') -%}
+{%- set bounds = none -%}
+{%- if execute and var('test_scope', 'changed') == 'changed' and not flags.FULL_REFRESH -%}
+    {%- set bounds = run_query(
+        "select cast(cast(date_trunc('week', min(act_date)) as date) as varchar), "
+        ~ "cast(max(act_date) + 1 as varchar), "
+        ~ "cast(cast(date_trunc('week', min(act_date)) as date) - 1 as varchar) from " ~ changed
+    ).rows[0] -%}
+{%- endif %}
 with
 
 acts as (
@@ -50,6 +64,16 @@ acts as (
         date_trunc('week', start_at) as act_week
 
     from {{ model }}
+    {%- if bounds is not none and bounds[0] is none %}
+    where false
+    {%- elif bounds is not none %}
+    where
+        start_at >= cast('{{ bounds[0] }}' as timestamp_s)
+        and start_at < cast('{{ bounds[1] }}' as timestamp_s)
+        and date_trunc('week', start_at) in (
+            select date_trunc('week', act_date) from {{ changed }}
+        )
+    {%- endif %}
 
 ),
 
@@ -60,6 +84,11 @@ coded as (
         act_id
 
     from {{ diagnoses }}
+    {%- if bounds is not none and bounds[0] is none %}
+    where false
+    {%- elif bounds is not none %}
+    where extract_date >= cast('{{ bounds[2] }}' as date)
+    {%- endif %}
 
 ),
 

@@ -7,14 +7,18 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('visit_start_date')
+    ) }}",
 ) }}
 with
 
 acts as (
 
     select * from {{ ref('stg_lake__acts') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_period_bound('start_at', type='timestamp') }}
 
 ),
 
@@ -53,3 +57,4 @@ typed as (
 )
 
 select * from typed
+order by visit_start_date

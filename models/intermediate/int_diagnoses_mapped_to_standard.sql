@@ -11,7 +11,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('visit_start_date')
+    ) }}",
 ) }}
 with
 
@@ -25,7 +27,9 @@ diagnoses as (
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 
@@ -158,3 +162,4 @@ mapped as (
 )
 
 select * from mapped
+order by visit_start_date

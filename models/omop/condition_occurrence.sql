@@ -12,6 +12,7 @@ diagnoses as (
     where
         domain_id = 'Condition'
         and {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 

@@ -17,7 +17,9 @@ vital_signs as (
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 

@@ -13,7 +13,9 @@ with
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 
@@ -23,6 +25,7 @@ diagnoses as (
     where
         domain_id != 'Condition'
         and {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 

@@ -9,21 +9,27 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('week_start_date', grain='week')
+    ) }}",
 ) }}
 with
 
 diagnoses as (
 
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_surveillance_acts_classified') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('act_date') }}
 
 ),
 
@@ -79,3 +85,4 @@ within_age as (
 )
 
 select * from within_age
+order by week_start_date

@@ -20,28 +20,36 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('act_date')
+    ) }}",
 ) }}
 with
 
 visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 
 acts as (
 
     select * from {{ ref('stg_lake__acts') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_period_bound('start_at', type='timestamp') }}
 
 ),
 
 diagnoses as (
 
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
-    where {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+    where
+        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
+        and {{ changed_period_bound('visit_start_date') }}
 
 ),
 
@@ -156,3 +164,4 @@ classified as (
 )
 
 select * from classified
+order by act_date

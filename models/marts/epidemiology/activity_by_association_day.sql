@@ -11,7 +11,8 @@
     materialized='incremental',
     incremental_strategy='append',
     pre_hook="{{ delete_incremental_scope(
-        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts()
+        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts(),
+        changed_period_bound('act_date', scope='weeks')
     ) }}",
 ) }}
 {%- set k = var('disclosure_k', 11) -%}
@@ -26,13 +27,16 @@ cells as (
         and {{ in_incremental_scope(
             ["cast(date_trunc('week', period_start) as date)"], changed_week_starts()
         ) }}
+        and {{ changed_period_bound('period_start', scope='weeks') }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
-    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+    where
+        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ changed_period_bound('week_start_date', scope='weeks') }}
 
 ),
 

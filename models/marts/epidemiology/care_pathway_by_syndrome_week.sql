@@ -9,7 +9,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts()) }}",
+    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts(), changed_period_bound('week_start_date', scope='weeks')) }}",
 ) }}
 {%- set k = var('disclosure_k', 11) -%}
 {%- set min_contributors = var('disclosure_min_contributors', 3) -%}
@@ -24,20 +24,25 @@ cells as (
         and geo_level in ('region', 'france')
         and period_type = 'week'
         and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
+        and {{ changed_period_bound('period_start', scope='weeks') }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
-    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+    where
+        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ changed_period_bound('week_start_date', scope='weeks') }}
 
 ),
 
 act_syndromes as (
 
     select * from {{ ref('int_act_syndromes_identified') }}
-    where {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+    where
+        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ changed_period_bound('week_start_date', scope='weeks') }}
 
 ),
 

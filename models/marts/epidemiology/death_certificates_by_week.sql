@@ -7,7 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts()) }}",
+    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts(), changed_period_bound('week_start_date', scope='weeks')) }}",
 ) }}
 with
 
@@ -17,6 +17,7 @@ cells as (
     where
         family = 'death_certificates'
         and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
+        and {{ changed_period_bound('period_start', scope='weeks') }}
 
 ),
 

@@ -43,12 +43,12 @@
     materialized='incremental',
     incremental_strategy='append',
     pre_hook=[
-        "{{ delete_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) }}",
+        "{{ delete_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts(), changed_period_bound('period_start', scope='weeks')) }}",
         "{{ start_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement')) }}",
     ],
     post_hook=[
         "{{ insert_remaining_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement'), sql) }}",
-        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts())) }}",
+        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks')) }}",
         "drop table if exists {{ week_chunks_relation(this) }}",
     ],
 ) }}
@@ -67,6 +67,7 @@ acts as (
     select * from all_acts
     where
         {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ changed_period_bound('week_start_date', scope='weeks') }}
         and {{ in_current_week_chunk(this, 'week_start_date') }}
 
 ),
@@ -76,6 +77,7 @@ act_syndromes as (
     select * from {{ ref('int_surveillance_act_syndromes') }}
     where
         {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
+        and {{ changed_period_bound('week_start_date', scope='weeks') }}
         and {{ in_current_week_chunk(this, 'week_start_date') }}
 
 ),

@@ -7,7 +7,8 @@
     materialized='incremental',
     incremental_strategy='append',
     pre_hook="{{ delete_incremental_scope(
-        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts()
+        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts(),
+        changed_period_bound('act_date', scope='weeks')
     ) }}",
 ) }}
 with
@@ -20,6 +21,7 @@ indicators as (
         and {{ in_incremental_scope(
             ["cast(date_trunc('week', period_start) as date)"], changed_week_starts()
         ) }}
+        and {{ changed_period_bound('period_start', scope='weeks') }}
 
 ),
 

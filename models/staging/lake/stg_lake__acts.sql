@@ -8,7 +8,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['association_id', 'act_id'], changed_act_keys(), changed_period_bound('start_at', type='timestamp')
+    ) }}",
 ) }}
 
 with
@@ -16,7 +18,9 @@ with
 source as (
 
     select * from {{ ref('base_lake__acts') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_period_bound('start_at', type='timestamp_s') }}
 
 ),
 
@@ -75,3 +79,4 @@ renamed as (
 )
 
 select * from renamed
+order by start_at
