@@ -201,8 +201,15 @@ class Plugin(BasePlugin):
             conn.execute(f"create or replace view {lake}__unloaded as {body}")
             uris = [u for per_key in files[dataset].values() for u in per_key]
             new_uris = [u for per_key in unloaded.values() for u in per_key]
+            # The loaded files no longer committed: the base model's pre-hook deletes their rows, and does
+            # not scan the table for them when there are none (the usual day).
+            removed = sorted(loaded.difference(uris))
             # The committed files, and those this build decrypts (base_lake__file_loads records them).
-            for suffix, listed in (("committed_files", uris), ("unloaded_files", new_uris)):
+            for suffix, listed in (
+                ("committed_files", uris),
+                ("unloaded_files", new_uris),
+                ("removed_files", removed),
+            ):
                 conn.register("files_arrow", pa.table({LAKE_FILE_COLUMN: pa.array(listed, pa.string())}))
                 conn.execute(f"create or replace table {lake}__{suffix} as select * from files_arrow")  # noqa: S608
                 conn.unregister("files_arrow")

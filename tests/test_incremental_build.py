@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -45,6 +46,9 @@ DATE_ORDERED = {
     "intermediate.int_diagnoses_mapped_to_standard": "visit_start_date",
     "intermediate.int_surveillance_acts_classified": "act_date",
     "intermediate.int_surveillance_act_syndromes": "week_start_date",
+    "cdm.visit_occurrence": "visit_start_date",
+    "cdm.condition_occurrence": "condition_start_date",
+    "cdm.drug_exposure": "drug_exposure_start_date",
 }
 
 
@@ -224,6 +228,9 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     delete = 'delete from "warehouse"."intermediate"."int_acts_typed_as_visits"'
     log = (incremental / "logs" / "dbt.log").read_text()
     assert delete in log and bound in log.split(delete, 1)[1].split(";", 1)[0]
+    # No lake file was removed: no base table was scanned for the rows of one.
+    removal = re.compile(r"cast\('[0-9-]+ [0-9:.]+' as timestamp\) as _removed_at")
+    assert not removal.search(log)
 
     # The feed test of the coding rate judges the ISO weeks of the changed acts on a daily build, every
     # week with --vars test_scope: all. With a threshold no week meets, it flags exactly the
@@ -301,6 +308,11 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         r for r in disclosure if "int_surveillance_weeks_changed" in (r.get("compiled_code") or "")
     ]
     assert any(".disclosure_cells_geography_margin" in r["unique_id"] for r in week_scoped)
+    assert all(
+        "period_start >= cast('2024-01-08' as date)" in r["compiled_code"]
+        for r in week_scoped
+        if ".disclosure_cells_" in r["unique_id"]
+    )
 
     # Daily load 2: three new days, and the patient of H1 objects: their acts are purged from the lake.
     ingestor.run(days("20240122", "20240124"))
@@ -314,6 +326,8 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     )
     # The purged act's week, the week of the previous last day and the new week; not the first week.
     assert [w for (w,) in weeks] == [date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22)]
+    # The purge removed a lake file: its rows were looked for, and their keys kept.
+    assert removal.search((incremental / "logs" / "dbt.log").read_text())
     compare()
     assert _query(
         warehouse,

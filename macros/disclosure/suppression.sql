@@ -84,7 +84,8 @@
                         where group_id in (select group_id from disclosure_touched)
                         {%- endif %}
                     ) as members
-                    left join {{ relation }} as cells
+                    {#- Every member is in scope: the scope's bounds let the scan skip the rest. #}
+                    left join (select * from {{ relation }} where {{ scope_where }}) as cells
                         on members.cell_id = cells.{{ id_column }}
                 ),
                 exposed as (
@@ -122,7 +123,9 @@
                     set
                         is_suppressed = true,
                         suppression_reason = 'complementary'
-                    where {{ id_column }} in (select cell_id from disclosure_picks)
+                    where
+                        {{ id_column }} in (select cell_id from disclosure_picks)
+                        and ({{ scope_where }})
                 {% endcall %}
                 {% call statement('disclosure_touched') %}
                     create or replace temp table disclosure_touched as

@@ -57,9 +57,12 @@
     deleted once a build has propagated the removal (base_lake__builds_completed' post-hook).
 -#}
 {% macro base_lake_remove_uncommitted(dataset) -%}
-    {%- if is_incremental() -%}
-        {%- set removed = ref('base_lake__removed_rows') -%}
-        {%- set committed = source('lake', dataset ~ '__committed_files') -%}
+    {%- set removed = ref('base_lake__removed_rows') -%}
+    {%- set committed = source('lake', dataset ~ '__committed_files') -%}
+    {%- set removed_files = source('lake', dataset ~ '__removed_files') -%}
+    {#- Most days no file was removed: then the table (every row's file) is not scanned for one. -#}
+    {%- if is_incremental() and execute
+        and run_query('select count(*) from ' ~ removed_files).rows[0][0] > 0 -%}
         insert into {{ removed }}
         select
             '{{ dataset }}' as dataset,
@@ -196,16 +199,29 @@
     {%- if not execute or not is_incremental() -%}
         {{- return('true') -}}
     {%- endif -%}
+    {{- return(period_bound_of_changes(column, scope, type, grain)) -}}
+{%- endmacro %}
+
+
+{#- changed_period_bound whatever the node (a test's scope, too): the bounds of this build's changes. -#}
+{% macro period_bound_of_changes(column, scope='acts', type='date', grain='day') -%}
+    {#- By name, not ref(): a test's scope has no dependency on these (they are built before it). -#}
+    {%- set changed_acts = api.Relation.create(
+        database=target.database, schema='staging', identifier='base_lake__changed_acts'
+    ) -%}
+    {%- set changed_weeks = api.Relation.create(
+        database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
+    ) -%}
     {%- if scope == 'acts' -%}
         {%- set bounds = run_query(
             "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')
             ~ " as date) as varchar), cast(max(act_date) + 1 as varchar), count(*), "
-            ~ "count(*) - count(act_date) from " ~ ref('base_lake__changed_acts')
+            ~ "count(*) - count(act_date) from " ~ changed_acts
         ).rows[0] -%}
     {%- elif scope == 'weeks' -%}
         {%- set bounds = run_query(
             "select cast(min(week_start_date) as varchar), cast(max(week_start_date) + 7 as varchar), "
-            ~ "count(*), count(*) - count(week_start_date) from " ~ ref('int_surveillance_weeks_changed')
+            ~ "count(*), count(*) - count(week_start_date) from " ~ changed_weeks
         ).rows[0] -%}
     {%- else -%}
         {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}

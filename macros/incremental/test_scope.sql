@@ -149,9 +149,11 @@
         {%- set weeks = api.Relation.create(
             database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
         ) -%}
+        {#- The literal bounds let the scan skip the row groups of other weeks. -#}
         {{- return(
             "cast(date_trunc('week', " ~ week_columns[relation.identifier] ~ ") as date) in "
-            ~ "(select week_start_date from " ~ weeks ~ ")"
+            ~ "(select week_start_date from " ~ weeks ~ ") and "
+            ~ period_bound_of_changes(week_columns[relation.identifier], scope='weeks')
         ) -}}
     {%- endif -%}
     {%- set wanted = changed_rows_relation(relation.identifier) -%}

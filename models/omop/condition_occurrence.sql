@@ -2,7 +2,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('condition_start_date')
+    ) }}",
 ) }}
 with
 
@@ -56,3 +58,4 @@ final as (
 )
 
 select * from final
+order by condition_start_date
