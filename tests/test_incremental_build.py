@@ -46,9 +46,6 @@ DATE_ORDERED = {
     "intermediate.int_diagnoses_mapped_to_standard": "visit_start_date",
     "intermediate.int_surveillance_acts_classified": "act_date",
     "intermediate.int_surveillance_act_syndromes": "week_start_date",
-    "cdm.visit_occurrence": "visit_start_date",
-    "cdm.condition_occurrence": "condition_start_date",
-    "cdm.drug_exposure": "drug_exposure_start_date",
 }
 
 

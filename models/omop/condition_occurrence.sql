@@ -2,9 +2,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('condition_start_date')
-    ) }}",
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
 ) }}
 with
 
@@ -58,4 +56,3 @@ final as (
 )
 
 select * from final
-order by condition_start_date

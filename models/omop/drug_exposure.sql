@@ -7,9 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('drug_exposure_start_date')
-    ) }}",
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
 ) }}
 with
 
@@ -114,4 +112,3 @@ final as (
 )
 
 select * from final
-order by drug_exposure_start_date

@@ -2,9 +2,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('visit_start_date')
-    ) }}",
+    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
 ) }}
 with
 
@@ -51,4 +49,3 @@ final as (
 )
 
 select * from final
-order by visit_start_date
