@@ -212,6 +212,13 @@
     {%- set changed_weeks = api.Relation.create(
         database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
     ) -%}
+    {%- set counted = changed_acts if scope == 'acts' else changed_weeks -%}
+    {#- Not built yet (`dbt compile` or `docs generate` of a new warehouse): nothing to bound by. -#}
+    {%- if adapter.get_relation(
+        database=counted.database, schema=counted.schema, identifier=counted.identifier
+    ) is none -%}
+        {{- return('true') -}}
+    {%- endif -%}
     {%- if scope == 'acts' -%}
         {%- set bounds = run_query(
             "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')

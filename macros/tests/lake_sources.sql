@@ -47,7 +47,10 @@ where network.latest_date - latest_by_association.latest_date > {{ max_lag_days 
 {% test diagnosis_coding_rate_by_week(model, diagnoses, min_rate=0.5, min_acts=20) %}
 {%- set changed = ref('base_lake__changed_acts') -%}
 {%- set bounds = none -%}
-{%- if execute and var('test_scope', 'changed') == 'changed' and not flags.FULL_REFRESH -%}
+{%- if execute and var('test_scope', 'changed') == 'changed' and not flags.FULL_REFRESH
+    and adapter.get_relation(
+        database=changed.database, schema=changed.schema, identifier=changed.identifier
+    ) is not none -%}
     {%- set bounds = run_query(
         "select cast(cast(date_trunc('week', min(act_date)) as date) as varchar), "
         ~ "cast(max(act_date) + 1 as varchar), "
