@@ -7,7 +7,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('drug_exposure_start_date')
+    ) }}",
 ) }}
 with
 
