@@ -58,9 +58,9 @@
 -#}
 {% macro base_lake_remove_uncommitted(dataset) -%}
     {%- set removed = ref('base_lake__removed_rows') -%}
-    {%- set committed = source('lake', dataset ~ '__committed_files') -%}
+    {#- The plugin's list of the files in this table and no longer committed. Most days it is empty:
+        then the table (every row's file) is not scanned for one. -#}
     {%- set removed_files = source('lake', dataset ~ '__removed_files') -%}
-    {#- Most days no file was removed: then the table (every row's file) is not scanned for one. -#}
     {%- if is_incremental() and execute
         and run_query('select count(*) from ' ~ removed_files).rows[0][0] > 0 -%}
         insert into {{ removed }}
@@ -78,9 +78,9 @@
             _lake_file,
             {{ lake_load_stamp() }} as _removed_at
         from {{ this }}
-        where _lake_file not in (select _lake_file from {{ committed }});
+        where _lake_file in (select _lake_file from {{ removed_files }});
         delete from {{ this }}
-        where _lake_file not in (select _lake_file from {{ committed }})
+        where _lake_file in (select _lake_file from {{ removed_files }})
     {%- endif -%}
 {%- endmacro %}
 
