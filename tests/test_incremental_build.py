@@ -31,6 +31,7 @@ OTHER_NIR = with_nir_key("1600576540123")
 # Bookkeeping of the incremental build itself, which differs between the two builds by design.
 BOOKKEEPING = {
     "staging.base_lake__changed_acts",
+    "staging.base_lake__child_extract_floors",
     "staging.base_lake__removed_rows",
     "build_state.base_lake__builds_completed",
     "build_state.base_lake__file_loads",
@@ -168,14 +169,26 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
 
     # Daily load 1: four new days. The 19 January extract carries H2 again, corrected: it was in fact
     # seen on Tuesday 16 January (another ISO week) and sent to the emergency department; it also
-    # carries a late act H3 of Saturday 13 January. H2's diagnosis arrives with the 20 January extract,
-    # apart from its act. A history file is given again (a duplicate batch, a no-op).
+    # carries late acts H3 and H4 of Saturday 13 January. H2's diagnosis arrives with the 20 January
+    # extract, apart from its act; H4's came with the 5 January extract, a week before its act's day (a
+    # dating error). A history file is given again (a duplicate batch, a no-op).
     correction = write_extract(
         hand / "late",
         "actes",
-        [_act("H2", "16/01/2024", OTHER_NIR, orientation="URG"), _act("H3", "13/01/2024", OTHER_NIR)],
+        [
+            _act("H2", "16/01/2024", OTHER_NIR, orientation="URG"),
+            _act("H3", "13/01/2024", OTHER_NIR),
+            _act("H4", "13/01/2024", OTHER_NIR),
+        ],
         association=ASSOCIATION,
         day="20240119",
+    )
+    early_child = write_extract(
+        hand / "early",
+        "diagnostics",
+        [diagnosis_row("H4", code_cim10="J11.1")],
+        association=ASSOCIATION,
+        day="20240105",
     )
     late_child = write_extract(
         hand / "late",
@@ -184,7 +197,7 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         association=ASSOCIATION,
         day="20240120",
     )
-    report = ingestor.run([*days("20240118", "20240121"), correction, late_child, history_acts])
+    report = ingestor.run([*days("20240118", "20240121"), correction, late_child, early_child, history_acts])
     statuses = [f.status for f in report.files]
     assert statuses.count("duplicate") == 1 and "quarantined" not in statuses, statuses
     assert report.totals[2] == 0  # no row quarantined: every hand-made row is valid
@@ -225,6 +238,18 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     delete = 'delete from "warehouse"."intermediate"."int_acts_typed_as_visits"'
     log = (incremental / "logs" / "dbt.log").read_text()
     assert delete in log and bound in log.split(delete, 1)[1].split(";", 1)[0]
+    # The child tables, which carry no act day, are read and deleted from the earliest extract date a
+    # changed act's child row can have: H4's early diagnosis (5 January) is kept as a floor for later
+    # builds, below every act's day.
+    floors = "select act_id, floor_date from warehouse.staging.base_lake__child_extract_floors"
+    assert _query(warehouse, keystore, floors) == [("H4", date(2024, 1, 5))]
+    child_bound = "extract_date >= cast('2024-01-05' as date)"
+    for model in ["stg_lake__diagnoses", "stg_lake__prescriptions", "stg_lake__vital_signs"]:
+        assert child_bound in code[model], model
+        delete = f'delete from "warehouse"."staging"."{model}"'
+        assert child_bound in log.split(delete, 1)[1].split(";", 1)[0], model
+    for model in ["int_diagnoses_mapped_to_standard", "drug_exposure", "measurement"]:
+        assert child_bound in code[model], model
     # No lake file was removed: no base table was scanned for the rows of one.
     removal = re.compile(r"cast\('[0-9-]+ [0-9:.]+' as timestamp\) as _removed_at")
     assert not removal.search(log)
@@ -311,11 +336,28 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         if ".disclosure_cells_" in r["unique_id"]
     )
 
-    # Daily load 2: three new days, and the patient of H1 objects: their acts are purged from the lake.
-    ingestor.run(days("20240122", "20240124"))
+    # Daily load 2: three new days, H4's diagnosis corrected (the new list replaces the early one), and
+    # the patient of H1 objects: their acts are purged from the lake.
+    relisted = write_extract(
+        hand / "relisted",
+        "diagnostics",
+        [diagnosis_row("H4", code_cim10="J20.9")],
+        association=ASSOCIATION,
+        day="20240122",
+    )
+    ingestor.run([*days("20240122", "20240124"), relisted])
     add_identities(store, keystore, [NIR_PATIENT])
     assert purge_opposition(store, keystore).rows_removed
-    build(env_inc, incremental, "build")
+    results = build(env_inc, incremental, "build")
+    # The purged act's first day (10 January) would bound the child tables from the 9th: H4's floor,
+    # recorded by the previous build, takes them back to its early diagnosis, which the new list replaces.
+    assert _query(
+        warehouse,
+        keystore,
+        "select icd10_code from warehouse.staging.stg_lake__diagnoses where act_id = 'H4'",
+    ) == [("J209",)]
+    code = {r["unique_id"].split(".")[-1]: r.get("compiled_code") or "" for r in results}
+    assert "extract_date >= cast('2024-01-05' as date)" in code["stg_lake__diagnoses"]
     weeks = _query(
         warehouse,
         keystore,

@@ -192,8 +192,9 @@
       type            the column's type: the literals are cast to it, as a cast of the column
                       (a timestamp_s compared with a timestamp) would not be compared with min/max
       grain           'week' for a column holding the Monday of the act's ISO week
-    `true` when the model is built in full, or when a changed act has no known day (then nothing is
-    bounded); `false` when nothing changed.
+    An act with no version in the lake (only a child row of it is) has no row in the act-dated tables,
+    so it does not widen the bounds. `true` when the model is built in full; `false` when nothing
+    dated changed.
 -#}
 {% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
     {%- if not execute or not is_incremental() -%}
@@ -222,8 +223,8 @@
     {%- if scope == 'acts' -%}
         {%- set bounds = run_query(
             "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')
-            ~ " as date) as varchar), cast(max(act_date) + 1 as varchar), count(*), "
-            ~ "count(*) - count(act_date) from " ~ changed_acts
+            ~ " as date) as varchar), cast(max(act_date) + 1 as varchar), count(act_date), 0 from "
+            ~ changed_acts
         ).rows[0] -%}
     {%- elif scope == 'weeks' -%}
         {%- set bounds = run_query(
@@ -243,6 +244,45 @@
         '(' ~ column ~ " >= cast('" ~ first_day ~ "' as " ~ type ~ ") and " ~ column
         ~ " < cast('" ~ day_after ~ "' as " ~ type ~ '))'
     ) -}}
+{%- endmacro %}
+
+
+{#-
+    A lower bound on the extract date of every child row (diagnosis, prescription line, vital signs) of
+    the changed acts, as a literal filter on `column`, for the child tables, which carry no act day and
+    are stored in extract order (as the lake's files are named): every day of a changed act's versions
+    minus var child_rows_days_before_act, the extract date of its child rows loaded by this build, and
+    its floor in base_lake__child_extract_floors (child rows extracted before their act, or bounded by a
+    version since removed), whichever is earliest. No upper bound: a child row may come any time after
+    its act. `true` when the model is built in full, or if a changed act had nothing to bound it by;
+    `false` when nothing changed.
+-#}
+{% macro changed_child_extract_bound(column='extract_date') -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set changed_acts = api.Relation.create(
+        database=target.database, schema='staging', identifier='base_lake__changed_acts'
+    ) -%}
+    {%- set floors = api.Relation.create(
+        database=target.database, schema='staging', identifier='base_lake__child_extract_floors'
+    ) -%}
+    {%- set bounds = run_query(
+        "with changed as (select association_id, act_id, min(act_date) - "
+        ~ var('child_rows_days_before_act') ~ " as by_act, min(child_extract_date) as by_child from "
+        ~ changed_acts ~ " group by all), floors as (select association_id, act_id, min(floor_date) "
+        ~ "as by_floor from " ~ floors ~ " where (association_id, act_id) in (select association_id, "
+        ~ "act_id from changed) group by all) select cast(min(least(by_act, by_child, by_floor)) as "
+        ~ "varchar), count(*), count(least(by_act, by_child, by_floor)) from changed left join floors "
+        ~ "using (association_id, act_id)"
+    ).rows[0] -%}
+    {%- set first_day, changed, bounded = bounds -%}
+    {%- if changed == 0 -%}
+        {{- return('false') -}}
+    {%- elif bounded < changed -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {{- return(column ~ " >= cast('" ~ first_day ~ "' as date)") -}}
 {%- endmacro %}
 
 

@@ -20,7 +20,9 @@ with
 diagnoses as (
 
     select * from {{ ref('stg_lake__diagnoses') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_child_extract_bound('extract_date') }}
 
 ),
 

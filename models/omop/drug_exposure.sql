@@ -16,7 +16,9 @@ with
 prescriptions as (
 
     select * from {{ ref('stg_lake__prescriptions') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_child_extract_bound('extract_date') }}
 
 ),
 

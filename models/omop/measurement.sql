@@ -10,7 +10,9 @@ with
 vital_signs as (
 
     select * from {{ ref('stg_lake__vital_signs') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_child_extract_bound('extract_date') }}
 
 ),
 

@@ -6,7 +6,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('observation_date')
+    ) }}",
 ) }}
 with
 

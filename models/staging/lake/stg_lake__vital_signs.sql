@@ -1,31 +1,46 @@
 {#-
     One row per measurement time of an act, from the latest batch that carried the act's vital signs.
     Incremental: a build replaces the acts changed since the last completed build
-    (base_lake__changed_acts), every version of them being re-read.
+    (base_lake__changed_acts), every version of them being re-read, from the changed acts' earliest
+    possible extract date on (changed_child_extract_bound: the rows stay in extract order).
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}",
+    pre_hook="{{ delete_incremental_scope(
+        ['association_id', 'act_id'], changed_act_keys(), changed_child_extract_bound('extract_date')
+    ) }}",
 ) }}
+
+-- depends_on: {{ ref('base_lake__child_extract_floors') }}
 
 with
 
 source as (
 
     select * from {{ ref('base_lake__vital_signs') }}
-    where {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+    where
+        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
+        and {{ changed_child_extract_bound('extract_date') }}
+
+),
+
+latest_batches as (
+
+    {{ latest_batch_of_each_act('source') }}
 
 ),
 
 latest as (
 
-    select *
-    from source
-    qualify dense_rank() over (
-        partition by association_id, act_id
-        order by {{ latest_version_order() }}
-    ) = 1
+    select * from source
+    where (association_id, act_id, _batch_id) in (
+        select
+            latest_batches.association_id,
+            latest_batches.act_id,
+            latest_batches._batch_id
+        from latest_batches
+    )
 
 ),
 

@@ -6,6 +6,8 @@
     here; a duplicate batch does not (ingest drops it). One row per act key and version (patient, day)
     it has or had: the persons to rebuild are the patients of every version (a correction may move an
     act to another patient) and the weeks to rebuild every version's week (or move it to another day).
+    With each act, the earliest extract date of its child rows among those files: with the act's days,
+    it bounds the child tables' reads (base_lake__child_extract_floors).
     Before the first completed build, or on a full refresh, every act is changed.
 -#}
 {%- set last_build = last_completed_build() -%}
@@ -50,7 +52,8 @@ loaded_diagnoses as (
 
     select
         association_id,
-        act_id
+        act_id,
+        extract_date
 
     from {{ ref('base_lake__diagnoses') }}
     {% if changed_since is not none -%}
@@ -68,7 +71,8 @@ loaded_prescriptions as (
 
     select
         association_id,
-        act_id
+        act_id,
+        extract_date
 
     from {{ ref('base_lake__prescriptions') }}
     {% if changed_since is not none -%}
@@ -86,7 +90,8 @@ loaded_vital_signs as (
 
     select
         association_id,
-        act_id
+        act_id,
+        extract_date
 
     from {{ ref('base_lake__vital_signs') }}
     {% if changed_since is not none -%}
@@ -104,63 +109,86 @@ touched as (
 
     select
         association_id,
-        act_id
+        act_id,
+        cast(null as date) as child_extract_date
     from loaded_acts
 
-    union
+    union all
 
     select
         association_id,
-        act_id
+        act_id,
+        extract_date as child_extract_date
     from loaded_diagnoses
 
-    union
+    union all
 
     select
         association_id,
-        act_id
+        act_id,
+        extract_date as child_extract_date
     from loaded_prescriptions
 
-    union
+    union all
 
     select
         association_id,
-        act_id
+        act_id,
+        extract_date as child_extract_date
     from loaded_vital_signs
 
-    union
+    union all
 
     select
         association_id,
-        act_id
+        act_id,
+        cast(null as date) as child_extract_date
     from removed
+
+),
+
+touched_acts as (
+
+    select
+        association_id,
+        act_id,
+        min(child_extract_date) as child_extract_date
+
+    from touched
+    group by association_id, act_id
 
 ),
 
 versions as (
 
     select
-        touched.association_id,
-        touched.act_id,
+        touched_acts.association_id,
+        touched_acts.act_id,
         acts.patient_pseudonym,
-        cast(acts.start_at as date) as act_date
+        cast(acts.start_at as date) as act_date,
+        touched_acts.child_extract_date
 
-    from touched
+    from touched_acts
     left join acts
         on
-            touched.association_id = acts.association_id
-            and touched.act_id = acts.act_id
+            touched_acts.association_id = acts.association_id
+            and touched_acts.act_id = acts.act_id
 
     union
 
     select
-        association_id,
-        act_id,
-        patient_pseudonym,
-        cast(start_at as date) as act_date
+        removed.association_id,
+        removed.act_id,
+        removed.patient_pseudonym,
+        cast(removed.start_at as date) as act_date,
+        touched_acts.child_extract_date
 
     from removed
-    where dataset = 'acts'
+    inner join touched_acts
+        on
+            removed.association_id = touched_acts.association_id
+            and removed.act_id = touched_acts.act_id
+    where removed.dataset = 'acts'
 
 ),
 
@@ -174,7 +202,8 @@ final as (
         association_id,
         act_id,
         patient_pseudonym,
-        act_date
+        act_date,
+        child_extract_date
 
     from versions
 
