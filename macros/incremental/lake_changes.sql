@@ -174,6 +174,12 @@
     where patient_pseudonym is not null
 {%- endmacro %}
 
+{#- The ISO weeks (Mondays) of every version of the changed acts. -#}
+{% macro changed_act_week_starts() -%}
+    select distinct cast(date_trunc('week', act_date) as date) from {{ ref('base_lake__changed_acts') }}
+    where act_date is not null
+{%- endmacro %}
+
 {% macro changed_week_starts() -%}
     select week_start_date from {{ ref('int_surveillance_weeks_changed') }}
 {%- endmacro %}
@@ -289,7 +295,7 @@
 {#-
     Fingerprints of the surveillance grid's dimensions other than time (the areas and associations
     with acts): when one changes, every week's dense grid changes (int_surveillance_weeks_changed).
-      acts  relation or CTE of classified acts
+      acts  relation or CTE with department_code, region_code and association_id (the grid summary)
 -#}
 {% macro surveillance_grid_fingerprints(acts) -%}
     md5(coalesce(string_agg(distinct department_code || ':' || region_code, ',' order by department_code || ':' || region_code), ''))

@@ -26,9 +26,9 @@
 
 with
 
-acts as (
+grid as (
 
-    select * from {{ ref('int_surveillance_acts_classified') }}
+    select * from {{ ref('int_surveillance_grid_by_week') }}
 
 ),
 
@@ -41,11 +41,11 @@ changed_acts as (
 current_grid as (
 
     select
-        min(act_date) as first_act_date,
-        max(act_date) as last_act_date,
-        {{ surveillance_grid_fingerprints('acts') }}
+        min(first_act_date) as first_act_date,
+        max(last_act_date) as last_act_date,
+        {{ surveillance_grid_fingerprints('grid') }}
 
-    from acts
+    from grid
 
 ),
 

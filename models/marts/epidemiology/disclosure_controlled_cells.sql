@@ -20,7 +20,7 @@
     Incremental by ISO week: every margin group lies within one ISO week (its days and the week), so a
     build deletes and recomputes only the weeks int_surveillance_weeks_changed lists, primary and
     complementary suppression included, and gets the cells a full build gets. The dense grid's areas,
-    associations and first and last days still come from every act.
+    associations and first and last days come from every week (int_surveillance_grid_by_week).
     A year of weeks per statement: the weeks to recompute are cut into groups of at most var
     surveillance_weeks_per_statement (52) weeks; this query counts the first group's range (the
     pre-hook's chunk table), the post-hook runs it again for each next one
@@ -54,21 +54,21 @@
 ) }}
 with
 
-all_acts as (
+acts as (
 
     -- The record-level table itself, not the marts' ephemeral handle on it: the post-hook runs this
     -- query again per range of weeks, outside the compiled model where dbt's ephemeral CTEs live.
     select * from {{ ref('int_surveillance_acts_classified') }}
-
-),
-
-acts as (
-
-    select * from all_acts
     where
         {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
         and {{ changed_period_bound('week_start_date', scope='weeks') }}
         and {{ in_current_week_chunk(this, 'week_start_date') }}
+
+),
+
+grid_extent as (
+
+    select * from {{ ref('int_surveillance_grid_by_week') }}
 
 ),
 
@@ -106,8 +106,8 @@ days as (
     select cast(range as date) as period_start
     from
         range(
-            (select min(act_date) from all_acts),
-            (select max(act_date) from all_acts) + interval 1 day,
+            (select min(first_act_date) from grid_extent),
+            (select max(last_act_date) from grid_extent) + interval 1 day,
             interval 1 day
         )
     where
@@ -139,7 +139,7 @@ periods as (
 associations as (
 
     select distinct association_id
-    from all_acts
+    from grid_extent
 
 ),
 
@@ -151,7 +151,7 @@ geographies as (
         'region' as parent_geo_level,
         region_code as parent_geo_code
 
-    from all_acts
+    from grid_extent
 
     union all
 
@@ -161,7 +161,7 @@ geographies as (
         'france' as parent_geo_level,
         'FR' as parent_geo_code
 
-    from all_acts
+    from grid_extent
 
     union all
 

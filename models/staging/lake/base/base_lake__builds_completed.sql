@@ -39,17 +39,18 @@
 -- depends_on: {{ ref('activity_by_association_day') }}
 -- depends_on: {{ ref('care_pathway_by_syndrome_week') }}
 -- depends_on: {{ ref('death_certificates_by_week') }}
-{#- With no row to add, the classified acts may not exist yet (a selection of the CDM only). -#}
+{#- With no row to add, the grid may not exist yet (a selection of the CDM only). -#}
 {%- set advances = build_watermark_advances() -%}
-{%- set classified_acts = ref('int_surveillance_acts_classified') if advances else
-    "(select cast(null as date) as act_date, cast(null as varchar) as department_code, "
-    ~ "cast(null as varchar) as region_code, cast(null as varchar) as association_id) as no_acts" %}
+{%- set surveillance_grid = ref('int_surveillance_grid_by_week') if advances else
+    "(select cast(null as date) as first_act_date, cast(null as date) as last_act_date, "
+    ~ "cast(null as varchar) as department_code, cast(null as varchar) as region_code, "
+    ~ "cast(null as varchar) as association_id) as no_grid" %}
 
 with
 
-acts as (
+grid as (
 
-    select * from {{ classified_acts }}
+    select * from {{ surveillance_grid }}
 
 ),
 
@@ -57,11 +58,11 @@ final as (
 
     select
         {{ lake_load_stamp() }} as built_through,
-        min(act_date) as first_act_date,
-        max(act_date) as last_act_date,
-        {{ surveillance_grid_fingerprints('acts') }}
+        min(first_act_date) as first_act_date,
+        max(last_act_date) as last_act_date,
+        {{ surveillance_grid_fingerprints('grid') }}
 
-    from acts
+    from grid
 
 )
 
