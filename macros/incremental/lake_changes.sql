@@ -197,7 +197,9 @@
                       of a changed act (or week)
       type            the column's type: the literals are cast to it, as a cast of the column
                       (a timestamp_s compared with a timestamp) would not be compared with min/max
-      grain           'week' for a column holding the Monday of the act's ISO week
+      grain           'week' to bound by whole ISO weeks (from the Monday of the first changed act's
+                      week to the Monday after the last one's): for a column holding the Monday of
+                      the act's week, or a day column read by whole weeks
     An act with no version in the lake (only a child row of it is) has no row in the act-dated tables,
     so it does not widen the bounds. `true` when the model is built in full; `false` when nothing
     dated changed.
@@ -229,8 +231,8 @@
     {%- if scope == 'acts' -%}
         {%- set bounds = run_query(
             "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')
-            ~ " as date) as varchar), cast(max(act_date) + 1 as varchar), count(act_date), 0 from "
-            ~ changed_acts
+            ~ " as date) as varchar), cast(cast(" ~ ("cast(date_trunc('week', max(act_date)) as date) + 7" if grain == 'week'
+            else 'max(act_date) + 1') ~ " as date) as varchar), count(act_date), 0 from " ~ changed_acts
         ).rows[0] -%}
     {%- elif scope == 'weeks' -%}
         {%- set bounds = run_query(

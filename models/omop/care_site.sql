@@ -10,9 +10,9 @@ care_sites as (
 
 ),
 
-acts as (
+acts_by_week as (
 
-    select * from {{ ref('stg_lake__acts') }}
+    select * from {{ ref('int_act_sites_and_doctors_by_week') }}
 
 ),
 
@@ -24,7 +24,7 @@ visit_concepts as (
 
 associations as (
 
-    select association_id from acts
+    select association_id from acts_by_week
     union
     select association_id from care_sites
 
@@ -36,7 +36,7 @@ sites_in_acts as (
         association_id,
         care_site_id
 
-    from acts
+    from acts_by_week
 
 ),
 

@@ -6,9 +6,9 @@ vocabularies as (
 
 ),
 
-acts as (
+acts_by_week as (
 
-    select * from {{ ref('stg_lake__acts') }}
+    select * from {{ ref('int_act_sites_and_doctors_by_week') }}
 
 ),
 
@@ -28,8 +28,8 @@ vocabulary_release as (
 
 latest_extract as (
 
-    select max(extract_date) as source_release_date
-    from acts
+    select max(last_extract_date) as source_release_date
+    from acts_by_week
 
 ),
 

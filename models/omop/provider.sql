@@ -10,9 +10,9 @@ doctors as (
 
 ),
 
-acts as (
+acts_by_week as (
 
-    select * from {{ ref('stg_lake__acts') }}
+    select * from {{ ref('int_act_sites_and_doctors_by_week') }}
 
 ),
 
@@ -45,7 +45,7 @@ first_act as (
         doctor_pseudonym,
         min(association_id) as association_id
 
-    from acts
+    from acts_by_week
     group by doctor_pseudonym
 
 ),
