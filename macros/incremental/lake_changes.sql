@@ -142,6 +142,33 @@
 
 
 {#-
+    Pre-hook of an incremental model that merges the previous rows of its scope with the changes (a
+    summary per person that new acts extend), run before delete_incremental_scope deletes them: keeps
+    them in build_state.<model>__replaced (replaced_rows_relation), which the model's select reads. The
+    model's post-hook drops it (drop_replaced_rows): it may hold a purged patient's pseudonym.
+-#}
+{% macro keep_replaced_rows(key_columns, scope_select) -%}
+    {%- if is_incremental() -%}
+        create or replace table {{ replaced_rows_relation() }} as
+        select * from {{ this }}
+        where ({{ key_columns | join(', ') }}) in ({{ scope_select }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro drop_replaced_rows() -%}
+    drop table if exists {{ replaced_rows_relation() }}
+{%- endmacro %}
+
+{% macro replaced_rows_relation() -%}
+    {{- return(api.Relation.create(
+        database=target.database, schema='build_state', identifier=this.identifier ~ '__replaced', type='table'
+    )) -}}
+{%- endmacro %}
+
+
+{#-
     A filter restricting an incremental model's inputs to its scope (the same rows its pre-hook
     deleted); `true` when the model is built in full.
       key_columns    SQL expressions of the input naming the scope

@@ -1,4 +1,7 @@
-{#- One row per person whose act ended with a death certificate (outcome DC): the first such act. -#}
+{#-
+    One row per person whose act ended with a death certificate (outcome DC): the first such act (kept
+    per person by int_persons_derived_from_acts).
+-#}
 {#- Incremental: a build replaces the rows of the persons whose acts changed since the last build. -#}
 {{ config(
     materialized='incremental',
@@ -7,11 +10,11 @@
 ) }}
 with
 
-visits as (
+persons as (
 
-    select * from {{ ref('int_acts_typed_as_visits') }}
+    select * from {{ ref('int_persons_derived_from_acts') }}
     where
-        outcome = 'DC'
+        death_visit_occurrence_id is not null
         and {{ in_incremental_scope(['person_id'], changed_person_ids()) }}
 
 ),
@@ -22,29 +25,18 @@ type_concepts as (
 
 ),
 
-first_certificate as (
-
-    select *
-    from visits
-    qualify row_number() over (
-        partition by person_id
-        order by visit_start_datetime, visit_occurrence_id
-    ) = 1
-
-),
-
 final as (
 
     select
-        first_certificate.person_id,
-        first_certificate.visit_start_date as death_date,
-        first_certificate.visit_start_datetime as death_datetime,
+        persons.person_id,
+        cast(persons.death_datetime as date) as death_date,
+        persons.death_datetime,
         type_concepts.concept_id as death_type_concept_id,
         cast(null as integer) as cause_concept_id,
         cast(null as varchar) as cause_source_value,
         cast(null as integer) as cause_source_concept_id
 
-    from first_certificate
+    from persons
     inner join type_concepts
         on type_concepts.role = 'death_certificate'
 

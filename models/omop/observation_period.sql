@@ -1,6 +1,7 @@
 {#-
     One period per person, from the first to the last act: an urgent-care network sees a patient only
-    at acts, so the span of acts is the honest observation window.
+    at acts, so the span of acts is the honest observation window (kept per person by
+    int_persons_derived_from_acts).
     Incremental: a build replaces the periods of the persons whose acts changed since the last build.
 -#}
 {{ config(
@@ -10,9 +11,9 @@
 ) }}
 with
 
-visits as (
+persons as (
 
-    select * from {{ ref('int_acts_typed_as_visits') }}
+    select * from {{ ref('int_persons_derived_from_acts') }}
     where {{ in_incremental_scope(['person_id'], changed_person_ids()) }}
 
 ),
@@ -23,28 +24,16 @@ type_concepts as (
 
 ),
 
-spans as (
-
-    select
-        person_id,
-        min(visit_start_date) as observation_period_start_date,
-        max(visit_end_date) as observation_period_end_date
-
-    from visits
-    group by person_id
-
-),
-
 final as (
 
     select
-        {{ stable_id('observation_period', ['spans.person_id']) }} as observation_period_id,
-        spans.person_id,
-        spans.observation_period_start_date,
-        spans.observation_period_end_date,
+        {{ stable_id('observation_period', ['persons.person_id']) }} as observation_period_id,
+        persons.person_id,
+        persons.first_visit_start_date as observation_period_start_date,
+        persons.last_visit_end_date as observation_period_end_date,
         type_concepts.concept_id as period_type_concept_id
 
-    from spans
+    from persons
     inner join type_concepts
         on type_concepts.role = 'ehr'
 
