@@ -13,17 +13,17 @@
 
 
 {#-
-    The latest batch of each act in `source` (a relation or CTE of a child dataset, whose batch carries
-    the act's whole list, which a correction replaces), as a select of (association_id, act_id,
-    _batch_id). A model keeps its rows with a semi-join, which keeps the source's row order (extract
-    order, what the daily build's bound on the child tables skips row groups by), where a window
-    partitioned by act would shuffle the rows.
+    Every batch of `source` (a relation or CTE of a landed dataset) with its rank among them by version
+    (latest_version_columns), 1 the oldest: a few thousand rows. The child staging models keep each
+    act's latest batch (its whole list, which a correction replaces) by comparing these small integers
+    in a semi-join, which keeps the source's row order (extract order, what the daily build's bound on
+    the child tables skips row groups by) where a window partitioned by act would shuffle it, and whose
+    per-act maximum is a plain integer (a varchar arg_max over every act ran out of memory at ten
+    years).
 -#}
-{% macro latest_batch_of_each_act(source) -%}
+{% macro batch_version_ranks(source) -%}
     select
-        association_id,
-        act_id,
-        arg_max(_batch_id, ({{ latest_version_columns() | join(', ') }})) as _batch_id
-    from {{ source }}
-    group by association_id, act_id
+        _batch_id,
+        row_number() over (order by {{ latest_version_columns() | join(', ') }}) as batch_rank
+    from (select distinct {{ latest_version_columns() | join(', ') }} from {{ source }})
 {%- endmacro %}

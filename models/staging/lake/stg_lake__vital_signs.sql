@@ -13,6 +13,9 @@
 ) }}
 
 -- depends_on: {{ ref('base_lake__child_extract_floors') }}
+-- Built after stg_lake__prescriptions, not beside it: on a full refresh each of the four staging tables of acts holds
+-- every act's key in a hash table, and the four at once spilled 48 GB at ten years (one at a time: 3 GB).
+-- depends_on: {{ ref('stg_lake__prescriptions') }}
 
 with
 
@@ -25,21 +28,45 @@ source as (
 
 ),
 
-latest_batches as (
+batches as (
 
-    {{ latest_batch_of_each_act('source') }}
+    {{ batch_version_ranks('source') }}
+
+),
+
+ranked as (
+
+    select
+        source.*,
+        batches.batch_rank
+
+    from source
+    inner join batches
+        on source._batch_id = batches._batch_id
+
+),
+
+latest_ranks as (
+
+    select
+        association_id,
+        act_id,
+        max(batch_rank) as batch_rank
+
+    from ranked
+    group by association_id, act_id
 
 ),
 
 latest as (
 
-    select * from source
-    where (association_id, act_id, _batch_id) in (
+    select * from ranked
+    where (association_id, act_id, batch_rank) in (
         select
-            latest_batches.association_id,
-            latest_batches.act_id,
-            latest_batches._batch_id
-        from latest_batches
+            latest_ranks.association_id,
+            latest_ranks.act_id,
+            latest_ranks.batch_rank
+        from latest_ranks
     )
 
 ),
