@@ -13,8 +13,9 @@
 ) }}
 
 -- depends_on: {{ ref('base_lake__child_extract_floors') }}
--- Built after stg_lake__prescriptions, not beside it: on a full refresh each of the four staging tables of acts holds
--- every act's key in a hash table, and the four at once spilled 48 GB at ten years (one at a time: 3 GB).
+-- Built after stg_lake__prescriptions, not beside it: on a full refresh each of the four
+-- staging tables of acts holds every act's key in a hash table, and the four at once spilled
+-- 48 GB at ten years (one at a time: 3 GB).
 -- depends_on: {{ ref('stg_lake__prescriptions') }}
 
 with
