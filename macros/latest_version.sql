@@ -13,17 +13,54 @@
 
 
 {#-
-    Every batch of `source` (a relation or CTE of a landed dataset) with its rank among them by version
-    (latest_version_columns), 1 the oldest: a few thousand rows. The child staging models keep each
-    act's latest batch (its whole list, which a correction replaces) by comparing these small integers
-    in a semi-join, which keeps the source's row order (extract order, what the daily build's bound on
-    the child tables skips row groups by) where a window partitioned by act would shuffle it, and whose
-    per-act maximum is a plain integer (a varchar arg_max over every act ran out of memory at ten
-    years).
+    The rows of each act's latest batch in `source` (a relation or CTE of a child dataset: the batch
+    carries the act's whole list, which a correction replaces), as a query. The batches are ranked by
+    version (latest_version_columns: a few thousand rows), and the rows kept by a semi-join on each
+    act's highest rank: it keeps the source's row order (extract order, what the daily build's bound on
+    the child tables skips row groups by), where a window partitioned by act would shuffle the rows,
+    and the per-act maximum is a plain integer (a varchar arg_max over every act ran out of memory at
+    ten years).
 -#}
-{% macro batch_version_ranks(source) -%}
-    select
-        _batch_id,
-        row_number() over (order by {{ latest_version_columns() | join(', ') }}) as batch_rank
-    from (select distinct {{ latest_version_columns() | join(', ') }} from {{ source }})
+{% macro rows_of_latest_batch(source) -%}
+    with
+
+    batches as (
+
+        select
+            _batch_id,
+            row_number() over (order by {{ latest_version_columns() | join(', ') }}) as batch_rank
+        from (select distinct {{ latest_version_columns() | join(', ') }} from {{ source }})
+
+    ),
+
+    ranked as (
+
+        select
+            versions.*,
+            batches.batch_rank
+        from {{ source }} as versions
+        inner join batches
+            on versions._batch_id = batches._batch_id
+
+    ),
+
+    latest_ranks as (
+
+        select
+            association_id,
+            act_id,
+            max(batch_rank) as batch_rank
+        from ranked
+        group by association_id, act_id
+
+    )
+
+    select * exclude (batch_rank) from ranked
+    where (association_id, act_id, batch_rank) in (
+        select
+            latest_ranks.association_id,
+            latest_ranks.act_id,
+            latest_ranks.batch_rank
+        from latest_ranks
+    )
 {%- endmacro %}

@@ -30,46 +30,9 @@ source as (
 
 ),
 
-batches as (
-
-    {{ batch_version_ranks('source') }}
-
-),
-
-ranked as (
-
-    select
-        source.*,
-        batches.batch_rank
-
-    from source
-    inner join batches
-        on source._batch_id = batches._batch_id
-
-),
-
-latest_ranks as (
-
-    select
-        association_id,
-        act_id,
-        max(batch_rank) as batch_rank
-
-    from ranked
-    group by association_id, act_id
-
-),
-
 latest as (
 
-    select * from ranked
-    where (association_id, act_id, batch_rank) in (
-        select
-            latest_ranks.association_id,
-            latest_ranks.act_id,
-            latest_ranks.batch_rank
-        from latest_ranks
-    )
+    {{ rows_of_latest_batch('source') }}
 
 ),
 
