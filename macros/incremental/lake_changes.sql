@@ -196,11 +196,6 @@
     select distinct person_id from {{ ref('base_lake__changed_acts') }} where person_id is not null
 {%- endmacro %}
 
-{% macro changed_patient_pseudonyms() -%}
-    select distinct patient_pseudonym from {{ ref('base_lake__changed_acts') }}
-    where patient_pseudonym is not null
-{%- endmacro %}
-
 {#- The ISO weeks (Mondays) of every version of the changed acts. -#}
 {% macro changed_act_week_starts() -%}
     select distinct cast(date_trunc('week', act_date) as date) from {{ ref('base_lake__changed_acts') }}

@@ -19,6 +19,23 @@
     ],
     post_hook="{{ drop_replaced_rows() }}",
 ) }}
+{#- What the summary takes from an act: of the changed acts (to judge the previous rows), of those merged. -#}
+{%- set act_summary_columns -%}
+    {{ stable_id('person', ['patient_pseudonym']) }} as person_id,
+        {{ stable_id('visit', ['association_id', 'act_id']) }} as visit_occurrence_id,
+        patient_pseudonym,
+        association_id,
+        act_id,
+        start_at,
+        cast(start_at as date) as start_date,
+        cast(coalesce(end_at, start_at) as date) as end_date,
+        outcome = 'DC' as is_death_certificate,
+        patient_sex,
+        patient_birth_year,
+        patient_birth_month,
+        patient_commune_code,
+        patient_department_code
+{%- endset %}
 with
 
 changed_acts as (
@@ -48,14 +65,7 @@ previous as (
 changed_versions as (
 
     select
-        {{ stable_id('visit', ['association_id', 'act_id']) }} as visit_occurrence_id,
-        association_id,
-        act_id,
-        patient_pseudonym,
-        start_at,
-        cast(start_at as date) as start_date,
-        cast(coalesce(end_at, start_at) as date) as end_date,
-        outcome = 'DC' as is_death_certificate
+        {{ act_summary_columns }}
 
     from changed_acts
 
@@ -140,20 +150,7 @@ acts as (
 act_rows as (
 
     select
-        {{ stable_id('person', ['patient_pseudonym']) }} as person_id,
-        {{ stable_id('visit', ['association_id', 'act_id']) }} as visit_occurrence_id,
-        patient_pseudonym,
-        association_id,
-        act_id,
-        start_at,
-        cast(start_at as date) as start_date,
-        cast(coalesce(end_at, start_at) as date) as end_date,
-        outcome = 'DC' as is_death_certificate,
-        patient_sex,
-        patient_birth_year,
-        patient_birth_month,
-        patient_commune_code,
-        patient_department_code
+        {{ act_summary_columns }}
 
     from acts
 
