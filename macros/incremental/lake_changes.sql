@@ -297,6 +297,14 @@
     {%- set floors = api.Relation.create(
         database=target.database, schema='staging', identifier='base_lake__child_extract_floors'
     ) -%}
+    {#- Not built yet (`dbt compile` of a warehouse older than the floors): nothing to bound by. -#}
+    {%- for needed in [changed_acts, floors] -%}
+        {%- if adapter.get_relation(
+            database=needed.database, schema=needed.schema, identifier=needed.identifier
+        ) is none -%}
+            {{- return('true') -}}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set bounds = run_query(
         "with changed as (select association_id, act_id, min(act_date) - "
         ~ var('child_rows_days_before_act') ~ " as by_act, min(child_extract_date) as by_child from "
