@@ -42,6 +42,7 @@ from ingest.read_extract import (
     open_extract,
     parse,
     redacted_name,
+    utf8_bytes,
 )
 from ingest.storage import ObjectStore
 from ingest.transform import Lineage, to_landed
@@ -252,7 +253,7 @@ class Ingestor:
         try:
             entity = check_name(f, self.contract)
             text, encoding = decode(f)
-            parsed = parse(f, text, encoding, entity, self.contract.delimiter)
+            parsed = parse(f, text, encoding, entity, self.contract.delimiter, utf8=utf8_bytes(f, encoding))
         except UnusableFile as e:
             return _Prepared(f, unusable=e)
         assert f.extract_date is not None and f.association_id is not None

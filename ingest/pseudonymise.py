@@ -30,6 +30,12 @@ _SHA256_BLOCK = 64  # bytes
 
 
 def normalise_name(values: pa.Array) -> pa.Array:
+    # Names repeat (a file holds far fewer surnames than acts): each distinct one is normalised once.
+    encoded = values.dictionary_encode()
+    return _normalise_distinct(encoded.dictionary).take(encoded.indices)
+
+
+def _normalise_distinct(values: pa.Array) -> pa.Array:
     decomposed = pc.utf8_normalize(values, "NFKD")
     no_marks = pc.replace_substring_regex(decomposed, r"\p{Mn}", "")
     upper = pc.utf8_upper(no_marks)

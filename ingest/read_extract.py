@@ -38,6 +38,7 @@ FileReason = Literal[
 # A file whose name is not a valid extract name may carry anything in it (a patient's name, say): such a
 # name is never stored, only a placeholder derived from the file's checksum.
 NAME_REASONS = frozenset({"file_name", "unknown_association", "unknown_entity"})
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 # 'é' written as UTF-8, read back as Windows-1252 and saved again as UTF-8 gives 'Ã©': the signature of
 # an extract that went through one encoding conversion too many. Accepting it would land garbled text.
@@ -156,6 +157,11 @@ def check_name(f: ExtractFile, contract: Contract) -> Entity:
     return entity
 
 
+def utf8_bytes(f: ExtractFile, encoding: str) -> bytes | None:
+    """The file's text as UTF-8 bytes without a copy: its own bytes when it is UTF-8 (see `decode`)."""
+    return f.data.removeprefix(_UTF8_BOM) if encoding == "utf-8" else None
+
+
 def decode(f: ExtractFile) -> tuple[str, str]:
     """Return (text, encoding). UTF-8 is tried first because Windows-1252 decodes almost any byte string."""
     data = f.data
@@ -165,8 +171,7 @@ def decode(f: ExtractFile) -> tuple[str, str]:
         raise UnusableFile(
             "encoding", f"`{f.name}`: UTF-16 or binary content; expected UTF-8 or Windows-1252 text"
         )
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data = data.removeprefix(_UTF8_BOM)
     try:
         text = data.decode("utf-8")
         encoding = "utf-8"
@@ -193,11 +198,14 @@ def decode(f: ExtractFile) -> tuple[str, str]:
     return text, encoding
 
 
-def parse(f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str) -> ParsedFile:
+def parse(
+    f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str, *, utf8: bytes | None = None
+) -> ParsedFile:
     """The file's rows, by column. A regular file is read by Arrow's CSV reader (C++, ~20x the Python
     one); anything it could read differently from the exact parser goes to the exact parser, so every
-    file gives the same rows, lines and findings either way."""
-    fast = _parse_fast(f, text, encoding, entity, delimiter)
+    file gives the same rows, lines and findings either way. `utf8`: the text encoded as UTF-8, when
+    the caller has it (a UTF-8 file's own bytes), so it is not encoded again."""
+    fast = _parse_fast(f, text, encoding, entity, delimiter, utf8)
     return fast if fast is not None else parse_exact(f, text, encoding, entity, delimiter)
 
 
@@ -229,7 +237,7 @@ def _strict_reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
 
 
 def _parse_fast(
-    f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str
+    f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str, utf8: bytes | None = None
 ) -> ParsedFile | None:
     """Arrow's reader on a file where one physical line is one record, or None (use the exact parser).
 
@@ -240,7 +248,7 @@ def _parse_fast(
     """
     if not text.endswith("\n"):
         return None
-    data = text.encode("utf-8")
+    data = text.encode("utf-8") if utf8 is None else utf8
     buf = np.frombuffer(data, dtype=np.uint8)
     if b"\r" in data:
         carriage_returns = np.flatnonzero(buf == 13)

@@ -63,9 +63,9 @@ def _acts(c: Columns, secret: bytes) -> Columns:
         "act_id": c["num_acte"],
         "act_type": c["type_acte"],
         "care_site_id": c["code_site"],
-        "call_at": timestamp(c["date_appel"], c["heure_appel"]),
-        "start_at": timestamp(c["date_debut"], c["heure_debut"]),
-        "end_at": timestamp(c["date_fin"], c["heure_fin"]),
+        "call_at": timestamp(c["date_appel"], c["heure_appel"], checked=True),
+        "start_at": timestamp(c["date_debut"], c["heure_debut"], checked=True),
+        "end_at": timestamp(c["date_fin"], c["heure_fin"], checked=True),
         "caller_type": c["appelant"],
         "call_reason": c["motif_appel"],
         "doctor_pseudonym": pseudonymise_doctors(secret, c["rpps_medecin"]),
@@ -107,7 +107,7 @@ def _prescriptions(c: Columns, secret: bytes) -> Columns:
 def _vital_signs(c: Columns, secret: bytes) -> Columns:
     return {
         "act_id": c["num_acte"],
-        "measured_at": timestamp(c["date_mesure"], c["heure_mesure"]),
+        "measured_at": timestamp(c["date_mesure"], c["heure_mesure"], checked=True),
         "temperature_c": c["temperature"],
         "heart_rate_bpm": c["fc"],
         "spo2_pct": c["spo2"],

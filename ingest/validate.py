@@ -61,18 +61,45 @@ def _mask(arr: pa.Array) -> np.ndarray:
 
 
 _DISTINCT_MIN_ROWS = 256  # below, one more Arrow call per column costs more than it saves
+_DISTINCT_SAMPLE_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class _Distinct:
+    """A column as its distinct values and, per row, the position of its value among them."""
+
+    values: pa.Array
+    rows: pa.Array  # int32, no nulls (a null is a distinct value too)
+
+    def expand(self, per_value: pa.Array) -> pa.Array:
+        return per_value.take(self.rows)
+
+    def expand_mask(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.rows.to_numpy()]
+
+
+def _distinct(values: pa.Array) -> _Distinct | None:
+    """The column's distinct values, when they repeat enough for working on them alone to pay: dates,
+    times, codes, measures and the act numbers of child rows mostly do, and a regular expression or a
+    date parse costs far more per value than hashing it. None for columns of (nearly) distinct values."""
+    if len(values) < _DISTINCT_MIN_ROWS:
+        return None
+    # A column of distinct values (act numbers, NIRs) would be hashed for nothing: a sample tells.
+    sample = values.slice(0, _DISTINCT_SAMPLE_ROWS).dictionary_encode()
+    if 4 * len(sample.dictionary) > 3 * len(sample):
+        return None
+    encoded = values.dictionary_encode(null_encoding="encode")
+    if 2 * len(encoded.dictionary) > len(values):
+        return None
+    return _Distinct(encoded.dictionary, encoded.indices)
 
 
 def _on_distinct(values: pa.Array, fn: Callable[[pa.Array], list[pa.Array]]) -> list[pa.Array]:
-    """`fn` (element-wise Arrow functions of a string array) applied to each distinct value once, when
-    values repeat enough for it to pay: dates, times, codes and act numbers of child rows mostly do, and
-    regular expressions and date parsing cost far more per value than hashing. Nulls stay null."""
-    if len(values) < _DISTINCT_MIN_ROWS:
+    """`fn` (element-wise Arrow functions of a string array) applied to each distinct value once."""
+    distinct = _distinct(values)
+    if distinct is None:
         return fn(values)
-    encoded = values.dictionary_encode()
-    if 2 * len(encoded.dictionary) > len(values):
-        return fn(values)
-    return [result.take(encoded.indices) for result in fn(encoded.dictionary)]
+    return [distinct.expand(result) for result in fn(distinct.values)]
 
 
 def _matches(values: pa.Array, pattern: str) -> np.ndarray:
@@ -108,7 +135,29 @@ class _Collector:
             self.findings.append(Finding(int(i), fld, rule, msg))
 
 
-def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
+class _ValueFindings:
+    """Findings on a column's distinct values, recorded on every row holding each value."""
+
+    def __init__(self, out: _Collector, distinct: _Distinct) -> None:
+        self.out = out
+        self.distinct = distinct
+
+    def add(self, bad: np.ndarray, fld: str, rule: str, expected: str) -> None:
+        if bad.any():
+            self.out.add(self.distinct.expand_mask(bad), fld, rule, expected)
+
+
+Findings = _Collector | _ValueFindings
+
+
+def _clean(values: pa.Array) -> pa.Array:
+    """Surrounding spaces removed; an empty field is a missing value."""
+    trimmed = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(trimmed, ""), pa.nulls(len(trimmed), pa.string()), trimmed)
+
+
+def _type_column(col: Column, raw: pa.Array, out: Findings) -> pa.Array:
+    """The typed values of one cleaned column (null where missing or invalid); findings go to `out`."""
     present = _mask(pc.is_valid(raw))
     if col.required:
         out.add(~present, col.source, "missing_required", "a value is required")
@@ -162,7 +211,7 @@ def _type_column(col: Column, raw: pa.Array, out: _Collector) -> pa.Array:
 _ANY_IDENTIFIER_SHAPE = "|".join(f"(?:{shape})" for shape in [*_IDENTIFIER_SHAPES.values(), _NIR_CANDIDATE])
 
 
-def _no_identifier(col: Column, raw: pa.Array, out: _Collector) -> None:
+def _no_identifier(col: Column, raw: pa.Array, out: Findings) -> None:
     """Refuse a landed text value shaped like a direct identifier: it would reach the lake otherwise."""
     if not _matches(raw, _ANY_IDENTIFIER_SHAPE).any():
         return
@@ -236,10 +285,12 @@ def nir_ok(values: pa.Array) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- cross-field rules
 
 
-def timestamp(day: pa.Array, hhmm: pa.Array) -> pa.Array:
-    """Date + HH:MM as a timestamp[s]; null where either is null (or, from unchecked input, invalid)."""
-    (malformed,) = _on_distinct(hhmm, lambda v: [pc.invert(pc.match_substring_regex(v, _TIME_RE))])
-    if not pc.any(malformed).as_py():
+def timestamp(day: pa.Array, hhmm: pa.Array, *, checked: bool = False) -> pa.Array:
+    """Date + HH:MM as a timestamp[s]; null where either is null (or, from unchecked input, invalid).
+    `checked`: every time is already a valid HH:MM or null (a typed column), so none is parsed as text."""
+    if not checked:
+        (malformed,) = _on_distinct(hhmm, lambda v: [pc.invert(pc.match_substring_regex(v, _TIME_RE))])
+    if checked or not pc.any(malformed).as_py():
         # Every time is a valid HH:MM (the usual case: typed columns): arithmetic, no text round trip.
         hours = pc.cast(pc.utf8_slice_codeunits(hhmm, 0, 2), pa.int64())
         minutes = pc.cast(pc.utf8_slice_codeunits(hhmm, 3, 5), pa.int64())
@@ -251,9 +302,9 @@ def timestamp(day: pa.Array, hhmm: pa.Array) -> pa.Array:
 
 
 def _cross_field_acts(t: dict[str, pa.Array], period: Period, out: _Collector) -> None:
-    call = timestamp(t["date_appel"], t["heure_appel"])
-    start = timestamp(t["date_debut"], t["heure_debut"])
-    end = timestamp(t["date_fin"], t["heure_fin"])
+    call = timestamp(t["date_appel"], t["heure_appel"], checked=True)
+    start = timestamp(t["date_debut"], t["heure_debut"], checked=True)
+    end = timestamp(t["date_fin"], t["heure_fin"], checked=True)
     out.add(
         _mask(pc.less(start, call)), "date_debut+heure_debut", "act_times_ordered", "start before the call"
     )
@@ -339,21 +390,28 @@ def validate(
     """`extract_date` is the last day the file covers, `period_start` its first (a daily file: None)."""
     n = len(lines)
     out = _Collector(n, file_name, lines)
-    raw: dict[str, pa.Array] = {}
+    keys: dict[str, pa.Array] = {}  # the key columns, cleaned
     typed: dict[str, pa.Array] = {}
     for col in entity.columns:
         values = columns[col.source]
         arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
         if col.identifying == "drop" and not col.required and col.pattern is None:
             # Free text that no rule checks and nothing lands (notes, addresses): left as read.
-            raw[col.source] = typed[col.source] = arr
+            typed[col.source] = arr
             continue
-        arr = pc.utf8_trim_whitespace(arr)
-        # An empty field is a missing value.
-        arr = pc.if_else(pc.equal(arr, ""), pa.nulls(n, pa.string()), arr)
-        raw[col.source] = arr
-        typed[col.source] = _type_column(col, arr, out)
-    _duplicate_keys(raw, entity, out)
+        distinct = _distinct(arr)
+        if distinct is None:
+            cleaned = _clean(arr)
+            typed[col.source] = _type_column(col, cleaned, out)
+            if col.source in entity.key:
+                keys[col.source] = cleaned
+        else:
+            # Cleaned, typed and checked once per distinct value; findings and types go back to the rows.
+            cleaned = _clean(distinct.values)
+            typed[col.source] = distinct.expand(_type_column(col, cleaned, _ValueFindings(out, distinct)))
+            if col.source in entity.key:
+                keys[col.source] = distinct.expand(cleaned)
+    _duplicate_keys(keys, entity, out)
     rule = CROSS_FIELD.get(entity.name)
     if rule is not None:
         rule(typed, (period_start or extract_date, extract_date), out)

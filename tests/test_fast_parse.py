@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pytest
 
 import ingest.land
+import ingest.validate
 from ingest.contract import default_contract
 from ingest.keys import LocalKeyStore
 from ingest.land import Ingestor
@@ -116,7 +117,8 @@ def test_fast_and_exact_paths_land_identical_tables(
     for f in month.files:  # the generated files are regular: every one is read by Arrow
         text = f.path.read_bytes().decode(month.encodings[f.association])
         assert _parse_fast(_file(f.path.name), text, "-", CONTRACT.entities[f.entity], ";") is not None
-    monkeypatch.setattr(ingest.land, "parse", parse_exact)
+    # The exact parser has no use for the file's UTF-8 bytes that the fast one reads without a copy.
+    monkeypatch.setattr(ingest.land, "parse", lambda *args, utf8=None: parse_exact(*args))
     exact = {f.path.name: _prepared(ingestor, f.path) for f in month.files}
     assert sum(t["landed"].num_rows for t in fast.values()) > 1000
     for name, tables in fast.items():
@@ -143,6 +145,48 @@ def test_monthly_invalid_file_gives_the_same_findings_either_way(tmp_path: Path)
             for p in (quick, exact)
         ]
         assert findings[0] == findings[1]
+
+
+def test_checks_on_distinct_values_find_what_row_by_row_checks_find(tmp_path: Path, monkeypatch) -> None:
+    """Repeated values are cleaned, typed and checked once each; the findings (rows, order, messages)
+    and the typed columns must be those of checking every row."""
+    summary = generate_extracts(
+        tmp_path, date(2024, 1, 1), date(2024, 1, 31), n_associations=1, scale=0.2, seed=5,
+        invalid_share=0.05, file_period="month",
+    )  # fmt: skip
+    inputs = []
+    for f in summary.files:
+        entity = CONTRACT.entities[f.entity]
+        text = f.path.read_bytes().decode(summary.encodings[f.association])
+        parsed = parse_exact(replace(_file(f.path.name), entity_name=f.entity), text, "utf-8", entity, ";")
+        inputs.append((f, entity, parsed))
+
+    def run() -> list:
+        return [
+            validate(
+                p.columns,
+                e,
+                extract_date=f.day,
+                period_start=f.first_day,
+                file_name=f.path.name,
+                lines=p.lines,
+            )
+            for f, e, p in inputs
+        ]
+
+    by_value = run()
+    with monkeypatch.context() as m:
+        m.setattr(ingest.validate, "_distinct", lambda values: None)
+        by_row = run()
+    grouped = 0
+    for (f, _, parsed), a, b in zip(inputs, by_value, by_row, strict=True):
+        assert a.findings == b.findings, f.path.name
+        assert (a.ok == b.ok).all()
+        for name, typed in a.typed.items():
+            assert typed.equals(b.typed[name]), (f.path.name, name)
+        grouped += sum(ingest.validate._distinct(c) is not None for c in parsed.columns.values())
+    assert sum(len(v.findings) for v in by_value) > 50
+    assert grouped > 10  # the distinct path was taken
 
 
 # ----------------------------------------------------------------------------- vectorised checks
