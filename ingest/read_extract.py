@@ -339,8 +339,12 @@ def _regular_quoting(data: bytes, starts: np.ndarray, quoted: np.ndarray, delimi
     d = re.escape(delimiter)
     field = f'(?:[^"{d}\r\n]*|"(?:[^"]|"")*")'
     regular = pc.match_substring_regex(lines, f"^{field}(?:{d}{field})*\r?\n$")
-    only_quotes = pc.match_substring_regex(lines, '^""\r?\n$')
-    return bool(pc.all(regular).as_py()) and not pc.any(only_quotes).as_py()
+    if not pc.all(regular).as_py():
+        return False
+    # A line that is only '""' is at most 4 bytes long: only such short lines are compared.
+    lengths = np.diff(offsets)[quoted]
+    short = [bytes(data[offsets[i] : offsets[i + 1]]) for i in quoted[lengths <= 4]]
+    return not any(line in (b'""\n', b'""\r\n') for line in short)
 
 
 def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str) -> ParsedFile:
