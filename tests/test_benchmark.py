@@ -30,6 +30,7 @@ def test_benchmark_small_scaling_run_writes_sane_figures(tmp_path: Path) -> None
     (path,) = results.glob("*.json")
     assert str(path) in proc.stdout.replace("\n", "")
     assert "build / floor" in proc.stdout and "Scaling curve" in proc.stdout
+    assert "ingest floor" in proc.stdout
     assert not work.exists()  # scratch deleted without --keep
 
     result = json.loads(path.read_text())
@@ -64,6 +65,11 @@ def test_benchmark_small_scaling_run_writes_sane_figures(tmp_path: Path) -> None
         assert 0 < ing["acts"] < rows["acts"] if cp is second else ing["acts"] == rows["acts"]
         assert ing["acts_per_second"] == pytest.approx(ing["acts"] / ing["seconds"])
         assert 50 < ing["peak_rss_mb"] < 4000
+        # The ingest floor parses and encrypts the same files, without the checks.
+        ing_floor = p["ingest_floor"]
+        assert ing_floor["files"] == gen["files"] and ing_floor["acts"] == ing["acts"]
+        assert ing_floor["rows"] >= ing_floor["acts"] > 0
+        assert ing["vs_floor"] == pytest.approx(ing["seconds"] / ing_floor["seconds"])
 
         build = p["build"]
         assert build["nodes"] > 100 and build["slowest"]
