@@ -38,6 +38,12 @@ class Column:
     max: float | None = None
     identifying: Identifying | None = None
 
+    @property
+    def ignored(self) -> bool:
+        """Free text that no rule checks and that never lands (a note, an address, a phone number): the
+        readers skip it, so its values are never copied out of the file's bytes."""
+        return self.identifying == "drop" and not self.required and self.pattern is None
+
 
 @dataclass(frozen=True)
 class Entity:
@@ -50,6 +56,11 @@ class Entity:
     @property
     def source_names(self) -> tuple[str, ...]:
         return tuple(c.source for c in self.columns)
+
+    @property
+    def read_names(self) -> tuple[str, ...]:
+        """The columns a reader keeps: all but the ignored ones."""
+        return tuple(c.source for c in self.columns if not c.ignored)
 
     def column(self, source: str) -> Column:
         for c in self.columns:

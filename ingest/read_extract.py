@@ -83,7 +83,9 @@ class BadRow:
 @dataclass
 class ParsedFile:
     encoding: str
-    columns: dict[str, pa.Array]  # source column name -> raw values (string), '' when missing
+    # Source column name -> raw values (string), '' when missing; the contract's ignored columns (free
+    # text that is neither checked nor landed) are not read.
+    columns: dict[str, pa.Array]
     lines: np.ndarray  # int64: first physical line of each row (1 = header)
     bad_rows: list[BadRow] = field(default_factory=list)
 
@@ -284,6 +286,8 @@ def _parse_fast(
         return "skip"
 
     names = [f"c{i}" for i in range(width)]
+    position = dict(zip(entity.source_names, order, strict=True))
+    read = {name: f"c{position[name]}" for name in entity.read_names}  # contract name -> Arrow's name
     try:
         table = pa_csv.read_csv(
             pa.py_buffer(data),
@@ -302,6 +306,7 @@ def _parse_fast(
             ),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
+                include_columns=list(read.values()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -312,7 +317,6 @@ def _parse_fast(
     if table.num_rows + len(bad) != len(record_lines) or not np.isin(bad_lines, record_lines).all():
         return None
     good_lines = record_lines[~np.isin(record_lines, bad_lines)]
-    columns = [table.column(i).combine_chunks() for i in range(width)]
     quoted = np.unique(np.searchsorted(ends, np.flatnonzero(buf == 34)))  # 0-based lines holding a quote
     if len(quoted) and not _regular_quoting(data, starts, quoted, delimiter):
         return None
@@ -322,7 +326,7 @@ def _parse_fast(
     ]
     return ParsedFile(
         encoding=encoding,
-        columns={name: columns[i] for name, i in zip(entity.source_names, order, strict=True)},
+        columns={name: table.column(arrow_name).combine_chunks() for name, arrow_name in read.items()},
         lines=good_lines.astype(np.int64),
         bad_rows=bad_rows,
     )
@@ -354,8 +358,9 @@ def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimi
         header = next(reader)
     except (StopIteration, csv.Error) as e:
         raise UnusableFile("csv_syntax", f"`{f.name}`: header row cannot be read ({e})") from e
-    order = _header_order(f, header, entity)
-    expected = list(entity.source_names)
+    positions = dict(zip(entity.source_names, _header_order(f, header, entity), strict=True))
+    expected = list(entity.read_names)
+    order = [positions[name] for name in expected]
     width = len(header)
     values: list[list[str]] = [[] for _ in expected]
     lines: list[int] = []

@@ -393,12 +393,10 @@ def validate(
     keys: dict[str, pa.Array] = {}  # the key columns, cleaned
     typed: dict[str, pa.Array] = {}
     for col in entity.columns:
+        if col.ignored:
+            continue  # free text that no rule checks and nothing lands: not even read
         values = columns[col.source]
         arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-        if col.identifying == "drop" and not col.required and col.pattern is None:
-            # Free text that no rule checks and nothing lands (notes, addresses): left as read.
-            typed[col.source] = arr
-            continue
         distinct = _distinct(arr)
         if distinct is None:
             cleaned = _clean(arr)

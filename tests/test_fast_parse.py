@@ -74,6 +74,27 @@ def test_both_parsers_agree_and_irregular_files_go_to_the_exact_one(body: str, f
     _same(parse(_file(), text, "utf-8", DIAG, ";"), exact)
 
 
+def test_ignored_free_text_is_not_read_by_either_parser() -> None:
+    """A dosage note is neither checked nor landed: neither parser copies it out of the file, while a
+    row with a field too many or too few is still found wherever the note sits (here: first)."""
+    rx = CONTRACT.entities["prescriptions"]
+    names = ["posologie", *(n for n in rx.source_names if n != "posologie")]
+    rows = [
+        '"1 cp ; matin";7;1;3400930000001;;DOLIPRANE 1000MG;1000;mg;3;5',
+        "Mme Dupont 06 12 34 56 78;7;2;;N02BE01;PARACETAMOL;1;g;3;5;extra",
+        ";8;1;;N02BE01;PARACETAMOL;1;g;3",
+    ]
+    text = ";".join(names) + "\n" + "\n".join(rows) + "\n"
+    f = replace(_file("A75001_20240115_prescriptions.csv"), entity_name="prescriptions")
+    quick = _parse_fast(f, text, "utf-8", rx, ";")
+    exact = parse_exact(f, text, "utf-8", rx, ";")
+    assert quick is not None
+    _same(quick, exact)
+    assert set(quick.columns) == set(rx.read_names) == set(rx.source_names) - {"posologie"}
+    assert quick.columns["libelle"].to_pylist() == ["DOLIPRANE 1000MG"]
+    assert [(b.line, b.rule) for b in quick.bad_rows] == [(3, "column_count"), (4, "column_count")]
+
+
 def test_columns_in_another_order_and_a_bad_header() -> None:
     text = "code_cim10;rang;num_acte;code_thesaurus\nJ11;1;7;GRIPPE\n"
     quick = _parse_fast(_file(), text, "utf-8", DIAG, ";")
