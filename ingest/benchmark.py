@@ -43,6 +43,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from ingest.contract import PROJECT_ROOT
+from ingest.settings import DBT_FILE_LOG_LEVEL
 
 DAYS_PER_YEAR = 365
 # The landed datasets the floor reads, largest first (acts-linked ones are what scales).
@@ -194,6 +195,8 @@ class Bench:
             "DBT_TARGET_PATH": str(self.paths["dbt"] / "target"),
             "DBT_LOG_PATH": str(self.paths["dbt"] / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            # As `lakehouse build` runs it.
+            "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", DBT_FILE_LOG_LEVEL),
         }
 
     def cli(self, *args: str) -> Measured:

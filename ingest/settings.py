@@ -22,3 +22,7 @@ def lake_url() -> str:
 
 def extracts_dir() -> Path:
     return home() / "extracts"
+
+
+# dbt's file log level for the builds the lakehouse runs (see ingest/cli.py `_dbt`).
+DBT_FILE_LOG_LEVEL = "info"
