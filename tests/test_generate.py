@@ -19,7 +19,7 @@ from ingest.synth import CLASSES_BY_ENTITY, ENTITIES, GenerationSummary, generat
 from ingest.synth import acts as acts_mod
 from ingest.synth.clinical import profiles
 from ingest.synth.network import rosters
-from ingest.synth.population import build_pool
+from ingest.synth.population import NIR_KNOWN, Pool, build_pool
 from ingest.validate import ean13_ok, luhn_ok, nir_ok, validate
 
 START, END = date(2024, 1, 12), date(2024, 1, 18)  # a Friday to a Thursday
@@ -315,31 +315,69 @@ def test_identifier_keys_are_valid(week: GenerationSummary) -> None:
 # ------------------------------------------------------------------------------------ epidemiology
 
 
-def _simulate(index: int, first: date, last: date, scale: float, seed: int = 3) -> acts_mod.Acts:
+def _simulated(
+    index: int, first: date, last: date, scale: float, seed: int = 3
+) -> tuple[acts_mod.Acts, Pool]:
     assoc = network()[index]
     return acts_mod.simulate(
         assoc, build_pool(assoc, seed, scale), rosters(seed)[index], seed, scale, first, last
     )
 
 
+def _simulate(index: int, first: date, last: date, scale: float, seed: int = 3) -> acts_mod.Acts:
+    return _simulated(index, first, last, scale, seed)[0]
+
+
 @pytest.fixture(scope="module")
-def two_seasons() -> acts_mod.Acts:
-    return _simulate(0, date(2022, 7, 1), date(2024, 6, 30), 0.15)
+def two_seasons_and_pool() -> tuple[acts_mod.Acts, Pool]:
+    return _simulated(0, date(2022, 7, 1), date(2024, 6, 30), 0.15)
 
 
-def test_no_act_follows_a_patients_death(two_seasons: acts_mod.Acts) -> None:
-    """A death certificate is the patient's last act, whatever range is generated: the deceased are
-    drawn apart from the patients who come back (the CDM's plausibleBeforeDeath check relies on it)."""
-    acts = two_seasons
+@pytest.fixture(scope="module")
+def two_seasons(two_seasons_and_pool: tuple[acts_mod.Acts, Pool]) -> acts_mod.Acts:
+    return two_seasons_and_pool[0]
+
+
+_PERSON = (
+    "sex",
+    "birth",
+    "last_name",
+    "last_name2",
+    "first_name",
+    "commune",
+    "ehpad",
+    "nir_body",
+    "phone_digits",
+)
+
+
+def test_a_death_certificate_is_its_patients_only_and_last_act(two_seasons_and_pool) -> None:
+    """Each death certificate is a person of their own, apart from the patients who come back, so no
+    act follows a patient's death (the CDM's plausibleBeforeDeath check relies on it) and nobody is
+    certified dead twice; the same certificate names the same person whatever range is generated."""
+    acts, pool = two_seasons_and_pool
     dead = acts.outcome == 4
     assert 0.002 < dead.mean() < 0.05
-    pool = build_pool(network()[0], 3, 0.15)
     assert (acts.patient[dead] >= pool.n_living).all() and (acts.patient[~dead] < pool.n_living).all()
-    patients, counts = np.unique(acts.patient[dead], return_counts=True)
-    assert (counts > 1).sum() <= 0.02 * len(patients)  # certified dead twice: rare
-    # The deceased's age and sex agree with the pool's record of them, as for the living.
+    assert len(np.unique(acts.patient[dead])) == dead.sum() > 100
+    # The deceased's age and sex agree with their record, as for the living.
     age_at_act = (acts.call_day - pool.birth[acts.patient]) // 365.2425
-    assert (np.abs(age_at_act[dead] - acts.age[dead]) <= 1).mean() > 0.99
+    assert (np.abs(age_at_act[dead] - acts.age[dead]) <= 1).all()
+    assert (pool.nir_body[acts.patient[dead]] >= 0).mean() == pytest.approx(NIR_KNOWN, abs=0.1)
+
+    part, part_pool = _simulated(0, date(2023, 1, 1), date(2023, 3, 31), 0.15)
+    part_dead = part.outcome == 4
+    whole = {
+        (int(d), int(q)): int(p)
+        for d, q, p in zip(acts.call_day[dead], acts.seq[dead], acts.patient[dead], strict=True)
+    }
+    matched = 0
+    for d, q, p in zip(part.call_day[part_dead], part.seq[part_dead], part.patient[part_dead], strict=True):
+        if (int(d), int(q)) in whole:
+            other = whole[(int(d), int(q))]
+            assert [getattr(part_pool, f)[p] for f in _PERSON] == [getattr(pool, f)[other] for f in _PERSON]
+            matched += 1
+    assert matched > 20
 
 
 def _codes(acts: acts_mod.Acts) -> np.ndarray:

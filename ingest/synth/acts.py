@@ -185,8 +185,9 @@ def simulate(
     scale: float,
     first: date,
     last: date,
-) -> Acts:
-    """Acts whose start falls in [first, last] (calls from the evening before may start after midnight)."""
+) -> tuple[Acts, Pool]:
+    """Acts whose start falls in [first, last] (calls from the evening before may start after midnight),
+    and the pool their `patient` indices point into: `pool` and a new person per death certificate."""
     prof = clinical.profiles()
     stream_days = np.arange(
         np.datetime64(first) - np.timedelta64(1, "D"), np.datetime64(last) + np.timedelta64(1, "D")
@@ -216,9 +217,7 @@ def simulate(
     sex = (u[:, U_SEX] < odds / (1 + odds)).astype(np.int64)
     death = cond == prof.death
     patient = pool.pick(call_day.astype(float), age.astype(float), sex, u[:, U_PAT])
-    patient[death] = pool.pick(
-        call_day[death].astype(float), age[death].astype(float), sex[death], u[death, U_PAT], deceased=True
-    )
+    pool, patient[death] = pool.with_deceased(assoc, call_day[death], age[death], sex[death], u[death, U_PAT])
     age_frac = (call_day - pool.birth[patient]) / DAYS_PER_YEAR
     age = np.clip(np.floor(age_frac).astype(np.int64), 0, clinical.reference.MAX_AGE)
     band = np.searchsorted(clinical.AGE_BANDS, age, side="right") - 1
@@ -305,7 +304,7 @@ def simulate(
     )  # fmt: skip
     idx = np.flatnonzero(keep)
     idx = idx[np.lexsort((seq[idx], call_day[idx], start_abs[idx]))]
-    return acts.take(idx)
+    return acts.take(idx), pool
 
 
 @dataclass

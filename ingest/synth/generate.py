@@ -117,9 +117,8 @@ def generate_extracts(
     for k, assoc in enumerate(assocs):
         folder = out_dir / assoc.code
         folder.mkdir(parents=True, exist_ok=True)
-        pool = build_pool(assoc, seed, scale)
         roster = rosters(seed)[assoc.index]
-        acts = acts_mod.simulate(assoc, pool, roster, seed, scale, start, end)
+        acts, pool = acts_mod.simulate(assoc, build_pool(assoc, seed, scale), roster, seed, scale, start, end)
         ids = records.act_ids(acts, assoc)
         act_day = acts.file_day
         diag, diag_act = records.diagnostics(acts, assoc, ids)
