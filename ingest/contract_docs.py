@@ -40,7 +40,9 @@ anything that breaks an existing extract is a major version; every landed row re
   date and sex, since a child is often seen on a parent's NIR, or from name + first name + birth date + sex
   when there is no NIR; `doctor_pseudonym` from the RPPS), never landed.
 - **generalise**: the birth date lands as birth year, birth month and age in years at the act.
-- **drop**: never landed anywhere (names, address, phone, postal code, free text).
+- **drop**: never landed anywhere (names, address, phone, postal code, free text). A drop column
+  that is optional and has no pattern (free text: notes, address, phone) is not even read: the
+  parsers skip it, so its values never leave the file's bytes.
 
 ## Rejections
 
