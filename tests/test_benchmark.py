@@ -30,7 +30,7 @@ def test_benchmark_small_scaling_run_writes_sane_figures(tmp_path: Path) -> None
     (path,) = results.glob("*.json")
     assert str(path) in proc.stdout.replace("\n", "")
     assert "build / floor" in proc.stdout and "Scaling curve" in proc.stdout
-    assert "ingest floor" in proc.stdout
+    assert "ingest floor" in proc.stdout and "copy the lake once" in proc.stdout
     assert not work.exists()  # scratch deleted without --keep
 
     result = json.loads(path.read_text())
@@ -59,6 +59,7 @@ def test_benchmark_small_scaling_run_writes_sane_figures(tmp_path: Path) -> None
         assert floor["files"]["acts"] == lake_days and sum(floor["files"].values()) == lake_days * 6
         assert 0 < floor["seconds"] < p["build"]["seconds"]
         assert 0.2 < floor["encrypted_vs_plain"] < 20
+        assert 0 < floor["copy_seconds"] < p["build"]["seconds"]
 
         ing = p["ingest"]
         # Rows counted from the manifests the ingest committed: this segment's only.
