@@ -347,7 +347,7 @@ def _regular_quoting(data: bytes, starts: np.ndarray, quoted: np.ndarray, delimi
         return False
     # A line that is only '""' is at most 4 bytes long: only such short lines are compared.
     lengths = np.diff(offsets)[quoted]
-    short = [bytes(data[offsets[i] : offsets[i + 1]]) for i in quoted[lengths <= 4]]
+    short = [data[offsets[i] : offsets[i + 1]] for i in quoted[lengths <= 4]]
     return not any(line in (b'""\n', b'""\r\n') for line in short)
 
 

@@ -132,8 +132,7 @@ def _draw_people(assoc: Association, seed: int, n: int) -> dict[str, np.ndarray]
         rng.integers(0, len(assoc.ehpads), size=n),
         -1,
     )
-    ehpad_commune = np.array([assoc.catchment[e[1]] for e in assoc.ehpads])
-    commune = np.where(ehpad >= 0, ehpad_commune[np.maximum(ehpad, 0)], commune)
+    commune = _home_commune(assoc, commune, ehpad)
     phone_kind = np.where(rng.random(n) < PHONE_KNOWN, rng.choice([1, 2, 3], size=n, p=[0.5, 0.25, 0.25]), 0)
     phone_digits = rng.integers(0, 10**8, size=n)
     nir_body, nir_corsica = _make_nir(rng, n, sex, birth, commune)
@@ -164,6 +163,12 @@ def _draw_people(assoc: Association, seed: int, n: int) -> dict[str, np.ndarray]
         nir_corsica=nir_corsica,
         postal_variant=rng.integers(0, 20, size=n),
     )
+
+
+def _home_commune(assoc: Association, commune: np.ndarray, ehpad: np.ndarray) -> np.ndarray:
+    """Where each person lives: their nursing home's commune, if any (`ehpad` >= 0), else `commune`."""
+    ehpad_commune = np.array([assoc.catchment[e[1]] for e in assoc.ehpads])
+    return np.where(ehpad >= 0, ehpad_commune[np.maximum(ehpad, 0)], commune)
 
 
 def _children_on_parent_nir(
@@ -259,9 +264,7 @@ def _deceased_people(
         _index(v[:, 2], len(assoc.ehpads)),
         -1,
     )
-    ehpad_commune = np.array([assoc.catchment[e[1]] for e in assoc.ehpads])
-    commune = assoc.catchment[_draw(v[:, 3], assoc.catchment_weight)]
-    commune = np.where(ehpad >= 0, ehpad_commune[np.maximum(ehpad, 0)], commune)
+    commune = _home_commune(assoc, assoc.catchment[_draw(v[:, 3], assoc.catchment_weight)], ehpad)
     country_codes = np.array(names.BIRTH_COUNTRY_CODES).astype(np.int64)
     nir_body, nir_corsica = _nir(
         sex,
