@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest import settings
+from ingest import dbt_output, settings
 from ingest.exceptions import LakehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -255,7 +255,8 @@ MAX_FILES_LISTED = 30
 
 def _print_report(report: Any, lake: str, details: bool) -> None:
     """Files with something quarantined, one line each (all of them with --details); past
-    MAX_FILES_LISTED the table groups them by entity, and the per-file report is written as CSV."""
+    MAX_FILES_LISTED the table has one line per entity over all its files (clean ones included, so the
+    lines add up to the total), and the per-file report is written as CSV."""
     shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
     clean = len(report.files) - len(shown)
     by_file = details or len(shown) <= MAX_FILES_LISTED
@@ -276,17 +277,19 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
                 f.file, f.status, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_quarantined:,}", why
             )
     else:
-        groups: dict[tuple[str, str], list[Any]] = {}
-        for f in shown:
-            groups.setdefault((f.entity or "?", f.status), []).append(f)
-        for (entity, status), files in sorted(groups.items()):
+        groups: dict[str, list[Any]] = {}
+        for f in report.files:
+            groups.setdefault(f.entity or "?", []).append(f)
+        for entity, files in sorted(groups.items()):
             reasons: Counter[str] = Counter()
             for f in files:
                 reasons.update(f.reasons)
+            statuses = Counter(f.status for f in files)
+            flagged = sum(1 for f in files if f.status != "landed" or f.rows_quarantined)
             why = ", ".join(f"{k} ×{v}" for k, v in reasons.most_common(4))
             table.add_row(
-                f"{entity} ({len(files)} files)",
-                status,
+                f"{entity} ({len(files)} files, {flagged} with quarantined rows)",
+                ", ".join(f"{s} ×{n}" if len(statuses) > 1 else s for s, n in sorted(statuses.items())),
                 f"{sum(f.rows_read for f in files):,}",
                 f"{sum(f.rows_accepted for f in files):,}",
                 f"{sum(f.rows_quarantined for f in files):,}",
@@ -295,7 +298,7 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
     read, accepted, quarantined = report.totals
     table.add_section()
     table.add_row(
-        f"{len(report.files)} files ({clean} clean, not listed)",
+        f"{len(report.files)} files" + (f" ({clean} clean, not listed)" if by_file else ", all entities"),
         "",
         f"{read:,}",
         f"{accepted:,}",
@@ -375,9 +378,6 @@ def export(out: str | None, k: int) -> None:
 
 
 def _dbt(command: str, *args: str) -> None:
-    import json
-    import subprocess
-
     from ingest.contract import PROJECT_ROOT
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see.
@@ -391,18 +391,35 @@ def _dbt(command: str, *args: str) -> None:
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
     dbt = Path(sys.executable).parent / "dbt"
-    proc = subprocess.run(
-        [str(dbt), command, "--project-dir", root, "--profiles-dir", root, *args], check=False
-    )
     results_file = PROJECT_ROOT / "target" / "run_results.json"
-    nodes = len(json.loads(results_file.read_text())["results"]) if results_file.exists() else 0
+    log = dbt_output.log_path(settings.home() / "logs", command)
+    result = dbt_output.run(
+        dbt, command, ["--project-dir", root, "--profiles-dir", root, *args], log, err, results_file
+    )
+    _print_dbt_result(result, command)
     _audit(
         "build",
-        {"dbt_command": command, "nodes": nodes, "selected": int(bool(args))},
-        "success" if proc.returncode == 0 else "failure",
+        {"dbt_command": command, "nodes": sum(result.nodes.values()), "selected": int(bool(args))},
+        "success" if result.returncode == 0 else "failure",
     )
-    if proc.returncode != 0:
-        raise BuildFailed(f"dbt {command} failed (see the dbt output above and {root}/logs/dbt.log)")
+    if result.returncode != 0:
+        raise BuildFailed(f"dbt {command} failed (see the messages above and the full log {log})")
+
+
+def _print_dbt_result(result: Any, command: str) -> None:
+    """One summary line, the names of what failed or warned, dbt's own messages for them, the log path."""
+    out.print(result.summary(command), highlight=False)
+    for title, names in (("Errors", result.failed), ("Warnings", result.warned)):
+        if names:
+            out.print(f"{title}: {', '.join(names)}", highlight=False, markup=False, soft_wrap=True)
+    if result.returncode != 0 or result.warned:
+        for message in result.messages[: dbt_output.MAX_MESSAGES]:
+            err.print(message, highlight=False, markup=False, soft_wrap=True)
+        if len(result.messages) > dbt_output.MAX_MESSAGES:
+            err.print(
+                f"... {len(result.messages) - dbt_output.MAX_MESSAGES} more in the log", highlight=False
+            )
+    out.print(f"Full dbt log: {result.log}", highlight=False, soft_wrap=True)
 
 
 def _audit(action: str, data: dict[str, Any], outcome: str = "success") -> None:
