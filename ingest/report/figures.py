@@ -201,7 +201,8 @@ def epidemic_curve(data: BulletinData, group: str) -> Drawn:
             hidden, [0] * len(hidden), linestyle="none", marker="$s$", markersize=7, color=SUPPRESSED,
             clip_on=False, transform=count_ax.get_xaxis_transform(),
         )  # fmt: skip
-    count_ax.set_ylim(bottom=0)
+    # With every count of the season suppressed there is nothing to scale on: a readable empty axis.
+    count_ax.set_ylim(0, max(count_ax.get_ylim()[1], 10))
     count_ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     count_ax.set_ylabel("Actes par semaine", fontsize=8)
     count_ax.set_title(f"{data.region_name} : nombre d'actes, saison {season_label(data.season)}",
