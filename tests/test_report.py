@@ -130,7 +130,7 @@ def test_epidemic_status_comes_from_the_baseline(lake: Path) -> None:
 def test_same_week_of_past_seasons_is_aligned_on_the_season(lake: Path) -> None:
     data = load("11", "2024-W05", lake=lake)
     flu = next(s for s in data.summary if s.group == "grippe")
-    assert len(flu.past_same_week) == 2  # 2021-2022 and 2022-2023
+    assert len(flu.past_same_week) == len(flu.past_same_week_share) == 2  # 2021-2022 and 2022-2023
     assert season_slot(week_monday("2024-W05")) == season_slot(week_monday("2023-W05"))
 
 
@@ -253,12 +253,19 @@ def test_threshold_as_a_share_is_drawn_when_published(lake: Path, tmp_path: Path
     def threshold_share(table: pa.Table) -> pa.Array:
         return pa.array([None if v is None else 7.5 for v in table.column("epidemic_threshold").to_pylist()])
 
+    def baseline_share(table: pa.Table) -> pa.Array:
+        return pa.array([None if v is None else 3.0 for v in table.column("baseline_count").to_pylist()])
+
     _add_column(copy, "epidemic_baseline_by_week", "epidemic_threshold_share_pct", threshold_share)
+    _add_column(copy, "epidemic_baseline_by_week", "baseline_share_pct", baseline_share)
     data = load("11", "2024-W05", lake=copy)
     drawn = epidemic_curve(data, "grippe")
     share_axis = drawn.figure.axes[0]
-    assert "Seuil épidémique" in {line.get_label() for line in share_axis.get_lines()}
-    assert "threshold_share" in drawn.shows
+    drawn_lines = {line.get_label(): line for line in share_axis.get_lines()}
+    assert {"Seuil épidémique", "Ligne de base (actes attendus)"} <= set(drawn_lines)
+    assert set(drawn_lines["Seuil épidémique"].get_ydata()[-5:]) == {7.5}
+    assert {"threshold_share", "baseline_share"} <= drawn.shows
+    assert set(drawn.table["epidemic_threshold_share_pct"].dropna()) == {7.5}
     assert "epidemic_threshold_share_pct" not in data.missing_columns
     html = build_bulletin("11", "2024-W05", lake=copy, out=tmp_path / "page").read_text(encoding="utf-8")
     assert "seuil épidémique en pointillé orange sur la part" in html

@@ -181,6 +181,7 @@ class SyndromeWeek:
     weeks_above_threshold: int  # consecutive weeks above threshold ending this week
     is_epidemic_week: bool | None
     past_same_week: list[int]  # published counts of the same week of past seasons
+    past_same_week_share: list[float] = field(default_factory=list)  # and their shares of coded acts
     hospitalisation_share_pct: float | None = None
     in_surveillance_period: bool = True
     intensity_level: str | None = None
@@ -434,13 +435,15 @@ def load(
             in_period = _bool(columns.value(base, MartColumns.IN_PERIOD))
         if in_period is None:
             in_period = fallback_in_period(group, monday)
-        past = all_ages[all_ages["syndrome_group"] == group]
-        past_counts = [
-            int(r.syndrome_act_count)
-            for r in past.itertuples()
+        past = [
+            r
+            for r in all_ages[all_ages["syndrome_group"] == group].itertuples()
             if season - PAST_SEASONS <= season_start_year(r.week_start_date.date()) < season
             and season_slot(r.week_start_date.date()) == slot
-            and not pd.isna(r.syndrome_act_count)
+        ]
+        past_counts = [int(r.syndrome_act_count) for r in past if not pd.isna(r.syndrome_act_count)]
+        past_shares = [
+            float(r.syndrome_share_of_coded_pct) for r in past if not pd.isna(r.syndrome_share_of_coded_pct)
         ]
         summary_row = SyndromeWeek(
             group=group,
@@ -458,6 +461,7 @@ def load(
             weeks_above_threshold=_run_above_threshold(series),
             is_epidemic_week=_bool(base["is_epidemic_week"]) if base is not None else None,
             past_same_week=past_counts,
+            past_same_week_share=past_shares,
             hospitalisation_share_pct=(
                 _float(pathway.loc[group, "hospitalisation_share_pct"]) if group in pathway.index else None
             ),

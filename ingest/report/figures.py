@@ -124,14 +124,20 @@ def _seasons_lines(ax, frame: pd.DataFrame, column: str, season: int, colour: st
         current["slot"], _values(current[column]), color=colour, linewidth=2.0, marker="o", markersize=2.5,
         label=f"Saison {season_label(season)}",
     )  # fmt: skip
-    hidden = current.loc[current[column].isna(), "slot"]
-    if len(hidden):
-        # On the axis, below the curve's range: a mark that no reader can take for a value of 0.
-        ax.plot(
-            hidden, [0] * len(hidden), linestyle="none", marker="$s$", markersize=7, color=SUPPRESSED,
-            label="s : secret statistique", clip_on=False, transform=ax.get_xaxis_transform(),
-        )  # fmt: skip
+    if _suppressed_marks(ax, current.loc[current[column].isna(), "slot"], label="s : secret statistique"):
         shows.add("suppressed")
+
+
+def _suppressed_marks(ax, slots: pd.Series, label: str | None) -> bool:  # type: ignore[no-untyped-def]
+    """An "s" on the x axis under each suppressed week, outside the data's range: no reader can take it
+    for a value of 0."""
+    if not len(slots):
+        return False
+    ax.plot(
+        slots, [0] * len(slots), linestyle="none", marker="$s$", markersize=7, color=SUPPRESSED,
+        label=label, clip_on=False, transform=ax.get_xaxis_transform(),
+    )  # fmt: skip
+    return True
 
 
 def epidemic_curve(data: BulletinData, group: str) -> Drawn:
@@ -161,13 +167,16 @@ def epidemic_curve(data: BulletinData, group: str) -> Drawn:
         shows.add("epidemic_weeks")
 
     _seasons_lines(share_ax, region, "syndrome_share_of_coded_pct", data.season, CURRENT, shows)
-    threshold_share = "epidemic_threshold_share_pct"
-    if len(baseline) and threshold_share in baseline and baseline[threshold_share].notna().any():
-        share_ax.plot(
-            baseline["slot"], _values(baseline[threshold_share]), color=THRESHOLD, linestyle=":",
-            linewidth=1.8, label="Seuil épidémique",
-        )  # fmt: skip
-        shows.add("threshold_share")
+    for column, style, key in (
+        ("baseline_share_pct", {"color": BASELINE, "linestyle": "--", "linewidth": 1.2,
+                                "label": "Ligne de base (actes attendus)"}, "baseline_share"),
+        ("epidemic_threshold_share_pct", {"color": THRESHOLD, "linestyle": ":", "linewidth": 1.8,
+                                          "label": "Seuil épidémique"}, "threshold_share"),
+    ):  # fmt: skip
+        # Published as shares only by marts built with the multi-season methods (MartColumns).
+        if len(baseline) and column in baseline and baseline[column].notna().any():
+            share_ax.plot(baseline["slot"], _values(baseline[column]), **style)
+            shows.add(key)
     share_ax.set_ylabel(SHARE_AXIS, fontsize=8)
     share_ax.set_title(f"{data.region_name} : part de l'activité codée", loc="left", fontsize=9)
 
@@ -183,24 +192,17 @@ def epidemic_curve(data: BulletinData, group: str) -> Drawn:
         current["slot"], _values(current["syndrome_act_count"]), color=CURRENT, linewidth=2.0, marker="o",
         markersize=2.5,
     )  # fmt: skip
-    if len(baseline) and baseline["baseline_count"].notna().any():
-        count_ax.plot(
-            baseline["slot"], _values(baseline["baseline_count"]), color=BASELINE, linestyle="--",
-            linewidth=1.2, label="Ligne de base (actes attendus)",
-        )  # fmt: skip
-        shows.add("baseline")
-    if len(baseline) and baseline["epidemic_threshold"].notna().any():
-        count_ax.plot(
-            baseline["slot"], _values(baseline["epidemic_threshold"]), color=THRESHOLD, linestyle=":",
-            linewidth=1.8, label="Seuil épidémique",
-        )  # fmt: skip
-        shows.add("threshold_count")
-    hidden = current.loc[current["syndrome_act_count"].isna(), "slot"]
-    if len(hidden):
-        count_ax.plot(
-            hidden, [0] * len(hidden), linestyle="none", marker="$s$", markersize=7, color=SUPPRESSED,
-            clip_on=False, transform=count_ax.get_xaxis_transform(),
-        )  # fmt: skip
+    for column, style, key in (
+        ("baseline_count", {"color": BASELINE, "linestyle": "--", "linewidth": 1.2,
+                            "label": "Ligne de base (actes attendus)"}, "baseline"),
+        ("epidemic_threshold", {"color": THRESHOLD, "linestyle": ":", "linewidth": 1.8,
+                                "label": "Seuil épidémique"}, "threshold_count"),
+    ):  # fmt: skip
+        # Without enough history the model publishes none: nothing drawn, nothing in the legend.
+        if len(baseline) and baseline[column].notna().any():
+            count_ax.plot(baseline["slot"], _values(baseline[column]), **style)
+            shows.add(key)
+    _suppressed_marks(count_ax, current.loc[current["syndrome_act_count"].isna(), "slot"], label=None)
     # With every count of the season suppressed there is nothing to scale on: a readable empty axis.
     count_ax.set_ylim(0, max(count_ax.get_ylim()[1], 10))
     count_ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))

@@ -127,7 +127,7 @@ def _cell(text: str) -> Markup:
 def status(s: SyndromeWeek) -> tuple[str, str]:
     """(text, css class) of a syndrome's position against its epidemic threshold in the région."""
     if s.threshold is None:
-        return "pas de seuil (historique insuffisant)", ""
+        return "pas de seuil publié", ""
     if s.count is None:
         return "non calculable (secret statistique)", ""
     if s.is_epidemic_week:
@@ -166,18 +166,20 @@ def phase(s: SyndromeWeek, area: str) -> str:
 
 
 def past_comparison(s: SyndromeWeek) -> str | None:
-    if s.count is None or not s.past_same_week:
+    """This week's share of coded activity against the same week of past seasons (the SurSaUD way: a
+    share does not move with the number of associations that report)."""
+    if s.share_pct is None or not s.past_same_week_share:
         return None
-    mean = sum(s.past_same_week) / len(s.past_same_week)
-    n = len(s.past_same_week)
+    mean = sum(s.past_same_week_share) / len(s.past_same_week_share)
+    n = len(s.past_same_week_share)
     seasons = f"{n} saison{'s' if n > 1 else ''} précédente{'s' if n > 1 else ''}"
-    if s.count > 1.2 * mean:
+    if s.share_pct > 1.2 * mean:
         level = "supérieur"
-    elif s.count < 0.8 * mean:
+    elif s.share_pct < 0.8 * mean:
         level = "inférieur"
     else:
         level = "comparable"
-    return f"niveau {level} à la même semaine des {seasons} (moyenne {fmt_int(round(mean))} actes)"
+    return f"niveau {level} à la même semaine des {seasons} (moyenne {fmt_pct(mean)})"
 
 
 def _img(path: Path, alt: str) -> Markup:
@@ -194,6 +196,8 @@ def curve_caption(data: BulletinData, group: str, shows: set[str]) -> str:
         f"(en haut à droite), saison {season_label(data.season)} en couleur"
     ]
     parts[0] += ", saisons précédentes en gris" if "past" in shows else " (aucune saison précédente publiée)"
+    if "baseline_share" in shows:
+        parts.append("ligne de base en tirets sur la part")
     if "threshold_share" in shows:
         parts.append("seuil épidémique en pointillé orange sur la part")
     parts.append("en bas : nombre hebdomadaire d'actes dans la région")
@@ -202,7 +206,7 @@ def curve_caption(data: BulletinData, group: str, shows: set[str]) -> str:
     elif "threshold_count" in shows:
         parts.append("seuil épidémique (pointillé) en nombre d'actes")
     else:
-        parts.append("pas de seuil épidémique (historique insuffisant)")
+        parts.append("pas de seuil épidémique publié pour cette saison")
     if "epidemic_weeks" in shows:
         parts.append("semaines épidémiques en rose")
     if "suppressed" in shows:
