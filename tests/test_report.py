@@ -214,10 +214,6 @@ def _add_column(publication: Path, mart: str, name: str, values: object) -> None
     pq.write_table(table.append_column(name, column), path)
 
 
-def _axes_with_titles(figure) -> list:  # type: ignore[no-untyped-def]
-    return [ax for ax in figure.axes if ax.get_visible() and ax.axison and ax.get_ylabel() != "s"]
-
-
 def test_curves_have_axis_titles_and_the_threshold_when_history_allows(lake: Path) -> None:
     """The last season has a threshold in the fixture: drawn (counts panel), named in the legend and the
     caption; a week of 2022-2023 has none: nothing drawn, the caption says so."""
@@ -365,3 +361,23 @@ def test_phase_per_area_says_where_it_comes_from(page: Path) -> None:
     assert "<th>Île-de-France</th><th>France</th>" in phases
     assert "colonne <code>epidemic_phase</code>, n'est pas disponible" in phases
     assert "Niveau d'intensité : non disponible" in phases
+
+
+def test_a_suppressed_week_is_a_gap_marked_s_not_a_zero(lake: Path) -> None:
+    data = load("11", "2024-W12", lake=lake)
+    current = data.weekly[(data.weekly["syndrome_group"] == "bronchiolite")]
+    current = current[current["week_start_date"] >= pd.Timestamp("2023-07-03")]
+    hidden = {
+        season_slot(d.date()) for d in current.loc[current["syndrome_act_count"].isna(), "week_start_date"]
+    }
+    assert hidden  # bronchiolitis is suppressed out of its season in the fixture
+    drawn = epidemic_curve(data, "bronchiolite")
+    assert "suppressed" in drawn.shows
+    for ax in (drawn.figure.axes[0], drawn.figure.axes[2]):  # région share, région counts
+        line = next(line for line in ax.get_lines() if line.get_color() == "#c0392b")
+        values = dict(zip(line.get_xdata(), line.get_ydata(), strict=True))
+        assert all(pd.isna(values[slot]) for slot in hidden)  # a gap, not a 0
+        strips = [p for p in ax.patches if p.get_hatch() == HATCH]
+        covered = {s for p in strips for s in hidden if p.get_x() <= s <= p.get_x() + p.get_width()}
+        assert covered == hidden
+        assert "s" in [t.get_text() for t in ax.texts]

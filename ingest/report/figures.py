@@ -24,6 +24,7 @@ from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import MaxNLocator
 
@@ -129,14 +130,24 @@ def _seasons_lines(ax, frame: pd.DataFrame, column: str, season: int, colour: st
 
 
 def _suppressed_marks(ax, slots: pd.Series, label: str | None) -> bool:  # type: ignore[no-untyped-def]
-    """An "s" on the x axis under each suppressed week, outside the data's range: no reader can take it
-    for a value of 0."""
+    """A hatched strip along the x axis under each run of suppressed weeks, an "s" on it: no value is
+    drawn there, and nothing can be read as a 0."""
     if not len(slots):
         return False
-    ax.plot(
-        slots, [0] * len(slots), linestyle="none", marker="$s$", markersize=7, color=SUPPRESSED,
-        label=label, clip_on=False, transform=ax.get_xaxis_transform(),
-    )  # fmt: skip
+    ordered = sorted(int(s) for s in slots)
+    runs = [[ordered[0], ordered[0]]]
+    for slot in ordered[1:]:
+        if slot == runs[-1][1] + 1:
+            runs[-1][1] = slot
+        else:
+            runs.append([slot, slot])
+    for first, last in runs:
+        ax.axvspan(
+            first - 0.5, last + 0.5, ymin=0, ymax=0.06, facecolor="white", edgecolor=SUPPRESSED, hatch=HATCH,
+            linewidth=0.5, label=label if (first, last) == tuple(runs[0]) else None,
+        )  # fmt: skip
+        ax.text((first + last) / 2, 0.07, "s", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=8, fontweight="bold", color="#222222")  # fmt: skip
     return True
 
 
@@ -224,8 +235,8 @@ def epidemic_curve(data: BulletinData, group: str) -> Drawn:
     if epidemic_slots:
         handles.append(Patch(color=EPIDEMIC, alpha=0.6))
         labels.append("Semaine épidémique")
-    handles.append(Patch(facecolor="white", edgecolor="#555555"))
-    labels.append(f"Trait vertical : {data.week_short}")
+    handles.append(Line2D([], [], color="#555555", linewidth=0.8))
+    labels.append(f"Semaine du bulletin ({data.week_short})")
     legend_ax.axis("off")
     legend_ax.legend(handles, labels, loc="center left", fontsize=7.5, frameon=False, ncol=2)
     fig.suptitle(label, x=0.01, ha="left", fontsize=11, fontweight="bold")

@@ -210,8 +210,10 @@ def curve_caption(data: BulletinData, group: str, shows: set[str]) -> str:
     if "epidemic_weeks" in shows:
         parts.append("semaines épidémiques en rose")
     if "suppressed" in shows:
-        parts.append("« s » sur l'axe : semaine soumise au secret statistique (pas de valeur tracée)")
-    return " ; ".join(parts) + f". Trait vertical : {data.week_short}."
+        parts.append(
+            "bande hachurée « s » sur l'axe : semaines soumises au secret statistique (pas de valeur)"
+        )
+    return " ; ".join(parts) + f". Trait vertical : semaine du bulletin ({data.week_short})."
 
 
 def ages_caption(shows: set[str]) -> str:
