@@ -335,11 +335,14 @@ def test_coverage_is_stated(page: Path, lake: Path, tmp_path: Path) -> None:
     assert "(2 sur 8)" in coverage and "Paris (75), Hauts-de-Seine (92)" in coverage
     assert "Seine-et-Marne (77)" in coverage  # a silent département is named
     assert "Part de la population couverte : non disponible" in coverage
+    header = html[: html.index("</header>")]  # the head of the page, printed or not
+    assert "<strong>Couverture</strong> : 2 départements\nsur 8, population couverte non disponible" in header
 
     copy = _copy_publication(lake, tmp_path)
     _add_column(copy, "syndromic_indicators_by_week", "population_coverage_pct", 30.1)
     html = build_bulletin("11", lake=copy, out=tmp_path / "page").read_text(encoding="utf-8")
     assert "Population couverte : 30,1\u202f% de la\npopulation de la région" in html
+    assert "population couverte 30,1\u202f%" in html[: html.index("</header>")]
 
 
 def test_an_always_suppressed_column_is_dropped_and_said(lake: Path, tmp_path: Path) -> None:
