@@ -172,14 +172,14 @@ def past_comparison(s: SyndromeWeek) -> str | None:
         return None
     mean = sum(s.past_same_week_share) / len(s.past_same_week_share)
     n = len(s.past_same_week_share)
-    seasons = f"{n} saison{'s' if n > 1 else ''} précédente{'s' if n > 1 else ''}"
+    seasons = f"des {n} saisons précédentes" if n > 1 else "de la saison précédente"
     if s.share_pct > 1.2 * mean:
         level = "supérieur"
     elif s.share_pct < 0.8 * mean:
         level = "inférieur"
     else:
         level = "comparable"
-    return f"niveau {level} à la même semaine des {seasons} (moyenne {fmt_pct(mean)})"
+    return f"niveau {level} à la même semaine {seasons} (moyenne {fmt_pct(mean)})"
 
 
 def _img(path: Path, alt: str) -> Markup:
