@@ -407,9 +407,11 @@ def _dbt(command: str, *args: str) -> None:
 
 def _audit(action: str, data: dict[str, Any], outcome: str = "success") -> None:
     from ingest import audit
+    from ingest.keys import open_keystore
     from ingest.storage import S3Settings, open_store
 
-    audit.record(open_store(settings.lake_url(), S3Settings.from_env()), action, data, outcome=outcome)  # type: ignore[arg-type]
+    store = open_store(settings.lake_url(), S3Settings.from_env())
+    audit.record(store, open_keystore(), action, data, outcome=outcome)  # type: ignore[arg-type]
 
 
 class BuildFailed(LakehouseError):

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from rich.table import Table
 
 from ingest import settings
@@ -18,6 +16,7 @@ from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
     from ingest.storage import ObjectStore
 
@@ -28,21 +27,21 @@ def _store() -> ObjectStore:
     return open_store(settings.lake_url(), S3Settings.from_env())
 
 
-def _warehouse() -> duckdb.DuckDBPyConnection:
-    """The encrypted warehouse, read-only."""
+def _warehouse_path() -> Path:
     import os
 
+    return Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb")
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    """The encrypted warehouse, read-only."""
     from ingest.export import open_warehouse
 
-    return open_warehouse(Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"))
+    return open_warehouse(_warehouse_path())
 
 
 class AuditBroken(LakehouseError):
     exit_code = 8
-
-
-class QueryFailed(LakehouseError):
-    exit_code = 1
 
 
 # ---------------------------------------------------------------------------------------------------- audit
@@ -59,12 +58,13 @@ def audit() -> None:
 def audit_verify(expected_head: str | None) -> None:
     """Check that no entry of the audit trail was altered, removed or reordered."""
     from ingest.audit import verify
+    from ingest.keys import open_keystore
 
     head = None
     if expected_head:
         seq, _, digest = expected_head.partition(":")
         head = (int(seq), digest)
-    result = verify(_store(), expected_head=head)
+    result = verify(_store(), open_keystore(), expected_head=head, warehouse=_warehouse_path())
     for problem in result.problems:
         err.print(f"Error: {problem}", highlight=False, markup=False)
     if not result.ok:
@@ -96,37 +96,54 @@ def audit_log(last: int) -> None:
 @click.option(
     "--out", "out_file", type=click.Path(path_type=Path), help="Write the result (.csv or .parquet)."
 )
+@click.option(
+    "--max-rows",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Stop after this many rows (the audit records the rows actually returned).",
+)
 @handle_errors
-def query(sql: str, out_file: Path | None) -> None:
-    """Run a read-only SQL query on the warehouse (schemas cdm, epidemiology, ...), recorded in the audit
-    trail with its result size. Example: lakehouse query "select count(*) from cdm.person"."""
-    import duckdb
+def query(sql: str, out_file: Path | None, max_rows: int) -> None:
+    """Run ONE read-only query (SELECT/WITH ...) on the warehouse (schemas cdm, epidemiology, ...), on a
+    connection that cannot reach files, other databases or extensions; streamed, capped at --max-rows,
+    recorded in the audit trail. Example: lakehouse query "select count(*) from cdm.person"."""
+    from ingest.keys import open_keystore
+    from ingest.query import FileSink, PreviewSink, open_locked_warehouse, run_query
 
-    from ingest.audit import run_query
+    keystore = open_keystore()
+    con = open_locked_warehouse(_warehouse_path(), keystore)
+    preview: list[PreviewSink] = []
 
-    con = _warehouse()
-    con.execute("use warehouse")
+    def sink_for(schema: pa.Schema) -> FileSink | PreviewSink:
+        if out_file is not None:
+            return FileSink(out_file, schema)
+        preview.append(PreviewSink(schema))
+        return preview[0]
+
     try:
-        result = run_query(_store(), con, sql)
-    except duckdb.Error as e:
-        raise QueryFailed(f"the query failed (logged): {e}") from e
+        result = run_query(_store(), keystore, con, sql, sink_for, max_rows=max_rows)
     finally:
         con.close()
+    if result.truncated:
+        err.print(
+            f"Stopped at --max-rows {max_rows:,}: the result has more rows (raise --max-rows, or "
+            "aggregate in SQL).",
+            highlight=False,
+            markup=False,
+        )
     if out_file is not None:
-        if out_file.suffix == ".parquet":
-            pq.write_table(result, out_file)
-        else:
-            pacsv.write_csv(result, out_file)
-        out.print(f"{result.num_rows:,} rows written to {out_file}", highlight=False)
+        out.print(f"{result.rows:,} rows written to {out_file}", highlight=False)
         return
+    shown = preview[0].table()
     table = Table()
-    for name in result.column_names:
+    for name in shown.column_names:
         table.add_column(name)
-    for row in result.slice(0, 50).to_pylist():
+    for row in shown.to_pylist():
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     out.print(table)
-    if result.num_rows > 50:
-        out.print(f"... {result.num_rows:,} rows in all (use --out to get them)", highlight=False)
+    if result.rows > shown.num_rows:
+        out.print(f"... {result.rows:,} rows in all (use --out to get them)", highlight=False)
 
 
 # ----------------------------------------------------------------------------------------------------- keys
