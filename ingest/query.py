@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ROWS = 1_000_000
+MEMORY_LIMIT_ENV = "LAKEHOUSE_QUERY_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
 # Rows per record batch: memory holds about one batch whatever the size of the result.
 BATCH_ROWS = 65_536
 # Refused at connect time (startup-only options); the rest is set, then locked, after the ATTACH.
@@ -87,6 +90,14 @@ def open_locked_warehouse(path: Path, keystore: KeyStore) -> duckdb.DuckDBPyConn
     try:
         # DuckDB 1.5.5 decrypts the database file with httpfs's OpenSSL (docs/security.md).
         load_httpfs(con)
+        # Bounded: DuckDB keeps the warehouse blocks it read cached up to memory_limit (80 % of RAM by
+        # default); past the limit it spills, encrypted, beside the warehouse (in-memory connections
+        # otherwise spill in clear to `.tmp/` of the working directory).
+        con.execute(f"SET memory_limit = '{_sql_literal(memory_limit())}'")
+        con.execute(f"SET temp_directory = '{_sql_literal(f'{path}.query-{os.getpid()}.tmp')}'")
+        con.execute("SET temp_file_encryption = true")
+        # DuckDB's own progress bar would write into the command's output (and a --out file's pipe).
+        con.execute("SET enable_progress_bar = false")
         key = keystore.warehouse_db_key()
         con.execute(f"ATTACH '{_sql_literal(str(path))}' AS warehouse (ENCRYPTION_KEY '{key}', READ_ONLY)")
         con.execute("USE warehouse")
@@ -95,6 +106,11 @@ def open_locked_warehouse(path: Path, keystore: KeyStore) -> duckdb.DuckDBPyConn
         con.close()
         raise
     return con
+
+
+def memory_limit() -> str:
+    """$LAKEHOUSE_QUERY_MEMORY_LIMIT (a DuckDB size, e.g. 2GB), else DEFAULT_MEMORY_LIMIT."""
+    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
 
 
 def _sql_literal(text: str) -> str:
