@@ -69,7 +69,10 @@ def audit_verify(expected_head: str | None) -> None:
         err.print(f"Error: {problem}", highlight=False, markup=False)
     if not result.ok:
         raise AuditBroken(f"the audit trail is broken ({len(result.problems)} problem(s))")
-    out.print(f"Audit trail intact: {result.entries} entries, head {result.head_seq}:{result.head_hash}")
+    sealed = f" ({result.unkeyed} unkeyed from before audit keys, sealed)" if result.unkeyed else ""
+    out.print(
+        f"Audit trail intact: {result.entries} entries{sealed}, head {result.head_seq}:{result.head_hash}"
+    )
 
 
 @audit.command("log")

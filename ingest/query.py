@@ -232,7 +232,14 @@ def run_query(
     delivered, truncated = 0, False
     try:
         # Names only (the audit refuses free text); dbt's relation names always pass.
-        log["tables"] = [t for t in tables_read(con, statement) if audit.is_safe_name(t)]
+        try:
+            log["tables"] = [t for t in tables_read(con, statement) if audit.is_safe_name(t)]
+        except duckdb.Error as explain_error:
+            # The query itself fails the same way; its own message names the analyst's SQL, not an
+            # EXPLAIN they never wrote. Should it run after all, nothing unaudited is returned.
+            con.execute(statement)
+            raise explain_error
+
         reader = con.execute(statement).to_arrow_reader(BATCH_ROWS)
         sink = sink_for(reader.schema)
         try:
