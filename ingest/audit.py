@@ -90,6 +90,8 @@ _MAX_ATTEMPTS = 50
 _LEGACY_FIELDS = frozenset({"seq", "at", "actor", "host", "action", "outcome", "data", "prev_hash", "hash"})
 _KEYED_FIELDS = _LEGACY_FIELDS | {"key_id"}
 _REVISED_FILE = re.compile(r"\.r[0-9]+\.(parquet|bin)$")
+# The actions that rewrite committed batches (new `.rN` files, or none left).
+_REWRITING = ("purge_opposition", "purge_retention", "key_retire")
 
 
 class AuditError(LakehouseError):
@@ -222,6 +224,10 @@ def record(
         # Ingest runs under the writer lock, so this is exact: the number of batches the trail accounts
         # for, which `verify` compares with the lake's (a removed entry cannot hide a batch).
         payload["batches_in_lake"] = len(_committed_batches(store))
+    elif action in _REWRITING:
+        # Likewise (under the writer lock): a run killed before its entry, then run again with nothing
+        # left to do, still leaves an entry accounting for every rewritten batch.
+        payload["batches_rewritten_in_lake"] = _rewritten_batches(store, _committed_batches(store))
     _check_data(payload, "data")
     key_id, key = keystore.audit_key()
     who, host = actor(), socket.gethostname()
@@ -455,23 +461,28 @@ def _batch_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:
             f"`{MANIFEST_PREFIX}/` holds {len(paths)} committed batches, the trail's ingest entries account "
             f"for {counted} (entries removed, or an ingest killed before it logged: run the ingest again)"
         )
+    rewritten = _rewritten_batches(store, paths)
+    rewrites = [e for e in trail if e.action in _REWRITING]
+    # Entries from before `batches_rewritten_in_lake` counted the batches each run rewrote.
+    summed = sum(int(e.data.get("batches_rewritten") or e.data.get("batches") or 0) for e in rewrites)
+    logged = max([summed, *(int(e.data.get("batches_rewritten_in_lake") or 0) for e in rewrites)])
+    if rewritten > logged:
+        problems.append(
+            f"`{MANIFEST_PREFIX}/`: {rewritten} batches were rewritten (purge or key retirement), the trail "
+            f"accounts for {logged} (entries removed, or a purge killed before it logged: run it again)"
+        )
+    return problems
+
+
+def _rewritten_batches(store: ObjectStore, paths: list[str]) -> int:
+    """Committed batches a purge or a key retirement rewrote: a `.rN` file, or no file left of rows."""
     rewritten = 0
     for path in paths:
         manifest = Manifest.from_json(store.get(path))
         emptied = not manifest.outputs and manifest.rows_accepted + manifest.rows_quarantined > 0
         if emptied or any(_REVISED_FILE.search(o.path) for o in manifest.outputs):
             rewritten += 1
-    logged = sum(
-        int(e.data.get("batches_rewritten") or e.data.get("batches") or 0)
-        for e in trail
-        if e.action in ("purge_opposition", "purge_retention", "key_retire")
-    )
-    if rewritten > logged:
-        problems.append(
-            f"`{MANIFEST_PREFIX}/`: {rewritten} batches were rewritten (purge or key retirement), the trail "
-            f"accounts for {logged} (entries removed)"
-        )
-    return problems
+    return rewritten
 
 
 def _data_key_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:

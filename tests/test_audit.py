@@ -379,3 +379,18 @@ def test_publication_and_warehouse_need_their_export_and_build_entries(
     audit.record(store, keystore, "build", {"nodes": 3})
     audit.record(store, keystore, "export", {"k": 11})
     assert audit.verify(store, keystore, warehouse=warehouse).ok
+
+
+def test_a_purge_killed_before_its_entry_is_accounted_for_by_running_it_again(
+    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    store = local_store
+    _landed(store, keystore, tmp_path / "in")
+    add_identities(store, keystore, [Identity(nir=NIR, birth_date=date(1950, 3, 2), sex="F")])
+    entries_before, head_before = len(store.list("_audit")), store.get(audit.HEAD_PATH)
+    assert purge_opposition(store, keystore).batches_rewritten == 4
+    _cut_tail(store, entries_before, head_before)  # as if killed after its rewrites, before its entry
+    (problem,) = audit.verify(store, keystore).problems
+    assert "4 batches were rewritten (purge or key retirement), the trail accounts for 0" in problem
+    assert purge_opposition(store, keystore).batches_rewritten == 0  # nothing left to do...
+    assert audit.verify(store, keystore).ok  # ... and its entry accounts for the 4 all the same
