@@ -134,6 +134,11 @@ def _head_mac(key: bytes, seq: int, digest: str, key_id: str) -> str:
     return _entry_mac(key, {"kind": "audit-head", "seq": seq, "hash": digest, "key_id": key_id})
 
 
+def _same(mac: str, claimed: object) -> bool:
+    """Constant-time comparison; bytes, since compare_digest refuses non-ASCII text (an edited file)."""
+    return hmac.compare_digest(mac.encode(), str(claimed).encode("utf-8", "replace"))
+
+
 def entry_path(seq: int) -> str:
     return f"{AUDIT_PREFIX}/{seq:012d}.json"
 
@@ -317,7 +322,7 @@ def _check_entry(keystore: KeyStore, path: str, seq: int, body: Any, prev_hash: 
         except (MissingKeyError, KeyStoreError):
             walk.problems.append(f"`{path}`: signed with audit key `{body['key_id']}`, not in the key store")
             return
-        if not hmac.compare_digest(_entry_mac(key, body), str(body.get("hash"))):
+        if not _same(_entry_mac(key, body), body.get("hash")):
             walk.problems.append(f"`{path}`: content does not match its hash (altered)")
             return
         walk.keyed += 1
@@ -383,7 +388,7 @@ def _head_problems(store: ObjectStore, keystore: KeyStore, walk: _Walk, last_seq
         _, key = keystore.audit_key(key_id)
     except (MissingKeyError, KeyStoreError):
         return [f"`{HEAD_PATH}`: signed with audit key `{key_id}`, not in the key store"]
-    if not hmac.compare_digest(_head_mac(key, seq, digest, key_id), str(head.get("mac"))):
+    if not _same(_head_mac(key, seq, digest, key_id), head.get("mac")):
         return [f"`{HEAD_PATH}`: does not match its MAC (altered)"]
     if seq > last_seq:
         return [f"trail ends at entry {last_seq}, `{HEAD_PATH}` names entry {seq} (truncated or removed)"]

@@ -140,7 +140,7 @@ FIELD_EDITS: dict[str, object] = {
     "data": {"files": 0},
     "prev_hash": "f" * 64,
     "key_id": "audit-v2",
-    "hash": "e" * 64,
+    "hash": "é" * 64,  # not even ASCII: still a finding, never a traceback
 }
 
 
