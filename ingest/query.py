@@ -246,7 +246,8 @@ def run_query(
             for batch in reader:
                 room = max_rows - delivered
                 if batch.num_rows > room:
-                    sink.write(batch.slice(0, room))
+                    if room:
+                        sink.write(batch.slice(0, room))
                     delivered, truncated = max_rows, True
                     break
                 sink.write(batch)

@@ -193,3 +193,14 @@ def test_failed_query_is_logged(home: Path) -> None:
     assert code == 1 and output.startswith("Error: not valid SQL")
     code, output = invoke("query", "  ;  ")
     assert code == 1 and "got 0" in output
+
+
+def test_a_cap_on_a_batch_boundary_still_says_the_result_has_more(home: Path) -> None:
+    out = home / "persons.csv"
+    code, output = invoke(
+        "query", "select * from cdm.person", "--out", str(out), "--max-rows", str(BATCH_ROWS)
+    )
+    assert code == 0 and "Stopped at --max-rows" in output
+    assert out.read_text().count("\n") == BATCH_ROWS + 1
+    code, output = invoke("query", "select * from cdm.person", "--max-rows", str(PERSONS))
+    assert code == 0 and "Stopped" not in output  # exactly the cap: nothing more to say
