@@ -83,7 +83,13 @@ def test_copy_to_a_file_is_refused(home: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "reader",
-    ["read_text('{keystore}')", "read_blob('{keystore}')", "read_csv('/etc/passwd')", "glob('/etc/*')"],
+    [
+        "read_text('{keystore}')",
+        "read_blob('{keystore}')",
+        "read_csv('/etc/passwd')",
+        "glob('/etc/*')",
+        "read_csv('http://127.0.0.1:9/x.csv')",  # nor the network
+    ],
 )
 def test_reading_files_is_refused(home: Path, keystore: LocalKeyStore, reader: str) -> None:
     """The key store holds every key of the lake: a SELECT reading it printed them all."""
