@@ -15,7 +15,6 @@ from ingest.cli import _date, err, handle_errors, keys, main, out
 from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
     from ingest.storage import ObjectStore
@@ -31,13 +30,6 @@ def _warehouse_path() -> Path:
     import os
 
     return Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb")
-
-
-def _warehouse() -> duckdb.DuckDBPyConnection:
-    """The encrypted warehouse, read-only."""
-    from ingest.export import open_warehouse
-
-    return open_warehouse(_warehouse_path())
 
 
 class AuditBroken(LakehouseError):
@@ -295,13 +287,34 @@ def purge(by_opposition: bool, retention: bool, years: int) -> None:
 def extract(protocol: Path, sql: str, out_dir: Path) -> None:
     """Write a record-level study extract: project-specific pseudonyms, only the protocol's columns,
     k-anonymity checked on its quasi-identifiers first; logged in the audit trail."""
+    import duckdb
+
+    from ingest.audit import record
     from ingest.keys import open_keystore
+    from ingest.query import QueryFailed, QueryRefused, open_locked_warehouse, single_query
     from ingest.study_extract import extract_from_query, load_protocol
 
-    con = _warehouse()
-    con.execute("use warehouse")
+    keystore, store, chosen = open_keystore(), _store(), load_protocol(protocol)
+    # The same door as `query`: a locked connection, one query, or `--sql` could COPY the cohort out.
+    con = open_locked_warehouse(_warehouse_path(), keystore)
     try:
-        result = extract_from_query(con, sql, load_protocol(protocol), open_keystore(), _store(), out_dir)
+        try:
+            single_query(con, sql)
+        except QueryRefused:
+            record(
+                store,
+                keystore,
+                "extract",
+                {"project_id": chosen.project_id, "reason": "not_a_query"},
+                outcome="refused",
+            )
+            raise
+        try:
+            result = extract_from_query(con, sql, chosen, keystore, store, out_dir)
+        except duckdb.Error as exc:
+            data = {"project_id": chosen.project_id, "error": type(exc).__name__}
+            record(store, keystore, "extract", data, outcome="failure")
+            raise QueryFailed(f"the cohort query failed (logged): {exc}") from exc
     finally:
         con.close()
     out.print(

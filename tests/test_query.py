@@ -18,6 +18,7 @@ from ingest.crypto import connect_duckdb
 from ingest.keys import LocalKeyStore
 from ingest.query import BATCH_ROWS, open_locked_warehouse
 from ingest.storage import ObjectStore, open_store
+from tests.test_study_extract import PROTOCOL
 
 PERSONS = 3 * BATCH_ROWS + 17  # several record batches
 
@@ -210,3 +211,21 @@ def test_a_cap_on_a_batch_boundary_still_says_the_result_has_more(home: Path) ->
     assert out.read_text().count("\n") == BATCH_ROWS + 1
     code, output = invoke("query", "select * from cdm.person", "--max-rows", str(PERSONS))
     assert code == 0 and "Stopped" not in output  # exactly the cap: nothing more to say
+
+
+def test_study_extract_goes_through_the_same_locked_door(home: Path, tmp_path: Path) -> None:
+    """`extract --sql` ran on the unlocked connection too: a COPY wrote the cohort out in clear."""
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(PROTOCOL.format(project="grippe-2024", k=3))
+    target = tmp_path / "cohort.csv"
+    args = ["extract", "--protocol", str(protocol), "--out", str(tmp_path / "out")]
+    code, output = invoke(*args, "--sql", f"copy (select * from cdm.person) to '{target}'")
+    assert code == 1 and "only a query (SELECT ...) is accepted, not COPY" in output
+    assert not target.exists()
+    entry = [e for e in audit.entries(_lake(home)) if e.action == "extract"][-1]
+    assert (entry.outcome, entry.data["reason"]) == ("refused", "not_a_query")
+    code, output = invoke(*args, "--sql", f"select * from read_csv('{target}')")
+    assert code == 1 and "Permission Error" in output
+    # A cohort query still works: the protocol's columns checked, then k-anonymity.
+    code, output = invoke(*args, "--sql", "select given_name as patient_sex from cdm.person")
+    assert code == 7 and "columns not in the query result" in output
