@@ -34,6 +34,7 @@ import re
 import socket
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,7 @@ _ACTOR = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 # Keys of `data` that may carry lists of names or numbers; anything else must be a scalar count or name.
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9=._/:@+, -]{0,200}")
 _MAX_ATTEMPTS = 50
+_READERS = 16
 _LEGACY_FIELDS = frozenset({"seq", "at", "actor", "host", "action", "outcome", "data", "prev_hash", "hash"})
 _KEYED_FIELDS = _LEGACY_FIELDS | {"key_id"}
 _REVISED_FILE = re.compile(r"\.r[0-9]+\.(parquet|bin)$")
@@ -481,13 +483,15 @@ def _batch_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:
 
 def _rewritten_batches(store: ObjectStore, paths: list[str]) -> int:
     """Committed batches a purge or a key retirement rewrote: a `.rN` file, or no file left of rows."""
-    rewritten = 0
-    for path in paths:
+
+    def rewritten(path: str) -> bool:
         manifest = Manifest.from_json(store.get(path))
         emptied = not manifest.outputs and manifest.rows_accepted + manifest.rows_quarantined > 0
-        if emptied or any(_REVISED_FILE.search(o.path) for o in manifest.outputs):
-            rewritten += 1
-    return rewritten
+        return emptied or any(_REVISED_FILE.search(o.path) for o in manifest.outputs)
+
+    # One GET per manifest: in parallel, since on S3 each is a round trip (as in ingest.manifest_index).
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        return sum(pool.map(rewritten, paths))
 
 
 def _data_key_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:
