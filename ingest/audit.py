@@ -372,7 +372,7 @@ def _walk(store: ObjectStore, keystore: KeyStore) -> tuple[_Walk, int, str]:
     if walk.unkeyed and not walk.keyed:
         walk.problems.append(
             f"`{AUDIT_PREFIX}/`: {walk.unkeyed} unkeyed entries and no keyed entry after them: anyone with "
-            "write access could have rewritten them (any audited command seals them, e.g. a query)"
+            "write access could have rewritten them (the next audited command seals them)"
         )
     return walk, expected_seq - 1, prev_hash if walk.count else GENESIS_HASH
 
