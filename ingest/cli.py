@@ -424,9 +424,11 @@ def _print_dbt_result(result: Any, command: str) -> None:
 
 def _audit(action: str, data: dict[str, Any], outcome: str = "success") -> None:
     from ingest import audit
+    from ingest.keys import open_keystore
     from ingest.storage import S3Settings, open_store
 
-    audit.record(open_store(settings.lake_url(), S3Settings.from_env()), action, data, outcome=outcome)  # type: ignore[arg-type]
+    store = open_store(settings.lake_url(), S3Settings.from_env())
+    audit.record(store, open_keystore(), action, data, outcome=outcome)  # type: ignore[arg-type]
 
 
 class BuildFailed(LakehouseError):

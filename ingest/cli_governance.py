@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from rich.table import Table
 
 from ingest import settings
@@ -17,7 +15,7 @@ from ingest.cli import _date, err, handle_errors, keys, main, out
 from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
-    import duckdb
+    import pyarrow as pa
 
     from ingest.storage import ObjectStore
 
@@ -28,21 +26,14 @@ def _store() -> ObjectStore:
     return open_store(settings.lake_url(), S3Settings.from_env())
 
 
-def _warehouse() -> duckdb.DuckDBPyConnection:
-    """The encrypted warehouse, read-only."""
+def _warehouse_path() -> Path:
     import os
 
-    from ingest.export import open_warehouse
-
-    return open_warehouse(Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"))
+    return Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb")
 
 
 class AuditBroken(LakehouseError):
     exit_code = 8
-
-
-class QueryFailed(LakehouseError):
-    exit_code = 1
 
 
 # ---------------------------------------------------------------------------------------------------- audit
@@ -59,17 +50,21 @@ def audit() -> None:
 def audit_verify(expected_head: str | None) -> None:
     """Check that no entry of the audit trail was altered, removed or reordered."""
     from ingest.audit import verify
+    from ingest.keys import open_keystore
 
     head = None
     if expected_head:
         seq, _, digest = expected_head.partition(":")
         head = (int(seq), digest)
-    result = verify(_store(), expected_head=head)
+    result = verify(_store(), open_keystore(), expected_head=head, warehouse=_warehouse_path())
     for problem in result.problems:
         err.print(f"Error: {problem}", highlight=False, markup=False)
     if not result.ok:
         raise AuditBroken(f"the audit trail is broken ({len(result.problems)} problem(s))")
-    out.print(f"Audit trail intact: {result.entries} entries, head {result.head_seq}:{result.head_hash}")
+    sealed = f" ({result.unkeyed} unkeyed from before audit keys, sealed)" if result.unkeyed else ""
+    out.print(
+        f"Audit trail intact: {result.entries} entries{sealed}, head {result.head_seq}:{result.head_hash}"
+    )
 
 
 @audit.command("log")
@@ -96,37 +91,54 @@ def audit_log(last: int) -> None:
 @click.option(
     "--out", "out_file", type=click.Path(path_type=Path), help="Write the result (.csv or .parquet)."
 )
+@click.option(
+    "--max-rows",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Stop after this many rows (the audit records the rows actually returned).",
+)
 @handle_errors
-def query(sql: str, out_file: Path | None) -> None:
-    """Run a read-only SQL query on the warehouse (schemas cdm, epidemiology, ...), recorded in the audit
-    trail with its result size. Example: lakehouse query "select count(*) from cdm.person"."""
-    import duckdb
+def query(sql: str, out_file: Path | None, max_rows: int) -> None:
+    """Run ONE read-only query (SELECT/WITH ...) on the warehouse (schemas cdm, epidemiology, ...), on a
+    connection that cannot reach files, other databases or extensions; streamed, capped at --max-rows,
+    recorded in the audit trail. Example: lakehouse query "select count(*) from cdm.person"."""
+    from ingest.keys import open_keystore
+    from ingest.query import FileSink, PreviewSink, open_locked_warehouse, run_query
 
-    from ingest.audit import run_query
+    keystore = open_keystore()
+    con = open_locked_warehouse(_warehouse_path(), keystore)
+    preview: list[PreviewSink] = []
 
-    con = _warehouse()
-    con.execute("use warehouse")
+    def sink_for(schema: pa.Schema) -> FileSink | PreviewSink:
+        if out_file is not None:
+            return FileSink(out_file, schema)
+        preview.append(PreviewSink(schema))
+        return preview[0]
+
     try:
-        result = run_query(_store(), con, sql)
-    except duckdb.Error as e:
-        raise QueryFailed(f"the query failed (logged): {e}") from e
+        result = run_query(_store(), keystore, con, sql, sink_for, max_rows=max_rows)
     finally:
         con.close()
+    if result.truncated:
+        err.print(
+            f"Stopped at --max-rows {max_rows:,}: the result has more rows (raise --max-rows, or "
+            "aggregate in SQL).",
+            highlight=False,
+            markup=False,
+        )
     if out_file is not None:
-        if out_file.suffix == ".parquet":
-            pq.write_table(result, out_file)
-        else:
-            pacsv.write_csv(result, out_file)
-        out.print(f"{result.num_rows:,} rows written to {out_file}", highlight=False)
+        out.print(f"{result.rows:,} rows written to {out_file}", highlight=False)
         return
+    shown = preview[0].table()
     table = Table()
-    for name in result.column_names:
+    for name in shown.column_names:
         table.add_column(name)
-    for row in result.slice(0, 50).to_pylist():
+    for row in shown.to_pylist():
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     out.print(table)
-    if result.num_rows > 50:
-        out.print(f"... {result.num_rows:,} rows in all (use --out to get them)", highlight=False)
+    if result.rows > shown.num_rows:
+        out.print(f"... {result.rows:,} rows in all (use --out to get them)", highlight=False)
 
 
 # ----------------------------------------------------------------------------------------------------- keys
@@ -275,13 +287,34 @@ def purge(by_opposition: bool, retention: bool, years: int) -> None:
 def extract(protocol: Path, sql: str, out_dir: Path) -> None:
     """Write a record-level study extract: project-specific pseudonyms, only the protocol's columns,
     k-anonymity checked on its quasi-identifiers first; logged in the audit trail."""
+    import duckdb
+
+    from ingest.audit import record
     from ingest.keys import open_keystore
+    from ingest.query import QueryFailed, QueryRefused, open_locked_warehouse, single_query
     from ingest.study_extract import extract_from_query, load_protocol
 
-    con = _warehouse()
-    con.execute("use warehouse")
+    keystore, store, chosen = open_keystore(), _store(), load_protocol(protocol)
+    # The same door as `query`: a locked connection, one query, or `--sql` could COPY the cohort out.
+    con = open_locked_warehouse(_warehouse_path(), keystore)
     try:
-        result = extract_from_query(con, sql, load_protocol(protocol), open_keystore(), _store(), out_dir)
+        try:
+            single_query(con, sql)
+        except QueryRefused:
+            record(
+                store,
+                keystore,
+                "extract",
+                {"project_id": chosen.project_id, "reason": "not_a_query"},
+                outcome="refused",
+            )
+            raise
+        try:
+            result = extract_from_query(con, sql, chosen, keystore, store, out_dir)
+        except duckdb.Error as exc:
+            data = {"project_id": chosen.project_id, "error": type(exc).__name__}
+            record(store, keystore, "extract", data, outcome="failure")
+            raise QueryFailed(f"the cohort query failed (logged): {exc}") from exc
     finally:
         con.close()
     out.print(

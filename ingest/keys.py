@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import hmac
 import json
@@ -69,6 +70,7 @@ _DATASET = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _MASTER_KEY_ID = re.compile(r"(raw|quarantine|warehouse)-v[1-9][0-9]*")
 _SECRET_ID = re.compile(r"pseudonym-v[1-9][0-9]*")
+_AUDIT_KEY_ID = re.compile(r"audit-v[1-9][0-9]*")
 # A retired data key is replaced by a new *generation* of the same zone x dataset x month: generation 1 is
 # "<zone>/<dataset>/<YYYY-MM>" (every key created before retirement existed), generation n >= 2 is
 # "<zone>/<dataset>/<YYYY-MM>.v<n>". The highest generation present in the lake is the one new files use.
@@ -118,6 +120,10 @@ class KeyStore(Protocol):
         """32 bytes proper to one research project (study extracts): two projects cannot link pseudonyms."""
         ...
 
+    def audit_key(self, key_id: str | None = None) -> tuple[str, bytes]:
+        """(id, 32 bytes) of the key authenticating audit entries: `key_id`'s, else the current one."""
+        ...
+
 
 class ManagedKeyStore(KeyStore, Protocol):
     """Administrative operations (rotation); a KMS would map them to its own key-version API."""
@@ -163,7 +169,13 @@ def _new_keystore_document() -> dict[str, Any]:
         "current_pseudonym_secret": "pseudonym-v1",
         # DuckDB takes the database key as a string; 32 random bytes in base64.
         "warehouse_db_key": _b64(secrets.token_bytes(KEY_BYTES)),
+        **_new_audit_keys(),
     }
+
+
+def _new_audit_keys() -> dict[str, Any]:
+    # Apart from every other key: holding the lake (even its data keys) is not enough to rewrite the trail.
+    return {"audit_keys": {"audit-v1": _b64(secrets.token_bytes(KEY_BYTES))}, "current_audit_key": "audit-v1"}
 
 
 def init_keystore(path: str | Path | None = None, *, exist_ok: bool = True) -> tuple[Path, bool]:
@@ -172,8 +184,9 @@ def init_keystore(path: str | Path | None = None, *, exist_ok: bool = True) -> t
     if target.exists():
         if not exist_ok:
             raise KeyStoreError(f"Key store `{target}` already exists; it is never overwritten")
-        # Fail now, not at the first ingest, if the existing file is unusable or too permissive.
-        LocalKeyStore(target)
+        # Fail now, not at the first ingest, if the existing file is unusable or too permissive; a key
+        # store made before audit keys existed gets its audit key here.
+        LocalKeyStore(target).audit_key()
         return target, False
     # 0700 only applies to folders created here; an existing parent is the operator's choice.
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -322,6 +335,35 @@ class LocalKeyStore:
         # The label keeps these keys apart from every pseudonym domain of the same secret.
         _, secret = self.pseudonym_secret()
         return hmac.new(secret, _PROJECT_KEY_LABEL + project_id.encode("ascii"), hashlib.sha256).digest()
+
+    def audit_key(self, key_id: str | None = None) -> tuple[str, bytes]:
+        if "audit_keys" not in self._doc:
+            self._add_audit_key()
+        chosen = key_id if key_id is not None else self._doc.get("current_audit_key")
+        if not isinstance(chosen, str) or not _AUDIT_KEY_ID.fullmatch(chosen):
+            raise KeyStoreError(f"Key store `{self.path}`: invalid audit key id `{chosen}`")
+        encoded = self._doc["audit_keys"].get(chosen)
+        if encoded is None:
+            raise MissingKeyError(f"Audit key `{chosen}` is not in key store `{self.path}`", key_id=chosen)
+        key = _unb64(encoded, what=f"audit_keys.{chosen}", where=str(self.path))
+        if len(key) != KEY_BYTES:
+            raise KeyStoreError(f"Key store `{self.path}`: audit key `{chosen}` is not {KEY_BYTES} bytes")
+        return chosen, key
+
+    def _add_audit_key(self) -> None:
+        """Upgrade a key store made before audit keys existed. Under a lock on its folder, re-read first:
+        two processes upgrading at once must end with one key, or entries signed with the other's key
+        would fail verification."""
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(dir_fd, fcntl.LOCK_EX)
+            doc = self._load()
+            if "audit_keys" not in doc:
+                doc.update(_new_audit_keys())
+                self._save(doc)
+            self._doc = doc
+        finally:
+            os.close(dir_fd)
 
     # --- Administration (rotation). Each change rewrites the file atomically, mode 600.
 

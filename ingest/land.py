@@ -208,6 +208,7 @@ class Ingestor:
                 report = IngestReport(files=reports, rolled_back=recovery.rolled_back)
                 audit.record(
                     self.store,
+                    self.keystore,
                     "ingest",
                     {
                         "files": len(reports),

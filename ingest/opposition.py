@@ -173,7 +173,7 @@ def add_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterable[
             "pseudonyms": new,
         }
         _write_entry(store, path, body, key)
-    audit.record(store, "opposition_add", {"patients_new": len(new), "patients_given": len(wanted)})
+    audit.record(store, keystore, "opposition_add", {"patients_new": len(new), "patients_given": len(wanted)})
     return len(new)
 
 

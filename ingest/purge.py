@@ -279,6 +279,7 @@ def purge_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterabl
         _filter_batches(store, keyring, manifests, drop, report)
         audit.record(
             store,
+            keystore,
             "purge_opposition",
             {
                 "patients": len(opposed),
@@ -348,6 +349,7 @@ def purge_retention(
                 report.keys_deleted.append(key.key_id)
         audit.record(
             store,
+            keystore,
             "purge_retention",
             {
                 "years": years,

@@ -71,6 +71,7 @@ def rotate_master_key(
                 result.already_current += 1
         audit.record(
             store,
+            keystore,
             "key_rotate",
             {
                 "zone": zone,
@@ -106,7 +107,7 @@ def remove_master_key(store: ObjectStore, keystore: ManagedKeyStore, master_key_
             f"run the rotation of zone `{zone}` to completion first"
         )
     keystore.remove_master_key(master_key_id)
-    audit.record(store, "master_key_remove", {"zone": zone, "master_key_id": master_key_id})
+    audit.record(store, keystore, "master_key_remove", {"zone": zone, "master_key_id": master_key_id})
 
 
 @dataclass
@@ -150,6 +151,7 @@ def retire_data_key(store: ObjectStore, keystore: ManagedKeyStore, key_id: str) 
         keyring.delete(key_id)
         audit.record(
             store,
+            keystore,
             "key_retire",
             {
                 "key_id": key_id,
@@ -167,5 +169,5 @@ def rotate_pseudonym_secret(store: ObjectStore, keystore: ManagedKeyStore) -> st
     every pseudonym computed from now on differs from the ones already landed."""
     with writer_lock(store):
         new_id = keystore.rotate_pseudonym_secret()
-        audit.record(store, "pseudonym_secret_rotate", {"pseudonym_secret_version": new_id})
+        audit.record(store, keystore, "pseudonym_secret_rotate", {"pseudonym_secret_version": new_id})
     return new_id

@@ -180,7 +180,7 @@ def test_objection_purges_every_zone_and_keeps_everything_else(
 
     (entry,) = [e for e in audit.entries(store) if e.action == "purge_opposition"]
     assert entry.data["patients"] == 2 and entry.data["acts"] == 3
-    assert audit.verify(store).ok
+    assert audit.verify(store, keystore).ok
     # Re-running finds nothing more to do.
     again = purge_opposition(store, keystore)
     assert again.batches_rewritten == 0 and zone_rows(store, keystore) == after

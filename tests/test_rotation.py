@@ -64,7 +64,7 @@ def test_master_key_rotation_rewraps_keys_and_leaves_data_files_alone(
     with pytest.raises(MissingKeyError):
         reopened.unwrap("raw", {"master_key_id": "raw-v1", "nonce": "", "ciphertext": ""}, b"")
     actions = [e.action for e in audit.entries(store)]  # the ingest that built the lake comes first
-    assert actions == ["ingest", "key_rotate", "master_key_remove"] and audit.verify(store).ok
+    assert actions == ["ingest", "key_rotate", "master_key_remove"] and audit.verify(store, keystore).ok
 
 
 def test_old_master_key_is_kept_until_nothing_uses_it(
@@ -213,4 +213,4 @@ def test_pseudonym_secret_rotation_procedure(
     }
     current = load_opposition(store, rotated)
     assert len(current.pseudonyms) == 1 and acts["2"]["patient_pseudonym"] not in current.pseudonyms
-    assert audit.verify(store).ok
+    assert audit.verify(store, keystore).ok
