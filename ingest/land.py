@@ -27,6 +27,7 @@ from ingest import audit
 from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.keys import DataKeyring, KeyStore
+from ingest.keystore_binding import check_keystore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
 from ingest.opposition import OppositionList, load_opposition
@@ -175,6 +176,8 @@ class Ingestor:
         read, validated and transformed in that many processes while this process, the only writer,
         encrypts and commits them in the original order (the opposition rule for acts' children depends
         on it), a few batches at a time on threads, since a commit mostly waits on fsync."""
+        # Before the lock and the recovery, which write: a lake of another key store is left untouched.
+        check_keystore(self.store, self.keystore)
         with writer_lock(self.store):
             recovery = recover(self.store)
             recover_rewrites(self.store)
