@@ -5,6 +5,9 @@
   one, one atomic PUT per key file. Data files are not touched: the data keys do not change. A kill
   mid-way leaves some key files under the old master key, some under the new: both are in the key store,
   everything stays readable, and running the rotation again finishes it (it skips files already done).
+- `rotate_master_key("warehouse", warehouse=<file>)` also re-encrypts the DuckDB warehouse file under a
+  new database key (rotate_warehouse_db_key: copy, check, fsync, atomic rename) and deletes the old key
+  from the key store: re-wrapping alone would leave the file under the key an attacker may hold.
 - `remove_master_key(key_id)`: once no key file of the lake is wrapped with it (checked here).
 - `retire_data_key(key_id)`: a compromised or expiring data key. A new generation of the same
   zone x dataset x month becomes current (new files use it), every file encrypted with the old key is
@@ -18,6 +21,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +93,10 @@ def rotate_master_key(
     Zone `warehouse` with the warehouse file's path also re-encrypts that DuckDB file under a new key
     (rotate_warehouse_db_key), which a re-wrap alone would leave unchanged."""
     zone = _check_zone(zone)
-    with writer_lock(store):
+    reencrypt = zone == "warehouse" and warehouse is not None
+    # The warehouse is held before the key store changes: a running build refuses the whole rotation.
+    held = hold_warehouse(warehouse, "key rotation") if reencrypt and warehouse else nullcontext()
+    with writer_lock(store), held:
         if resume:
             new_id = keystore.current_master_key_id(zone)
         else:
@@ -101,8 +108,8 @@ def rotate_master_key(
                 result.rewrapped += 1
             else:
                 result.already_current += 1
-        if zone == "warehouse" and warehouse is not None:
-            result.warehouse_reencrypted = rotate_warehouse_db_key(keystore, warehouse)
+        if reencrypt and warehouse is not None:
+            result.warehouse_reencrypted = _reencrypt_warehouse(keystore, warehouse)
         audit.record(
             store,
             "key_rotate",
@@ -155,42 +162,45 @@ def rotate_warehouse_db_key(keystore: ManagedKeyStore, warehouse: Path) -> bool:
     key current and deletes the old one. A kill before (3) leaves the old file and key in force; after
     (3), the file opens with the pending key, and running the rotation again (--resume) finishes (4).
     The warehouse is held meanwhile: no build can write to the file being copied."""
+    with hold_warehouse(warehouse, "key rotation"):
+        return _reencrypt_warehouse(keystore, warehouse)
+
+
+def _reencrypt_warehouse(keystore: ManagedKeyStore, warehouse: Path) -> bool:
+    """rotate_warehouse_db_key, the warehouse already held by the caller."""
     new_key = keystore.begin_warehouse_db_key_rotation()
     copied = False
-    with hold_warehouse(warehouse, "key rotation"):
-        copy = warehouse.with_name(f"{warehouse.name}.rekey")
-        for leftover in (copy, copy.with_name(copy.name + ".wal")):
-            leftover.unlink(missing_ok=True)  # from a rotation killed before its rename
-        if warehouse.exists():
-            con = connect_duckdb()
-            try:
-                if _attach(con, warehouse, "old_warehouse", keystore.warehouse_db_key()):
-                    # No WAL left to replay: the copy holds everything, and detaching writes nothing.
-                    con.execute("checkpoint old_warehouse")
-                    if not _attach(con, copy, "new_warehouse", new_key):
-                        raise KeyStoreError(f"Could not create `{copy}` under the new warehouse key")
-                    con.execute("copy from database old_warehouse to new_warehouse")
-                    before, after = _table_counts(con, "old_warehouse"), _table_counts(con, "new_warehouse")
-                    con.execute("detach new_warehouse")
-                    if before != after:
-                        copy.unlink(missing_ok=True)
-                        raise KeyStoreError(
-                            f"The re-encrypted copy of `{warehouse}` differs: nothing changed"
-                        )
-                    _fsync(copy)
-                    os.replace(copy, warehouse)
-                    _fsync(warehouse.parent)
-                    copied = True
-                    con.execute("detach old_warehouse")
-                elif not _attach(con, warehouse, "new_warehouse", new_key):
-                    raise KeyStoreError(
-                        f"The warehouse `{warehouse}` opens with neither the current nor the pending "
-                        f"warehouse key of key store `{getattr(keystore, 'path', keystore)}`"
-                    )
-                # else: a rotation killed after its rename; only the key store remains to switch.
-            finally:
-                con.close()
-        keystore.finish_warehouse_db_key_rotation()
+    copy = warehouse.with_name(f"{warehouse.name}.rekey")
+    for leftover in (copy, copy.with_name(copy.name + ".wal")):
+        leftover.unlink(missing_ok=True)  # from a rotation killed before its rename
+    if warehouse.exists():
+        con = connect_duckdb()
+        try:
+            if _attach(con, warehouse, "old_warehouse", keystore.warehouse_db_key()):
+                # No WAL left to replay: the copy holds everything, and detaching writes nothing.
+                con.execute("checkpoint old_warehouse")
+                if not _attach(con, copy, "new_warehouse", new_key):
+                    raise KeyStoreError(f"Could not create `{copy}` under the new warehouse key")
+                con.execute("copy from database old_warehouse to new_warehouse")
+                before, after = _table_counts(con, "old_warehouse"), _table_counts(con, "new_warehouse")
+                con.execute("detach new_warehouse")
+                if before != after:
+                    copy.unlink(missing_ok=True)
+                    raise KeyStoreError(f"The re-encrypted copy of `{warehouse}` differs: nothing changed")
+                _fsync(copy)
+                os.replace(copy, warehouse)
+                _fsync(warehouse.parent)
+                copied = True
+                con.execute("detach old_warehouse")
+            elif not _attach(con, warehouse, "new_warehouse", new_key):
+                raise KeyStoreError(
+                    f"The warehouse `{warehouse}` opens with neither the current nor the pending "
+                    f"warehouse key of key store `{getattr(keystore, 'path', keystore)}`"
+                )
+            # else: a rotation killed after its rename; only the key store remains to switch.
+        finally:
+            con.close()
+    keystore.finish_warehouse_db_key_rotation()
     return copied
 
 
