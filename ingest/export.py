@@ -14,7 +14,7 @@ encrypted (only suppressed aggregates leave the encrypted zones):
     publication/data_dictionary.json / .md    every mart and column with its type and description
     publication/_export.json      when, from which build, which marts and row counts (written last)
 
-    python -m ingest.export [--manifest target/manifest.json] [--out DIR] [--k 11]
+    python -m ingest.export [--manifest $DBT_TARGET_PATH/manifest.json] [--out DIR] [--k 11]
 """
 
 from __future__ import annotations
@@ -183,7 +183,9 @@ def open_warehouse(path: Path, keystore_path: Path | None = None) -> duckdb.Duck
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
+    parser.add_argument(
+        "--manifest", type=Path, default=None, help="default: manifest.json of dbt's target path"
+    )
     parser.add_argument("--warehouse", type=Path, default=None, help="default: LAKEHOUSE_WAREHOUSE")
     parser.add_argument("--out", default=None, help="folder or s3:// root; default: the lake root")
     parser.add_argument("--k", type=int, default=DEFAULT_K, help="disclosure threshold (var disclosure_k)")
@@ -191,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = args.warehouse or Path(
         os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"
     )
+    if args.manifest is None:
+        from ingest.contract import PROJECT_ROOT
+
+        args.manifest = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
     try:
         if not args.manifest.is_file():
             raise ExportError(f"No dbt manifest at `{args.manifest}`: run dbt build first.")

@@ -8,9 +8,13 @@ are counted as opposed and not landed anywhere.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
+import signal
+import stat
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -23,9 +27,10 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from ingest import audit
+from ingest import audit, settings
 from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
+from ingest.exceptions import LakehouseError
 from ingest.keys import DataKeyring, KeyStore
 from ingest.keystore_binding import check_keystore
 from ingest.landed_schema import QUARANTINE_SCHEMA
@@ -86,18 +91,50 @@ class IngestReport:
 
 
 def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
-    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible."""
+    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible.
+    Entries of a folder that are neither files nor folders (a FIFO, a link to a device) are listed too,
+    so that the run refuses them by name instead of skipping them in silence."""
     found: list[Path] = []
     for p in inputs:
         if p.is_dir():
             found.extend(
                 f
                 for f in p.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                if not f.is_dir() and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         else:
             found.append(p)
     return sorted(set(found))
+
+
+class InputFileError(LakehouseError):
+    """An input that is not an extract file at all: refused, with its name, before anything is written."""
+
+    exit_code = 2
+
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_KINDS |= {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket"}
+
+
+def check_input_files(paths: Iterable[Path], max_bytes: int) -> None:
+    """Every input a regular file of at most `max_bytes`: `/dev/zero` or a FIFO would be read until memory
+    runs out (or forever), and a file over the cap would be held whole in memory."""
+    for path in paths:
+        try:
+            st = path.stat()  # follows links: a link to a device is a device
+        except OSError as exc:
+            raise InputFileError(f"`{path}` cannot be read ({exc.strerror}); nothing was ingested") from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise InputFileError(
+                f"`{path}` is {kind}, not an extract file; nothing was ingested (give files or folders)"
+            )
+        if st.st_size > max_bytes:
+            raise InputFileError(
+                f"`{path}` is {st.st_size:,} bytes, over the {max_bytes:,}-byte cap on an extract file "
+                f"({settings.MAX_EXTRACT_BYTES_ENV}); nothing was ingested"
+            )
 
 
 def raw_path(dataset: str, association_id: str, day: date, batch_id: str) -> str:
@@ -136,6 +173,18 @@ class _Prepared:
 _WINDOW = 512
 _CHUNK = 8
 _WORKER_INGESTOR: Ingestor | None = None
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: a SIGKILLed ingest must not leave its workers running (reparented to init,
+    each holding its memory). The kernel sends SIGKILL to the worker when its parent dies (Linux); a
+    parent that died before this line ran is caught by the pid check."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _prepare_in_worker(path: Path) -> _Prepared:
@@ -158,7 +207,15 @@ _WRITER_THREADS = 4
 
 
 class Ingestor:
-    def __init__(self, store: ObjectStore, keystore: KeyStore, contract: Contract | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        keystore: KeyStore,
+        contract: Contract | None = None,
+        *,
+        max_file_bytes: int | None = None,
+    ) -> None:
+        self.max_file_bytes = max_file_bytes or settings.max_extract_bytes()
         self.store = store
         self.keystore = keystore
         self.keyring = DataKeyring(store, keystore)
@@ -176,7 +233,9 @@ class Ingestor:
         read, validated and transformed in that many processes while this process, the only writer,
         encrypts and commits them in the original order (the opposition rule for acts' children depends
         on it), a few batches at a time on threads, since a commit mostly waits on fsync."""
-        # Before the lock and the recovery, which write: a lake of another key store is left untouched.
+        # Before the lock and the recovery, which write: a lake of another key store is left untouched,
+        # and so is any lake when an input is not an extract file.
+        check_input_files(paths, self.max_file_bytes)
         check_keystore(self.store, self.keystore)
         with writer_lock(self.store):
             recovery = recover(self.store)
@@ -196,6 +255,7 @@ class Ingestor:
                     if progress is not None:
                         progress(name)
 
+            failed = True
             try:
                 # Writers are threads: encryption releases the GIL and a commit mostly waits on fsync.
                 # Each batch is written whole by one thread, in the protocol's order (intent, data,
@@ -205,25 +265,36 @@ class Ingestor:
                         for prepared in self._prepared(paths, n_workers):
                             in_flight.append((prepared.f.name, writers.submit(self._write(prepared))))
                             collect(2 * _WRITER_THREADS)
-                    finally:
-                        collect(0)
+                    except BaseException:
+                        # The writes in flight end; their errors (the same dead endpoint, say) must not
+                        # replace the first one, which is what the operator needs to read.
+                        reports.extend(d.result() for _, d in in_flight if d.exception() is None)
+                        raise
+                    collect(0)
+                failed = False
             finally:
                 report = IngestReport(files=reports, rolled_back=recovery.rolled_back)
-                audit.record(
-                    self.store,
-                    "ingest",
-                    {
-                        "files": len(reports),
-                        "files_landed": sum(r.status == "landed" for r in reports),
-                        "files_quarantined": sum(r.status == "quarantined" for r in reports),
-                        "files_duplicate": sum(r.status == "duplicate" for r in reports),
-                        "rows_read": report.totals[0],
-                        "rows_accepted": report.totals[1],
-                        "rows_quarantined": report.totals[2],
-                        "rows_opposed": report.rows_opposed,
-                    },
-                    outcome="success" if len(reports) == len(paths) else "failure",
-                )
+                try:
+                    audit.record(
+                        self.store,
+                        "ingest",
+                        {
+                            "files": len(reports),
+                            "files_landed": sum(r.status == "landed" for r in reports),
+                            "files_quarantined": sum(r.status == "quarantined" for r in reports),
+                            "files_duplicate": sum(r.status == "duplicate" for r in reports),
+                            "rows_read": report.totals[0],
+                            "rows_accepted": report.totals[1],
+                            "rows_quarantined": report.totals[2],
+                            "rows_opposed": report.rows_opposed,
+                        },
+                        outcome="success" if len(reports) == len(paths) else "failure",
+                    )
+                except LakehouseError:
+                    # After a failure (the lake unreachable, say) the entry may not be writable either:
+                    # the run's own error is the one to report, not the audit's.
+                    if not failed:
+                        raise
         return report
 
     def _prepared(self, paths: list[Path], workers: int) -> Iterator[_Prepared]:
@@ -236,7 +307,9 @@ class Ingestor:
         _WORKER_INGESTOR = self
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 for lo in range(0, len(paths), _WINDOW):
                     yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)
         finally:

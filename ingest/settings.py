@@ -4,6 +4,7 @@ LAKEHOUSE_HOME         working folder for local state (default ./.lakehouse)
 LAKEHOUSE_LAKE         object store root, a folder or s3://bucket/prefix (default $LAKEHOUSE_HOME/lake)
 LAKEHOUSE_KEYSTORE     key store file, outside the repo and the lake (see ingest.keys.keystore_path)
 LAKEHOUSE_S3_ENDPOINT  S3-compatible endpoint URL, with the AWS_* credentials (default: AWS)
+LAKEHOUSE_MAX_EXTRACT_BYTES  largest extract file ingest reads (default 256 MiB)
 """
 
 from __future__ import annotations
@@ -21,6 +22,28 @@ def home() -> Path:
 
 def lake_url() -> str:
     return os.environ.get("LAKEHOUSE_LAKE") or str(home() / "lake")
+
+
+MAX_EXTRACT_BYTES_ENV = "LAKEHOUSE_MAX_EXTRACT_BYTES"
+# Far above a month of the largest association at national volume (the largest file a history backfill
+# sends; figure in docs/configuration.md), while a file read whole and parsed fits a worker's memory.
+DEFAULT_MAX_EXTRACT_BYTES = 256 * 1024 * 1024
+
+
+def max_extract_bytes() -> int:
+    """$LAKEHOUSE_MAX_EXTRACT_BYTES (a positive number of bytes), else 256 MiB."""
+    from ingest.exceptions import ConfigError
+
+    raw = os.environ.get(MAX_EXTRACT_BYTES_ENV)
+    if not raw:
+        return DEFAULT_MAX_EXTRACT_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{MAX_EXTRACT_BYTES_ENV} must be a positive number of bytes, e.g. 268435456")
+    return value
 
 
 def warehouse_path() -> Path:

@@ -137,3 +137,43 @@ def test_a_second_build_is_told_another_holds_the_warehouse(
         assert f"Another build holds the warehouse `{warehouse}` (build, pid {proc.pid}" in line
     else:
         assert "Another process holds the warehouse" in line
+
+
+def test_build_check_and_export_read_the_manifest_of_dbt_target_path(
+    home: Path, keystore: LocalKeyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from ingest.cli import BuildFailed, _check_disclosure
+    from ingest.crypto import connect_duckdb
+
+    untested = {
+        "resource_type": "model",
+        "name": "untested_mart",
+        "path": "marts/untested_mart.sql",
+        "database": "warehouse",
+        "schema": "epidemiology",
+        "alias": "untested_mart",
+        "config": {
+            "materialized": "table",
+            "meta": {"disclosure": {"output": "aggregate", "published": True}},
+        },
+    }
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "manifest.json").write_text(json.dumps({"nodes": {"model.p.untested_mart": untested}}))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+
+    with pytest.raises(BuildFailed, match="2 marts model"):  # untested_mart lacks both its tests
+        _check_disclosure()
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "manifest.json").write_text(json.dumps({"nodes": {}}))
+    _check_disclosure(("--target-path", str(clean)))  # build's own --target-path wins
+
+    home.mkdir(parents=True)
+    con = connect_duckdb()
+    con.execute(f"attach '{home / 'warehouse.duckdb'}' as w (encryption_key '{keystore.warehouse_db_key()}')")
+    con.close()
+    result = CliRunner().invoke(main, ["export"])
+    assert result.exit_code != 0 and "Mart `untested_mart` cannot be read" in result.output, result.output
