@@ -4,15 +4,12 @@ endpoint that dies in the middle of a run."""
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from ingest.keys import LocalKeyStore
 from ingest.land import Ingestor, InputFileError
 from ingest.storage import ObjectStore, RetryPolicy, S3Settings, open_store
 from tests.extract_builder import act_row, diagnosis_row, write_extract
+from tests.test_storage import _FaultProxy
 
 
 def _ingest(tmp_path: Path, *inputs: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -149,68 +147,20 @@ def test_workers_die_with_a_killed_ingest(tmp_path: Path, keystore: LocalKeyStor
 # ------------------------------------------------------------------------------------ S3 endpoint dies
 
 
-class _DyingProxy:
-    """An HTTP proxy in front of moto that stops answering (connections dropped, then refused) once the
-    lake has received `allowed` data-file writes: the endpoint dies in the middle of an ingest."""
+class _DyingProxy(_FaultProxy):
+    """A proxy in front of moto that stops answering (connections dropped) once the lake has received
+    `allowed` data-file writes: the endpoint dies in the middle of an ingest."""
 
     def __init__(self, upstream: str, allowed: int) -> None:
-        self.upstream = upstream.removeprefix("http://")
+        super().__init__(upstream, failures=0, status=0, code="")
         self.allowed = allowed
         self.dead = False
-        self.lock = threading.Lock()
-        proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def _handle(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with proxy.lock:
-                    if self.command == "PUT" and "/raw/" in self.path and not proxy.dead:
-                        proxy.allowed -= 1
-                        proxy.dead = proxy.allowed < 0
-                    dead = proxy.dead
-                if dead:
-                    self.close_connection = True  # no answer: the client sees the server disconnect
-                    return
-                upstream = http.client.HTTPConnection(proxy.upstream, timeout=10)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                response = upstream.getresponse()
-                payload = response.read()
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() not in (
-                        "connection",
-                        "transfer-encoding",
-                        "content-length",
-                        "date",
-                        "server",
-                    ):
-                        self.send_header(name, value)
-                length = response.getheader("Content-Length") if self.command == "HEAD" else len(payload)
-                self.send_header("Content-Length", str(length or 0))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-                upstream.close()
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def should_fail(self, command: str, path: str) -> bool:
+        if command == "PUT" and "/raw/" in path and not self.dead:
+            self.allowed -= 1
+            self.dead = self.allowed < 0
+        return self.dead
 
 
 def test_s3_dying_mid_ingest_reports_the_first_write_error(
@@ -222,14 +172,11 @@ def test_s3_dying_mid_ingest_reports_the_first_write_error(
         act = act_row(f"{d}-1", date_appel=dd, date_debut=dd, date_fin=dd)
         paths.append(write_extract(tmp_path / "in", "actes", [act], day=f"202401{d:02d}"))
     bucket = s3_store.url.removeprefix("s3://").split("/")[0]
-    proxy = _DyingProxy(moto_server, allowed=2)
-    try:
+    with _DyingProxy(moto_server, allowed=2) as proxy:
         settings = dataclasses.replace(s3_settings, endpoint_url=proxy.url)
         store = open_store(f"s3://{bucket}/lake", settings, retry=RetryPolicy(attempts=2, base_delay=0.01))
         with pytest.raises(StorageError) as info:
             Ingestor(store, keystore).run(paths)
-    finally:
-        proxy.close()
     message = str(info.value)
     # What failed first is the run's own work on the third file (its data write, or the check of its
     # manifest made meanwhile by the reading thread); the lock and audit entry that could not be written
