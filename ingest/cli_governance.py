@@ -161,9 +161,14 @@ def keys_rotate(zone: str, resume: bool) -> None:
         f"({result.already_current} already current)",
         highlight=False,
     )
-    if warehouse is not None:
-        done = "re-encrypted under" if result.warehouse_reencrypted else "(none yet) will be created with"
-        out.print(f"Warehouse {warehouse} {done} a new key; the old key is retired", highlight=False)
+    if warehouse is not None and result.warehouse_reencrypted:
+        out.print(
+            f"Warehouse {warehouse} re-encrypted under a new key; the old key is retired", highlight=False
+        )
+    elif warehouse is not None:
+        out.print(
+            f"No warehouse at {warehouse} yet: the next build creates it under the new key", highlight=False
+        )
 
 
 @keys.command("retire")

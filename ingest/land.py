@@ -8,13 +8,9 @@ are counted as opposed and not landed anywhere.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import multiprocessing
 import os
-import signal
-import stat
-import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -31,11 +27,13 @@ from ingest import audit, settings
 from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.exceptions import LakehouseError
+from ingest.input_files import check_input_files
 from ingest.keys import DataKeyring, KeyStore
 from ingest.keystore_binding import check_keystore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
 from ingest.opposition import OppositionList, load_opposition
+from ingest.processes import die_with_parent
 from ingest.pseudonymise import PSEUDONYM_SCHEME
 from ingest.purge import recover_rewrites
 from ingest.read_extract import (
@@ -107,36 +105,6 @@ def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
     return sorted(set(found))
 
 
-class InputFileError(LakehouseError):
-    """An input that is not an extract file at all: refused, with its name, before anything is written."""
-
-    exit_code = 2
-
-
-_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
-_KINDS |= {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket"}
-
-
-def check_input_files(paths: Iterable[Path], max_bytes: int) -> None:
-    """Every input a regular file of at most `max_bytes`: `/dev/zero` or a FIFO would be read until memory
-    runs out (or forever), and a file over the cap would be held whole in memory."""
-    for path in paths:
-        try:
-            st = path.stat()  # follows links: a link to a device is a device
-        except OSError as exc:
-            raise InputFileError(f"`{path}` cannot be read ({exc.strerror}); nothing was ingested") from None
-        if not stat.S_ISREG(st.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
-            raise InputFileError(
-                f"`{path}` is {kind}, not an extract file; nothing was ingested (give files or folders)"
-            )
-        if st.st_size > max_bytes:
-            raise InputFileError(
-                f"`{path}` is {st.st_size:,} bytes, over the {max_bytes:,}-byte cap on an extract file "
-                f"({settings.MAX_EXTRACT_BYTES_ENV}); nothing was ingested"
-            )
-
-
 def raw_path(dataset: str, association_id: str, day: date, batch_id: str) -> str:
     return f"raw/{dataset}/association_id={association_id}/extract_date={day.isoformat()}/{batch_id}.parquet"
 
@@ -173,18 +141,6 @@ class _Prepared:
 _WINDOW = 512
 _CHUNK = 8
 _WORKER_INGESTOR: Ingestor | None = None
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: a SIGKILLed ingest must not leave its workers running (reparented to init,
-    each holding its memory). The kernel sends SIGKILL to the worker when its parent dies (Linux); a
-    parent that died before this line ran is caught by the pid check."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _prepare_in_worker(path: Path) -> _Prepared:
@@ -308,7 +264,7 @@ class Ingestor:
         try:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(
-                max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+                max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
             ) as pool:
                 for lo in range(0, len(paths), _WINDOW):
                     yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)

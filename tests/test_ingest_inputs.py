@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from ingest.cli import main
 from ingest.exceptions import StorageError
+from ingest.input_files import InputFileError
 from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor, InputFileError
+from ingest.land import Ingestor
 from ingest.storage import ObjectStore, RetryPolicy, S3Settings, open_store
 from tests.extract_builder import act_row, diagnosis_row, write_extract
 from tests.test_storage import _FaultProxy
