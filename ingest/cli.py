@@ -462,15 +462,17 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build
     (staging, OMOP CDM, epidemiology marts with their disclosure tests), export to publication/."""
     from ingest.keys import init_keystore, open_keystore
-    from ingest.keystore_binding import keystore_summary
+    from ingest.keystore_binding import binding_summary
     from ingest.storage import S3Settings, open_store
 
     path, created = init_keystore(None)
-    out.print(f"Key store: {path} ({'created' if created else 'existing'})", highlight=False)
     # Which key store the lake uses, said before anything runs: two checkouts sharing the default
     # ~/.config key store with different lakes are refused here, not after landing unreadable months.
+    keystore = open_keystore(path)
+    state = "created" if created else "existing"
+    out.print(f"Key store: {path} ({state}, id {keystore.fingerprint().keystore_id})", highlight=False)
     lake = open_store(settings.lake_url(), S3Settings.from_env())
-    out.print(keystore_summary(lake, open_keystore(path)), highlight=False)
+    out.print(binding_summary(lake, keystore), highlight=False)
     extracts = settings.extracts_dir()
     summary = _generate(extracts, start, end, n_associations, scale, 42, invalid_share)
     out.print(f"Extracts: {len(summary.files)} files, {summary.rows():,} rows in {extracts}", highlight=False)

@@ -29,9 +29,9 @@ __all__ = [
     "BINDING_PATH",
     "Binding",
     "KeyStoreMismatchError",
+    "binding_summary",
     "check_keystore",
     "describe",
-    "keystore_summary",
 ]
 
 BINDING_PATH = "_lake/keystore.json"
@@ -160,9 +160,7 @@ def check_keystore(store: ObjectStore, keystore: KeyStore) -> Binding:
     return replace(binding, adopted_now=adopted)
 
 
-def keystore_summary(store: ObjectStore, keystore: KeyStore) -> str:
-    """One line for `run`: which key store this lake uses."""
+def binding_summary(store: ObjectStore, keystore: KeyStore) -> str:
+    """One line for `run`: the lake uses this key store (checked, and recorded if the lake had none)."""
     binding = check_keystore(store, keystore)
-    how = "now bound to it" if binding.adopted_now else "bound to it"
-    created = f", created {binding.keystore_created_at}" if binding.keystore_created_at else ""
-    return f"Key store: {_where(keystore)} (id {binding.keystore_id}{created}); lake {store.url} {how}"
+    return f"Lake {store.url}: {'now bound' if binding.adopted_now else 'bound'} to this key store"

@@ -104,9 +104,8 @@ def test_run_names_the_key_store_and_refuses_a_shared_one_that_changed(
     result = CliRunner().invoke(main, ["run", "--associations", "1", "--scale", "0.01"])
 
     assert result.exit_code == 2, result.output
-    assert f"Key store: {shared} (created)" in result.output
     new_id = open_keystore(shared).fingerprint().keystore_id
-    assert f"(id {new_id})" in result.output
+    assert f"Key store: {shared} (created, id {new_id})" in result.output
     assert f"expects key store id {keystore.fingerprint().keystore_id}" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "checkout-a" / "extracts").exists()  # refused before generating anything
