@@ -176,8 +176,25 @@ def open_warehouse(path: Path, keystore_path: Path | None = None) -> duckdb.Duck
         raise ExportError(f"No warehouse at `{path}`: run the dbt build first.")
     con = duckdb.connect()
     load_httpfs(con)
-    key = open_keystore(keystore_path).warehouse_db_key()
-    con.execute(f"attach '{path}' as warehouse (encryption_key '{key}', read_only)")
+    keystore = open_keystore(keystore_path)
+    try:
+        con.execute(
+            f"attach '{path}' as warehouse (encryption_key '{keystore.warehouse_db_key()}', read_only)"
+        )
+    except duckdb.Error as error:
+        con.close()
+        if "wrong encryption key" not in str(error).lower():
+            raise
+        pending = getattr(keystore, "pending_warehouse_db_key", lambda: None)()
+        why = (
+            "a warehouse key rotation was interrupted: run `lakehouse keys rotate --zone warehouse --resume`"
+            if pending
+            else "it was built with another key store"
+        )
+        raise ExportError(
+            f"The warehouse `{path}` does not open with the warehouse key of key store "
+            f"`{getattr(keystore, 'path', keystore)}`: {why}"
+        ) from None
     return con
 
 

@@ -177,3 +177,26 @@ def test_build_check_and_export_read_the_manifest_of_dbt_target_path(
     con.close()
     result = CliRunner().invoke(main, ["export"])
     assert result.exit_code != 0 and "Mart `untested_mart` cannot be read" in result.output, result.output
+
+
+@pytest.mark.parametrize("state", ["rotation_interrupted", "another_key_store"])
+@pytest.mark.parametrize("command", [["query", "select 1"], ["export"]])
+def test_a_warehouse_the_key_store_does_not_open(
+    home: Path, keystore: LocalKeyStore, state: str, command: list[str]
+) -> None:
+    from ingest.crypto import connect_duckdb
+
+    if state == "rotation_interrupted":  # killed after the rename, before the key store switched
+        key = keystore.begin_warehouse_db_key_rotation()
+    else:
+        key = "another-key-store-s-warehouse-key-0123456789"
+    home.mkdir(parents=True)
+    con = connect_duckdb()
+    con.execute(f"attach '{home / 'warehouse.duckdb'}' as w (encryption_key '{key}')")
+    con.close()
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    warehouse = home / "warehouse.duckdb"
+    assert f"The warehouse `{warehouse}` does not open with the warehouse key" in result.output
+    expected = "--resume" if state == "rotation_interrupted" else "built with another key store"
+    assert expected in result.output
