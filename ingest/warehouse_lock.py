@@ -36,7 +36,7 @@ def _duckdb_lock_held(path: Path) -> bool:
     """True if some process holds DuckDB's lock on the database file (read-only sessions included)."""
     try:
         fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
+    except OSError:  # no warehouse yet, or not writable here: DuckDB says so itself when it opens it
         return False
     try:
         # lockf is the same kind of lock DuckDB takes (fcntl F_SETLK); closing the descriptor drops ours.
