@@ -16,6 +16,7 @@ if that store opens one of the lake's data keys: a wrong store is never adopted.
 
 from __future__ import annotations
 
+import hmac
 import json
 import socket
 from dataclasses import dataclass, replace
@@ -155,7 +156,7 @@ def check_keystore(store: ObjectStore, keystore: KeyStore) -> Binding:
         adopted = store.put_if_absent(BINDING_PATH, _record(fp, keystore))
         # Lost a race with another first writer: theirs is the record, checked like any other.
         binding = _parse(store.get(BINDING_PATH), where)
-    if binding.commitment != fp.commitment:
+    if not hmac.compare_digest(binding.commitment, fp.commitment):
         raise _refuse(store, keystore, binding)
     return replace(binding, adopted_now=adopted)
 
