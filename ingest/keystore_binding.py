@@ -156,7 +156,7 @@ def check_keystore(store: ObjectStore, keystore: KeyStore) -> Binding:
         adopted = store.put_if_absent(BINDING_PATH, _record(fp, keystore))
         # Lost a race with another first writer: theirs is the record, checked like any other.
         binding = _parse(store.get(BINDING_PATH), where)
-    if not hmac.compare_digest(binding.commitment, fp.commitment):
+    if not hmac.compare_digest(binding.commitment.encode(), fp.commitment.encode()):
         raise _refuse(store, keystore, binding)
     return replace(binding, adopted_now=adopted)
 
