@@ -19,11 +19,12 @@ from typing import Any, Literal, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ingest import dbt_output, settings
-from ingest.exceptions import LakehouseError
+from ingest.exceptions import ConfigError, LakehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Logs and CI capture the output: without a terminal, rich would wrap tables at 80 columns.
@@ -40,10 +41,24 @@ def handle_errors(fn: F) -> F:
         except LakehouseError as e:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            err.print(f"[red]Error:[/red] {e}", highlight=False, markup=True)
+            # soft_wrap: one line whatever its length, so that logs and schedulers see the whole error.
+            err.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def bound_lake(lake: str | None = None, keystore: Path | None = None) -> tuple[Any, Any]:
+    """(store, key store) of a command, once the lake is known to belong to that key store: every
+    command that reads or writes the lake's data goes through here before it touches anything."""
+    from ingest.keys import open_keystore
+    from ingest.keystore_binding import check_keystore
+    from ingest.storage import S3Settings, open_store
+
+    store = open_store(lake or settings.lake_url(), S3Settings.from_env())
+    opened = open_keystore(keystore)
+    check_keystore(store, opened)
+    return store, opened
 
 
 def _date(value: str) -> date:
@@ -191,6 +206,12 @@ def _generate(
 
     if end < start:
         raise click.BadParameter("--end is before --start")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder should be, or in its path
+        raise ConfigError(
+            f"Cannot write extracts to `{out_dir}`: it is not a folder ({exc.strerror})"
+        ) from None
     with _progress() as bar:
         task = bar.add_task("Generating", total=None)
 
@@ -339,17 +360,20 @@ def build(dbt_args: tuple[str, ...]) -> None:
     warehouse come from the same environment as the other commands. The build fails if a model in
     marts/ lacks its disclosure-control tests.
     """
+    bound_lake()
     _dbt("build", *dbt_args)
-    _check_disclosure()
+    _check_disclosure(dbt_args)
 
 
-def _check_disclosure() -> None:
+def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
     import json
 
     from ingest.contract import PROJECT_ROOT
     from ingest.disclosure_check import check_manifest
 
-    manifest = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text(encoding="utf-8"))
+    # The manifest of the build that just ran, wherever dbt was told to write it.
+    target = settings.dbt_target_dir(PROJECT_ROOT, dbt_args)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     findings = check_manifest(manifest)
     for finding in findings:
         err.print(f"Error: {finding}", highlight=False, markup=False)
@@ -367,8 +391,10 @@ def export(out: str | None, k: int) -> None:
     from ingest.contract import PROJECT_ROOT
     from ingest.export import main as export_main
 
+    bound_lake()
     os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
-    args = ["--manifest", str(PROJECT_ROOT / "target" / "manifest.json"), "--k", str(k)]
+    manifest = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    args = ["--manifest", str(manifest), "--k", str(k)]
     if out:
         args += ["--out", out]
     ok = export_main(args) == 0
@@ -379,6 +405,7 @@ def export(out: str | None, k: int) -> None:
 
 def _dbt(command: str, *args: str) -> None:
     from ingest.contract import PROJECT_ROOT
+    from ingest.warehouse_lock import hold_warehouse
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see.
     os.environ["LAKEHOUSE_LAKE"] = settings.lake_url()
@@ -391,11 +418,13 @@ def _dbt(command: str, *args: str) -> None:
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
     dbt = Path(sys.executable).parent / "dbt"
-    results_file = PROJECT_ROOT / "target" / "run_results.json"
+    results_file = settings.dbt_target_dir(PROJECT_ROOT, args) / "run_results.json"
     log = dbt_output.log_path(settings.home() / "logs", command)
-    result = dbt_output.run(
-        dbt, command, ["--project-dir", root, "--profiles-dir", root, *args], log, err, results_file
-    )
+    # Held for the whole run: a second build is refused in one line instead of a dbt traceback.
+    with hold_warehouse(settings.warehouse_path(), "build"):
+        result = dbt_output.run(
+            dbt, command, ["--project-dir", root, "--profiles-dir", root, *args], log, err, results_file
+        )
     _print_dbt_result(result, command)
     _audit(
         "build",
@@ -451,10 +480,18 @@ class BuildFailed(LakehouseError):
 def run(start: date, end: date, n_associations: int, scale: float, invalid_share: float) -> None:
     """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build
     (staging, OMOP CDM, epidemiology marts with their disclosure tests), export to publication/."""
-    from ingest.keys import init_keystore
+    from ingest.keys import init_keystore, open_keystore
+    from ingest.keystore_binding import binding_summary
+    from ingest.storage import S3Settings, open_store
 
     path, created = init_keystore(None)
-    out.print(f"Key store: {path} ({'created' if created else 'existing'})", highlight=False)
+    # Which key store the lake uses, said before anything runs: two checkouts sharing the default
+    # ~/.config key store with different lakes are refused here, not after landing unreadable months.
+    keystore = open_keystore(path)
+    state = "created" if created else "existing"
+    out.print(f"Key store: {path} ({state}, id {keystore.fingerprint().keystore_id})", highlight=False)
+    lake = open_store(settings.lake_url(), S3Settings.from_env())
+    out.print(binding_summary(lake, keystore), highlight=False)
     extracts = settings.extracts_dir()
     summary = _generate(extracts, start, end, n_associations, scale, 42, invalid_share)
     out.print(f"Extracts: {len(summary.files)} files, {summary.rows():,} rows in {extracts}", highlight=False)

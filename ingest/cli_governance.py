@@ -3,6 +3,7 @@ queries, key operations, objections, purges and study extracts. Registered on th
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ import click
 from rich.table import Table
 
 from ingest import settings
-from ingest.cli import _date, err, handle_errors, keys, main, out
+from ingest.cli import _date, bound_lake, err, handle_errors, keys, main, out
 from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
@@ -44,8 +45,19 @@ def audit() -> None:
     """Read and verify the hash-chained audit trail."""
 
 
+def _check_head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """SEQ:HASH as `audit verify` prints it; anything else is a usage error, not a traceback."""
+    if value is not None and not re.fullmatch(r"\d{1,12}:[0-9a-f]{64}", value):
+        raise click.BadParameter("must be SEQ:HASH as `audit verify` prints it, e.g. 12:<64 hex digits>")
+    return value
+
+
 @audit.command("verify")
-@click.option("--expected-head", help="SEQ:HASH of the last entry noted earlier (detects a cut tail).")
+@click.option(
+    "--expected-head",
+    callback=_check_head,
+    help="SEQ:HASH of the last entry noted earlier (detects a cut tail).",
+)
 @handle_errors
 def audit_verify(expected_head: str | None) -> None:
     """Check that no entry of the audit trail was altered, removed or reordered."""
@@ -103,10 +115,9 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
     """Run ONE read-only query (SELECT/WITH ...) on the warehouse (schemas cdm, epidemiology, ...), on a
     connection that cannot reach files, other databases or extensions; streamed, capped at --max-rows,
     recorded in the audit trail. Example: lakehouse query "select count(*) from cdm.person"."""
-    from ingest.keys import open_keystore
     from ingest.query import FileSink, PreviewSink, open_locked_warehouse, run_query
 
-    keystore = open_keystore()
+    store, keystore = bound_lake()
     con = open_locked_warehouse(_warehouse_path(), keystore)
     preview: list[PreviewSink] = []
 
@@ -117,7 +128,7 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
         return preview[0]
 
     try:
-        result = run_query(_store(), keystore, con, sql, sink_for, max_rows=max_rows)
+        result = run_query(store, keystore, con, sql, sink_for, max_rows=max_rows)
     finally:
         con.close()
     if result.truncated:
@@ -149,16 +160,25 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
 @click.option("--resume", is_flag=True, help="Finish a rotation that was interrupted.")
 @handle_errors
 def keys_rotate(zone: str, resume: bool) -> None:
-    """New master key for a zone: every data key is re-wrapped, no data file is rewritten."""
-    from ingest.keys import open_keystore
+    """New master key for a zone: every data key is re-wrapped, no data file is rewritten. Zone warehouse
+    also re-encrypts the warehouse database file under a new key (the old key then no longer opens it)."""
     from ingest.rotation import rotate_master_key
 
-    result = rotate_master_key(_store(), open_keystore(), zone, resume=resume)  # type: ignore[arg-type]
+    warehouse = settings.warehouse_path() if zone == "warehouse" else None
+    result = rotate_master_key(*bound_lake(), zone, resume=resume, warehouse=warehouse)  # type: ignore[arg-type]
     out.print(
         f"Zone {zone}: master key {result.new_master_key_id}, {result.rewrapped} data keys re-wrapped "
         f"({result.already_current} already current)",
         highlight=False,
     )
+    if warehouse is not None and result.warehouse_reencrypted:
+        out.print(
+            f"Warehouse {warehouse} re-encrypted under a new key; the old key is retired", highlight=False
+        )
+    elif warehouse is not None:
+        out.print(
+            f"No warehouse at {warehouse} yet: the next build creates it under the new key", highlight=False
+        )
 
 
 @keys.command("retire")
@@ -166,10 +186,9 @@ def keys_rotate(zone: str, resume: bool) -> None:
 @handle_errors
 def keys_retire(key_id: str) -> None:
     """Retire a data key (e.g. raw/acts/2024-01): re-encrypt every file using it with a new one."""
-    from ingest.keys import open_keystore
     from ingest.rotation import retire_data_key
 
-    r = retire_data_key(_store(), open_keystore(), key_id)  # type: ignore[arg-type]
+    r = retire_data_key(*bound_lake(), key_id)  # type: ignore[arg-type]
     out.print(
         f"{key_id} retired for {r.new_key_id}: {r.files_reencrypted} files re-encrypted", highlight=False
     )
@@ -180,10 +199,9 @@ def keys_retire(key_id: str) -> None:
 @handle_errors
 def keys_remove_master(master_key_id: str) -> None:
     """Delete an old master key (refused while a data key is still wrapped by it)."""
-    from ingest.keys import open_keystore
     from ingest.rotation import remove_master_key
 
-    remove_master_key(_store(), open_keystore(), master_key_id)  # type: ignore[arg-type]
+    remove_master_key(*bound_lake(), master_key_id)  # type: ignore[arg-type]
     out.print(f"Removed master key {master_key_id}", highlight=False)
 
 
@@ -193,12 +211,11 @@ def keys_remove_master(master_key_id: str) -> None:
 def keys_rotate_pseudonym_secret(yes: bool) -> None:
     """New pseudonymisation secret. Read docs/security.md first: new pseudonyms no longer link to the
     landed ones, and objections must be entered again before the next ingest."""
-    from ingest.keys import open_keystore
     from ingest.rotation import rotate_pseudonym_secret
 
     if not yes:
         raise click.UsageError("this changes every pseudonym from now on: add --yes to confirm")
-    out.print(f"Pseudonymisation secret is now {rotate_pseudonym_secret(_store(), open_keystore())}")  # type: ignore[arg-type]
+    out.print(f"Pseudonymisation secret is now {rotate_pseudonym_secret(*bound_lake())}")  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------------------------- opposition
@@ -209,11 +226,30 @@ def opposition() -> None:
     """Patients' right to object: record objections (pseudonymised on entry)."""
 
 
+# Older than anyone has lived (122 years): a typing error, whose pseudonym would match no one.
+_MAX_AGE_YEARS = 130
+
+
+def _check_birth_date(_ctx: click.Context, _param: click.Parameter, value: date | None) -> date | None:
+    """A birth date in the future or beyond any human age would record an objection that never
+    matches the patient: refused, so the DPO corrects it from the form."""
+    if value is None:
+        return None
+    today = date.today()
+    if value > today:
+        raise click.BadParameter(f"{value.isoformat()} is in the future")
+    if today.year - value.year > _MAX_AGE_YEARS:
+        raise click.BadParameter(f"{value.isoformat()} is more than {_MAX_AGE_YEARS} years ago")
+    return value
+
+
 @opposition.command("add")
 @click.option("--nir", help="NIR (15 characters with key), with --birth-date and --sex.")
 @click.option("--last-name", help="Last name (when there is no NIR; give both when known).")
 @click.option("--first-name", help="First name.")
-@click.option("--birth-date", type=_date, metavar="YYYY-MM-DD", help="Birth date.")
+@click.option(
+    "--birth-date", type=_date, metavar="YYYY-MM-DD", callback=_check_birth_date, help="Birth date."
+)
 @click.option("--sex", type=click.Choice(["M", "F", "I"]), help="Sex.")
 @handle_errors
 def opposition_add(
@@ -221,7 +257,6 @@ def opposition_add(
 ) -> None:
     """Record one patient's objection. Only its pseudonym is stored; run `lakehouse purge --opposition`
     then `lakehouse build` to remove the records already landed."""
-    from ingest.keys import open_keystore
     from ingest.opposition import Identity, add_identities
 
     identity = Identity(nir=nir, last_name=last_name, first_name=first_name, birth_date=birth_date, sex=sex)
@@ -229,7 +264,7 @@ def opposition_add(
         raise click.UsageError(
             "give --nir, --birth-date and --sex, or --last-name, --first-name, --birth-date and --sex"
         )
-    add_identities(_store(), open_keystore(), [identity])
+    add_identities(*bound_lake(), [identity])
     out.print("Objection recorded (pseudonymised).")
 
 
@@ -237,10 +272,9 @@ def opposition_add(
 @handle_errors
 def opposition_drop_stale() -> None:
     """After a pseudonymisation-secret rotation and re-entry of the objections: drop the old entries."""
-    from ingest.keys import open_keystore
     from ingest.opposition import drop_stale_entries
 
-    out.print(f"Dropped {drop_stale_entries(_store(), open_keystore())} stale entries.")
+    out.print(f"Dropped {drop_stale_entries(*bound_lake())} stale entries.")
 
 
 # ---------------------------------------------------------------------------------------------------- purge
@@ -254,12 +288,11 @@ def opposition_drop_stale() -> None:
 def purge(by_opposition: bool, retention: bool, years: int) -> None:
     """Remove records from the landing and quarantine zones (atomically per file, re-runnable); the
     next `lakehouse build` removes them from the warehouse and the marts."""
-    from ingest.keys import open_keystore
     from ingest.purge import purge_opposition, purge_retention
 
     if by_opposition == retention:
         raise click.UsageError("choose one of --opposition or --retention")
-    store, keystore = _store(), open_keystore()
+    store, keystore = bound_lake()
     report = (
         purge_opposition(store, keystore) if by_opposition else purge_retention(store, keystore, years=years)
     )
@@ -290,11 +323,10 @@ def extract(protocol: Path, sql: str, out_dir: Path) -> None:
     import duckdb
 
     from ingest.audit import record
-    from ingest.keys import open_keystore
     from ingest.query import QueryFailed, QueryRefused, open_locked_warehouse, single_query
     from ingest.study_extract import extract_from_query, load_protocol
 
-    keystore, store, chosen = open_keystore(), _store(), load_protocol(protocol)
+    (store, keystore), chosen = bound_lake(), load_protocol(protocol)
     # The same door as `query`: a locked connection, one query, or `--sql` could COPY the cohort out.
     con = open_locked_warehouse(_warehouse_path(), keystore)
     try:

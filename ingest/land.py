@@ -23,13 +23,17 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from ingest import audit
+from ingest import audit, settings
 from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
+from ingest.exceptions import LakehouseError
+from ingest.input_files import check_input_files
 from ingest.keys import DataKeyring, KeyStore
+from ingest.keystore_binding import check_keystore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
 from ingest.opposition import OppositionList, load_opposition
+from ingest.processes import die_with_parent
 from ingest.pseudonymise import PSEUDONYM_SCHEME
 from ingest.purge import recover_rewrites
 from ingest.read_extract import (
@@ -85,14 +89,16 @@ class IngestReport:
 
 
 def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
-    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible."""
+    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible.
+    Entries of a folder that are neither files nor folders (a FIFO, a link to a device) are listed too,
+    so that the run refuses them by name instead of skipping them in silence."""
     found: list[Path] = []
     for p in inputs:
         if p.is_dir():
             found.extend(
                 f
                 for f in p.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                if not f.is_dir() and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         else:
             found.append(p)
@@ -157,7 +163,15 @@ _WRITER_THREADS = 4
 
 
 class Ingestor:
-    def __init__(self, store: ObjectStore, keystore: KeyStore, contract: Contract | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        keystore: KeyStore,
+        contract: Contract | None = None,
+        *,
+        max_file_bytes: int | None = None,
+    ) -> None:
+        self.max_file_bytes = max_file_bytes or settings.max_extract_bytes()
         self.store = store
         self.keystore = keystore
         self.keyring = DataKeyring(store, keystore)
@@ -175,6 +189,10 @@ class Ingestor:
         read, validated and transformed in that many processes while this process, the only writer,
         encrypts and commits them in the original order (the opposition rule for acts' children depends
         on it), a few batches at a time on threads, since a commit mostly waits on fsync."""
+        # Before the lock and the recovery, which write: a lake of another key store is left untouched,
+        # and so is any lake when an input is not an extract file.
+        check_input_files(paths, self.max_file_bytes)
+        check_keystore(self.store, self.keystore)
         with writer_lock(self.store):
             recovery = recover(self.store)
             recover_rewrites(self.store)
@@ -193,6 +211,7 @@ class Ingestor:
                     if progress is not None:
                         progress(name)
 
+            failed = True
             try:
                 # Writers are threads: encryption releases the GIL and a commit mostly waits on fsync.
                 # Each batch is written whole by one thread, in the protocol's order (intent, data,
@@ -202,26 +221,37 @@ class Ingestor:
                         for prepared in self._prepared(paths, n_workers):
                             in_flight.append((prepared.f.name, writers.submit(self._write(prepared))))
                             collect(2 * _WRITER_THREADS)
-                    finally:
-                        collect(0)
+                    except BaseException:
+                        # The writes in flight end; their errors (the same dead endpoint, say) must not
+                        # replace the first one, which is what the operator needs to read.
+                        reports.extend(d.result() for _, d in in_flight if d.exception() is None)
+                        raise
+                    collect(0)
+                failed = False
             finally:
                 report = IngestReport(files=reports, rolled_back=recovery.rolled_back)
-                audit.record(
-                    self.store,
-                    self.keystore,
-                    "ingest",
-                    {
-                        "files": len(reports),
-                        "files_landed": sum(r.status == "landed" for r in reports),
-                        "files_quarantined": sum(r.status == "quarantined" for r in reports),
-                        "files_duplicate": sum(r.status == "duplicate" for r in reports),
-                        "rows_read": report.totals[0],
-                        "rows_accepted": report.totals[1],
-                        "rows_quarantined": report.totals[2],
-                        "rows_opposed": report.rows_opposed,
-                    },
-                    outcome="success" if len(reports) == len(paths) else "failure",
-                )
+                try:
+                    audit.record(
+                        self.store,
+                        self.keystore,
+                        "ingest",
+                        {
+                            "files": len(reports),
+                            "files_landed": sum(r.status == "landed" for r in reports),
+                            "files_quarantined": sum(r.status == "quarantined" for r in reports),
+                            "files_duplicate": sum(r.status == "duplicate" for r in reports),
+                            "rows_read": report.totals[0],
+                            "rows_accepted": report.totals[1],
+                            "rows_quarantined": report.totals[2],
+                            "rows_opposed": report.rows_opposed,
+                        },
+                        outcome="success" if len(reports) == len(paths) else "failure",
+                    )
+                except LakehouseError:
+                    # After a failure (the lake unreachable, say) the entry may not be writable either:
+                    # the run's own error is the one to report, not the audit's.
+                    if not failed:
+                        raise
         return report
 
     def _prepared(self, paths: list[Path], workers: int) -> Iterator[_Prepared]:
@@ -234,7 +264,9 @@ class Ingestor:
         _WORKER_INGESTOR = self
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 for lo in range(0, len(paths), _WINDOW):
                     yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)
         finally:

@@ -32,6 +32,7 @@ from ingest.crypto import load_httpfs
 from ingest.exceptions import LakehouseError
 from ingest.keys import KeyStore
 from ingest.storage import ObjectStore
+from ingest.warehouse_lock import wrong_key_reason
 
 __all__ = [
     "BATCH_ROWS",
@@ -99,7 +100,13 @@ def open_locked_warehouse(path: Path, keystore: KeyStore) -> duckdb.DuckDBPyConn
         # DuckDB's own progress bar would write into the command's output (and a --out file's pipe).
         con.execute("SET enable_progress_bar = false")
         key = keystore.warehouse_db_key()
-        con.execute(f"ATTACH '{_sql_literal(str(path))}' AS warehouse (ENCRYPTION_KEY '{key}', READ_ONLY)")
+        attach = f"ATTACH '{_sql_literal(str(path))}' AS warehouse (ENCRYPTION_KEY '{key}', READ_ONLY)"
+        try:
+            con.execute(attach)
+        except duckdb.Error as error:
+            if "wrong encryption key" not in str(error).lower():
+                raise
+            raise QueryFailed(wrong_key_reason(path, keystore)) from None
         con.execute("USE warehouse")
         lock(con)
     except BaseException:

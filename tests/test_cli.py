@@ -113,8 +113,9 @@ def test_build_output_is_a_progress_summary_and_a_log_file(tmp_path: Path, keyst
     assert "\x1b[" not in text and "PASS not_null_omop_gender_concepts_sex_code" in text
     assert "Done. PASS=3 WARN=0 ERROR=0" in text
 
-    broken = {**env, "LAKEHOUSE_WAREHOUSE": str(tmp_path / "no-such-dir" / "sub" / "warehouse.duckdb")}
-    (tmp_path / "no-such-dir").write_text("a file where a folder should be")
+    # A warehouse file that is not a database: dbt itself fails, after the build lock was taken.
+    broken = {**env, "LAKEHOUSE_WAREHOUSE": str(tmp_path / "not-a-database.duckdb")}
+    (tmp_path / "not-a-database.duckdb").write_text("not a DuckDB file " * 512)
     failed = subprocess.run(command, env=broken, capture_output=True, text=True, check=False, timeout=600)
     assert failed.returncode == 6
     assert "dbt build failed" in failed.stderr and "Full dbt log: " in failed.stdout
