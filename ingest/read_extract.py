@@ -34,6 +34,7 @@ FileReason = Literal[
     "double_encoded",
     "header",
     "csv_syntax",
+    "truncated",
 ]
 # A file whose name is not a valid extract name may carry anything in it (a patient's name, say): such a
 # name is never stored, only a placeholder derived from the file's checksum.
@@ -76,7 +77,7 @@ class ExtractFile:
 @dataclass(frozen=True)
 class BadRow:
     line: int
-    rule: Literal["column_count", "truncated", "quoting"]
+    rule: Literal["column_count", "quoting"]
     message: str
 
 
@@ -207,8 +208,21 @@ def parse(
     one); anything it could read differently from the exact parser goes to the exact parser, so every
     file gives the same rows, lines and findings either way. `utf8`: the text encoded as UTF-8, when
     the caller has it (a UTF-8 file's own bytes), so it is not encoded again."""
+    _check_complete(f, text)
     fast = _parse_fast(f, text, encoding, entity, delimiter, utf8)
     return fast if fast is not None else parse_exact(f, text, encoding, entity, delimiter)
+
+
+def _check_complete(f: ExtractFile, text: str) -> None:
+    """The contract ends every row, the last included, with a line break: a file without one was cut
+    off in transfer, and a cut row can still look complete ('...;J11' for 'J11.1'). Landing the rows
+    before the cut would lose the rest of the day without a sign; the whole file waits for the re-send."""
+    if not text.endswith(("\n", "\r")):
+        raise UnusableFile(
+            "truncated",
+            f"`{f.name}`: the file ends in the middle of a row (no final line break): "
+            "a transfer cut short; send the complete file again",
+        )
 
 
 def _header_order(f: ExtractFile, header: list[str], entity: Entity) -> list[int]:
@@ -352,8 +366,17 @@ def _regular_quoting(data: bytes, starts: np.ndarray, quoted: np.ndarray, delimi
 
 
 def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str) -> ParsedFile:
-    """Python's csv reader, record by record: every irregularity becomes a finding on its line."""
-    reader = _strict_reader(io.StringIO(text, newline=""), delimiter)
+    """Python's csv reader, record by record: every irregularity becomes a finding on its line.
+
+    A quoted field may hold a line break, so one record may span several physical lines. A record that
+    does so and is malformed (a syntax error, or the wrong number of fields) is most likely an unclosed
+    quote that ran into the next rows: each of its lines is then read again on its own, so the rows it
+    swallowed land (or are quarantined) by themselves. Every physical data line ends up in exactly one
+    row read."""
+    _check_complete(f, text)
+    # The reader's own line splitting (a lone CR ends a line too), kept to re-read a swallowed span.
+    physical = io.StringIO(text, newline="").readlines()
+    reader = _strict_reader(iter(physical), delimiter)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as e:
@@ -365,48 +388,48 @@ def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimi
     values: list[list[str]] = [[] for _ in expected]
     lines: list[int] = []
     bad: list[BadRow] = []
+
+    def take(row: list[str] | csv.Error, first_line: int) -> None:
+        if isinstance(row, csv.Error):
+            bad.append(BadRow(first_line, "quoting", f"`{f.name}` line {first_line}: {row}"))
+        elif not row or row == [""]:
+            return  # blank line
+        elif len(row) != width:
+            message = f"`{f.name}` line {first_line}: {len(row)} fields, expected {width}"
+            bad.append(BadRow(first_line, "column_count", message))
+        else:
+            for out, idx in zip(values, order, strict=True):
+                out.append(row[idx])
+            lines.append(first_line)
+
     next_line = reader.line_num + 1
     while True:
+        row: list[str] | csv.Error
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as e:
-            # The reader resumes after a syntax error, so one bad quote costs one record, not the file.
-            rule: Literal["truncated", "quoting"] = "truncated" if "end of data" in str(e) else "quoting"
-            bad.append(BadRow(next_line, rule, f"`{f.name}` line {next_line}: {e}"))
-            next_line = reader.line_num + 1
-            continue
+            row = e  # the reader resumes after a syntax error, on the next physical line
         first_line, next_line = next_line, reader.line_num + 1
-        if not row or row == [""]:
-            continue  # blank line
-        if len(row) != width:
-            bad.append(
-                BadRow(
-                    first_line,
-                    "column_count",
-                    f"`{f.name}` line {first_line}: {len(row)} fields, expected {width}",
-                )
-            )
-            continue
-        for out, idx in zip(values, order, strict=True):
-            out.append(row[idx])
-        lines.append(first_line)
-    if not text.endswith(("\n", "\r")):
-        # The contract ends every row with a line break: without one the file was cut off, and a cut row
-        # can still look complete ('...;J11' for 'J11.1'). The last record is rejected, whatever it holds.
-        if lines and (not bad or bad[-1].line < lines[-1]):
-            last = lines.pop()
-            for col in values:
-                col.pop()
-            bad.append(BadRow(last, "truncated", f"`{f.name}` line {last}: file ends in the middle of a row"))
-        elif bad:
-            bad[-1] = BadRow(
-                bad[-1].line, "truncated", f"`{f.name}` line {bad[-1].line}: file ends in the middle of a row"
-            )
+        last_line = next_line - 1
+        malformed = isinstance(row, csv.Error) or (bool(row) and row != [""] and len(row) != width)
+        if malformed and last_line > first_line:
+            for n in range(first_line, last_line + 1):
+                take(_read_alone(physical[n - 1], delimiter), n)
+        else:
+            take(row, first_line)
     return ParsedFile(
         encoding=encoding,
         columns={name: pa.array(col, pa.string()) for name, col in zip(expected, values, strict=True)},
         lines=np.array(lines, dtype=np.int64),
         bad_rows=bad,
     )
+
+
+def _read_alone(line: str, delimiter: str) -> list[str] | csv.Error:
+    """One physical line read as a record by itself (an unclosed quote in it is a syntax error)."""
+    try:
+        return next(_strict_reader([line], delimiter), [])
+    except csv.Error as e:
+        return e

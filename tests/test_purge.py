@@ -88,8 +88,9 @@ def build_lake(folder: Path, *, day: str = "20240115", dd: str = "15/01/2024") -
             acts.append(row)
             diags.append(diagnosis_row(act))
             diags.append(diagnosis_row(act, rank="2"))
-            prescs.append(prescription_row(act))
-            vitals.append(vital_row(act, date_mesure=dd))
+            # Each association's files differ (byte-identical files with rows are one file re-sent).
+            prescs.append(prescription_row(act, posologie=f"1 cp matin midi soir ({assoc})"))
+            vitals.append(vital_row(act, date_mesure=dd, fr="16" if assoc == "A75001" else "18"))
         # Quarantined rows: a diagnosis of the objector's act (bad rank) and one of another act.
         diags.append(diagnosis_row(mine[0], rank="12"))
         diags.append(diagnosis_row("5", rank="12"))
