@@ -263,7 +263,8 @@ class Ingestor:
         if existing is not None:
             return _Prepared(f, existing_date=existing.ingested_at[:10], entity_name=existing.entity)
         same = landed_content(self.store, f.sha256)
-        if same is not None:
+        # The marker is written after its batch's manifest; a batch rolled back since has none.
+        if same is not None and read_manifest(self.store, same.batch_id) is not None:
             return _Prepared(f, same_content=same, entity_name=f.entity_name)
         if f.extract_date is not None and self.retention_cutoff and f.extract_date < self.retention_cutoff:
             # Nothing of it is kept, not even in quarantine: the retention period applies to every zone.

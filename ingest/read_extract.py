@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -368,17 +369,13 @@ def _regular_quoting(data: bytes, starts: np.ndarray, quoted: np.ndarray, delimi
 def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str) -> ParsedFile:
     """Python's csv reader, record by record: every irregularity becomes a finding on its line.
 
-    A quoted field may hold a line break, so one record may span several physical lines. A record that
-    does so and is malformed (a syntax error, or the wrong number of fields) is most likely an unclosed
-    quote that ran into the next rows: each of its lines is then read again on its own, so the rows it
-    swallowed land (or are quarantined) by themselves. Every physical data line ends up in exactly one
-    row read."""
+    Every physical data line ends up in exactly one row read (see `_records`)."""
     _check_complete(f, text)
-    # The reader's own line splitting (a lone CR ends a line too), kept to re-read a swallowed span.
+    # The reader's own line splitting (a lone CR ends a line too), kept to read again after a bad record.
     physical = io.StringIO(text, newline="").readlines()
-    reader = _strict_reader(iter(physical), delimiter)
+    header_reader = _strict_reader(iter(physical), delimiter)
     try:
-        header = next(reader)
+        header = next(header_reader)
     except (StopIteration, csv.Error) as e:
         raise UnusableFile("csv_syntax", f"`{f.name}`: header row cannot be read ({e})") from e
     positions = dict(zip(entity.source_names, _header_order(f, header, entity), strict=True))
@@ -388,12 +385,11 @@ def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimi
     values: list[list[str]] = [[] for _ in expected]
     lines: list[int] = []
     bad: list[BadRow] = []
-
-    def take(row: list[str] | csv.Error, first_line: int) -> None:
+    for first_line, row in _records(physical, header_reader.line_num, delimiter, width):
         if isinstance(row, csv.Error):
             bad.append(BadRow(first_line, "quoting", f"`{f.name}` line {first_line}: {row}"))
         elif not row or row == [""]:
-            return  # blank line
+            continue  # blank line
         elif len(row) != width:
             message = f"`{f.name}` line {first_line}: {len(row)} fields, expected {width}"
             bad.append(BadRow(first_line, "column_count", message))
@@ -401,30 +397,43 @@ def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimi
             for out, idx in zip(values, order, strict=True):
                 out.append(row[idx])
             lines.append(first_line)
-
-    next_line = reader.line_num + 1
-    while True:
-        row: list[str] | csv.Error
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            row = e  # the reader resumes after a syntax error, on the next physical line
-        first_line, next_line = next_line, reader.line_num + 1
-        last_line = next_line - 1
-        malformed = isinstance(row, csv.Error) or (bool(row) and row != [""] and len(row) != width)
-        if malformed and last_line > first_line:
-            for n in range(first_line, last_line + 1):
-                take(_read_alone(physical[n - 1], delimiter), n)
-        else:
-            take(row, first_line)
     return ParsedFile(
         encoding=encoding,
         columns={name: pa.array(col, pa.string()) for name, col in zip(expected, values, strict=True)},
         lines=np.array(lines, dtype=np.int64),
         bad_rows=bad,
     )
+
+
+def _records(
+    physical: list[str], start: int, delimiter: str, width: int
+) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(first physical line, fields or syntax error) of each record after the first `start` lines.
+
+    A quoted field may hold a line break, so a record may span several lines. One that does and is
+    malformed (a syntax error, or the wrong number of fields) is most likely an unclosed quote that ran
+    into the next rows: its first line alone is the bad record, and reading starts again on the line
+    after it, so the rows it swallowed land (or are quarantined) by themselves."""
+    pos = start  # index of the next physical line to read
+    while pos < len(physical):
+        reader = _strict_reader(itertools.islice(physical, pos, None), delimiter)
+        consumed = 0
+        while True:
+            row: list[str] | csv.Error
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                row = e  # the reader resumes after a syntax error, on the next physical line
+            first_line, consumed = pos + consumed + 1, reader.line_num
+            spans = pos + consumed > first_line
+            malformed = isinstance(row, csv.Error) or (bool(row) and row != [""] and len(row) != width)
+            if spans and malformed:
+                yield first_line, _read_alone(physical[first_line - 1], delimiter)
+                pos = first_line
+                break
+            yield first_line, row
 
 
 def _read_alone(line: str, delimiter: str) -> list[str] | csv.Error:
