@@ -262,7 +262,7 @@ class Ingestor:
         existing = read_manifest(self.store, f.batch_id)
         if existing is not None:
             return _Prepared(f, existing_date=existing.ingested_at[:10], entity_name=existing.entity)
-        same = landed_content(self.store, f.sha256)
+        same = landed_content(self.store, f.sha256) if self._dated_records(f.entity_name) else None
         # The marker is written after its batch's manifest; a batch rolled back since has none.
         if same is not None and read_manifest(self.store, same.batch_id) is not None:
             return _Prepared(f, same_content=same, entity_name=f.entity_name)
@@ -344,7 +344,7 @@ class Ingestor:
         if p.existing_date is None and f.batch_id in self._seen_batches:
             p.existing_date = datetime.now(UTC).date().isoformat()
         if p.existing_date is None and p.same_content is None and p.unusable is None:
-            p.same_content = self._seen_content.get(f.sha256)
+            p.same_content = self._seen_content.get(f.sha256) if self._dated_records(p.entity_name) else None
         if p.same_content is not None:
             same = p.same_content
             report = FileReport(
@@ -367,13 +367,19 @@ class Ingestor:
             )
             return lambda: report
         self._seen_batches.add(f.batch_id)
-        if p.unusable is None and p.rows_read:
+        if p.unusable is None and p.rows_read and self._dated_records(p.entity_name):
             now = datetime.now(UTC).isoformat(timespec="seconds")
             self._seen_content[f.sha256] = LandedContent(f.batch_id, f.name, now)
         if p.unusable is not None:
             unusable = p.unusable
             return lambda: self._quarantine_file(f, unusable)
         return self._land(p)
+
+    def _dated_records(self, entity_name: str | None) -> bool:
+        """Acts and their children: records that happen once, so the same rows under another name are
+        the same file sent twice. The roster and sites are full snapshots, alike from day to day."""
+        entity = self.contract.entities.get(entity_name or "")
+        return entity is not None and entity.dataset in ACT_CHILDREN | {"acts"}
 
     def _manifest(self, f: ExtractFile, **kw: object) -> Manifest:
         fields: dict[str, object] = {
@@ -491,7 +497,7 @@ class Ingestor:
             pseudonym_scheme=PSEUDONYM_SCHEME,
         )
         commit(self.store, manifest)
-        if n_read:
+        if n_read and self._dated_records(p.entity_name):
             content = LandedContent(f.batch_id, f.name, manifest.ingested_at)
             record_landed_content(self.store, f.sha256, content)
         return FileReport(

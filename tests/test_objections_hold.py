@@ -106,7 +106,7 @@ def test_a_file_older_than_the_retention_period_is_not_landed_again(
     today = datetime.now(UTC).date()
     old_day = today.replace(day=1) - timedelta(days=3 * 366)
     new_day = today - timedelta(days=40)
-    old = build_lake(tmp_path / "old", day=f"{old_day:%Y%m%d}", dd=f"{old_day:%d/%m/%Y}")
+    old = build_lake(tmp_path / "old", day=f"{old_day:%Y%m%d}", dd=f"{old_day:%d/%m/%Y}", first_act=101)
     new = build_lake(tmp_path / "new", day=f"{new_day:%Y%m%d}", dd=f"{new_day:%d/%m/%Y}")
     Ingestor(store, keystore).run(old + new)
     result = purge_retention(store, keystore, years=2)
