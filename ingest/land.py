@@ -33,6 +33,7 @@ from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.keys import DataKeyring, KeyStore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
+from ingest.objector_lines import Stripped, strip_objectors
 from ingest.opposition import OppositionList, add_opposed_acts, load_opposition
 from ingest.pseudonymise import PSEUDONYM_SCHEME, pseudonymise_patients
 from ingest.purge import quarantine_act_ids, recover_rewrites, retention_cutoff
@@ -372,8 +373,22 @@ class Ingestor:
             self._seen_content[f.sha256] = LandedContent(f.batch_id, f.name, now)
         if p.unusable is not None:
             unusable = p.unusable
-            return lambda: self._quarantine_file(f, unusable)
+            stripped = self._strip_objectors(f)
+            return lambda: self._quarantine_file(f, unusable, stripped)
         return self._land(p)
+
+    def _strip_objectors(self, f: ExtractFile) -> Stripped:
+        """A file about to be kept whole in quarantine, without its objectors' lines (when it can still
+        be read row by row). Order-dependent like the children: decided here, in input order."""
+        assert self.opposition is not None
+        stripped = strip_objectors(
+            f, self.contract, self.secret, self.opposition.pseudonyms, self._opposed_acts
+        )
+        new_acts = set(stripped.acts) - self._opposed_acts
+        if new_acts:
+            add_opposed_acts(self.store, self.keystore, new_acts)
+            self._opposed_acts.update(new_acts)
+        return stripped
 
     def _dated_records(self, entity_name: str | None) -> bool:
         """Acts and their children: records that happen once, so the same rows under another name are
@@ -397,15 +412,16 @@ class Ingestor:
         fields.update(kw)
         return Manifest(**fields)  # type: ignore[arg-type]
 
-    def _quarantine_file(self, f: ExtractFile, e: UnusableFile) -> FileReport:
+    def _quarantine_file(self, f: ExtractFile, e: UnusableFile, stripped: Stripped) -> FileReport:
         # Rows cannot be told apart reliably, so every non-empty line after the first counts as a row read.
         lines = [ln for ln in f.data.splitlines() if ln.strip()]
         rows = max(len(lines) - 1, 0)
+        n_opposed = min(stripped.rows_removed, rows)
         period = (f.extract_date or datetime.now(UTC).date()).strftime("%Y-%m")
         key = self.keyring.get_or_create("quarantine", "files", period)
         path = quarantine_file_path(f.batch_id)
         begin(self.store, f.batch_id, [path])
-        self.store.put(path, encrypt_blob(f.data, key.key, aad=f.batch_id.encode()))
+        self.store.put(path, encrypt_blob(stripped.data, key.key, aad=f.batch_id.encode()))
         entity = self.contract.entities.get(f.entity_name or "")
         # A name that failed its checks may hold anything (a patient's name): only a placeholder is kept.
         named = e.reason not in NAME_REASONS
@@ -421,9 +437,10 @@ class Ingestor:
                 encoding=None,
                 rows_read=rows,
                 rows_accepted=0,
-                rows_quarantined=rows,
-                quarantine_reasons={f"file:{e.reason}": rows},
-                outputs=[Output("quarantine", path, rows, key.key_id)],
+                rows_quarantined=rows - n_opposed,
+                rows_opposed=n_opposed,
+                quarantine_reasons={f"file:{e.reason}": rows - n_opposed},
+                outputs=[Output("quarantine", path, rows - n_opposed, key.key_id)],
                 pseudonym_secret_version=None,
                 pseudonym_scheme=None,
                 file_reason=e.reason,
@@ -435,8 +452,9 @@ class Ingestor:
             status="quarantined",
             entity=f.entity_name if named else None,
             rows_read=rows,
-            rows_quarantined=rows,
-            reasons=Counter({f"file:{e.reason}": rows}),
+            rows_quarantined=rows - n_opposed,
+            rows_opposed=n_opposed,
+            reasons=Counter({f"file:{e.reason}": rows - n_opposed}),
             message=e.message,
         )
 

@@ -31,9 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import audit
+from ingest.contract import default_contract
 from ingest.crypto import decrypt_blob, decrypt_parquet, encrypt_blob, encrypt_parquet
 from ingest.keys import DataKey, DataKeyring, KeyStore, parse_key_id
 from ingest.manifest import Manifest, Output, all_manifests, manifest_path, read_manifest, writer_lock
+from ingest.objector_lines import Stripped, extract_named, strip_objectors
 from ingest.opposition import add_opposed_acts, load_opposition
 from ingest.storage import ObjectStore
 
@@ -84,6 +86,7 @@ class Replacement:
 
     content: pa.Table | bytes | None
     key: DataKey | None = None
+    rows: int | None = None  # rows a new blob holds (default: as before)
 
 
 def read_output(
@@ -122,7 +125,8 @@ def rewrite_batch(store: ObjectStore, manifest: Manifest, replacements: dict[str
             payload, rows = encrypt_parquet(content, rep.key.key), content.num_rows
         else:
             # Blobs stay bound to their batch id, as ingest wrote them.
-            payload, rows = encrypt_blob(content, rep.key.key, aad=manifest.batch_id.encode()), out.rows
+            payload = encrypt_blob(content, rep.key.key, aad=manifest.batch_id.encode())
+            rows = out.rows if rep.rows is None else rep.rows
         plan.append((out, new_path, payload, Output(out.zone, new_path, rows, rep.key.key_id)))
 
     old_paths = [out.path for out, _, _, new in plan if new is None or new.path != out.path]
@@ -277,6 +281,22 @@ def purge_pseudonyms(
                     found += zip(
                         theirs["association_id"].to_pylist(), theirs["act_id"].to_pylist(), strict=True
                     )
+        # Files kept whole in quarantine: their objectors' lines (acts files first: the acts they
+        # remove are the objector's too).
+        _, secret = keystore.pseudonym_secret()
+        contract = default_contract()
+        blobs = [(m, o) for m in manifests for o in m.outputs if o.path.endswith(".bin")]
+
+        def strip(m: Manifest, o: Output, acts_known: set[tuple[str, str]]) -> Stripped:
+            blob = read_output(store, keyring, m, o)
+            assert isinstance(blob, bytes)
+            f = extract_named(m.source_file, blob, m.source_sha256, contract)
+            return strip_objectors(f, contract, secret, frozenset(opposed.to_pylist()), acts_known)
+
+        earlier_set = set(earlier)
+        act_blobs = [(m, o, strip(m, o, earlier_set)) for m, o in blobs if m.dataset == "acts"]
+        for _, _, stripped in act_blobs:
+            found += stripped.acts
         # Recorded before anything is removed: the children of an act removed now and sent again
         # later are still recognised (see ingest.opposition).
         add_opposed_acts(store, keystore, found)
@@ -300,6 +320,14 @@ def purge_pseudonyms(
             return None
 
         _filter_batches(store, keyring, manifests, drop, report)
+        every_act = earlier_set | set(found)
+        child_blobs = [(m, o, strip(m, o, every_act)) for m, o in blobs if m.dataset in ACT_CHILD_DATASETS]
+        for m, o, stripped in act_blobs + child_blobs:
+            if stripped.rows_removed:
+                rows = max(o.rows - stripped.rows_removed, 0)
+                rewrite_batch(store, m, {o.path: Replacement(stripped.data, _key_for(keyring, o), rows)})
+                report.rows_removed[f"quarantine/{m.dataset}"] += stripped.rows_removed
+                report.batches_rewritten += 1
         audit.record(
             store,
             "purge_opposition",

@@ -123,3 +123,62 @@ def test_a_file_older_than_the_retention_period_is_not_landed_again(
     assert [p for p in store.list("") if not p.startswith("_audit/")] == objects
     old_outputs = [m.outputs for m in all_manifests(store) if m.extract_date < new_day.isoformat()]
     assert old_outputs and not any(old_outputs)
+
+
+def _cut(path: Path) -> Path:
+    """The same file cut mid-row (a transfer cut short): it is quarantined whole."""
+    path.write_bytes(path.read_bytes()[:-9])
+    return path
+
+
+def _blob_text(store: ObjectStore, keystore: LocalKeyStore, name: str) -> str:
+    from ingest.keys import DataKeyring
+    from ingest.purge import read_output
+
+    keyring = DataKeyring(store, keystore)
+    (m,) = [m for m in all_manifests(store) if m.source_file == name and m.status == "quarantined"]
+    (out,) = m.outputs
+    blob = read_output(store, keyring, m, out)
+    assert isinstance(blob, bytes)
+    return blob.decode("utf-8")
+
+
+def test_a_file_kept_whole_in_quarantine_keeps_no_line_of_an_objector(
+    store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    """Ingest takes the objector's lines out of a file it quarantines whole (here, cut short), and the
+    lines of their acts' diagnoses; the rest stays as sent."""
+    add_identities(store, keystore, [objector()])
+    paths = build_lake(tmp_path / "in")
+    acts = _cut(paths[0])  # A75001 acts: 1 and 3 are the objector's
+    diags = _cut(paths[1])  # their diagnoses
+    report = Ingestor(store, keystore).run([acts, diags])
+    assert [(f.status, f.rows_read, f.rows_quarantined, f.rows_opposed) for f in report.files] == [
+        ("quarantined", 8, 6, 2),
+        ("quarantined", 18, 13, 5),
+    ]
+    kept = _blob_text(store, keystore, acts.name)
+    assert "Dupont" not in kept and "Autre2" in kept
+    assert len(kept.splitlines()) == 1 + 6  # the header and the 6 other acts, the last one cut
+    assert [ln.split(";")[0] for ln in _blob_text(store, keystore, diags.name).splitlines()[1:]] == [
+        "2", "2", "4", "4", "5", "5", "6", "6", "7", "7", "8", "8", "5"
+    ]  # fmt: skip
+
+
+def test_the_purge_takes_an_objectors_lines_out_of_files_quarantined_whole(
+    store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    paths = build_lake(tmp_path / "in")
+    cut = [_cut(p) for p in paths if "actes" in p.name or "diagnostics" in p.name]
+    Ingestor(store, keystore).run(cut)
+    assert all("Dupont" in _blob_text(store, keystore, p.name) for p in cut if "actes" in p.name)
+    add_identities(store, keystore, [objector()])
+    result = purge_opposition(store, keystore)
+    # Acts 1, 3 (A75001) and 7 (A13001); their diagnoses, the quarantined one of act 1 (rank 12) included.
+    assert result.rows_removed == {"quarantine/acts": 3, "quarantine/diagnoses": 8}
+    for p in cut:
+        text = _blob_text(store, keystore, p.name)
+        assert "Dupont" not in text
+        numbers = {ln.split(";")[0] for ln in text.splitlines()[1:]}
+        assert not {(p.name[:6], n) for n in numbers} & THEIRS
+    assert load_opposition(store, keystore).acts == THEIRS
