@@ -34,8 +34,10 @@ anything that breaks an existing extract is a major version; every landed row re
   then spans several lines). A malformed row (an unclosed quote, a field too many or too few) is
   quarantined on its first line and the next line is read as a new row: a bad row never hides the rows
   after it, and every line of a file is in exactly one landed or quarantined row.
-- A file byte-identical to one already landed is a duplicate whatever its name (renamed, re-dated, sent
-  under another association's code): it lands nothing, and the report names the file it repeats.
+- A file of acts, diagnoses, prescriptions or vital signs byte-identical to one already landed is a
+  duplicate whatever its name (renamed, re-dated, sent under another association's code): it lands
+  nothing, and the report names the file it repeats. (`medecins` and `structures`, full snapshots, are
+  alike from day to day by nature: each day's lands.)
 - Dates `dd/mm/yyyy`, times `HH:MM` (local time, Europe/Paris), decimals with a comma (`38,5`).
   An empty field is a missing value.
 
