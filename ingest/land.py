@@ -33,9 +33,9 @@ from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.keys import DataKeyring, KeyStore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
-from ingest.objector_lines import Stripped, strip_objectors
+from ingest.objector_lines import IDENTITY_COLUMNS, Stripped, patients_opposed, strip_objectors
 from ingest.opposition import OppositionList, add_opposed_acts, load_opposition
-from ingest.pseudonymise import PSEUDONYM_SCHEME, pseudonymise_patients
+from ingest.pseudonymise import PSEUDONYM_SCHEME
 from ingest.purge import quarantine_act_ids, recover_rewrites, retention_cutoff
 from ingest.read_extract import (
     NAME_REASONS,
@@ -561,9 +561,10 @@ class Ingestor:
         if not len(rejected_idx) or not self.opposition.pseudonyms:
             return set()
         take = pa.array(rejected_idx)
-        identity = ("patient_nir", "patient_nom", "patient_prenom", "patient_date_naissance", "patient_sexe")
-        pseudonyms, _ = pseudonymise_patients(self.secret, *(checked.typed[c].take(take) for c in identity))
-        return {int(i) for i in rejected_idx[self.opposition.is_opposed(pseudonyms)]}
+        typed = {c: checked.typed[c].take(take) for c in IDENTITY_COLUMNS}
+        return {
+            int(i) for i in rejected_idx[patients_opposed(typed, self.secret, self.opposition.pseudonyms)]
+        }
 
     def _rejected_rows(
         self,

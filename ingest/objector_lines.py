@@ -12,9 +12,8 @@ attributed: it is kept as it is (docs/security.md says so).
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +25,7 @@ from ingest.read_extract import ExtractFile, UnusableFile, decode, parse_exact
 from ingest.validate import validate
 
 _BOM = b"\xef\xbb\xbf"
-_IDENTITY = ("patient_nir", "patient_nom", "patient_prenom", "patient_date_naissance", "patient_sexe")
+IDENTITY_COLUMNS = ("patient_nir", "patient_nom", "patient_prenom", "patient_date_naissance", "patient_sexe")
 # Datasets whose rows belong to an act (association_id + num_acte).
 _ACT_DATASETS = frozenset({"acts", "diagnoses", "prescriptions", "vital_signs"})
 
@@ -38,19 +37,14 @@ class Stripped:
     acts: list[tuple[str, str]]  # (association, act number) of the objectors' acts removed (acts files)
 
 
-def extract_named(name: str, data: bytes, sha256: str, contract: Contract) -> ExtractFile:
-    """An ExtractFile for bytes read back from the lake, with what its name says."""
-    m = contract.file_name_pattern.match(name)
-    assoc = day = first = entity = None
-    if m:
-        assoc, entity = m["association"], m["entity"]
-        try:
-            day = datetime.strptime(m["date"], "%Y%m%d").date()
-            named_first = m.groupdict().get("first")
-            first = day if named_first is None else datetime.strptime(named_first, "%Y%m%d").date()
-        except ValueError:
-            day = first = None
-    return ExtractFile(Path(name), name, data, sha256, assoc, day, entity, first)
+def patients_opposed(
+    typed: Mapping[str, pa.Array], secret: bytes, opposed: frozenset[str] | set[str]
+) -> np.ndarray:
+    """Per row of validated acts columns (IDENTITY_COLUMNS, typed, null where invalid): does its patient
+    object? Whatever identity fields a rejected row has give its pseudonym, as ingest computes it."""
+    pseudonyms, _ = pseudonymise_patients(secret, *(typed[c] for c in IDENTITY_COLUMNS))
+    theirs = pc.fill_null(pc.is_in(pseudonyms, value_set=pa.array(sorted(opposed), pa.string())), False)
+    return np.asarray(theirs.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def strip_objectors(
@@ -89,10 +83,7 @@ def strip_objectors(
             file_name=f.name,
             lines=parsed.lines,
         )
-        pseudonyms, _ = pseudonymise_patients(secret, *(checked.typed[c] for c in _IDENTITY))
-        value_set = pa.array(sorted(opposed), pa.string())
-        theirs = pc.fill_null(pc.is_in(pseudonyms, value_set=value_set), False)
-        mask |= np.asarray(theirs.to_numpy(zero_copy_only=False), dtype=bool)
+        mask |= patients_opposed(checked.typed, secret, opposed)
     if not mask.any():
         return unchanged
     # A record spans from its first line to the line before the next record (a quoted field may hold a

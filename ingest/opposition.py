@@ -169,18 +169,8 @@ def add_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterable[
     current = load_opposition(store, keystore, allow_stale=True)
     new = [p for p in wanted if p not in current.pseudonyms]
     if new:
-        now = datetime.now(UTC)
-        month = now.strftime("%Y-%m")
-        path = f"{OPPOSITION_PREFIX}/{month}/{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}.json"
-        key = _key_for_new_entry(DataKeyring(store, keystore), month)
-        body = {
-            "format": _FORMAT,
-            "added_at": now.isoformat(timespec="seconds"),
-            "pseudonym_secret_version": secret_version,
-            "pseudonym_scheme": PSEUDONYM_SCHEME,
-            "pseudonyms": new,
-        }
-        _write_entry(store, path, body, key)
+        body = {"pseudonym_secret_version": secret_version, "pseudonym_scheme": PSEUDONYM_SCHEME}
+        _add_entry(store, keystore, OPPOSITION_PREFIX, {**body, "pseudonyms": new})
     audit.record(store, "opposition_add", {"patients_new": len(new), "patients_given": len(wanted)})
     return len(new)
 
@@ -198,18 +188,18 @@ def add_opposed_acts(store: ObjectStore, keystore: KeyStore, acts: Iterable[tupl
     known = load_opposition(store, keystore, allow_stale=True).acts
     new = sorted({(str(a), str(n)) for a, n in acts} - known)
     if new:
-        now = datetime.now(UTC)
-        month = now.strftime("%Y-%m")
-        path = f"{OPPOSED_ACTS_PREFIX}/{month}/{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}.json"
-        key = _key_for_new_entry(DataKeyring(store, keystore), month)
-        body = {
-            "format": _FORMAT,
-            "added_at": now.isoformat(timespec="seconds"),
-            "pseudonyms": [],
-            "acts": [list(k) for k in new],
-        }
-        _write_entry(store, path, body, key)
+        _add_entry(store, keystore, OPPOSED_ACTS_PREFIX, {"pseudonyms": [], "acts": [list(k) for k in new]})
     return len(new)
+
+
+def _add_entry(store: ObjectStore, keystore: KeyStore, prefix: str, fields: dict[str, object]) -> None:
+    """A new object of its own (additions never rewrite earlier ones), under this month's key."""
+    now = datetime.now(UTC)
+    month = now.strftime("%Y-%m")
+    path = f"{prefix}/{month}/{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}.json"
+    key = _key_for_new_entry(DataKeyring(store, keystore), month)
+    body = {"format": _FORMAT, "added_at": now.isoformat(timespec="seconds"), **fields}
+    _write_entry(store, path, body, key)
 
 
 def _write_entry(store: ObjectStore, path: str, body: dict[str, object], key: DataKey) -> None:

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,8 +36,9 @@ from ingest.contract import default_contract
 from ingest.crypto import decrypt_blob, decrypt_parquet, encrypt_blob, encrypt_parquet
 from ingest.keys import DataKey, DataKeyring, KeyStore, parse_key_id
 from ingest.manifest import Manifest, Output, all_manifests, manifest_path, read_manifest, writer_lock
-from ingest.objector_lines import Stripped, extract_named, strip_objectors
+from ingest.objector_lines import Stripped, strip_objectors
 from ingest.opposition import add_opposed_acts, load_opposition
+from ingest.read_extract import extract_file
 from ingest.storage import ObjectStore
 
 __all__ = [
@@ -290,7 +292,7 @@ def purge_pseudonyms(
         def strip(m: Manifest, o: Output, acts_known: set[tuple[str, str]]) -> Stripped:
             blob = read_output(store, keyring, m, o)
             assert isinstance(blob, bytes)
-            f = extract_named(m.source_file, blob, m.source_sha256, contract)
+            f = extract_file(Path(m.source_file), blob, contract)
             return strip_objectors(f, contract, secret, frozenset(opposed.to_pylist()), acts_known)
 
         earlier_set = set(earlier)

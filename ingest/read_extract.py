@@ -98,6 +98,11 @@ class ParsedFile:
 
 def open_extract(path: Path, contract: Contract) -> ExtractFile:
     data = path.read_bytes()
+    return extract_file(path, data, contract)
+
+
+def extract_file(path: Path, data: bytes, contract: Contract) -> ExtractFile:
+    """An extract's bytes with what its name says (also for a file read back from quarantine)."""
     m = contract.file_name_pattern.match(path.name)
     assoc = day = first = entity = None
     if m:
