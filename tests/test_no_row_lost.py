@@ -96,3 +96,28 @@ def test_every_data_line_is_landed_or_quarantined(ingestor: Ingestor, text: str)
     assert p.rows_read == len(landed) + len(quarantined) == len(data_lines)
     # The fast path (when it takes the file) and the exact one read the same rows on the same lines.
     _same(parse(f, decoded, encoding, DIAG, ";"), exact)
+
+
+def test_the_ingest_report_shows_counts_that_add_up(tmp_path: Path, keystore) -> None:
+    """Read = accepted + quarantined + opposed, per file and in total, as `lakehouse ingest` prints
+    them: an objector's rows are a column of their own, not a gap."""
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+    from ingest.opposition import add_identities
+    from tests.extract_builder import NIR_PATIENT, act_row, write_extract
+
+    lake = tmp_path / "lake"
+    add_identities(open_store(str(lake)), keystore, [NIR_PATIENT])
+    other = {"patient_nir": "", "patient_nom": "Autre"}
+    rows = [act_row("1"), act_row("2", **other), act_row("3", **other, type_acte="XYZ")]
+    write_extract(tmp_path / "in", "actes", rows)
+    result = CliRunner().invoke(
+        main, ["ingest", str(tmp_path / "in"), "--lake", str(lake)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "quarantined" in line)
+    assert "opposed" in header
+    (row,) = [line for line in result.output.splitlines() if "A75001_20240115_actes.csv" in line]
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    assert cells[1:6] == ["landed", "3", "1", "1", "1"]
