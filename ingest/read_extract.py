@@ -374,7 +374,11 @@ def _regular_quoting(data: bytes, starts: np.ndarray, quoted: np.ndarray, delimi
 def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str) -> ParsedFile:
     """Python's csv reader, record by record: every irregularity becomes a finding on its line.
 
-    Every physical data line ends up in exactly one row read (see `_records`)."""
+    A quoted field may hold a line break, so a record may span several lines. One that does and is
+    malformed (a syntax error, or the wrong number of fields) is most likely an unclosed quote that ran
+    into the next rows: its first line alone is the bad record, and reading starts again on the line
+    after it, so the rows it swallowed land (or are quarantined) by themselves. Every physical data line
+    ends up in exactly one row read."""
     _check_complete(f, text)
     # The reader's own line splitting (a lone CR ends a line too), kept to read again after a bad record.
     physical = io.StringIO(text, newline="").readlines()
@@ -390,36 +394,20 @@ def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimi
     values: list[list[str]] = [[] for _ in expected]
     lines: list[int] = []
     bad: list[BadRow] = []
-    for first_line, row in _records(physical, header_reader.line_num, delimiter, width):
+
+    def take(row: list[str] | csv.Error, line: int) -> None:
         if isinstance(row, csv.Error):
-            bad.append(BadRow(first_line, "quoting", f"`{f.name}` line {first_line}: {row}"))
-        elif not row or row == [""]:
-            continue  # blank line
-        elif len(row) != width:
-            message = f"`{f.name}` line {first_line}: {len(row)} fields, expected {width}"
-            bad.append(BadRow(first_line, "column_count", message))
-        else:
+            bad.append(BadRow(line, "quoting", f"`{f.name}` line {line}: {row}"))
+        elif len(row) == width:
             for out, idx in zip(values, order, strict=True):
                 out.append(row[idx])
-            lines.append(first_line)
-    return ParsedFile(
-        encoding=encoding,
-        columns={name: pa.array(col, pa.string()) for name, col in zip(expected, values, strict=True)},
-        lines=np.array(lines, dtype=np.int64),
-        bad_rows=bad,
-    )
+            lines.append(line)
+        elif row and row != [""]:  # else a blank line
+            bad.append(
+                BadRow(line, "column_count", f"`{f.name}` line {line}: {len(row)} fields, expected {width}")
+            )
 
-
-def _records(
-    physical: list[str], start: int, delimiter: str, width: int
-) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """(first physical line, fields or syntax error) of each record after the first `start` lines.
-
-    A quoted field may hold a line break, so a record may span several lines. One that does and is
-    malformed (a syntax error, or the wrong number of fields) is most likely an unclosed quote that ran
-    into the next rows: its first line alone is the bad record, and reading starts again on the line
-    after it, so the rows it swallowed land (or are quarantined) by themselves."""
-    pos = start  # index of the next physical line to read
+    pos = header_reader.line_num  # physical lines read so far
     while pos < len(physical):
         reader = _strict_reader(itertools.islice(physical, pos, None), delimiter)
         consumed = 0
@@ -428,17 +416,27 @@ def _records(
             try:
                 row = next(reader)
             except StopIteration:
-                return
+                pos = len(physical)
+                break
             except csv.Error as e:
                 row = e  # the reader resumes after a syntax error, on the next physical line
             first_line, consumed = pos + consumed + 1, reader.line_num
-            spans = pos + consumed > first_line
-            malformed = isinstance(row, csv.Error) or (bool(row) and row != [""] and len(row) != width)
-            if spans and malformed:
-                yield first_line, _read_alone(physical[first_line - 1], delimiter)
+            if not isinstance(row, csv.Error) and len(row) == width:  # the usual case, inline
+                for out, idx in zip(values, order, strict=True):
+                    out.append(row[idx])
+                lines.append(first_line)
+            elif pos + consumed > first_line:  # malformed, over several lines
+                take(_read_alone(physical[first_line - 1], delimiter), first_line)
                 pos = first_line
                 break
-            yield first_line, row
+            else:
+                take(row, first_line)
+    return ParsedFile(
+        encoding=encoding,
+        columns={name: pa.array(col, pa.string()) for name, col in zip(expected, values, strict=True)},
+        lines=np.array(lines, dtype=np.int64),
+        bad_rows=bad,
+    )
 
 
 def _read_alone(line: str, delimiter: str) -> list[str] | csv.Error:
