@@ -5,8 +5,8 @@ and every physical data line is in exactly one of those rows; a file that cannot
 short in transfer) is quarantined whole (encrypted) and counted as such. Rows of patients on the opposition
 list, and the diagnoses, prescriptions and vital signs of their acts (dropped in this run or recorded by an
 earlier run or purge), are counted as opposed and kept nowhere, neither landed nor quarantined. A file older
-than the retention period last applied (`purge --retention`) is refused whole, and a file byte-identical to
-one already landed under another name is a duplicate.
+than the retention period last applied (`purge --retention`) is refused whole, and a file of acts or their
+children byte-identical to one already landed under another name is a duplicate.
 """
 
 from __future__ import annotations
