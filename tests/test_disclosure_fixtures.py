@@ -172,7 +172,9 @@ BOUNDARY_OUTCOMES = {
 
 
 @pytest.mark.parametrize(("seed", "expected"), BOUNDARY_OUTCOMES.items())
-def test_threshold_tests_hold_exactly_at_their_boundary(fixture_build: dict, seed: str, expected: str) -> None:
+def test_threshold_tests_hold_exactly_at_their_boundary(
+    fixture_build: dict, seed: str, expected: str
+) -> None:
     statuses = fixture_build["statuses"]
     assert statuses[f"seed.disclosure_fixtures.{seed}"] == "success", fixture_build["result"].stdout
     outcome = [s for uid, s in statuses.items() if uid.startswith(f"test.disclosure_fixtures.check_{seed}.")]
