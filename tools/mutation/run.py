@@ -81,7 +81,9 @@ def problems(mutation: Mutation, root: Path = ROOT) -> list[str]:
         return [f"{mutation.id}: no file `{mutation.file}`"]
     count = target.read_text(encoding="utf-8").count(mutation.original)
     if count != 1:
-        found.append(f"{mutation.id}: the original snippet occurs {count} times in `{mutation.file}` (expected once)")
+        found.append(
+            f"{mutation.id}: the original snippet occurs {count} times in `{mutation.file}` (expected once)"
+        )
     if mutation.original == mutation.replacement:
         found.append(f"{mutation.id}: the replacement equals the original")
     for arg in mutation.tests:
@@ -119,7 +121,9 @@ def _pytest(copy: Path, args: list[str], log: Path, timeout: float) -> tuple[int
     with log.open("w", encoding="utf-8") as out:
         out.write("$ " + " ".join(command) + "\n\n")
         out.flush()
-        process = subprocess.Popen(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             code: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -144,7 +148,9 @@ def _check_imports(copy: Path) -> None:
         check=True,
     ).stdout.strip()
     if not Path(where).resolve().is_relative_to(copy.resolve()):
-        raise SystemExit(f"the copy imports `ingest` from {where}, not from itself: mutations would not apply")
+        raise SystemExit(
+            f"the copy imports `ingest` from {where}, not from itself: mutations would not apply"
+        )
 
 
 def run_one(mutation: Mutation, logs: Path, timeout: float) -> Outcome:
@@ -230,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stale = [p for m in mutations for p in problems(m)]
     if stale:
-        print("The catalogue does not match the tree (update tools/mutation/catalogue.yaml):", file=sys.stderr)
+        print(
+            "The catalogue does not match the tree (update tools/mutation/catalogue.yaml):", file=sys.stderr
+        )
         for p in stale:
             print(f"  {p}", file=sys.stderr)
         return 2
