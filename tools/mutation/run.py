@@ -217,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "--logs", type=Path, default=ROOT / ".lakehouse" / "mutation", help="folder for each run's pytest log"
     )
     args = parser.parse_args(argv)
+    if not (ROOT / ".venv" / "bin" / "python").is_file():
+        parser.error("no virtual environment in .venv/: run `./lakehouse --help` once to build it")
 
     mutations = load_catalogue()
     if args.only:
