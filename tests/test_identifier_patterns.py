@@ -60,8 +60,17 @@ IDENTIFIERS = {
         "0033612345678",
         "0033 6 12 34 56 78",
         "01 45 67 89 10",
+        "06\u00a012\u00a034\u00a056\u00a078",
     ],
-    "NIR": [_NIR_PLAIN, _grouped(_NIR_PLAIN), _NIR_2A, _grouped(_NIR_2A), _NIR_2B, _grouped(_NIR_2B)],
+    "NIR": [
+        _NIR_PLAIN,
+        _grouped(_NIR_PLAIN),
+        _grouped(_NIR_PLAIN).replace(" ", "\u00a0"),
+        _NIR_2A,
+        _grouped(_NIR_2A),
+        _NIR_2B,
+        _grouped(_NIR_2B),
+    ],
     "e-mail": [
         "jean.dupont@example.fr",
         "JEAN.DUPONT@EXAMPLE.FR",
@@ -101,7 +110,7 @@ NEGATIVES = [
 def test_the_contract_has_landed_text_columns_and_the_identifier_forms_have_valid_keys() -> None:
     assert sum(len(c) for c in COLUMNS.values()) >= 5, COLUMNS
     assert "libelle" in COLUMNS["prescriptions"] and "nom_site" in COLUMNS["structures"]
-    nir_check = [n.replace(" ", "") for n in IDENTIFIERS["NIR"]]
+    nir_check = [n.replace(" ", "").replace("\u00a0", "") for n in IDENTIFIERS["NIR"]]
     assert all(len(n) == 15 for n in nir_check) and _WRONG_KEY not in nir_check
 
 

@@ -160,6 +160,9 @@ def run_one(mutation: Mutation, logs: Path, timeout: float) -> Outcome:
         copy_tree(ROOT, copy)
         target = copy / mutation.file
         text = target.read_text(encoding="utf-8")
+        if text.count(mutation.original) != 1:  # the tree changed since the catalogue was checked
+            log.write_text(f"the original snippet is not found exactly once in {mutation.file}\n")
+            return Outcome(mutation, "error", 0.0, log)
         target.write_text(text.replace(mutation.original, mutation.replacement, 1), encoding="utf-8")
         code, seconds = _pytest(copy, list(mutation.tests), log, timeout)
     if code is None:
