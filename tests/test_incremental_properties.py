@@ -1,8 +1,9 @@
 """Incremental equals full refresh as a law: for random sequences of daily loads (new days, a correction
-moving an act to another day or week, a late act, an objecting patient's purge), the warehouse the
-incremental builds leave is, table for table and row for row, the one a full refresh of the same lake
-gives. Hypothesis draws the sequences; every step is a real ingest and a real `dbt build`, so a run tries
-a few sequences only (tests/test_incremental_build.py walks one chosen sequence in detail).
+moving an act to another day or week, a late act, a diagnosis sent apart from its act, an act of a patient
+who objects sent again, that patient's purge), the warehouse the incremental builds leave is, table for
+table and row for row, the one a full refresh of the same lake gives. Hypothesis draws the sequences;
+every step is a real ingest and a real `dbt build`, so a run tries a few sequences only
+(tests/test_incremental_build.py walks one chosen sequence in detail).
 """
 
 from __future__ import annotations
@@ -110,13 +111,17 @@ STEP = st.fixed_dictionaries(
         "correction": st.one_of(st.none(), st.integers(min_value=0, max_value=7)),
         "orientation": st.sampled_from(["DOM", "URG"]),
         "late_act": st.one_of(st.none(), st.integers(min_value=1, max_value=7)),
+        # H2's diagnosis list sent again apart from its act (a late child row, or a new list).
+        "diagnosis": st.one_of(st.none(), st.sampled_from(["J11.1", "J20.9"])),
+        # H1 sent again: a no-op correction, or, once its patient has objected, a row kept nowhere.
+        "resend_objector": st.booleans(),
         "purge": st.booleans(),
     }
 ).map(
     # A step changes something: a day with nothing to load is a no-op build.
     lambda s: (
         s
-        if s["correction"] is not None or s["late_act"] is not None or s["purge"]
+        if s["correction"] is not None or s["late_act"] is not None or s["diagnosis"] or s["purge"]
         else {**s, "new_day": True}
     )
 )
@@ -145,6 +150,8 @@ def test_incremental_builds_equal_a_full_refresh_for_any_sequence_of_loads(
             rows.append(_act("H2", _dmy(moved), OTHER_NIR, orientation=step["orientation"]))
         if step["late_act"] is not None:
             rows.append(_act(f"L{k}", _dmy(day - timedelta(days=step["late_act"])), OTHER_NIR))
+        if step["resend_objector"]:
+            rows.append(_act("H1", "10/01/2024", NIR))
         if rows:
             files.append(
                 write_extract(
@@ -154,6 +161,12 @@ def test_incremental_builds_equal_a_full_refresh_for_any_sequence_of_loads(
                     association=ASSOCIATION,
                     day=f"{day:%Y%m%d}",
                 )
+            )
+        if step["diagnosis"] is not None:
+            diagnoses = [diagnosis_row("H2", code_cim10=step["diagnosis"])]
+            hand = history.work / "hand" / f"{k}-diagnoses"
+            files.append(
+                write_extract(hand, "diagnostics", diagnoses, association=ASSOCIATION, day=f"{day:%Y%m%d}")
             )
         if files:
             report = ingestor.run(files)
