@@ -7,7 +7,7 @@ narrow tests the entry names there. A failing test run kills the mutation; a pas
 survived: a promise no test checks. Prints one line per mutation and the score; exit status 0 only when
 every mutation was killed. See docs/mutation-testing.md.
 
-    .venv/bin/python tools/mutation/run.py                 # the whole catalogue (~35-40 min alone)
+    .venv/bin/python tools/mutation/run.py                 # the whole catalogue (docs: its wall time)
     .venv/bin/python tools/mutation/run.py --only cell-size-below-5-only,phone-dots-not-matched
     .venv/bin/python tools/mutation/run.py --list          # the catalogue, nothing run
 """
