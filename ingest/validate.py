@@ -30,10 +30,21 @@ _INT_RE = r"^[+-]?\d{1,9}$"
 _DEC_RE = r"^[+-]?\d{1,9}([.,]\d{1,6})?$"
 
 # Shapes of direct identifiers, searched in every landed text column (RE2 syntax: no look-behind, hence
-# the explicit non-digit boundaries). A NIR candidate is confirmed by its key before it counts.
-_NIR_CANDIDATE = r"[12378][0-9]{4}(?:2A|2B|[0-9]{2})[0-9]{8}"
+# the explicit non-digit boundaries). A NIR candidate is confirmed by its key before it counts; it may be
+# written grouped as on the carte Vitale (1 85 05 2A 006 084 36). A phone may be national (06 12 34 56 78,
+# dotted or dashed too) or international (+33 6 .., 0033 6 .., and the +33 (0)6 .. people write). Groups
+# may be split by a no-break space too: what a spreadsheet or a word processor puts between them.
+_GROUP = r"[ \x{00A0}]"
+_NIR_CANDIDATE = (
+    rf"[12378]{_GROUP}?[0-9]{{2}}{_GROUP}?[0-9]{{2}}{_GROUP}?(?:2A|2B|[0-9]{{2}}){_GROUP}?[0-9]{{3}}"
+    rf"{_GROUP}?[0-9]{{3}}{_GROUP}?[0-9]{{2}}"
+)
+_PHONE_SEP = r"[ \x{00A0}.-]"
 _IDENTIFIER_SHAPES = {
-    "phone": r"(?:^|[^0-9])(?:\+33 ?|0033 ?|0)[1-9](?:[ .-]?[0-9]{2}){4}(?:[^0-9]|$)",
+    "phone": (
+        rf"(?:^|[^0-9])(?:(?:\+|00)33{_PHONE_SEP}?(?:\(0\){_PHONE_SEP}?)?|0)[1-9](?:{_PHONE_SEP}?[0-9]{{2}}){{4}}"
+        r"(?:[^0-9]|$)"
+    ),
     "e-mail": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+",
     "street address": (
         r"(?i)(?:^|[^0-9])[0-9]{1,4}(?: ?(?:bis|ter))?,? +(?:rue|avenue|av\.?|boulevard|bd|chemin|place"
@@ -221,7 +232,8 @@ def _no_identifier(col: Column, raw: pa.Array, out: Findings) -> None:
     candidates = _matches(raw, _NIR_CANDIDATE)
     if candidates.any():
         found = pc.fill_null(pc.extract_regex(raw, f"(?P<nir>{_NIR_CANDIDATE})").field("nir"), "")
-        # Every candidate has 15 characters, so nir_ok is True exactly when its key is right.
+        # Every candidate has 15 characters once ungrouped, so nir_ok is True exactly when its key is right.
+        found = pc.replace_substring_regex(found, _GROUP, "")
         out.add(candidates & nir_ok(found), col.source, "no_identifier", "looks like a NIR")
 
 

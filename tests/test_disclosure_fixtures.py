@@ -148,3 +148,39 @@ def test_primary_suppression_alone_would_leak(fixture_build: dict) -> None:
         k for k, members in _groups(rows).items() if len(members) > 1 and sum(m[7] for m in members) == 1
     ]
     assert len(exposed) > 10
+
+
+# Each threshold test one below and at its threshold (tests/disclosure_fixtures/seeds/_boundary__seeds.yml),
+# at the default (k = 11, 3 doctors) and at another value passed as an argument (k = 5, 5 doctors).
+BOUNDARY_OUTCOMES = {
+    "boundary_cell_size_k11_at_1": "fail",
+    "boundary_cell_size_k11_at_10": "fail",
+    "boundary_cell_size_k11_at_11": "pass",
+    "boundary_cell_size_k11_negative": "fail",
+    "boundary_cell_size_k5_at_4": "fail",
+    "boundary_cell_size_k5_at_5": "pass",
+    "boundary_records_k11_at_10": "fail",
+    "boundary_records_k11_at_11": "pass",
+    "boundary_records_k5_at_4": "fail",
+    "boundary_records_k5_at_5": "pass",
+    "boundary_doctors_min3_at_2": "fail",
+    "boundary_doctors_min3_at_3": "pass",
+    "boundary_doctors_min3_zero_count": "pass",
+    "boundary_doctors_min5_at_4": "fail",
+    "boundary_doctors_min5_at_5": "pass",
+}
+
+
+@pytest.mark.parametrize(("seed", "expected"), BOUNDARY_OUTCOMES.items())
+def test_threshold_tests_hold_exactly_at_their_boundary(
+    fixture_build: dict, seed: str, expected: str
+) -> None:
+    statuses = fixture_build["statuses"]
+    assert statuses[f"seed.disclosure_fixtures.{seed}"] == "success", fixture_build["result"].stdout
+    outcome = [s for uid, s in statuses.items() if uid.startswith(f"test.disclosure_fixtures.check_{seed}.")]
+    assert outcome == [expected], (seed, outcome)
+
+
+def test_every_boundary_fixture_is_checked() -> None:
+    seeds = {p.stem for p in (FIXTURES / "seeds").glob("boundary_*.csv")}
+    assert seeds == set(BOUNDARY_OUTCOMES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 
 import pyarrow as pa
@@ -94,3 +96,21 @@ def test_same_input_same_key_same_pseudonym_other_key_other_pseudonym(name: str,
     assert first == _patients(SECRET, *args)[0]
     assert first != _patients(OTHER_SECRET, *args)[0]
     assert len(first) == 32 and int(first, 16) >= 0
+
+
+def test_pseudonyms_are_the_documented_hmac_of_the_documented_identity_strings() -> None:
+    """The module's docstring is a contract others rely on (objection forms, a DPO answering a request):
+    pinned against the standard library's HMAC, independently of the implementation."""
+
+    def documented(message: str) -> str:
+        return hmac.new(SECRET, message.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+    rpps = "10001234567"
+    assert pseudonymise_doctors(SECRET, pa.array([rpps])).to_pylist() == [documented(f"rpps:{rpps}")]
+    nir = "250037511123478"
+    born = date(1950, 3, 2)
+    patients = _patients(SECRET, [nir, None], ["x", "Lefèvre-Dupré "], ["x", "Zoé"], [born, born], ["F", "F"])
+    assert patients == [
+        documented(f"nir:{nir}|1950-03-02|F"),
+        documented("traits:LEFEVRE DUPRE|ZOE|1950-03-02|F"),
+    ]
