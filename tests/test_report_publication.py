@@ -53,7 +53,8 @@ SYNDROMIC_WEEK = pa.schema(
     [("syndrome_group", S), ("syndrome_label_fr", S), ("age_class", S), ("geo_level", S), ("geo_code", S),
      ("geo_name", S), ("parent_geo_code", S), ("iso_week", S), ("week_start_date", D), ("act_count", INT),
      ("coded_act_count", INT), ("syndrome_act_count", INT), ("coding_rate_pct", F),
-     ("syndrome_share_of_coded_pct", F), ("population", F), ("incidence_per_100k", F),
+     ("syndrome_share_of_coded_pct", F), ("covered_population", F), ("area_population", F),
+     ("population_coverage_pct", F), ("incidence_per_100k", F),
      ("is_act_count_suppressed", B), ("is_coded_act_count_suppressed", B),
      ("is_syndrome_act_count_suppressed", B)]
 )  # fmt: skip
@@ -79,7 +80,7 @@ SEASONS = pa.schema(
      ("weeks_with_baseline", INT), ("has_epidemic", B), ("epidemic_start_iso_week", S),
      ("epidemic_start_date", D), ("peak_iso_week", S), ("peak_act_count", INT), ("epidemic_end_iso_week", S),
      ("epidemic_end_date", pa.timestamp("us")), ("epidemic_week_count", INT), ("excess_act_count", F),
-     ("peak_to_threshold_ratio", F), ("intensity_class", S)]
+     ("peak_to_threshold_ratio", F), ("intensity_level", S)]
 )  # fmt: skip
 SCHEMAS = {
     "syndromic_indicators_by_week": SYNDROMIC_WEEK,
@@ -137,7 +138,8 @@ def _weekly_rows(monday: date) -> list[dict]:
                         "syndrome_share_of_coded_pct": (
                             round(100 * syndrome / coded, 2) if ok and coded else None
                         ),
-                        "population": population,
+                        "covered_population": population, "area_population": population,
+                        "population_coverage_pct": 100.0 if population else None,
                         "incidence_per_100k": (
                             round(1e5 * syndrome / population, 1) if ok and population else None
                         ),

@@ -1,0 +1,107 @@
+{#-
+    Population of each area and age class covered by the network (the covered départements of the year,
+    int_surveillance_departements_covered), by year: the denominator of incidence. A région or France counts only its covered départements; a département is
+    covered or not. Public data and a coverage flag: no disclosure control needed.
+-#}
+with
+
+population as (
+
+    select * from {{ ref('int_population_by_area_and_age_class') }}
+    where geo_level = 'departement'
+
+),
+
+covered as (
+
+    select * from {{ ref('int_surveillance_departements_covered') }}
+
+),
+
+departements as (
+
+    select * from {{ ref('departements') }}
+
+),
+
+years as (
+
+    select distinct coverage_year from covered
+
+),
+
+{#- Every year with acts against the nearest INSEE year, as int_syndromic_indicators_joined does. #}
+population_years as (
+
+    select
+        years.coverage_year,
+        least(
+            greatest(years.coverage_year, (select min(population_year) from population)),
+            (select max(population_year) from population)
+        ) as population_year
+
+    from years
+
+),
+
+covered_departements as (
+
+    select
+        covered.coverage_year,
+        population.geo_code as department_code,
+        cast(departements.reg_code as varchar) as region_code,
+        population.age_class,
+        population.population
+
+    from covered
+    left join population_years
+        on covered.coverage_year = population_years.coverage_year
+    left join population
+        on
+            covered.department_code = population.geo_code
+            and population_years.population_year = population.population_year
+    left join departements
+        on covered.department_code = departements.dep_code
+    where population.population is not null
+
+),
+
+covered_by_area as (
+
+    select
+        coverage_year,
+        'departement' as geo_level,
+        department_code as geo_code,
+        age_class,
+        sum(population) as covered_population
+
+    from covered_departements
+    group by all
+
+    union all
+
+    select
+        coverage_year,
+        'region' as geo_level,
+        region_code as geo_code,
+        age_class,
+        sum(population) as covered_population
+
+    from covered_departements
+    group by all
+
+    union all
+
+    select
+        coverage_year,
+        'france' as geo_level,
+        'FR' as geo_code,
+        age_class,
+        sum(population) as covered_population
+
+    from covered_departements
+    group by all
+
+)
+
+select * from covered_by_area
