@@ -259,7 +259,7 @@ def _add_intensity(out: pd.DataFrame, season: np.ndarray, share: np.ndarray, in_
         out[f"intensity_{name}_share_pct"] = np.round(levels[:, j], 2)
     graded = []
     for i, epidemic in enumerate(out["is_epidemic_week"]):
-        if epidemic is not True or np.isnan(levels[i, 0]) or np.isnan(share[i]):
+        if pd.isna(epidemic) or not epidemic or np.isnan(levels[i, 0]) or np.isnan(share[i]):
             graded.append(None)
             continue
         level = "low"
