@@ -89,7 +89,11 @@ def test_both_builds_pass_every_test(landed: dict) -> None:
 
 def test_thresholds_exist_for_the_last_season(landed: dict) -> None:
     after = _baseline(landed["root"])
-    last = after[(after["surveillance_season"] == "2023-2024") & (after["syndrome_group"] == "grippe")]
+    last = after[
+        (after["surveillance_season"] == "2023-2024")
+        & (after["syndrome_group"] == "grippe")
+        & (after["geo_level"] == "region")
+    ]
     assert last["epidemic_threshold"].notna().all() and len(last) == 52
     assert (last["epidemic_threshold"] >= last["baseline_count"]).all()
     assert last["is_epidemic_week"].fillna(False).any()  # the 2023-24 influenza season is detected
