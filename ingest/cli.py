@@ -256,7 +256,7 @@ MAX_FILES_LISTED = 30
 def _print_report(report: Any, lake: str, details: bool) -> None:
     """Files with something quarantined, one line each (all of them with --details); past
     MAX_FILES_LISTED the table groups them by entity, and the per-file report is written as CSV."""
-    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined or f.rows_opposed]
+    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
     clean = len(report.files) - len(shown)
     by_file = details or len(shown) <= MAX_FILES_LISTED
     table = Table(title=f"Ingest into {lake}", title_justify="left")
@@ -266,7 +266,6 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
         ("read", "right"),
         ("accepted", "right"),
         ("quarantined", "right"),
-        ("opposed", "right"),  # rows of objecting patients, kept nowhere: read = the three columns
         ("why", "left"),
     ]:
         table.add_column(col, justify=just, no_wrap=col == "file")  # type: ignore[arg-type]
@@ -274,13 +273,7 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
         for f in shown:
             why = f.message or ", ".join(f"{k} ×{v}" for k, v in f.reasons.most_common(3))
             table.add_row(
-                f.file,
-                f.status,
-                f"{f.rows_read:,}",
-                f"{f.rows_accepted:,}",
-                f"{f.rows_quarantined:,}",
-                f"{f.rows_opposed:,}",
-                why,
+                f.file, f.status, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_quarantined:,}", why
             )
     else:
         groups: dict[tuple[str, str], list[Any]] = {}
@@ -297,7 +290,6 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
                 f"{sum(f.rows_read for f in files):,}",
                 f"{sum(f.rows_accepted for f in files):,}",
                 f"{sum(f.rows_quarantined for f in files):,}",
-                f"{sum(f.rows_opposed for f in files):,}",
                 why,
             )
     read, accepted, quarantined = report.totals
@@ -308,7 +300,6 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
         f"{read:,}",
         f"{accepted:,}",
         f"{quarantined:,}",
-        f"{report.rows_opposed:,}",
         "",
     )
     out.print(table)
@@ -325,22 +316,10 @@ def _write_report_csv(report: Any) -> Path:
     path = folder / f"ingest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            [
-                "file",
-                "entity",
-                "status",
-                "rows_read",
-                "rows_accepted",
-                "rows_quarantined",
-                "rows_opposed",
-                "why",
-            ]
-        )
+        w.writerow(["file", "entity", "status", "rows_read", "rows_accepted", "rows_quarantined", "why"])
         for f in report.files:
             why = f.message or "; ".join(f"{k} x{v}" for k, v in f.reasons.most_common())
-            counts = [f.rows_read, f.rows_accepted, f.rows_quarantined, f.rows_opposed]
-            w.writerow([f.file, f.entity, f.status, *counts, why])
+            w.writerow([f.file, f.entity, f.status, f.rows_read, f.rows_accepted, f.rows_quarantined, why])
     return path
 
 
