@@ -239,8 +239,8 @@ def test_ols_threshold_is_the_t_prediction_interval() -> None:
 
 
 def test_mem_intensity_thresholds_and_levels() -> None:
-    # Past seasons' highest weekly shares: the thresholds are the one-sided 40/90/97.5 % upper limits of
-    # the geometric mean of the n = 30 / seasons highest values of each season.
+    # Past seasons' highest weekly shares (the n = 30 / seasons highest of each season): the thresholds
+    # are the 40/90/97.5 % quantiles of a normal distribution fitted to their logarithms.
     peaks = {2015: np.array([10.0, 8, 6]), 2016: np.array([20.0, 12, 9]), 2017: np.array([15.0, 14, 3])}
     assert baseline._mem_thresholds(peaks, 2017, min_seasons=3) is None  # two past seasons only
     peaks[2018] = np.array([5.0])
@@ -248,9 +248,7 @@ def test_mem_intensity_thresholds_and_levels() -> None:
     values = np.log([10.0, 8, 6, 20, 12, 9, 15, 14, 3])  # n = 10: every value of three short seasons
     from scipy import stats
 
-    expected = [
-        np.exp(values.mean() + stats.t.ppf(q, 8) * values.std(ddof=1) / 3) for q in (0.40, 0.90, 0.975)
-    ]
+    expected = [np.exp(values.mean() + stats.norm.ppf(q) * values.std(ddof=1)) for q in (0.40, 0.90, 0.975)]
     assert np.allclose(thresholds, expected)
     assert thresholds[0] < thresholds[1] < thresholds[2]
 

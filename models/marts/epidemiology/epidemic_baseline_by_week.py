@@ -22,10 +22,11 @@ the second consecutive week above threshold (the week SpF's alarm would be raise
 first), continues until two consecutive weeks are below, and always ends with the period. The status of
 week W depends only on weeks up to W, so a bulletin for a past week says what was published that week.
 
-Intensity (Moving Epidemic Method, Vega et al. 2013): for each season, the `n` highest weekly shares of
-coded acts (n = max(1, round(30 / seasons))) of the previous (up to 10) seasons; thresholds are the
-upper limits of the one-sided 40 %, 90 % and 97.5 % confidence intervals of their geometric mean
-(medium, high, very high). At least `min_intensity_seasons` past seasons with an epidemic are required.
+Intensity (Moving Epidemic Method, Vega et al. 2013, 2015): for each season, the `n` highest weekly
+shares of coded acts (n = max(1, round(30 / seasons))) of each of the previous (up to 10) seasons, within
+the surveillance period; a normal distribution is fitted to their logarithms and the medium, high and
+very high thresholds are its 40 %, 90 % and 97.5 % quantiles (what MEM calls the upper limits of one-sided
+intervals of the geometric mean; Bracher and Littek 2024). At least `min_intensity_seasons` past seasons.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def _mem_thresholds(peaks_by_season: dict[int, np.ndarray], current: int, min_se
         return None
     logs = np.log(values)
     mean, sd = logs.mean(), logs.std(ddof=1)
-    return [float(np.exp(mean + stats.t.ppf(level, len(logs) - 1) * sd / np.sqrt(len(logs)))) for _, level in INTENSITY_LEVELS]  # fmt: skip
+    return [float(np.exp(mean + stats.norm.ppf(level) * sd)) for _, level in INTENSITY_LEVELS]
 
 
 def fit_series(
