@@ -1,6 +1,6 @@
 {#-
-    Population of each area and age class covered by the network (the covered départements of the year,
-    int_surveillance_departements_covered), by year: the denominator of incidence. A région or France counts only its covered départements; a département is
+    Population of each area and age class covered by the network (the covered départements of the week,
+    int_surveillance_departements_covered), by ISO week: the denominator of incidence. A région or France counts only its covered départements; a département is
     covered or not. Public data and a coverage flag: no disclosure control needed.
 -#}
 with
@@ -24,30 +24,24 @@ departements as (
 
 ),
 
-years as (
-
-    select distinct coverage_year from covered
-
-),
-
-{#- Every year with acts against the nearest INSEE year, as int_syndromic_indicators_joined does. #}
+{#- Every week against the nearest INSEE year, as int_syndromic_indicators_joined does. #}
 population_years as (
 
-    select
-        years.coverage_year,
+    select distinct
+        week_start_date,
         least(
-            greatest(years.coverage_year, (select min(population_year) from population)),
+            greatest(year(week_start_date), (select min(population_year) from population)),
             (select max(population_year) from population)
         ) as population_year
 
-    from years
+    from covered
 
 ),
 
 covered_departements as (
 
     select
-        covered.coverage_year,
+        covered.week_start_date,
         population.geo_code as department_code,
         cast(departements.reg_code as varchar) as region_code,
         population.age_class,
@@ -55,7 +49,7 @@ covered_departements as (
 
     from covered
     left join population_years
-        on covered.coverage_year = population_years.coverage_year
+        on covered.week_start_date = population_years.week_start_date
     left join population
         on
             covered.department_code = population.geo_code
@@ -69,7 +63,7 @@ covered_departements as (
 covered_by_area as (
 
     select
-        coverage_year,
+        week_start_date,
         'departement' as geo_level,
         department_code as geo_code,
         age_class,
@@ -81,7 +75,7 @@ covered_by_area as (
     union all
 
     select
-        coverage_year,
+        week_start_date,
         'region' as geo_level,
         region_code as geo_code,
         age_class,
@@ -93,7 +87,7 @@ covered_by_area as (
     union all
 
     select
-        coverage_year,
+        week_start_date,
         'france' as geo_level,
         'FR' as geo_code,
         age_class,
