@@ -52,9 +52,9 @@ pairs as (
 
 ),
 
-{#- Every week for every (association, département) pair, so that the 52-week sums exist each week. #}
 grid as (
 
+    {#- Every week for every (association, département) pair, so that the 52-week sums exist each week. #}
     select
         weeks.week_start_date,
         pairs.association_id,
@@ -110,7 +110,8 @@ final as (
     where
         department_code != 'XX'
         and association_act_count > 0
-        and resident_act_count >= {{ var('coverage_min_share_of_association_acts', 0.05) }} * association_act_count
+        and resident_act_count
+        >= {{ var('coverage_min_share_of_association_acts', 0.05) }} * association_act_count
     group by all
 
 )

@@ -24,17 +24,27 @@ departements as (
 
 ),
 
-{#- Every week against the nearest INSEE year, as int_syndromic_indicators_joined does. #}
+population_bounds as (
+
+    select
+        min(population.population_year) as first_year,
+        max(population.population_year) as last_year
+
+    from population
+
+),
+
 population_years as (
 
+    {#- Every week against the nearest INSEE year, as int_syndromic_indicators_joined does. #}
     select distinct
-        week_start_date,
+        covered.week_start_date,
         least(
-            greatest(year(week_start_date), (select min(population_year) from population)),
-            (select max(population_year) from population)
+            greatest(year(covered.week_start_date), population_bounds.first_year), population_bounds.last_year
         ) as population_year
 
     from covered
+    cross join population_bounds
 
 ),
 

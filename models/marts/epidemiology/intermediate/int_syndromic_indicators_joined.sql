@@ -153,7 +153,8 @@ joined as (
             syndrome_cells.geo_level = covered_population.geo_level
             and syndrome_cells.geo_code = covered_population.geo_code
             and syndrome_cells.age_class = covered_population.age_class
-            and cast(date_trunc('week', syndrome_cells.period_start) as date) = covered_population.week_start_date
+            and cast(date_trunc('week', syndrome_cells.period_start) as date)
+            = covered_population.week_start_date
     left join surveillance_periods
         on syndromic_groups.surveillance_period = surveillance_periods.surveillance_period
     left join departements
