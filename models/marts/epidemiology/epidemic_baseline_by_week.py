@@ -86,18 +86,31 @@ def _withheld_for_disclosure(x: np.ndarray, suppressed: np.ndarray, full: np.nda
     A_s y_s = b - A_p y_p: four linear equations in the suppressed counts y_s (y_s >= 0). The fit is
     withheld when they determine a suppressed count (fewer unknowns than independent equations, with
     one to spare for the residual variance the threshold reveals) or confine one to 1..k-1 (linear
-    programming, HiGHS). Conservative: b is taken as known exactly.
+    programming, HiGHS, for the weeks the exact fast path below cannot clear). Conservative: b is taken
+    as known exactly.
     """
     if not suppressed.any():
         return False
-    from scipy.optimize import linprog  # statsmodels depends on scipy
-
     a = np.linalg.pinv(x.T @ x) @ x[suppressed].T
     unknowns = int(suppressed.sum())
     if unknowns - np.linalg.matrix_rank(a) < 2:
         return True
-    target = a @ full[suppressed]
-    for i in range(unknowns):
+    y = full[suppressed]
+    # Fast path, exact: moving week i along the null space of `a` keeps every published value. The
+    # move that takes it to 0 (or, for a hidden zero, to 1) keeps every other week >= 0 for most weeks:
+    # then 0 and the true value are both possible, so the week is neither recovered nor within 1..k-1.
+    free = np.eye(unknowns) - np.linalg.pinv(a) @ a  # projector on the null space of `a`
+    pivot = np.diag(free)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(y > 0, -y, 1.0) / pivot
+        moved = y[:, None] + free * step[None, :]  # column i: every week after moving week i
+    possible = (pivot > 1e-9) & (moved >= -1e-6).all(axis=0)
+    if possible.all():
+        return False
+    from scipy.optimize import linprog  # statsmodels depends on scipy
+
+    target = a @ y
+    for i in np.flatnonzero(~possible):
         bounds = []
         for sign in (1.0, -1.0):
             cost = np.zeros(unknowns)
