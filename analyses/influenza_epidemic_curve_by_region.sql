@@ -5,6 +5,9 @@
 -- Change the région code (INSEE COG: 11 Île-de-France, 84 Auvergne-Rhône-Alpes, 93 PACA, ...) or the
 -- syndrome_group (gea, bronchiolite, covid19, ...) to draw another curve. A NULL count is suppressed
 -- (fewer than 11 acts, or withheld to protect such a count); its share and incidence are NULL too.
+-- The share of coded acts is SurSaUD's indicator (draw it with its baseline and threshold shares);
+-- incidence is per 100,000 inhabitants of the départements the network covers, which are
+-- population_coverage_pct % of the région.
 select
     indicators.iso_week,
     indicators.week_start_date,
@@ -12,10 +15,15 @@ select
     indicators.syndrome_act_count,
     indicators.coded_act_count,
     indicators.syndrome_share_of_coded_pct,
+    baseline.baseline_share_pct,
+    baseline.epidemic_threshold_share_pct,
     indicators.incidence_per_100k,
+    indicators.covered_population,
+    indicators.population_coverage_pct,
     baseline.baseline_count,
     baseline.epidemic_threshold,
-    baseline.is_epidemic_week
+    baseline.is_epidemic_week,
+    baseline.epidemic_phase
 from read_parquet('publication/syndromic_indicators_by_week.parquet') as indicators
 left join read_parquet('publication/epidemic_baseline_by_week.parquet') as baseline
     on

@@ -6,7 +6,11 @@ model, when a materialised marts model
 - declares no `meta.disclosure.output` (`aggregate` or `record_level`) in its config;
 - is `aggregate` and lacks `disclosure_min_cell_size`, or lacks `disclosure_no_recoverable_cell` without
   stating why it has no additive margin (`meta.disclosure.no_additive_margins: <reason>`);
-- is `record_level` and lacks `disclosure_k_anonymity`.
+- is `record_level` and lacks `disclosure_k_anonymity`;
+- is published (`meta.disclosure.published: true`) and has a column without a known disclosure role
+  (`config.meta.disclosure.role`), or a rate / statistic / flag naming a column that does not exist: the
+  roles are what the dbt disclosure tests and the export's check are derived from, so a column without
+  one would be published unchecked.
 
 Ephemeral models are exempt: they are never materialised, so nothing can read them; they exist only
 inside the queries of the aggregate models that are checked.
@@ -22,6 +26,8 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+from ingest.export import ROLES, column_role
 
 MARTS_PREFIX = "marts/"
 MIN_CELL_SIZE = "disclosure_min_cell_size"
@@ -59,6 +65,33 @@ def _tests_by_model(manifest: dict) -> dict[str, set[str]]:
     return tests
 
 
+def _role_problems(node: dict) -> list[str]:
+    """What is wrong with the declared disclosure roles of a published mart's columns."""
+    columns = node.get("columns") or {}
+    problems = []
+    for name, column in columns.items():
+        declared = column_role(column)
+        role = declared.get("role")
+        if role not in ROLES:
+            problems.append(
+                f"column `{name}` declares no known disclosure role (one of {', '.join(sorted(ROLES))})"
+            )
+            continue
+        named = {
+            "rate": [declared.get("numerator"), declared.get("denominator")],
+            "statistic": list(declared.get("of") or []),
+            "flag": [declared.get("count")],
+        }.get(role, [])
+        problems += [
+            f"column `{name}` ({role}) names `{other}`, not a column"
+            for other in named
+            if other not in columns
+        ]
+    if not columns:
+        problems.append("published without any documented column (no disclosure roles)")
+    return problems
+
+
 def check_manifest(manifest: dict) -> list[Finding]:
     """Every finding for the marts models of `manifest` (an empty list when all is well)."""
     tests = _tests_by_model(manifest)
@@ -86,6 +119,8 @@ def check_manifest(manifest: dict) -> list[Finding]:
             if K_ANONYMITY not in have:
                 findings.append(Finding(name, where, f"record-level output without a `{K_ANONYMITY}` test"))
             continue
+        if disclosure.get("published") is True:
+            findings += [Finding(name, where, problem) for problem in _role_problems(node)]
         if MIN_CELL_SIZE not in have:
             findings.append(Finding(name, where, f"aggregate output without a `{MIN_CELL_SIZE}` test"))
         if NO_RECOVERABLE not in have and not disclosure.get("no_additive_margins"):

@@ -3,8 +3,10 @@
 What is published is decided by dbt, not here: every model whose config has
 `meta.disclosure.published: true` (read from dbt's `manifest.json`). Those marts passed disclosure control
 in the build (cell size, complementary suppression, doctor threshold); the export checks again, as a last
-line of defence, that no `*_count` column holds a value between 1 and k-1, and refuses to write
-anything otherwise.
+line of defence, every column by the disclosure role its mart's YAML declares (`config.meta.disclosure.role`,
+read from the manifest, the same declaration the dbt tests are derived from): no count of acts, persons
+or doctors between 1 and k-1, no rate or statistic beside a suppressed count it is built on, flags that
+agree with the NULLs, and no column without a role. It refuses to write anything otherwise.
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
 encrypted (only suppressed aggregates leave the encrypted zones):
@@ -41,6 +43,8 @@ from ingest.storage import ObjectStore, S3Settings, open_store
 
 PUBLICATION_PREFIX = "publication"
 DEFAULT_K = 11
+COUNT_ROLES = frozenset({"count_of_acts", "count_of_persons", "count_of_doctors"})
+ROLES = COUNT_ROLES | {"rate", "statistic", "flag", "duration", "model_output", "public", "dimension"}
 
 
 class ExportError(LakehouseError):
@@ -57,6 +61,7 @@ class PublishedMart:
     alias: str
     description: str
     columns: dict[str, str] = field(default_factory=dict)  # name -> description
+    roles: dict[str, dict] = field(default_factory=dict)  # name -> its `meta.disclosure` declaration
 
     @property
     def relation(self) -> str:
@@ -83,23 +88,59 @@ def published_marts(manifest: dict) -> list[PublishedMart]:
                     name: " ".join((column.get("description") or "").split())
                     for name, column in (node.get("columns") or {}).items()
                 },
+                roles={name: column_role(column) for name, column in (node.get("columns") or {}).items()},
             )
         )
     return sorted(marts, key=lambda mart: mart.name)
 
 
-def check_cell_sizes(table: pa.Table, mart: str, k: int) -> None:
-    """Refuse a table where a `*_count` column holds a value between 1 and k-1 (names only in the error)."""
+def column_role(column: dict) -> dict:
+    """A manifest column's `meta.disclosure` declaration (under `config.meta`, or `meta` as dbt copies it)."""
+    meta = (column.get("config") or {}).get("meta") or column.get("meta") or {}
+    return dict(meta.get("disclosure") or {})
+
+
+def _refuse(mart: str, name: str, problem: str) -> ExportError:
+    return ExportError(
+        f"Mart `{mart}`: column `{name}` {problem}; nothing was published. Rebuild the marts (dbt build) "
+        "and check their disclosure tests and the columns' declared disclosure roles."
+    )
+
+
+def check_cell_sizes(table: pa.Table, mart: str, k: int, roles: dict[str, dict]) -> None:
+    """Refuse a table that breaks a column's declared disclosure role (names only in the error, never a
+    value): a count of acts, persons or doctors between 1 and k-1 or negative, a rate or statistic
+    published beside a suppressed count it is built on, a flag that disagrees with its count's NULL, a
+    column without a role."""
+    frame = table.to_pandas()
     for name in table.column_names:
-        if not name.endswith("_count") or not pa.types.is_integer(table.schema.field(name).type):
+        declared = roles.get(name) or {}
+        role = declared.get("role")
+        if role not in ROLES:
+            raise _refuse(mart, name, "has no known disclosure role (`config.meta.disclosure.role`)")
+        column = frame[name]
+        if role in COUNT_ROLES:
+            values = column.dropna()
+            small = int(((values >= 1) & (values < k)).sum())
+            if small:
+                raise _refuse(mart, name, f"has {small} value(s) between 1 and {k - 1}")
+            if int((values < 0).sum()):
+                raise _refuse(mart, name, "has negative value(s)")
             continue
-        column = table.column(name).to_pandas()
-        small = int(((column >= 1) & (column < k)).sum())
-        if small:
-            raise ExportError(
-                f"Mart `{mart}`: column `{name}` has {small} value(s) between 1 and {k - 1}; nothing was "
-                "published. Rebuild the marts (dbt build) and check their disclosure tests."
-            )
+        sources = []
+        if role == "rate":
+            sources = [declared.get("numerator"), declared.get("denominator")]
+        elif role == "statistic":
+            sources = list(declared.get("of") or [])
+        elif role == "flag":
+            count = declared.get("count")
+            if count in frame and int((frame[count].isna() != column.fillna(False).astype(bool)).sum()):
+                raise _refuse(mart, name, f"disagrees with the NULLs of `{count}`")
+        for source in sources:
+            if (roles.get(source) or {}).get("role") in COUNT_ROLES and source in frame:
+                leaked = int((column.notna() & frame[source].isna()).sum())
+                if leaked:
+                    raise _refuse(mart, name, f"has {leaked} value(s) beside a suppressed `{source}`")
 
 
 def _dictionary_markdown(entries: list[dict]) -> str:
@@ -135,7 +176,7 @@ def export(
             raise ExportError(
                 f"Mart `{mart.name}` cannot be read ({type(error).__name__}); run dbt build."
             ) from None
-        check_cell_sizes(table, mart.name, k)
+        check_cell_sizes(table, mart.name, k, mart.roles)
         tables[mart.name] = table
     # Everything was checked before the first write: a refusal leaves the previous publication intact.
     dictionary = []

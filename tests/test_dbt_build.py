@@ -83,6 +83,7 @@ def make_extracts(folder: Path) -> list[Path]:
                 diagnosis_row("1", "1", code_thesaurus="GRIPPE", code_cim10="J11.1"),
                 diagnosis_row("1", "2", code_thesaurus="GRIPPE", code_cim10="J10.1"),
                 diagnosis_row("2", "1", code_thesaurus="BRONCHIOLITE", code_cim10=""),
+                diagnosis_row("2", "2", code_thesaurus="COVID19", code_cim10="U07.1"),
                 diagnosis_row("3", "1", code_thesaurus="GRIPPE", code_cim10="Z99.9"),
             ],
         ),
@@ -122,6 +123,7 @@ def make_extracts(folder: Path) -> list[Path]:
             [
                 diagnosis_row("1", "1", code_thesaurus="GRIPPE", code_cim10="J11.1"),
                 diagnosis_row("2", "1", code_thesaurus="BRONCHIOLITE", code_cim10=""),
+                diagnosis_row("2", "2", code_thesaurus="COVID19", code_cim10="U07.1"),
                 diagnosis_row("3", "1", code_thesaurus="GRIPPE", code_cim10="Z99.9"),
             ],
         )
@@ -260,6 +262,13 @@ def test_cdm_content(built: dict[str, object]) -> None:
     # replaced by the concept of the thesaurus label (GRIPPE), and the build counts it.
     assert by_source["Z999"][1:] == (0, 0)
     assert "GRIPPE" not in by_source
+    # U07.1 maps to a Condition and to an Observation concept: both rows carry its ICD-10 concept.
+    assert by_source["U071"][2] == 45756093
+    observations = con.execute(
+        "select observation_source_concept_id from warehouse.cdm.observation "
+        "where observation_source_value = 'U071'"
+    ).fetchall()
+    assert observations == [(45756093,)]
     measurements = con.execute(
         "select measurement_source_value, measurement_concept_id, unit_source_value, value_as_number "
         "from warehouse.cdm.measurement"

@@ -91,6 +91,38 @@ def test_fails_listing_every_mart_that_lost_its_tests(manifest: dict, tmp_path: 
     assert main(["--manifest", str(path)]) == 1
 
 
+def test_published_columns_all_declare_a_disclosure_role(manifest: dict) -> None:
+    leaky = copy.deepcopy(manifest)
+    seasons = _model(leaky, "epidemic_seasons_by_region")
+    assert seasons["columns"]["epidemic_week_count"]["config"]["meta"]["disclosure"]["role"] == "duration"
+    del seasons["columns"]["epidemic_week_count"]["config"]["meta"]["disclosure"]
+    seasons["columns"]["epidemic_week_count"].pop("meta", None)
+    weekly = _model(leaky, "syndromic_indicators_by_week")
+    weekly["columns"]["incidence_per_100k"]["config"]["meta"]["disclosure"]["numerator"] = "no_such_column"
+    problems = [f.problem for f in check_manifest(leaky)]
+    assert any("`epidemic_week_count` declares no known disclosure role" in p for p in problems)
+    assert any("`incidence_per_100k` (rate) names `no_such_column`" in p for p in problems)
+
+
+def test_cell_size_test_is_derived_from_the_roles(manifest: dict) -> None:
+    tests = [
+        n for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and n["test_metadata"]["name"] == "disclosure_min_cell_size"
+        and n.get("attached_node", "").startswith("model.urgent_care_lakehouse.")
+    ]  # fmt: skip
+    published = [
+        n for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["config"]["meta"].get("disclosure", {}).get("published")
+    ]  # fmt: skip
+    assert {t["attached_node"] for t in tests} >= {n["unique_id"] for n in published}
+    # No mart repeats its counts in the test's arguments: the columns' roles are the one declaration.
+    assert all(
+        "count_columns" not in t["test_metadata"]["kwargs"]
+        for t in tests
+        if t["attached_node"] in {n["unique_id"] for n in published}
+    )
+
+
 def test_ephemeral_helpers_are_exempt(manifest: dict) -> None:
     helper = _model(manifest, "int_acts_classified_for_surveillance")
     assert helper["config"]["materialized"] == "ephemeral"

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ingest.disclosure_check import check_manifest
-from ingest.export import ExportError, check_cell_sizes, export, open_warehouse
+from ingest.export import ExportError, check_cell_sizes, export, open_warehouse, published_marts
 from ingest.keys import init_keystore, open_keystore
 from ingest.land import Ingestor, find_extract_files
 from ingest.storage import open_store
@@ -76,9 +76,11 @@ def test_manifest_passes_the_ci_check(built: dict) -> None:
 
 def test_no_small_count_anywhere(built: dict) -> None:
     con = built["con"]
+    manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
+    roles = {mart.name: mart.roles for mart in published_marts(manifest)}
     for mart in MARTS:
         table = con.sql(f"select * from warehouse.epidemiology.{mart}").to_arrow_table()
-        check_cell_sizes(table, mart, K)  # raises on a count between 1 and k-1
+        check_cell_sizes(table, mart, K, roles[mart])  # raises on a count between 1 and k-1
 
 
 def test_published_numbers_add_up(built: dict) -> None:
@@ -166,5 +168,27 @@ def test_export_then_query_with_duckdb_and_pandas(built: dict, tmp_path: Path) -
 def test_export_refuses_a_leaky_table() -> None:
     import pyarrow as pa
 
+    count = {"role": "count_of_acts"}
     with pytest.raises(ExportError, match="`act_count` has 1 value"):
-        check_cell_sizes(pa.table({"act_count": [0, 4, 25]}), "leaky", K)
+        check_cell_sizes(pa.table({"act_count": [0, 4, 25]}), "leaky", K, {"act_count": count})
+    # A duration in weeks is not a head count: published whatever its value.
+    durations = pa.table({"epidemic_week_count": [1, 4, 25]})
+    check_cell_sizes(durations, "seasons", K, {"epidemic_week_count": {"role": "duration"}})
+    with pytest.raises(ExportError, match="`epidemic_week_count` has no known disclosure role"):
+        check_cell_sizes(durations, "seasons", K, {})
+    # A rate beside a suppressed count would give it back from its denominator.
+    rates = pa.table({"act_count": [None, 30], "coded_act_count": [40, 40], "share_pct": [10.0, 75.0]})
+    roles = {
+        "act_count": count, "coded_act_count": count,
+        "share_pct": {"role": "rate", "numerator": "act_count", "denominator": "coded_act_count"},
+    }  # fmt: skip
+    with pytest.raises(ExportError, match=r"`share_pct` has 1 value.* beside a suppressed `act_count`"):
+        check_cell_sizes(rates, "leaky", K, roles)
+    flags = pa.table({"act_count": [None, 30], "is_act_count_suppressed": [False, False]})
+    with pytest.raises(ExportError, match="disagrees with the NULLs of `act_count`"):
+        check_cell_sizes(
+            flags,
+            "leaky",
+            K,
+            {"act_count": count, "is_act_count_suppressed": {"role": "flag", "count": "act_count"}},
+        )

@@ -53,20 +53,26 @@ POPULATION = {"75": 2.1e6, "92": 1.6e6, "69": 1.9e6, "11": 12.3e6, "84": 8.1e6, 
 S, INT, F, B, D = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
 SYNDROMIC_WEEK = pa.schema(
     [("syndrome_group", S), ("syndrome_label_fr", S), ("age_class", S), ("geo_level", S), ("geo_code", S),
-     ("geo_name", S), ("parent_geo_code", S), ("iso_week", S), ("week_start_date", D), ("act_count", INT),
+     ("geo_name", S), ("parent_geo_code", S), ("iso_week", S), ("week_start_date", D),
+     ("is_in_surveillance_period", B), ("act_count", INT),
      ("coded_act_count", INT), ("syndrome_act_count", INT), ("coding_rate_pct", F),
-     ("syndrome_share_of_coded_pct", F), ("population", F), ("incidence_per_100k", F),
+     ("syndrome_share_of_coded_pct", F), ("covered_population", F), ("area_population", F),
+     ("population_coverage_pct", F), ("incidence_per_100k", F),
      ("is_act_count_suppressed", B), ("is_coded_act_count_suppressed", B),
      ("is_syndrome_act_count_suppressed", B)]
 )  # fmt: skip
 # The daily mart has act_date before iso_week; the weekly one iso_week before week_start_date.
 SYNDROMIC_DAY = pa.schema(
-    [*list(SYNDROMIC_WEEK)[:7], pa.field("act_date", D), pa.field("iso_week", S), *list(SYNDROMIC_WEEK)[9:]]
+    [*list(SYNDROMIC_WEEK)[:7], pa.field("act_date", D), pa.field("iso_week", S), *list(SYNDROMIC_WEEK)[10:]]
 )
 BASELINE = pa.schema(
     [("syndrome_group", S), ("geo_level", S), ("geo_code", S), ("iso_week", S), ("week_start_date", D),
-     ("surveillance_season", S), ("observed_count", INT), ("baseline_count", F), ("epidemic_threshold", F),
-     ("training_week_count", INT), ("is_above_threshold", B), ("is_epidemic_week", B)]
+     ("surveillance_season", S), ("is_in_surveillance_period", B), ("observed_count", INT),
+     ("coded_act_count", INT), ("observed_share_pct", F), ("baseline_count", F), ("epidemic_threshold", F),
+     ("baseline_share_pct", F), ("epidemic_threshold_share_pct", F), ("training_week_count", INT),
+     ("is_above_threshold", B), ("is_epidemic_week", B), ("epidemic_phase", S),
+     ("intensity_medium_share_pct", F), ("intensity_high_share_pct", F), ("intensity_very_high_share_pct", F),
+     ("intensity_level", S)]
 )  # fmt: skip
 CARE_PATHWAY = pa.schema(
     [("syndrome_group", S), ("syndrome_label_fr", S), ("geo_level", S), ("geo_code", S), ("geo_name", S),
@@ -81,7 +87,7 @@ SEASONS = pa.schema(
      ("weeks_with_baseline", INT), ("has_epidemic", B), ("epidemic_start_iso_week", S),
      ("epidemic_start_date", D), ("peak_iso_week", S), ("peak_act_count", INT), ("epidemic_end_iso_week", S),
      ("epidemic_end_date", pa.timestamp("us")), ("epidemic_week_count", INT), ("excess_act_count", F),
-     ("peak_to_threshold_ratio", F), ("intensity_class", S)]
+     ("peak_to_threshold_ratio", F), ("intensity_level", S)]
 )  # fmt: skip
 SCHEMAS = {
     "syndromic_indicators_by_week": SYNDROMIC_WEEK,
@@ -140,7 +146,8 @@ def _weekly_rows(monday: date) -> list[dict]:
                         "syndrome_share_of_coded_pct": (
                             round(100 * syndrome / coded, 2) if ok and coded else None
                         ),
-                        "population": population,
+                        "covered_population": population, "area_population": population,
+                        "population_coverage_pct": 100.0 if population else None,
                         "incidence_per_100k": (
                             round(1e5 * syndrome / population, 1) if ok and population else None
                         ),

@@ -141,7 +141,8 @@ _PHASES_FR = {
     "pre_epidemic": "pré-épidémique",
     "epidemic": "épidémique",
     "post_epidemic": "post-épidémique",
-    "inter_epidemic": "hors épidémie",
+    "no_epidemic": "pas d'épidémie",
+    "out_of_season": "hors période de surveillance",
 }
 
 

@@ -57,6 +57,8 @@ _INFLUENZA_PINNED = {
     2021: ("2022-03-28", 16.0, 0.55),
     2022: ("2022-12-28", 13.0, 1.25),
 }
+# The strongest recent season (2022-23) is pinned at 1.25: random seasons stay below about that.
+_INFLUENZA_MAX_HEIGHT = 1.3
 _BRONCHIOLITIS_PINNED = {
     2020: ("2021-02-25", 22.0, 0.6),
     2021: ("2021-11-25", 20.0, 1.0),
@@ -97,9 +99,10 @@ _LOCKDOWNS = (("2020-03-17", "2020-05-10", 0.55), ("2020-10-30", "2020-12-14", 0
 
 def _season_bumps(
     t: np.ndarray, seed: int, region: str, process: int, peak_md: tuple[int, int], spread: float,
-    width: tuple[float, float], pinned: dict, baseline: float,
+    width: tuple[float, float], pinned: dict, baseline: float, max_height: float = np.inf,
 ) -> np.ndarray:  # fmt: skip
-    """Sum of one bump per season (September-August), each with its own timing and height."""
+    """Sum of one bump per season (September-August), each with its own timing and height (capped at
+    `max_height`, so that a random season is no stronger than the strongest pinned one)."""
     out = np.full(len(t), baseline)
     if len(t) == 0:
         return out
@@ -112,7 +115,7 @@ def _season_bumps(
         centre = _ord(f"{season + (peak_md[0] < 9)}-{peak_md[0]:02d}-{peak_md[1]:02d}")
         centre += nat.normal(0.0, spread)
         w = nat.uniform(*width)
-        h = nat.lognormal(0.0, 0.3)
+        h = min(nat.lognormal(0.0, 0.3), max_height)
         if season in pinned:
             if pinned[season] is None:
                 continue
@@ -182,7 +185,9 @@ def process_curves(days: np.ndarray, region: str, seed: int) -> np.ndarray:
         "steady": _seasonal(t, 15.0, 0.08),
         "winter": _seasonal(t, 15.0, 0.45),
         "summer": _seasonal(t, 196.0, 0.3),
-        "influenza": _season_bumps(t, seed, region, 3, (1, 28), 16.0, (11.0, 17.0), _INFLUENZA_PINNED, 0.03),
+        "influenza": _season_bumps(
+            t, seed, region, 3, (1, 28), 16.0, (11.0, 17.0), _INFLUENZA_PINNED, 0.03, _INFLUENZA_MAX_HEIGHT
+        ),
         "bronchiolitis": _season_bumps(
             t, seed, region, 4, (12, 8), 10.0, (18.0, 25.0), _BRONCHIOLITIS_PINNED, 0.05
         ),

@@ -13,9 +13,18 @@
       count_columns      counts to check
       suppression_flags  {count column: its boolean flag column}
       dependent_columns  {derived column: [count columns it is computed from]}
+    Without count_columns, all three come from the columns' declared disclosure roles
+    (macros/disclosure/disclosure_roles.sql), the declaration the export checks too.
 -#}
-{% test disclosure_min_cell_size(model, count_columns, suppression_flags=none, dependent_columns=none, k=none) %}
+{% test disclosure_min_cell_size(model, count_columns=none, suppression_flags=none, dependent_columns=none, k=none) %}
 {%- set k = k if k is not none else var('disclosure_k', 11) -%}
+{%- if count_columns is none and execute -%}
+    {%- set declared = disclosure_checks_from_roles(disclosure_tested_node(model)) -%}
+    {%- set count_columns = declared.count_columns -%}
+    {%- set suppression_flags = declared.suppression_flags -%}
+    {%- set dependent_columns = declared.dependent_columns -%}
+{%- endif -%}
+{%- set count_columns = count_columns or [] -%}
 {%- set checks = [] -%}
 {%- for column in count_columns -%}
     {%- do checks.append(
@@ -39,7 +48,10 @@
         ~ "count(*) as row_count from checked where " ~ column ~ " is not null and ("
         ~ (sources | join(' is null or ')) ~ " is null)"
     ) -%}
-{%- endfor %}
+{%- endfor -%}
+{%- if not checks -%}
+    {%- do checks.append("select null as column_name, null as violation, 0 as row_count") -%}
+{%- endif %}
 with
 
 checked as (

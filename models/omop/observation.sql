@@ -1,6 +1,8 @@
 {#-
     Who called and the outcome of each act, as question/answer pairs of the project's own concepts
-    (vocabulary UCN), plus diagnoses whose standard concept is outside the Condition domain.
+    (vocabulary UCN), plus diagnoses whose standard concept is outside the Condition domain (e.g. U07.1),
+    which carry their source (ICD-10 or thesaurus) concept in observation_source_concept_id as
+    condition_occurrence does.
     Incremental: a build replaces the rows of the acts changed since the last completed build.
 -#}
 {{ config(
@@ -90,7 +92,8 @@ act_observations as (
         act_facts.provider_id,
         act_facts.visit_occurrence_id,
         act_facts.source_field || ':' || act_facts.source_code as observation_source_value,
-        act_facts.source_code as value_source_value
+        act_facts.source_code as value_source_value,
+        0 as observation_source_concept_id
 
     from act_facts
     left join observation_concepts
@@ -115,7 +118,9 @@ diagnosis_observations as (
         provider_id,
         visit_occurrence_id,
         source_value as observation_source_value,
-        cast(null as varchar) as value_source_value
+        cast(null as varchar) as value_source_value,
+        {#- The ICD-10 (or thesaurus) concept of the code, as condition_occurrence carries it. #}
+        coalesce(source_concept_id, 0) as observation_source_concept_id
 
     from diagnoses
 
@@ -147,7 +152,7 @@ final as (
         unioned.visit_occurrence_id,
         cast(null as bigint) as visit_detail_id,
         unioned.observation_source_value,
-        0 as observation_source_concept_id,
+        unioned.observation_source_concept_id,
         cast(null as varchar) as unit_source_value,
         cast(null as varchar) as qualifier_source_value,
         unioned.value_source_value,

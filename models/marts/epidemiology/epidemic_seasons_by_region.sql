@@ -1,11 +1,10 @@
 {#-
-    Season summary per syndromic group, area (région, France) and surveillance season (July to June):
-    the epidemic period is the span from the first to the last epidemic week (weeks in runs of at
-    least two consecutive weeks above the Serfling threshold), its peak the epidemic week with the most
-    acts. Intensity is the peak count over the threshold that week, in four classes whose cut-offs
-    (1.5, 2.5, 4) are a project convention, not SpF's (SpF grades influenza intensity with the Moving
-    Epidemic Method on several networks). Seasons without a baseline (too little history) are left out;
-    seasons with a baseline and no epidemic week have has_epidemic = false.
+    Season summary per syndromic group, area (région, France) and surveillance season (July to June, or
+    the calendar year for summer-surveillance groups): the epidemic period is the span from the first to
+    the last epidemic week (real-time status within the group's surveillance period, so a period never
+    spans two seasons), its peak the epidemic week with the most acts, its intensity the highest MEM
+    level (Vega et al. 2013) an epidemic week reached. Seasons without a baseline (too little history)
+    are left out; seasons with a baseline and no epidemic week have has_epidemic = false.
     Built only from published counts and model outputs, so it discloses nothing new.
 -#}
 with
@@ -61,7 +60,12 @@ spans as (
         arg_min(iso_week, week_start_date) as epidemic_start_iso_week,
         arg_max(iso_week, week_start_date) as epidemic_end_iso_week,
         count(*) as epidemic_week_count,
-        round(sum(observed_count - baseline_count)) as excess_act_count
+        round(sum(observed_count - baseline_count)) as excess_act_count,
+        max(
+            case cast(intensity_level as varchar)
+                when 'low' then 1 when 'medium' then 2 when 'high' then 3 when 'very_high' then 4
+            end
+        ) as intensity_rank
 
     from epidemic_weeks
     group by all
@@ -105,13 +109,9 @@ final as (
         spans.epidemic_week_count,
         spans.excess_act_count,
         round(peaks.peak_act_count / nullif(peaks.peak_threshold, 0), 2) as peak_to_threshold_ratio,
-        case
-            when peaks.peak_act_count is null then null
-            when peaks.peak_act_count < 1.5 * peaks.peak_threshold then 'low'
-            when peaks.peak_act_count < 2.5 * peaks.peak_threshold then 'moderate'
-            when peaks.peak_act_count < 4 * peaks.peak_threshold then 'high'
-            else 'very_high'
-        end as intensity_class
+        case spans.intensity_rank
+            when 1 then 'low' when 2 then 'medium' when 3 then 'high' when 4 then 'very_high'
+        end as intensity_level
 
     from seasons
     left join spans

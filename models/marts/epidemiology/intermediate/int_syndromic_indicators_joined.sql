@@ -1,6 +1,9 @@
 {#-
     The syndromic indicators of every period type (day and ISO week) side by side: the syndrome's
-    count, the acts and coded acts of the same cell, the population. Rates are computed here once,
+    count, the acts and coded acts of the same cell, the area's population and the population the
+    network covers (incidence is over the covered population only; see
+    int_surveillance_departements_covered), and whether the week is in the group's surveillance period
+    (seeds/surveillance/surveillance_periods.csv). Rates are computed here once,
     and only from published counts: a NULL (suppressed) count gives a NULL rate, so a rate never
     reveals a suppressed count. The day and week marts select from it. Left joins (every syndrome cell
     has its acts and coded-acts cells by construction): see int_acts_classified_for_surveillance.
@@ -16,6 +19,18 @@ cells as (
 population as (
 
     select * from {{ ref('int_population_by_area_and_age_class') }}
+
+),
+
+covered_population as (
+
+    select * from {{ ref('int_population_covered_by_area_and_age_class') }}
+
+),
+
+surveillance_periods as (
+
+    select * from {{ ref('surveillance_periods') }}
 
 ),
 
@@ -89,7 +104,18 @@ joined as (
         act_cells.cell_count as act_count,
         coded_cells.cell_count as coded_act_count,
         syndrome_cells.cell_count as syndrome_act_count,
-        population.population,
+        population.population as area_population,
+        covered_population.covered_population,
+        {#- ISO week number against the period, which wraps over the new year when first > last. #}
+        case
+            when surveillance_periods.first_iso_week <= surveillance_periods.last_iso_week
+                then
+                    weekofyear(syndrome_cells.period_start)
+                    between surveillance_periods.first_iso_week and surveillance_periods.last_iso_week
+            else
+                weekofyear(syndrome_cells.period_start) >= surveillance_periods.first_iso_week
+                or weekofyear(syndrome_cells.period_start) <= surveillance_periods.last_iso_week
+        end as is_in_surveillance_period,
         act_cells.is_suppressed as is_act_count_suppressed,
         coded_cells.is_suppressed as is_coded_act_count_suppressed,
         syndrome_cells.is_suppressed as is_syndrome_act_count_suppressed
@@ -122,6 +148,15 @@ joined as (
                 greatest(year(syndrome_cells.period_start), population_years.first_year),
                 population_years.last_year
             )
+    left join covered_population
+        on
+            syndrome_cells.geo_level = covered_population.geo_level
+            and syndrome_cells.geo_code = covered_population.geo_code
+            and syndrome_cells.age_class = covered_population.age_class
+            and cast(date_trunc('week', syndrome_cells.period_start) as date)
+            = covered_population.week_start_date
+    left join surveillance_periods
+        on syndromic_groups.surveillance_period = surveillance_periods.surveillance_period
     left join departements
         on
             syndrome_cells.geo_level = 'departement'
@@ -139,7 +174,8 @@ with_rates as (
         *,
         round(100.0 * coded_act_count / nullif(act_count, 0), 2) as coding_rate_pct,
         round(100.0 * syndrome_act_count / nullif(coded_act_count, 0), 2) as syndrome_share_of_coded_pct,
-        round(100000.0 * syndrome_act_count / nullif(population, 0), 3) as incidence_per_100k
+        round(100.0 * covered_population / nullif(area_population, 0), 1) as population_coverage_pct,
+        round(100000.0 * syndrome_act_count / nullif(covered_population, 0), 3) as incidence_per_100k
 
     from joined
 

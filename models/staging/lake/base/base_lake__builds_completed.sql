@@ -33,6 +33,7 @@
 -- depends_on: {{ ref('death') }}
 -- depends_on: {{ ref('int_surveillance_acts_classified') }}
 -- depends_on: {{ ref('int_surveillance_act_syndromes') }}
+-- depends_on: {{ ref('int_surveillance_syndrome_counts_by_week') }}
 -- depends_on: {{ ref('disclosure_controlled_cells') }}
 -- depends_on: {{ ref('syndromic_indicators_by_day') }}
 -- depends_on: {{ ref('syndromic_indicators_by_week') }}
