@@ -76,9 +76,9 @@ def test_grouped_ingest_summary_counts_every_file(tmp_path: Path, keystore, monk
     line = next(line for line in result.output.splitlines() if "actes (" in line)
     assert "actes (36 files, 31 with quarantined rows)" in line
     numbers = [int(n.replace(",", "")) for n in re.findall(r"│\s*([\d,]+)\s*(?=│)", line)]
-    assert numbers == [77, 46, 31]  # read, accepted, quarantined over the 36 files
+    assert numbers == [77, 46, 31, 0]  # read, accepted, quarantined, opposed over the 36 files
     total = next(line for line in result.output.splitlines() if "36 files, all entities" in line)
-    assert [int(n) for n in re.findall(r"│\s*(\d+)\s*(?=│)", total)] == [77, 46, 31]
+    assert [int(n) for n in re.findall(r"│\s*(\d+)\s*(?=│)", total)] == [77, 46, 31, 0]
     report = next((tmp_path / "home" / "reports").glob("ingest-*.csv"))
     with report.open(encoding="utf-8") as fh:
         assert sum(int(r["rows_read"]) for r in csv.DictReader(fh)) == 77
