@@ -3,8 +3,9 @@
 What is published is decided by dbt, not here: every model whose config has
 `meta.disclosure.published: true` (read from dbt's `manifest.json`). Those marts passed disclosure control
 in the build (cell size, complementary suppression, doctor threshold); the export checks again, as a last
-line of defence, that no `*_count` column holds a value between 1 and k-1, and refuses to write
-anything otherwise.
+line of defence, that no `*_count` column holds a value between 1 and k-1, and that a reader solving
+every published relation pins no suppressed count (ingest/disclosure_attack.py), and refuses to write
+anything otherwise. It prints the information loss (share of cells and counts suppressed).
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
 encrypted (only suppressed aggregates leave the encrypted zones):
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 from ingest import settings
 from ingest.crypto import load_httpfs
+from ingest.disclosure_attack import check_publication, information_loss, publication_report
 from ingest.exceptions import LakehouseError
 from ingest.keys import open_keystore
 from ingest.storage import ObjectStore, S3Settings, open_store
@@ -137,6 +139,8 @@ def export(
             ) from None
         check_cell_sizes(table, mart.name, k)
         tables[mart.name] = table
+    # The linear attacker on everything about to be published at once (ingest/disclosure_attack.py).
+    attack = check_publication(tables, k)
     # Everything was checked before the first write: a refusal leaves the previous publication intact.
     dictionary = []
     for mart in marts:
@@ -167,6 +171,7 @@ def export(
         "marts": {entry["name"]: entry["rows"] for entry in dictionary},
     }
     store.put(f"{prefix}/_export.json", json.dumps(summary, indent=2).encode())
+    summary["disclosure_report"] = publication_report(attack, information_loss(con))
     return summary
 
 
@@ -207,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for name, rows in summary["marts"].items():
         print(f"{name}: {rows} rows")
+    for line in summary["disclosure_report"]:
+        print(line)
     print(f"Published to {root}/{PUBLICATION_PREFIX}/")
     return 0
 

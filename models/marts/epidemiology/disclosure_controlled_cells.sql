@@ -39,6 +39,13 @@
     {%- do key_parts.append("coalesce(cast(" ~ dim ~ " as varchar), '~')") -%}
 {%- endfor -%}
 {%- set cell_key = "md5(concat_ws('|', " ~ (key_parts | join(', ')) ~ "))" -%}
+{#-
+    Daily series only at the levels where they survive disclosure control (région and France): a day's
+    count by département and age class is mostly below k, and every such cell hidden cascaded through
+    the day -> week and département -> région margins into weekly and national cells (docs/epidemiology.md,
+    information loss). Weekly series keep the départements.
+-#}
+{%- set published_day_geography = "(periods.period_type = 'week' or geographies.geo_level != 'departement')" -%}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -48,7 +55,7 @@
     ],
     post_hook=[
         "{{ insert_remaining_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement'), sql) }}",
-        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks')) }}",
+        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this)) }}",
         "drop table if exists {{ week_chunks_relation(this) }}",
     ],
 ) }}
@@ -587,6 +594,7 @@ grid as (
     cross join age_classes
     cross join geographies
     cross join periods
+    where {{ published_day_geography }}
 
     union all
 
@@ -608,6 +616,7 @@ grid as (
     cross join age_classes
     cross join geographies
     cross join periods
+    where {{ published_day_geography }}
 
     union all
 
