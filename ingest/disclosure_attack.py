@@ -14,15 +14,17 @@ every suppressed count a variable, and every linear relation a reader knows betw
 - orderings: syndrome acts <= coded acts <= acts; emergency referrals, hospitalisations, death
   certificates <= acts of the same cell;
 - rates: a published share with a published numerator or denominator (to within its rounding);
-- non-negativity, and published zeros: a hidden count is taken to be at least 1 (zeros are published;
-  complementary suppression hides a zero only as a last resort), relaxed to 0 where that is infeasible.
+- non-negativity. A reader who sees zeros published may guess that a hidden count is at least 1, but
+  complementary suppression hides a zero when nothing else is left, so the LP keeps 0 as the lower
+  bound (assuming 1 made the true table infeasible wherever a zero was hidden); the guess is covered by
+  the rule instead: an interval [0, 6] means 1..6 to that reader, and fails.
 
 **Protection rule.** For every suppressed cell the reader's feasible interval [lo, hi] (linear relaxation)
 must satisfy hi >= k and hi - lo >= k - 1: the reader can never rule out that a hidden count is k or
-more (so never learns it is a small count), and never narrows it to fewer than k values (so never
-recovers it, exactly or to within a few units). With hidden counts >= 1, the first follows from the
-second. This is τ-Argus's interval protection with an upper protection level of k - value and a
-protection interval of k - 1 for every hidden cell.
+more (so never learns it is a small count, not even as "1..k-1"), and never narrows it to fewer than k
+values (so never recovers it, exactly or to within a few units). This is τ-Argus's interval protection
+with an upper protection level of k - value for a small cell and a protection interval (sliding) of
+k - 1 for every hidden cell.
 
 **Scale.** The relations never cross an ISO week, a syndromic family (a group and its union) or a count;
 the problem is cut into its connected components of hidden cells (relations between two hidden cells
@@ -137,6 +139,7 @@ class AuditResult:
     lps: int = 0
     seconds: float = 0.0
     relaxed_components: int = 0
+    inconsistent_components: int = 0
 
 
 def _interval_ok(lower: float, upper: float, k: int) -> bool:
@@ -238,6 +241,9 @@ def audit(
         )
         result.lps += lps
         result.relaxed_components += relaxed
+        if intervals is None:
+            result.inconsistent_components += 1
+            continue
         for position, (lower, upper) in intervals.items():
             if not _interval_ok(lower, upper, k):
                 cell = hidden[position]
@@ -252,10 +258,13 @@ def _component_intervals(members, component_relations, values, index, k, samples
     local = {position: column for column, position in enumerate(members)}
     size = len(members)
     lps = 0
-    attempts = [(False, 1.0), (True, 1.0), (True, 0.0)]  # (relax unions, lower bound of a hidden cell)
-    for relax, floor in attempts:
+    # (relax unions, lower bound of a hidden cell, keep orderings): the strongest reading that fits.
+    attempts = [(False, 0.0, True), (True, 0.0, True), (True, 0.0, False)]
+    for relax, floor, orderings in attempts:
         eq_rows, ub_rows = [], []
         for relation, terms, rhs in component_relations:
+            if not orderings and relation.label == "ordering":
+                continue
             if relax and relation.relaxed is not None:
                 for weaker in relation.relaxed:
                     weaker_terms, weaker_rhs = _reduce(weaker, values, index)
@@ -272,8 +281,9 @@ def _component_intervals(members, component_relations, values, index, k, samples
         if first.status == 0:
             break
     else:
-        # No reading of the relations fits: report every member as unprotected rather than guess.
-        return {position: (0.0, 0.0) for position in members}, lps, 1
+        # No reading of the relations fits the published values: the attacker's model of them is wrong
+        # for this component; it is counted (AuditResult.inconsistent_components), not guessed at.
+        return None, lps, 1
     seen_low = first.x.copy()
     seen_high = first.x.copy()
     objectives = [np.ones(size), -np.ones(size)]
@@ -303,7 +313,7 @@ def _component_intervals(members, component_relations, values, index, k, samples
             lps += 1
             low = bottom.fun if bottom.status == 0 else low
         intervals[position] = (low, high)
-    return intervals, lps, int(relax or floor == 0.0)
+    return intervals, lps, int(relax or not orderings)
 
 
 # --- The published marts as cells and relations -------------------------------------------------------
@@ -564,12 +574,15 @@ def check_publication(tables: dict[str, pa.Table], k: int, shown: int = 5) -> Au
     return result
 
 
-def publication_report(result: AuditResult, losses: list[Loss]) -> list[str]:
-    """The lines `export` prints: the attacker's work and the price of the protection."""
-    lines = [
-        f"Linear attacker: {result.hidden_cells} suppressed cells in {result.components} independent tables "
-        f"(largest {result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s: none pinned."
-    ]
+def publication_report(result: AuditResult | None, losses: list[Loss]) -> list[str]:
+    """The lines `export` prints: the attacker's work (when it ran) and the price of the protection."""
+    lines = []
+    if result is not None:
+        lines.append(
+            f"Linear attacker: {result.hidden_cells} suppressed cells in {result.components} independent "
+            f"tables (largest {result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s: "
+            f"none pinned ({result.inconsistent_components} tables its model of the relations did not fit)."
+        )
     if losses:
         lines.append("Information loss (share of cells and of counts suppressed):")
         lines += [f"  {loss}" for loss in losses]

@@ -5,11 +5,13 @@
          add up to it, all other dimensions equal (the same definitions as the
          `disclosure_no_recoverable_cell` test);
       2. a group with exactly one suppressed cell would give it back by subtraction, and a group whose
-         suppressed cells add up to little pins each of them (two hidden cells summing to 6 are each
-         in 1..5): in each group with one suppressed cell, or whose suppressed cells' sum minus their
-         number is below k - 1 (the protection interval of ingest/disclosure_attack.py), the smallest
-         non-zero published cell is suppressed too (a zero only when nothing else is left: zeros are
-         often known to be structural, a weak cover);
+         suppressed cells add up to less than k pins each of them (two hidden cells summing to 6 are
+         each in 0..6, i.e. 1..6 to a reader who sees zeros published): in each group with one
+         suppressed cell, or whose suppressed cells add up to less than k (the protection rule of
+         ingest/disclosure_attack.py), the smallest non-zero published cell is suppressed too (a zero
+         only when nothing else is left: zeros are often known to be structural, a weak cover);
+         a group with every cell hidden and still adding up to less than k gets, once, the smallest
+         non-zero published cell of a group sharing one of its cells;
       3. a new suppression can expose another group, in another margin or another table of cells:
          repeat until no group is exposed (a fixed point; suppressions only grow, so it ends).
          Semi-naive passes: a group's suppressed count only grows, so a group can only become exposed
@@ -96,9 +98,9 @@
                     left join (select * from {{ relation }} where {{ scope_where }}) as cells
                         on members.cell_id = cells.{{ id_column }}
                 ),
-                {#- One hidden cell, or hidden cells too small together to give each a protection
-                    interval of k - 1 values (each hidden cell is at least 1 to a reader who sees the
-                    zeros published): the rule ingest/disclosure_attack.py checks. #}
+                {#- One hidden cell, or hidden cells adding up to less than k: each would then be
+                    pinned inside 0..k-1, i.e. 1..k-1 to a reader who sees the zeros published (the
+                    rule ingest/disclosure_attack.py checks). #}
                 exposed as (
                     select group_id
                     from cells_in_groups
@@ -107,8 +109,7 @@
                         count(*) filter (where is_suppressed) = 1
                         or (
                             count(*) filter (where is_suppressed) > 1
-                            and sum(cell_count) filter (where is_suppressed)
-                            - count(*) filter (where is_suppressed) < {{ protection_k - 1 }}
+                            and sum(cell_count) filter (where is_suppressed) < {{ protection_k }}
                         )
                 ),
                 ranked as (
@@ -128,8 +129,55 @@
                     where
                         exposed.group_id is not null
                         and not cells_in_groups.is_suppressed
+                ),
+                {#- An exposed group with no non-zero cell left to hide (every cell hidden and adding
+                    up to less than k) cannot be fixed inside: the smallest non-zero published cell of a
+                    group sharing one of its cells is hidden instead, once (the group is not touched
+                    again, so no pass repeats it). #}
+                stuck as (
+                    select cells_in_groups.group_id
+                    from cells_in_groups
+                    left join exposed
+                        on cells_in_groups.group_id = exposed.group_id
+                    where exposed.group_id is not null
+                    group by cells_in_groups.group_id
+                    having
+                        count(*) filter (
+                            where not cells_in_groups.is_suppressed and cells_in_groups.cell_count > 0
+                        ) = 0
+                ),
+                neighbours as (
+                    select
+                        stuck.group_id as stuck_group_id,
+                        others.cell_id,
+                        others.is_parent,
+                        other_cells.{{ count_column }} as cell_count
+                    from stuck
+                    left join disclosure_members as own
+                        on stuck.group_id = own.group_id
+                    left join disclosure_members as shared
+                        on own.cell_id = shared.cell_id
+                    left join disclosure_members as others
+                        on shared.group_id = others.group_id
+                    left join (select * from {{ relation }} where {{ scope_where }}) as other_cells
+                        on others.cell_id = other_cells.{{ id_column }}
+                    where
+                        shared.group_id != stuck.group_id
+                        and not other_cells.is_suppressed
+                        and other_cells.{{ count_column }} > 0
+                ),
+                ranked_neighbours as (
+                    select
+                        cell_id,
+                        row_number() over (
+                            partition by stuck_group_id
+                            order by cell_count, is_parent, cell_id
+                        ) as pick_rank
+                    from neighbours
                 )
                 select distinct cell_id from ranked where pick_rank = 1
+                union
+                select cell_id from ranked_neighbours where pick_rank = 1
             {% endcall %}
             {%- set picked = run_query('select count(*) from disclosure_picks').columns[0].values()[0] -%}
             {%- if picked == 0 -%}

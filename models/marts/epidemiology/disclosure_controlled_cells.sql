@@ -40,12 +40,18 @@
 {%- endfor -%}
 {%- set cell_key = "md5(concat_ws('|', " ~ (key_parts | join(', ')) ~ "))" -%}
 {#-
-    Daily series only at the levels where they survive disclosure control (région and France): a day's
-    count by département and age class is mostly below k, and every such cell hidden cascaded through
-    the day -> week and département -> région margins into weekly and national cells (docs/epidemiology.md,
-    information loss). Weekly series keep the départements.
+    Daily series only where they survive disclosure control: France by age class, régions all ages. A
+    day's count by département, or by région and age class, is mostly below k, and every such cell
+    hidden cascaded through the day -> week, age and geography margins into weekly and national cells
+    (docs/epidemiology.md, information loss). Weekly series keep every area and age class.
 -#}
-{%- set published_day_geography = "(periods.period_type = 'week' or geographies.geo_level != 'departement')" -%}
+{%- set published_day_geography -%}
+    (
+        periods.period_type = 'week'
+        or geographies.geo_level = 'france'
+        or (geographies.geo_level = 'region' and age_classes.age_class = 'all')
+    )
+{%- endset -%}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
