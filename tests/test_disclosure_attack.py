@@ -197,7 +197,6 @@ def test_engine_leaves_no_cell_the_attacker_can_pin(tmp_path: Path) -> None:
     assert audit.findings == [], [str(f) for f in audit.findings[:5]]
 
 
-@pytest.mark.xfail(strict=False, reason="as above: random tables may leave a pinned cell")
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31 - 1), tables=st.integers(1, 8), k=st.integers(3, 15))
 def test_for_any_table_and_k_published_cells_are_safe(
@@ -212,5 +211,38 @@ def test_for_any_table_and_k_published_cells_are_safe(
     assert table.column("is_suppressed").to_pylist() == [
         c is None for c in table.column("syndrome_act_count").to_pylist()
     ]
-    findings = audit_published_tables({"suppressed_cells": table}, k).findings
-    assert findings == [], [str(f) for f in findings[:5]]
+    # Recovered from its margins: solved exactly by a reader (the full interval rule is the test above).
+    recovered = [
+        f for f in audit_published_tables({"suppressed_cells": table}, k).findings if f.upper - f.lower < 0.5
+    ]
+    assert recovered == [], [str(f) for f in recovered[:5]]
+
+
+def test_engine_leaves_no_margin_group_hiding_less_than_k_beside_a_published_cell(tmp_path: Path) -> None:
+    """Two hidden cells summing to 6 under a published total pin each in 0..6: the engine hides another."""
+    result, db = _build_fixture_project(tmp_path, seed=7, tables=12, k=K)
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select s.family, s.age_class, s.geo_level, s.geo_code, s.parent_geo_level, s.parent_geo_code,"
+            " r.cell_count, s.is_suppressed from main.suppressed_cells as s"
+            " left join main.raw_cells as r on s.cell_id = r.cell_id"
+        ).fetchall()
+    finally:
+        con.close()
+    groups: dict[tuple, list[tuple]] = {}
+    for row in rows:
+        family, age, level, code, parent_level, parent_code = row[:6]
+        groups.setdefault(("age", family, level, code), []).append(row)
+        groups.setdefault(("geo", family, age, level, code), []).append(row)
+        if parent_level:
+            groups.setdefault(("geo", family, age, parent_level, parent_code), []).append(row)
+    narrow = [
+        key
+        for key, members in groups.items()
+        if len(members) > 1
+        and 0 < sum(m[6] for m in members if m[7]) < K
+        and any(not m[7] and m[6] > 0 for m in members)
+    ]
+    assert narrow == []
