@@ -88,11 +88,11 @@ def test_attacker_recovers_a_union_component_by_subtraction() -> None:
 
 
 def test_attacker_pins_two_small_hidden_cells_under_a_margin() -> None:
-    # asthme, one area, one week: the two hidden age classes add up to 6, so each is in 1..5.
+    # asthme, one area, one week: the two hidden age classes add up to 6, so each is in 0..6.
     table = _weekly(_asthme(total=40))
     findings = audit_published_tables({"weekly": table}, K).findings
     assert len(findings) == 2
-    assert all(f.upper <= 5 + 1e-6 and "pinned inside 1..5" in str(f) for f in findings)
+    assert all(f.upper <= 6 + 1e-6 and "pinned inside 0..6" in str(f) for f in findings)
 
 
 def test_attacker_accepts_cells_hidden_in_a_wide_interval() -> None:

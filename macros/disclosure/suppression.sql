@@ -9,7 +9,8 @@
          each in 0..6, i.e. 1..6 to a reader who sees zeros published): in each group with one
          suppressed cell, or whose suppressed cells add up to less than k (the protection rule of
          ingest/disclosure_attack.py), the smallest non-zero published cell is suppressed too (a zero
-         only when nothing else is left: zeros are often known to be structural, a weak cover);
+         only against subtraction, when nothing else is left: zeros are often known to be structural,
+         a weak cover, and add nothing to a hidden sum);
          a group with every cell hidden and still adding up to less than k gets, once, the smallest
          non-zero published cell of a group sharing one of its cells;
       3. a new suppression can expose another group, in another margin or another table of cells:
@@ -102,7 +103,9 @@
                     pinned inside 0..k-1, i.e. 1..k-1 to a reader who sees the zeros published (the
                     rule ingest/disclosure_attack.py checks). #}
                 exposed as (
-                    select group_id
+                    select
+                        group_id,
+                        count(*) filter (where is_suppressed) as hidden_count
                     from cells_in_groups
                     group by group_id
                     having
@@ -126,9 +129,11 @@
                     from cells_in_groups
                     left join exposed
                         on cells_in_groups.group_id = exposed.group_id
+                    {#- Hiding a zero adds nothing to a hidden sum: a zero only against subtraction. #}
                     where
                         exposed.group_id is not null
                         and not cells_in_groups.is_suppressed
+                        and (cells_in_groups.cell_count > 0 or exposed.hidden_count = 1)
                 ),
                 {#- An exposed group with no non-zero cell left to hide (every cell hidden and adding
                     up to less than k) cannot be fixed inside: the smallest non-zero published cell of a
