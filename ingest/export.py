@@ -3,9 +3,9 @@
 What is published is decided by dbt, not here: every model whose config has
 `meta.disclosure.published: true` (read from dbt's `manifest.json`). Those marts passed disclosure control
 in the build (cell size, complementary suppression, doctor threshold); the export checks again, as a last
-line of defence, that no `*_count` column holds a value between 1 and k-1, and that a reader solving
-every published relation pins no suppressed count (ingest/disclosure_attack.py), and refuses to write
-anything otherwise. It prints the information loss (share of cells and counts suppressed).
+line of defence, that no `*_count` column holds a value between 1 and k-1 (and, with `--linear-attacker`,
+that a reader solving every published relation pins no suppressed count: ingest/disclosure_attack.py),
+and refuses to write anything otherwise. It prints the information loss (cells and counts suppressed).
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
 encrypted (only suppressed aggregates leave the encrypted zones):
