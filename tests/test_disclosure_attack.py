@@ -185,8 +185,9 @@ def _engine_output_as_a_mart(db: Path) -> pa.Table:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the engine's group rules (one hidden cell; hidden sum - n < k - 1) do not see the interplay of "
-    "margins: ~115 of ~1,300 hidden cells stay pinned on these 40 tables (docs/epidemiology.md)",
+    reason="the engine's group rules (one hidden cell; hidden sum < k; a neighbour pick when a group is all "
+    "hidden) do not see chains of margins: 15 of 1,272 hidden cells stay pinned on these 40 tables "
+    "(docs/epidemiology.md, limits)",
 )
 def test_engine_leaves_no_cell_the_attacker_can_pin(tmp_path: Path) -> None:
     result, db = _build_fixture_project(tmp_path, seed=20261128, tables=40, k=K)
