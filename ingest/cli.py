@@ -405,8 +405,13 @@ def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
 @main.command()
 @click.option("--out", help="Publication root: folder or s3://bucket/prefix [default: the lake root].")
 @click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
+@click.option(
+    "--linear-attacker",
+    is_flag=True,
+    help="Refuse to publish if a reader solving every published relation pins a suppressed count (LP).",
+)
 @handle_errors
-def export(out: str | None, k: int) -> None:
+def export(out: str | None, k: int, linear_attacker: bool) -> None:
     """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
     dictionary to publication/, outside the encrypted zones."""
     from ingest.contract import PROJECT_ROOT
@@ -418,6 +423,8 @@ def export(out: str | None, k: int) -> None:
     args = ["--manifest", str(manifest), "--k", str(k)]
     if out:
         args += ["--out", out]
+    if linear_attacker:
+        args.append("--linear-attacker")
     ok = export_main(args) == 0
     _audit("export", {"k": k, "target": "custom" if out else "lake"}, "success" if ok else "failure")
     if not ok:

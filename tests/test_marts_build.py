@@ -136,6 +136,10 @@ def test_export_then_query_with_duckdb_and_pandas(built: dict, tmp_path: Path) -
     manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
     summary = export(manifest, built["con"], open_store(tmp_path), k=K)
     assert set(summary["marts"]) == set(MARTS)
+    # The price of the protection, per table and level, from the build's statistics (no cell value).
+    report = summary["disclosure_report"]
+    assert report[0].startswith("Information loss")
+    assert any(line.split()[:3] == ["syndromic_indicators", "week", "france"] for line in report[1:])
     publication = tmp_path / "publication"
     dictionary = json.loads((publication / "data_dictionary.json").read_text())
     for entry in dictionary:

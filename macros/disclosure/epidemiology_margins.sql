@@ -8,6 +8,10 @@
       time        the days of an ISO week add up to the week
       hour_band   the four hour bands add up to all bands
       network     the associations' daily acts add up to France's daily acts, all ages
+      union       iCanicule is the union of its three components (seeds/surveillance/
+                  syndromic_group_codes.csv: its codes are exactly theirs), their sum when no act
+                  carries two of them, which is how a reader reads it. IRA has codes of its own, so it
+                  only bounds its components: ingest/disclosure_attack.py checks that relation.
 -#}
 {% macro epidemiology_cell_margins() %}
     {%- set all_dims = [
@@ -46,6 +50,15 @@
             'parent_key': 'hour_band',
             'child_where': "hour_band != 'all'",
             'parent_where': "hour_band = 'all'",
+        },
+        {
+            'name': 'union',
+            'group_by': all_dims | reject('in', ['syndrome_group']) | list,
+            'child_key': "'icanicule'",
+            'parent_key': 'syndrome_group',
+            'child_where': "syndrome_group in ("
+                ~ "'icanicule_hyperthermie', 'icanicule_deshydratation', 'icanicule_hyponatremie')",
+            'parent_where': "syndrome_group = 'icanicule'",
         },
         {
             'name': 'network',

@@ -4,9 +4,15 @@
       1. every margin in `margins` cuts the cells into groups: a parent (a total) and the children that
          add up to it, all other dimensions equal (the same definitions as the
          `disclosure_no_recoverable_cell` test);
-      2. a group with exactly one suppressed cell would give it back by subtraction: in each such group
-         the smallest non-zero published cell is suppressed too (a zero only when nothing else is left:
-         zeros are often known to be structural, a weak cover);
+      2. a group with exactly one suppressed cell would give it back by subtraction, and a group whose
+         suppressed cells add up to less than k pins each of them (two hidden cells summing to 6 are
+         each in 0..6, i.e. 1..6 to a reader who sees zeros published): in each group with one
+         suppressed cell, or whose suppressed cells add up to less than k (the protection rule of
+         ingest/disclosure_attack.py), the smallest non-zero published cell is suppressed too (a zero
+         only against subtraction, when nothing else is left: zeros are often known to be structural,
+         a weak cover, and add nothing to a hidden sum);
+         a group with every cell hidden and still adding up to less than k gets, once, the smallest
+         non-zero published cell of a group sharing one of its cells;
       3. a new suppression can expose another group, in another margin or another table of cells:
          repeat until no group is exposed (a fixed point; suppressions only grow, so it ends).
          Semi-naive passes: a group's suppressed count only grows, so a group can only become exposed
@@ -26,9 +32,14 @@
       scope_where      SQL restricting the cells considered (an incremental build's recomputed ISO
                        weeks); correct only when no margin group crosses it (each group lies in the
                        scope or outside it), so the cells outside are left exactly as they were
+      protection_k     the threshold k of the protection interval
+      stats_relation   optional table of the information loss (cells and counts suppressed) per ISO
+                       week, family, geography level, period type and age level, written before the
+                       counts are nulled; read by the export's report (ingest/disclosure_attack.py)
 -#}
 {% macro disclosure_suppress_complementary(
-    relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true'
+    relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true',
+    stats_relation=none, protection_k=var('disclosure_k', 11)
 ) %}
     {%- if not execute -%}
         {{ return('select 1') }}
@@ -88,11 +99,21 @@
                     left join (select * from {{ relation }} where {{ scope_where }}) as cells
                         on members.cell_id = cells.{{ id_column }}
                 ),
+                {#- One hidden cell, or hidden cells adding up to less than k: each would then be
+                    pinned inside 0..k-1, i.e. 1..k-1 to a reader who sees the zeros published (the
+                    rule ingest/disclosure_attack.py checks). #}
                 exposed as (
-                    select group_id
+                    select
+                        group_id,
+                        count(*) filter (where is_suppressed) as hidden_count
                     from cells_in_groups
                     group by group_id
-                    having count(*) filter (where is_suppressed) = 1
+                    having
+                        count(*) filter (where is_suppressed) = 1
+                        or (
+                            count(*) filter (where is_suppressed) > 1
+                            and sum(cell_count) filter (where is_suppressed) < {{ protection_k }}
+                        )
                 ),
                 ranked as (
                     select
@@ -108,11 +129,60 @@
                     from cells_in_groups
                     left join exposed
                         on cells_in_groups.group_id = exposed.group_id
+                    {#- Hiding a zero adds nothing to a hidden sum: a zero only against subtraction. #}
                     where
                         exposed.group_id is not null
                         and not cells_in_groups.is_suppressed
+                        and (cells_in_groups.cell_count > 0 or exposed.hidden_count = 1)
+                ),
+                {#- An exposed group with no non-zero cell left to hide (every cell hidden and adding
+                    up to less than k) cannot be fixed inside: the smallest non-zero published cell of a
+                    group sharing one of its cells is hidden instead, once (the group is not touched
+                    again, so no pass repeats it). #}
+                stuck as (
+                    select cells_in_groups.group_id
+                    from cells_in_groups
+                    left join exposed
+                        on cells_in_groups.group_id = exposed.group_id
+                    where exposed.group_id is not null
+                    group by cells_in_groups.group_id
+                    having
+                        count(*) filter (
+                            where not cells_in_groups.is_suppressed and cells_in_groups.cell_count > 0
+                        ) = 0
+                ),
+                neighbours as (
+                    select
+                        stuck.group_id as stuck_group_id,
+                        others.cell_id,
+                        others.is_parent,
+                        other_cells.{{ count_column }} as cell_count
+                    from stuck
+                    left join disclosure_members as own
+                        on stuck.group_id = own.group_id
+                    left join disclosure_members as shared
+                        on own.cell_id = shared.cell_id
+                    left join disclosure_members as others
+                        on shared.group_id = others.group_id
+                    left join (select * from {{ relation }} where {{ scope_where }}) as other_cells
+                        on others.cell_id = other_cells.{{ id_column }}
+                    where
+                        shared.group_id != stuck.group_id
+                        and not other_cells.is_suppressed
+                        and other_cells.{{ count_column }} > 0
+                ),
+                ranked_neighbours as (
+                    select
+                        cell_id,
+                        row_number() over (
+                            partition by stuck_group_id
+                            order by cell_count, is_parent, cell_id
+                        ) as pick_rank
+                    from neighbours
                 )
                 select distinct cell_id from ranked where pick_rank = 1
+                union
+                select cell_id from ranked_neighbours where pick_rank = 1
             {% endcall %}
             {%- set picked = run_query('select count(*) from disclosure_picks').columns[0].values()[0] -%}
             {%- if picked == 0 -%}
@@ -146,6 +216,39 @@
     {%- endif -%}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
         ~ state.passes ~ " passes", info=true) }}
+    {%- if stats_relation is not none %}
+        {#- The price of the protection, aggregated before the values go: no cell's value is kept. #}
+        {% call statement('disclosure_stats') %}
+            create table if not exists {{ stats_relation }} (
+                period_start date,
+                family varchar,
+                geo_level varchar,
+                period_type varchar,
+                is_all_ages boolean,
+                cell_total bigint,
+                suppressed_cell_total bigint,
+                complementary_cell_total bigint,
+                count_total bigint,
+                suppressed_count_total bigint
+            );
+            delete from {{ stats_relation }} where {{ scope_where }};
+            insert into {{ stats_relation }}
+            select
+                cast(date_trunc('week', period_start) as date) as period_start,
+                family,
+                geo_level,
+                period_type,
+                coalesce(age_class, 'all') = 'all' as is_all_ages,
+                count(*) as cell_total,
+                count(*) filter (where is_suppressed) as suppressed_cell_total,
+                count(*) filter (where suppression_reason = 'complementary') as complementary_cell_total,
+                sum({{ count_column }}) as count_total,
+                coalesce(sum({{ count_column }}) filter (where is_suppressed), 0) as suppressed_count_total
+            from {{ relation }}
+            where {{ scope_where }}
+            group by all
+        {% endcall %}
+    {%- endif %}
     {% call statement('disclosure_cleanup') %}
         drop table if exists disclosure_members;
         drop table if exists disclosure_picks;
@@ -159,3 +262,12 @@
         is_suppressed
         and ({{ scope_where }})
 {% endmacro %}
+
+
+{#- Where a cells table's information-loss figures go (build_state: never published). -#}
+{% macro suppression_stats_relation(model_relation) -%}
+    {{- return(api.Relation.create(
+        database=model_relation.database, schema='build_state',
+        identifier=model_relation.identifier ~ '__suppression_stats'
+    )) -}}
+{%- endmacro %}

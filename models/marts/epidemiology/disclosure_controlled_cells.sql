@@ -39,6 +39,19 @@
     {%- do key_parts.append("coalesce(cast(" ~ dim ~ " as varchar), '~')") -%}
 {%- endfor -%}
 {%- set cell_key = "md5(concat_ws('|', " ~ (key_parts | join(', ')) ~ "))" -%}
+{#-
+    Daily series only where they survive disclosure control: France by age class, régions all ages. A
+    day's count by département, or by région and age class, is mostly below k, and every such cell
+    hidden cascaded through the day -> week, age and geography margins into weekly and national cells
+    (docs/epidemiology.md, information loss). Weekly series keep every area and age class.
+-#}
+{%- set published_day_geography -%}
+    (
+        periods.period_type = 'week'
+        or geographies.geo_level = 'france'
+        or (geographies.geo_level = 'region' and age_classes.age_class = 'all')
+    )
+{%- endset -%}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -48,7 +61,7 @@
     ],
     post_hook=[
         "{{ insert_remaining_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement'), sql) }}",
-        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks')) }}",
+        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this)) }}",
         "drop table if exists {{ week_chunks_relation(this) }}",
     ],
 ) }}
@@ -587,6 +600,7 @@ grid as (
     cross join age_classes
     cross join geographies
     cross join periods
+    where {{ published_day_geography }}
 
     union all
 
@@ -608,6 +622,7 @@ grid as (
     cross join age_classes
     cross join geographies
     cross join periods
+    where {{ published_day_geography }}
 
     union all
 

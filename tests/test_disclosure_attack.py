@@ -1,0 +1,255 @@
+"""The linear attacker (ingest/disclosure_attack.py) and the suppression engine it audits.
+
+The attacker must win where a reader wins (a union's component by subtraction, two small hidden cells
+under one margin), lose where the protection holds, and run in `export` before anything is written. The
+engine (macros/disclosure/suppression.sql), on random tables of the disclosure fixture project, must leave
+nothing the attacker can pin, for any table and any k (hypothesis: each example is a real dbt build).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from ingest.disclosure_attack import (
+    LinearAttackError,
+    audit_published_tables,
+    check_publication,
+    union_groups,
+)
+from ingest.export import export
+from ingest.storage import open_store
+from tests.disclosure_fixtures.gen_raw_cells import write_raw_cells
+
+PROJECT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "disclosure_fixtures"
+K = 11
+AGES = ["00-01", "02-14", "15-74", "75+", "unknown"]
+
+
+def _weekly(rows: list[tuple[str, str, int | None]]) -> pa.Table:
+    """A weekly mart shaped like syndromic_indicators_by_week: (syndrome group, age class, count)."""
+    return pa.table(
+        {
+            "syndrome_group": [group for group, _, _ in rows],
+            "age_class": [age for _, age, _ in rows],
+            "geo_level": ["france"] * len(rows),
+            "geo_code": ["FR"] * len(rows),
+            "parent_geo_code": [None] * len(rows),
+            "iso_week": ["2024-W01"] * len(rows),
+            "syndrome_act_count": pa.array([count for _, _, count in rows], pa.int64()),
+        }
+    )
+
+
+def _asthme(total: int) -> list[tuple[str, str, int | None]]:
+    """All ages, two hidden age classes and the published rest (their sum is total - 34)."""
+    hidden: list[tuple[str, str, int | None]] = [("asthme", "00-01", None), ("asthme", "02-14", None)]
+    return [
+        ("asthme", "all", total),
+        *hidden,
+        ("asthme", "15-74", 20),
+        ("asthme", "75+", 14),
+        ("asthme", "unknown", 0),
+    ]
+
+
+def test_union_groups_come_from_the_code_lists() -> None:
+    unions = union_groups()
+    components, covered = unions["icanicule"]
+    assert components == ["icanicule_deshydratation", "icanicule_hyperthermie", "icanicule_hyponatremie"]
+    assert covered
+    assert "grippe" in unions["ira"][0] and not unions["ira"][1]  # IRA has codes of its own
+
+
+def test_attacker_recovers_a_union_component_by_subtraction() -> None:
+    table = _weekly(
+        [
+            ("icanicule", "all", 30),
+            ("icanicule_hyperthermie", "all", None),
+            ("icanicule_deshydratation", "all", 15),
+            ("icanicule_hyponatremie", "all", 12),
+        ]
+    )
+    result = audit_published_tables({"weekly": table}, K)
+    assert [f.cell.syndrome_group for f in result.findings] == ["icanicule_hyperthermie"]
+    assert "recovered exactly (3)" in str(result.findings[0])
+    assert "mart `weekly`, column `syndrome_act_count`" in str(result.findings[0])
+
+
+def test_attacker_pins_two_small_hidden_cells_under_a_margin() -> None:
+    # asthme, one area, one week: the two hidden age classes add up to 6, so each is in 0..6.
+    table = _weekly(_asthme(total=40))
+    findings = audit_published_tables({"weekly": table}, K).findings
+    assert len(findings) == 2
+    assert all(f.upper <= 6 + 1e-6 and "pinned inside 0..6" in str(f) for f in findings)
+
+
+def test_attacker_accepts_cells_hidden_in_a_wide_interval() -> None:
+    table = _weekly(_asthme(total=54))
+    result = audit_published_tables({"weekly": table}, K)
+    assert result.hidden_cells == 2 and result.findings == []
+
+
+def test_attacker_reads_a_share_as_an_equation() -> None:
+    # A share published beside a hidden numerator gives it back (coded 40 x 12.5 % = 5).
+    table = _weekly([("grippe", "all", None)]).append_column("coded_act_count", pa.array([40], pa.int64()))
+    table = table.append_column("syndrome_share_of_coded_pct", pa.array([12.5]))
+    findings = audit_published_tables({"weekly": table}, K).findings
+    assert len(findings) == 1 and "recovered exactly (5)" in str(findings[0])
+
+
+def test_export_refuses_before_writing_when_the_attacker_wins(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as warehouse")
+    leaky = _weekly(
+        [
+            ("icanicule", "all", 30),
+            ("icanicule_hyperthermie", "all", None),
+            ("icanicule_deshydratation", "all", 15),
+            ("icanicule_hyponatremie", "all", 12),
+        ]
+    )
+    con.register("leaky_view", leaky)
+    con.execute("create table warehouse.main.weekly as select * from leaky_view")
+    manifest = {
+        "nodes": {
+            "model.x.weekly": {
+                "resource_type": "model",
+                "name": "weekly",
+                "database": "warehouse",
+                "schema": "main",
+                "config": {"meta": {"disclosure": {"published": True}}},
+            }
+        }
+    }
+    with pytest.raises(LinearAttackError, match=r"mart `weekly`.*icanicule_hyperthermie.*recovered exactly"):
+        export(manifest, con, open_store(tmp_path), k=K, linear_attacker=True)
+    assert not (tmp_path / "publication").exists()
+    with pytest.raises(LinearAttackError):
+        check_publication({"weekly": leaky}, K)
+
+
+# --- The engine on the disclosure fixture project ---------------------------------------------------------
+
+
+def _build_fixture_project(
+    work: Path, seed: int, tables: int, k: int
+) -> tuple[subprocess.CompletedProcess, Path]:
+    project = work / "project"
+    shutil.copytree(
+        FIXTURES, project, ignore=shutil.ignore_patterns("*.duckdb", "target", "logs", "__pycache__")
+    )
+    write_raw_cells(project / "seeds" / "raw_cells.csv", seed=seed, tables=tables)
+    env = {
+        **os.environ,
+        "DISCLOSURE_MACROS_DIR": str(PROJECT / "macros" / "disclosure"),
+        "DISCLOSURE_FIXTURES_DB": str(work / "fixtures.duckdb"),
+    }
+    command = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(project)]
+    command += [
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work),
+    ]
+    command += ["--select", "raw_cells", "suppressed_cells", "--vars", json.dumps({"disclosure_k": k})]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    return result, work / "fixtures.duckdb"
+
+
+def _engine_output_as_a_mart(db: Path) -> pa.Table:
+    """The engine's cells as a reader sees them: each fixture table is a 'syndrome group', one week."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.sql(
+            "select family as syndrome_group, age_class, geo_level, geo_code, parent_geo_code,"
+            " '2024-W01' as iso_week, cell_count as syndrome_act_count, is_suppressed"
+            " from main.suppressed_cells"
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the engine's group rules (one hidden cell; hidden sum < k; a neighbour pick when a group is all "
+    "hidden) do not see chains of margins: 15 of 1,272 hidden cells stay pinned on these 40 tables "
+    "(docs/epidemiology.md, limits)",
+)
+def test_engine_leaves_no_cell_the_attacker_can_pin(tmp_path: Path) -> None:
+    result, db = _build_fixture_project(tmp_path, seed=20261128, tables=40, k=K)
+    assert result.returncode == 0, result.stdout[-3000:]
+    table = _engine_output_as_a_mart(db)
+    audit = audit_published_tables({"suppressed_cells": table}, K)
+    assert audit.hidden_cells > 300
+    assert audit.findings == [], [str(f) for f in audit.findings[:5]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the group rules let a cycle of margins give a hidden cell back: seed 0, 7 tables, k = 3 recovers "
+    "a hidden 10 exactly (docs/epidemiology.md, limits); remove this mark when the engine closes it",
+)
+@example(seed=0, tables=7, k=3)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), tables=st.integers(1, 8), k=st.integers(3, 15))
+def test_for_any_table_and_k_published_cells_are_safe(
+    tmp_path_factory, seed: int, tables: int, k: int
+) -> None:
+    work = tmp_path_factory.mktemp("engine")
+    result, db = _build_fixture_project(work, seed=seed, tables=tables, k=k)
+    assert result.returncode == 0, result.stdout[-3000:]
+    table = _engine_output_as_a_mart(db)
+    published = [count for count in table.column("syndrome_act_count").to_pylist() if count is not None]
+    assert all(count == 0 or count >= k for count in published)
+    assert table.column("is_suppressed").to_pylist() == [
+        c is None for c in table.column("syndrome_act_count").to_pylist()
+    ]
+    # Recovered from its margins: solved exactly by a reader (the full interval rule is the test above).
+    recovered = [
+        f for f in audit_published_tables({"suppressed_cells": table}, k).findings if f.upper - f.lower < 0.5
+    ]
+    assert recovered == [], [str(f) for f in recovered[:5]]
+
+
+def test_engine_leaves_no_margin_group_hiding_less_than_k_beside_a_published_cell(tmp_path: Path) -> None:
+    """Two hidden cells summing to 6 under a published total pin each in 0..6: the engine hides another."""
+    result, db = _build_fixture_project(tmp_path, seed=7, tables=12, k=K)
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select s.family, s.age_class, s.geo_level, s.geo_code, s.parent_geo_level, s.parent_geo_code,"
+            " r.cell_count, s.is_suppressed from main.suppressed_cells as s"
+            " left join main.raw_cells as r on s.cell_id = r.cell_id"
+        ).fetchall()
+    finally:
+        con.close()
+    groups: dict[tuple, list[tuple]] = {}
+    for row in rows:
+        family, age, level, code, parent_level, parent_code = row[:6]
+        groups.setdefault(("age", family, level, code), []).append(row)
+        groups.setdefault(("geo", family, age, level, code), []).append(row)
+        if parent_level:
+            groups.setdefault(("geo", family, age, parent_level, parent_code), []).append(row)
+    narrow = [
+        key
+        for key, members in groups.items()
+        if len(members) > 1
+        and 0 < sum(m[6] for m in members if m[7]) < K
+        and any(not m[7] and m[6] > 0 for m in members)
+    ]
+    assert narrow == []
