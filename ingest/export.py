@@ -6,9 +6,9 @@ in the build (cell size, complementary suppression, doctor threshold); the expor
 line of defence, every column by the disclosure role its mart's YAML declares (`config.meta.disclosure.role`,
 read from the manifest, the same declaration the dbt tests are derived from): no count of acts, persons
 or doctors between 1 and k-1, no rate or statistic beside a suppressed count it is built on, flags that
-agree with the NULLs, and no column without a role. With `--linear-attacker` it also checks that a reader solving every published
-relation pins no suppressed count (ingest/disclosure_attack.py). It refuses to write anything otherwise,
-and prints the information loss (cells and counts suppressed).
+agree with the NULLs, and no column without a role. With `--linear-attacker` it also checks that a
+reader solving every published relation pins no suppressed count (ingest/disclosure_attack.py). It
+refuses to write anything otherwise, and prints the information loss (cells and counts suppressed).
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
 encrypted (only suppressed aggregates leave the encrypted zones):
