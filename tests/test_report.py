@@ -211,7 +211,20 @@ def _add_column(publication: Path, mart: str, name: str, values: object) -> None
     path = publication / "publication" / f"{mart}.parquet"
     table = pq.read_table(path)
     column = values(table) if callable(values) else pa.array([values] * table.num_rows)
+    if name in table.column_names:
+        table = table.drop_columns([name])
     pq.write_table(table.append_column(name, column), path)
+
+
+def _without_columns(lake: Path, tmp_path: Path, *names: str) -> Path:
+    """A copy of the publication as an earlier build published it (without `names` in any mart), for
+    the report's not-available paths."""
+    copy = _copy_publication(lake, tmp_path / "without")
+    for path in (copy / "publication").glob("*.parquet"):
+        table = pq.read_table(path)
+        if dropped := [name for name in names if name in table.column_names]:
+            pq.write_table(table.drop_columns(dropped), path)
+    return copy
 
 
 def test_curves_have_axis_titles_and_the_threshold_when_history_allows(lake: Path) -> None:
@@ -298,9 +311,10 @@ def test_a_suppressed_age_class_is_never_drawn_as_zero(lake: Path) -> None:
         assert ax.get_xlabel() == "Classe d'âge (ans)" and ax.get_ylabel() == "% des actes codés"
 
 
-def test_heat_syndromes_only_in_their_surveillance_period(lake: Path) -> None:
+def test_heat_syndromes_only_in_their_surveillance_period(lake: Path, tmp_path: Path) -> None:
     """Without a published period, the bulletin's own (1 June - 15 September): out of a March page,
     listed as not shown; in a July page."""
+    lake = _without_columns(lake, tmp_path, "is_in_surveillance_period")
     march = load("11", "2024-W12", lake=lake, syndromes=("grippe", "icanicule"))
     assert "icanicule" not in [s.group for s in march.summary] and march.syndromes == ["grippe"]
     assert [s.group for s in march.out_of_period] == ["icanicule"]
@@ -329,8 +343,9 @@ def test_published_surveillance_period_wins_over_the_fallback(lake: Path, tmp_pa
     assert "is_in_surveillance_period" not in data.missing_columns
 
 
-def test_coverage_is_stated(page: Path, lake: Path, tmp_path: Path) -> None:
-    html = page.read_text(encoding="utf-8")
+def test_coverage_is_stated(lake: Path, tmp_path: Path) -> None:
+    earlier = _without_columns(lake, tmp_path, "population_coverage_pct")
+    html = build_bulletin("11", lake=earlier, out=tmp_path / "earlier").read_text(encoding="utf-8")
     coverage = html[html.index('id="couverture"') : html.index("Points clés")]
     assert "(2 sur 8)" in coverage and "Paris (75), Hauts-de-Seine (92)" in coverage
     assert "Seine-et-Marne (77)" in coverage  # a silent département is named
@@ -358,8 +373,9 @@ def test_an_always_suppressed_column_is_dropped_and_said(lake: Path, tmp_path: P
     assert "<th>Hospitalisations</th>" not in html and "Hospitalisations : colonne omise" in html
 
 
-def test_phase_per_area_says_where_it_comes_from(page: Path) -> None:
-    html = page.read_text(encoding="utf-8")
+def test_phase_per_area_says_where_it_comes_from(lake: Path, tmp_path: Path) -> None:
+    earlier = _without_columns(lake, tmp_path, "epidemic_phase", "intensity_level")
+    html = build_bulletin("11", lake=earlier, out=tmp_path / "earlier").read_text(encoding="utf-8")
     phases = html[html.index("<h2>Phase épidémique</h2>") : html.index("<h2>Courbes épidémiques</h2>")]
     assert "<th>Île-de-France</th><th>France</th>" in phases
     assert "colonne <code>epidemic_phase</code>, n'est pas disponible" in phases
