@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -232,10 +232,7 @@ def make_extract(
     dictionary = _dictionary(task, dev_out, test_out, key)
     dictionary_path = folder / "dictionary.json"
     dictionary_path.write_text(json.dumps(dictionary, indent=1, ensure_ascii=False), encoding="utf-8")
-    store.put(
-        reference_path(project_id, task.task_id),
-        encrypt_parquet(reference, _reference_key(keystore, project_id, task.task_id)),
-    )
+    store_reference(store, keystore, project_id, task.task_id, reference)
     summary = {
         "task_id": task.task_id,
         "task_version": task.version,
@@ -333,6 +330,16 @@ def read_handout(path: str | Path, key: bytes) -> pa.Table:
     return decrypt_parquet(path.read_bytes(), key, path=str(path))
 
 
+def store_reference(
+    store: ObjectStore, keystore: KeyStore, project_id: str, task_id: str, reference: pa.Table
+) -> None:
+    """Keep the test labels and subgroups in the lake, encrypted under the project's reference key."""
+    store.put(
+        reference_path(project_id, task_id),
+        encrypt_parquet(reference, _reference_key(keystore, project_id, task_id)),
+    )
+
+
 def load_reference(store: ObjectStore, keystore: KeyStore, project_id: str, task_id: str) -> pa.Table:
     path = reference_path(project_id, task_id)
     if not store.exists(path):
@@ -346,5 +353,4 @@ def load_summary(store: ObjectStore, project_id: str, task_id: str) -> dict[str,
     return json.loads(store.get(summary_path(project_id, task_id)))
 
 
-__all__ += ["load_summary", "reference_path", "summary_path", "task_prefix"]
-_ = asdict  # kept for callers that serialise AiExtract
+__all__ += ["load_summary", "reference_path", "store_reference", "summary_path", "task_prefix"]

@@ -25,6 +25,7 @@ __all__ = [
     "auroc",
     "bootstrap_intervals",
     "brier",
+    "calibration_bins",
     "calibration_curve",
     "calibration_intercept",
     "calibration_slope",
@@ -155,31 +156,29 @@ def reported(value: float, low: float, high: float, *, max_decimals: int = 3) ->
     return Interval(round(value, decimals), round(low, decimals), round(high, decimals), decimals)
 
 
-def calibration_curve(y: np.ndarray, p: np.ndarray, k: int, *, max_bins: int = 10) -> list[dict[str, float]]:
-    """Bins of rows sorted by prediction, cut when a bin has >= n/max_bins rows and at least k outcomes
-    and k non-outcomes (the last bin is merged back if it falls short): mean prediction and observed rate
-    per bin, both to 2 decimals."""
+def calibration_bins(y: np.ndarray, p: np.ndarray, k: int, *, max_bins: int = 10) -> list[np.ndarray]:
+    """Row indices of each bin, rows sorted by prediction: a bin is cut when it has >= n/max_bins rows and
+    at least k outcomes and k non-outcomes; a short tail is merged into the last bin. Empty when the
+    whole set has fewer than k of either class."""
     order = np.argsort(p, kind="stable")
-    ys, ps = y[order], p[order]
+    ys = y[order]
     target = max(len(y) // max_bins, 1)
-    bins: list[tuple[int, int]] = []
-    start = 0
-    pos = 0
+    cuts: list[tuple[int, int]] = []
+    start = pos = 0
     for i in range(len(ys)):
         pos += int(ys[i])
         size = i - start + 1
         if size >= target and pos >= k and size - pos >= k:
-            bins.append((start, i + 1))
+            cuts.append((start, i + 1))
             start, pos = i + 1, 0
-    if start < len(ys):
-        if bins:
-            bins[-1] = (bins[-1][0], len(ys))
-        else:
-            bins.append((start, len(ys)))
-    out = []
-    for lo, hi in bins:
-        n_pos = int(ys[lo:hi].sum())
-        if n_pos < k or (hi - lo) - n_pos < k:
-            continue  # only possible when the whole set is too small: nothing is shown
-        out.append({"predicted": round(float(ps[lo:hi].mean()), 2), "observed": round(n_pos / (hi - lo), 2)})
-    return out
+    if start < len(ys) and cuts:
+        cuts[-1] = (cuts[-1][0], len(ys))
+    return [order[lo:hi] for lo, hi in cuts]
+
+
+def calibration_curve(y: np.ndarray, p: np.ndarray, k: int, *, max_bins: int = 10) -> list[dict[str, float]]:
+    """Mean prediction and observed rate per `calibration_bins` bin, both to 2 decimals."""
+    return [
+        {"predicted": round(float(p[rows].mean()), 2), "observed": round(float(y[rows].mean()), 2)}
+        for rows in calibration_bins(y, p, k, max_bins=max_bins)
+    ]
