@@ -150,7 +150,10 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
     store, keystore = _store(), open_keystore()
     submission = read_submission(predictions)
     result = evaluate_submission(store, keystore, task, project_id, submission, source=str(predictions))
-    folder = out_dir or settings.home() / "ai" / project_id / task.task_id / "reports" / f"evaluation-{result.slot}"
+    folder = (
+        out_dir
+        or settings.home() / "ai" / project_id / task.task_id / "reports" / f"evaluation-{result.slot}"
+    )
     page = write_report(
         folder,
         task,
@@ -162,7 +165,8 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
     )
     auroc = result.overall["auroc"]
     out.print(
-        f"Evaluation {result.slot} of {task.budget}: AUROC {auroc['value']} ({auroc['ci_low']}-{auroc['ci_high']})"
+        f"Evaluation {result.slot} of {task.budget}: "
+        f"AUROC {auroc['value']} ({auroc['ci_low']}-{auroc['ci_high']})"
         f"\nReport: {page}",
         highlight=False,
     )

@@ -54,7 +54,7 @@ def _evaluate(store, keystore, task, reference, p, source="predictions.csv"):
             lambda t: t.set_column(1, "probability", pa.array([float("nan")] + [0.1] * (t.num_rows - 1))),
             "probability",
         ),
-        (lambda t: t.set_column(0, "row_id", pa.array(["f" * 32] + t["row_id"].to_pylist()[1:])), "row_id"),
+        (lambda t: t.set_column(0, "row_id", pa.array(["f" * 32, *t["row_id"].to_pylist()[1:]])), "row_id"),
     ],
 )
 def test_a_submission_must_cover_the_test_set_exactly(

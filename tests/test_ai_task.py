@@ -52,7 +52,9 @@ def _broken(tmp_path: Path, path: list[str], value: object) -> Path:
         (["evaluation", "budget"], 0, "evaluation.budget"),
     ],
 )
-def test_a_wrong_field_is_named_with_the_file(tmp_path: Path, path: list[str], value: object, field: str) -> None:
+def test_a_wrong_field_is_named_with_the_file(
+    tmp_path: Path, path: list[str], value: object, field: str
+) -> None:
     broken = _broken(tmp_path, path, value)
     with pytest.raises(TaskError) as caught:
         load_task(broken)

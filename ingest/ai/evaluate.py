@@ -111,7 +111,8 @@ def _aligned(submission: pa.Table, reference_ids: pa.ChunkedArray, source: str) 
     bad = int(probability.null_count + np.sum(~np.isfinite(values)) + np.sum((values < 0) | (values > 1)))
     if bad:
         raise SubmissionRefused(
-            f"submission `{source}`: field `probability` must be a number in [0, 1] on every row ({bad} are not)"
+            f"submission `{source}`: field `probability` must be a number in [0, 1] on every row "
+            f"({bad} are not)"
         )
     position = pc.index_in(reference_ids, value_set=ids.combine_chunks())
     missing = position.null_count
@@ -260,8 +261,9 @@ def evaluate_submission(
                 store, "report", {**log, "reason": "near_duplicate", "slot": slot}, outcome="refused"
             )
             raise SubmissionRefused(
-                f"submission `{source}` differs from an earlier one of project `{project_id}` on {changed} rows "
-                f"(at least {needed} must change by more than {_CHANGED}); evaluation {slot} of {task.budget} spent"
+                f"submission `{source}` differs from an earlier one of project `{project_id}` on {changed} "
+                f"rows (at least {needed} must change by more than {_CHANGED}); evaluation {slot} of "
+                f"{task.budget} spent"
             )
     y = reference["label"].to_numpy().astype(int)
     result = evaluate_predictions(y, p, reference, task, label)

@@ -138,8 +138,8 @@ def suppress_small_classes(
         con.register("rows_in", table.append_column("__row", pa.array(range(table.num_rows), pa.int64())))
         keys = ", ".join(f'"{c}"' for c in quasi_identifiers)
         keep = con.execute(
-            f"select __row from (select __row, count(distinct lake_pseudonym) over (partition by {keys}) as n "  # noqa: S608
-            f"from rows_in) where n >= {int(k)} order by __row"
+            "select __row from (select __row, count(distinct lake_pseudonym) "  # noqa: S608
+            f"over (partition by {keys}) as n from rows_in) where n >= {int(k)} order by __row"
         ).to_arrow_table()["__row"]
     finally:
         con.close()
@@ -301,7 +301,7 @@ def _dictionary(task: PredictionTask, dev: pa.Table, test: pa.Table, key: bytes)
     ]
     for name in task.features:
         feature = FEATURES[name]
-        for column, kind in feature.columns:
+        for column, _kind in feature.columns:
             columns.append(
                 {"name": column, "kind": kinds[column], "feature": name, "definition": feature.definition}
             )

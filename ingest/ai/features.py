@@ -56,7 +56,8 @@ FEATURES: dict[str, Feature] = {
         Feature(
             "age_class",
             (("age_class", "categorical"),),
-            f"Age at the act in completed years (birth year and month of person), in classes {', '.join(AGE_CLASSES)}.",
+            "Age at the act in completed years (birth year and month of person), in classes "
+            f"{', '.join(AGE_CLASSES)}.",
             "person.year_of_birth, person.month_of_birth, visit_occurrence.visit_start_date",
         ),
         Feature("sex", (("sex", "categorical"),), "Sex as recorded (M, F, I).", "person.gender_source_value"),
@@ -81,8 +82,9 @@ FEATURES: dict[str, Feature] = {
         Feature(
             "vital_signs",
             tuple((c, "numeric") for c in _VITALS),
-            "First value of each vital sign measured during the act at or before t = 0 (temperature °C, heart "
-            "rate /min, SpO2 %, systolic pressure mmHg, respiratory rate /min); missing when not measured.",
+            "First value of each vital sign measured during the act at or before t = 0 (temperature °C, "
+            "heart rate /min, SpO2 %, systolic pressure mmHg, respiratory rate /min); missing when not "
+            "measured.",
             "measurement (LOINC 8310-5, 8867-4, 59408-5, 8480-6, 9279-1), measurement_datetime <= t = 0",
         ),
         Feature(
@@ -186,7 +188,9 @@ vitals as (
     group by visit_occurrence_id
 ),
 diagnoses as (
-    select visit_occurrence_id, condition_source_value as code, condition_status_concept_id = 32902 as primary_dx
+    select
+        visit_occurrence_id, condition_source_value as code,
+        condition_status_concept_id = 32902 as primary_dx
     from cdm.condition_occurrence
     where visit_occurrence_id in (select visit_occurrence_id from cohort)
     union all

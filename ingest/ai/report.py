@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the HTML template keeps one element per line, which is what a reviewer compares.
 """The evaluation report: an HTML page with figures and the same numbers as JSON, generated from the task
 file, the extract's summary and the evaluation, never hand-written. Sections follow the TRIPOD+AI items
 that apply to an external evaluation of a submitted model (Collins et al., BMJ 2024;385:e078378): source
@@ -83,7 +84,7 @@ def _figures(folder: Path, models: list[dict[str, Any]], task: PredictionTask) -
     fig = Figure(figsize=(7, max(2.5, 0.22 * len(rows) + 1)))
     ax = fig.subplots()
     colours = {m["title"]: f"C{i}" for i, m in enumerate(models)}
-    for i, (group, title, metric) in enumerate(reversed(rows)):
+    for i, (_group, title, metric) in enumerate(reversed(rows)):
         ax.errorbar(
             metric["value"],
             i,

@@ -64,7 +64,7 @@ _RHO_ASSOCIATED = 0.4  # severity -> a complication or comorbidity coded as an a
 # Vital-sign shifts per standard deviation of severity (NEWS2 parameters move together in deteriorating
 # patients): heart rate (/min), respiratory rate (/min, doubled for respiratory profiles), SpO2 points
 # (plus a share of the profile's own drop), systolic pressure (mmHg), temperature (°C, febrile profiles).
-_SEV_HR, _SEV_RR, _SEV_SPO2, _SEV_SPO2_SHARE, _SEV_SBP, _SEV_TEMP = 7.0, 1.5, 0.6, 0.3, -4.0, 0.25
+_SEV_HR, _SEV_RR, _SEV_SPO2, _SEV_SPO2_SHARE, _SEV_SBP, _SEV_TEMP = 5.0, 1.2, 0.5, 0.25, -3.0, 0.2
 # Age norms of vital signs, by single year of age 0..104 (interpolated between knots).
 _AGES = np.arange(clinical.reference.MAX_AGE + 1)
 _HR_NORM = np.interp(_AGES, [0, 1, 3, 6, 12, 16, 104], [135, 120, 105, 95, 82, 76, 72])
