@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ingest import settings
 from ingest.cli import handle_errors, main, out
 from ingest.cli_governance import _store, _warehouse
+
+if TYPE_CHECKING:
+    from ingest.ai.evaluate import Evaluation
+    from ingest.ai.task import PredictionTask
+    from ingest.storage import ObjectStore
 
 _TASK = click.option(
     "--task",
@@ -24,6 +30,24 @@ _PROJECT = click.option("--project", "project_id", required=True, help="Project 
 
 def _handout_dir(out_dir: Path | None) -> Path:
     return out_dir or settings.home() / "ai"
+
+
+def _report(
+    folder: Path, task: PredictionTask, project_id: str, store: ObjectStore, result: Evaluation | None
+) -> Path:
+    """The report of an evaluation (or of the baselines alone), with the project's baselines."""
+    from ingest.ai.evaluate import budget_used, context, load_baselines
+    from ingest.ai.report import write_report
+
+    return write_report(
+        folder,
+        task,
+        project_id,
+        context(store, project_id, task.task_id),
+        result,
+        load_baselines(store, project_id, task.task_id),
+        budget_used=budget_used(store, project_id, task.task_id),
+    )
 
 
 @main.group("ai")
@@ -95,8 +119,6 @@ def ai_baseline(task_file: Path, project_id: str, extract_dir: Path | None, out_
     """Train the in-house reference models on the project's development set and evaluate them on the test
     labels (no budget spent); every later report of the project shows them."""
     from ingest.ai.baseline import run_baselines
-    from ingest.ai.evaluate import budget_used, context, load_baselines
-    from ingest.ai.report import write_report
     from ingest.ai.task import load_task
     from ingest.keys import open_keystore
 
@@ -109,15 +131,7 @@ def ai_baseline(task_file: Path, project_id: str, extract_dir: Path | None, out_
     for e in result.evaluations:
         auroc = e.overall["auroc"]
         out.print(f"{result.titles[e.label]}: AUROC {auroc['value']} ({auroc['ci_low']}-{auroc['ci_high']})")
-    page = write_report(
-        out_dir or folder / "reports" / "baseline",
-        task,
-        project_id,
-        context(store, project_id, task.task_id),
-        None,
-        load_baselines(store, project_id, task.task_id),
-        budget_used=budget_used(store, project_id, task.task_id),
-    )
+    page = _report(out_dir or folder / "reports" / "baseline", task, project_id, store, None)
     out.print(f"Report: {page}", highlight=False)
 
 
@@ -136,13 +150,9 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
     """Evaluate the team's predictions on the withheld labels: spends one evaluation of the budget, writes
     an HTML report and its JSON (aggregates only), logged in the audit trail."""
     from ingest.ai.evaluate import (
-        budget_used,
-        context,
         evaluate_submission,
-        load_baselines,
         read_submission,
     )
-    from ingest.ai.report import write_report
     from ingest.ai.task import load_task
     from ingest.keys import open_keystore
 
@@ -154,15 +164,7 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
         out_dir
         or settings.home() / "ai" / project_id / task.task_id / "reports" / f"evaluation-{result.slot}"
     )
-    page = write_report(
-        folder,
-        task,
-        project_id,
-        context(store, project_id, task.task_id),
-        result,
-        load_baselines(store, project_id, task.task_id),
-        budget_used=budget_used(store, project_id, task.task_id),
-    )
+    page = _report(folder, task, project_id, store, result)
     auroc = result.overall["auroc"]
     out.print(
         f"Evaluation {result.slot} of {task.budget}: "

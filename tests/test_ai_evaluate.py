@@ -182,7 +182,8 @@ def test_the_label_oracle_attack_learns_nothing_through_the_evaluation(local_sto
     exact = _single_row_probe(lambda p: metrics.auroc(y, p), base, targets)
     assert _learned(exact, y) == len(targets)
 
-    # Rounding alone (unlimited budget) hides most of them, but not all: why the other bounds exist.
+    # Rounding alone (unlimited budget) hides single-row moves of the AUROC (at most 1/P), not a tuned
+    # attacker's: why the other bounds exist.
     no_subgroups = shipped_task(bootstrap=50, subgroups=("sex",))
     rounded = _single_row_probe(
         lambda p: evaluate_predictions(y, p, reference, no_subgroups, "probe").overall["auroc"]["value"],

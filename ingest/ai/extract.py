@@ -187,6 +187,18 @@ def _missing_shares(table: pa.Table, task: PredictionTask) -> dict[str, float]:
     return {name: round(table[name].null_count / n, 4) for name, _ in feature_columns(task)}
 
 
+def _part_summary(table: pa.Table, task: PredictionTask, suppressed: int) -> dict[str, Any]:
+    """Sizes, dates and missing shares of one part, kept in the lake for the reports (TRIPOD+AI 5, 9, 10)."""
+    return {
+        "rows": table.num_rows,
+        "patients": len(pc.unique(table["lake_pseudonym"])),
+        "outcomes": int(pc.sum(pc.cast(table["label"], pa.int64())).as_py() or 0),
+        "dates": _dates(table),
+        "missing": _missing_shares(table, task),
+        "suppressed_rows": suppressed,
+    }
+
+
 def _dates(table: pa.Table) -> dict[str, str | None]:
     if table.num_rows == 0:
         return {"first": None, "last": None}
@@ -238,22 +250,8 @@ def make_extract(
         "task_version": task.version,
         "task_sha256": hashlib.sha256(task_text).hexdigest(),
         "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "development": {
-            "rows": development.num_rows,
-            "patients": len(pc.unique(development["lake_pseudonym"])),
-            "outcomes": int(pc.sum(pc.cast(development["label"], pa.int64())).as_py() or 0),
-            "dates": _dates(development),
-            "missing": _missing_shares(development, task),
-            "suppressed_rows": dropped_dev,
-        },
-        "test": {
-            "rows": test.num_rows,
-            "patients": len(pc.unique(test["lake_pseudonym"])),
-            "outcomes": int(pc.sum(pc.cast(test["label"], pa.int64())).as_py() or 0),
-            "dates": _dates(test),
-            "missing": _missing_shares(test, task),
-            "suppressed_rows": dropped_test,
-        },
+        "development": _part_summary(development, task, dropped_dev),
+        "test": _part_summary(test, task, dropped_test),
         "cohort_rows_before_split": cohort.num_rows,
     }
     store.put(summary_path(project_id, task.task_id), json.dumps(summary, indent=1).encode())
