@@ -40,6 +40,7 @@ from ingest.exceptions import LakehouseError
 from ingest.keys import KeyStore
 from ingest.pseudonymise import hmac_pseudonyms
 from ingest.storage import ObjectStore
+from ingest.study_extract import k_anonymity_violations, project_pseudonyms
 
 __all__ = [
     "AI_PREFIX",
@@ -144,6 +145,11 @@ def suppress_small_classes(
     finally:
         con.close()
     kept = table.take(keep)
+    # The study extracts' own check, on what is left: no class below k may remain.
+    classes = kept.select(list(quasi_identifiers)).append_column("patient_pseudonym", kept["lake_pseudonym"])
+    small, _ = k_anonymity_violations(classes, quasi_identifiers, k)
+    if small:
+        raise AssertionError(f"{small} quasi-identifier classes below k after suppression")
     return kept, table.num_rows - kept.num_rows
 
 
@@ -153,7 +159,7 @@ def _handout_table(
     visit_ids = [f"row:{v}" for v in table["visit_occurrence_id"].to_pylist()]
     columns: dict[str, pa.Array] = {
         "row_id": hmac_pseudonyms(project_key, visit_ids),
-        "person_id": hmac_pseudonyms(project_key, table["lake_pseudonym"].to_pylist()),
+        "person_id": project_pseudonyms(project_key, table["lake_pseudonym"]),
         "region": table["region"].combine_chunks(),
     }
     for name, kind in feature_columns(task):
