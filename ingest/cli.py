@@ -19,11 +19,12 @@ from typing import Any, Literal, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest import settings
-from ingest.exceptions import LakehouseError
+from ingest import dbt_output, settings
+from ingest.exceptions import ConfigError, LakehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Logs and CI capture the output: without a terminal, rich would wrap tables at 80 columns.
@@ -40,10 +41,24 @@ def handle_errors(fn: F) -> F:
         except LakehouseError as e:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            err.print(f"[red]Error:[/red] {e}", highlight=False, markup=True)
+            # soft_wrap: one line whatever its length, so that logs and schedulers see the whole error.
+            err.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def bound_lake(lake: str | None = None, keystore: Path | None = None) -> tuple[Any, Any]:
+    """(store, key store) of a command, once the lake is known to belong to that key store: every
+    command that reads or writes the lake's data goes through here before it touches anything."""
+    from ingest.keys import open_keystore
+    from ingest.keystore_binding import check_keystore
+    from ingest.storage import S3Settings, open_store
+
+    store = open_store(lake or settings.lake_url(), S3Settings.from_env())
+    opened = open_keystore(keystore)
+    check_keystore(store, opened)
+    return store, opened
 
 
 def _date(value: str) -> date:
@@ -191,6 +206,12 @@ def _generate(
 
     if end < start:
         raise click.BadParameter("--end is before --start")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder should be, or in its path
+        raise ConfigError(
+            f"Cannot write extracts to `{out_dir}`: it is not a folder ({exc.strerror})"
+        ) from None
     with _progress() as bar:
         task = bar.add_task("Generating", total=None)
 
@@ -255,8 +276,9 @@ MAX_FILES_LISTED = 30
 
 def _print_report(report: Any, lake: str, details: bool) -> None:
     """Files with something quarantined, one line each (all of them with --details); past
-    MAX_FILES_LISTED the table groups them by entity, and the per-file report is written as CSV."""
-    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined]
+    MAX_FILES_LISTED the table has one line per entity over all its files (clean ones included, so the
+    lines add up to the total), and the per-file report is written as CSV."""
+    shown = [f for f in report.files if f.status != "landed" or f.rows_quarantined or f.rows_opposed]
     clean = len(report.files) - len(shown)
     by_file = details or len(shown) <= MAX_FILES_LISTED
     table = Table(title=f"Ingest into {lake}", title_justify="left")
@@ -266,6 +288,7 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
         ("read", "right"),
         ("accepted", "right"),
         ("quarantined", "right"),
+        ("opposed", "right"),  # rows of objecting patients, kept nowhere: read = the three columns
         ("why", "left"),
     ]:
         table.add_column(col, justify=just, no_wrap=col == "file")  # type: ignore[arg-type]
@@ -273,33 +296,43 @@ def _print_report(report: Any, lake: str, details: bool) -> None:
         for f in shown:
             why = f.message or ", ".join(f"{k} ×{v}" for k, v in f.reasons.most_common(3))
             table.add_row(
-                f.file, f.status, f"{f.rows_read:,}", f"{f.rows_accepted:,}", f"{f.rows_quarantined:,}", why
+                f.file,
+                f.status,
+                f"{f.rows_read:,}",
+                f"{f.rows_accepted:,}",
+                f"{f.rows_quarantined:,}",
+                f"{f.rows_opposed:,}",
+                why,
             )
     else:
-        groups: dict[tuple[str, str], list[Any]] = {}
-        for f in shown:
-            groups.setdefault((f.entity or "?", f.status), []).append(f)
-        for (entity, status), files in sorted(groups.items()):
+        groups: dict[str, list[Any]] = {}
+        for f in report.files:
+            groups.setdefault(f.entity or "?", []).append(f)
+        for entity, files in sorted(groups.items()):
             reasons: Counter[str] = Counter()
             for f in files:
                 reasons.update(f.reasons)
+            statuses = Counter(f.status for f in files)
+            flagged = sum(1 for f in files if f.status != "landed" or f.rows_quarantined)
             why = ", ".join(f"{k} ×{v}" for k, v in reasons.most_common(4))
             table.add_row(
-                f"{entity} ({len(files)} files)",
-                status,
+                f"{entity} ({len(files)} files, {flagged} with quarantined rows)",
+                ", ".join(f"{s} ×{n}" if len(statuses) > 1 else s for s, n in sorted(statuses.items())),
                 f"{sum(f.rows_read for f in files):,}",
                 f"{sum(f.rows_accepted for f in files):,}",
                 f"{sum(f.rows_quarantined for f in files):,}",
+                f"{sum(f.rows_opposed for f in files):,}",
                 why,
             )
     read, accepted, quarantined = report.totals
     table.add_section()
     table.add_row(
-        f"{len(report.files)} files ({clean} clean, not listed)",
+        f"{len(report.files)} files" + (f" ({clean} clean, not listed)" if by_file else ", all entities"),
         "",
         f"{read:,}",
         f"{accepted:,}",
         f"{quarantined:,}",
+        f"{report.rows_opposed:,}",
         "",
     )
     out.print(table)
@@ -316,10 +349,22 @@ def _write_report_csv(report: Any) -> Path:
     path = folder / f"ingest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["file", "entity", "status", "rows_read", "rows_accepted", "rows_quarantined", "why"])
+        w.writerow(
+            [
+                "file",
+                "entity",
+                "status",
+                "rows_read",
+                "rows_accepted",
+                "rows_quarantined",
+                "rows_opposed",
+                "why",
+            ]
+        )
         for f in report.files:
             why = f.message or "; ".join(f"{k} x{v}" for k, v in f.reasons.most_common())
-            w.writerow([f.file, f.entity, f.status, f.rows_read, f.rows_accepted, f.rows_quarantined, why])
+            counts = [f.rows_read, f.rows_accepted, f.rows_quarantined, f.rows_opposed]
+            w.writerow([f.file, f.entity, f.status, *counts, why])
     return path
 
 
@@ -336,17 +381,20 @@ def build(dbt_args: tuple[str, ...]) -> None:
     warehouse come from the same environment as the other commands. The build fails if a model in
     marts/ lacks its disclosure-control tests.
     """
+    bound_lake()
     _dbt("build", *dbt_args)
-    _check_disclosure()
+    _check_disclosure(dbt_args)
 
 
-def _check_disclosure() -> None:
+def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
     import json
 
     from ingest.contract import PROJECT_ROOT
     from ingest.disclosure_check import check_manifest
 
-    manifest = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text(encoding="utf-8"))
+    # The manifest of the build that just ran, wherever dbt was told to write it.
+    target = settings.dbt_target_dir(PROJECT_ROOT, dbt_args)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     findings = check_manifest(manifest)
     for finding in findings:
         err.print(f"Error: {finding}", highlight=False, markup=False)
@@ -364,8 +412,10 @@ def export(out: str | None, k: int) -> None:
     from ingest.contract import PROJECT_ROOT
     from ingest.export import main as export_main
 
+    bound_lake()
     os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
-    args = ["--manifest", str(PROJECT_ROOT / "target" / "manifest.json"), "--k", str(k)]
+    manifest = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    args = ["--manifest", str(manifest), "--k", str(k)]
     if out:
         args += ["--out", out]
     ok = export_main(args) == 0
@@ -375,10 +425,8 @@ def export(out: str | None, k: int) -> None:
 
 
 def _dbt(command: str, *args: str) -> None:
-    import json
-    import subprocess
-
     from ingest.contract import PROJECT_ROOT
+    from ingest.warehouse_lock import hold_warehouse
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see.
     os.environ["LAKEHOUSE_LAKE"] = settings.lake_url()
@@ -391,25 +439,46 @@ def _dbt(command: str, *args: str) -> None:
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
     dbt = Path(sys.executable).parent / "dbt"
-    proc = subprocess.run(
-        [str(dbt), command, "--project-dir", root, "--profiles-dir", root, *args], check=False
-    )
-    results_file = PROJECT_ROOT / "target" / "run_results.json"
-    nodes = len(json.loads(results_file.read_text())["results"]) if results_file.exists() else 0
+    results_file = settings.dbt_target_dir(PROJECT_ROOT, args) / "run_results.json"
+    log = dbt_output.log_path(settings.home() / "logs", command)
+    # Held for the whole run: a second build is refused in one line instead of a dbt traceback.
+    with hold_warehouse(settings.warehouse_path(), "build"):
+        result = dbt_output.run(
+            dbt, command, ["--project-dir", root, "--profiles-dir", root, *args], log, err, results_file
+        )
+    _print_dbt_result(result, command)
     _audit(
         "build",
-        {"dbt_command": command, "nodes": nodes, "selected": int(bool(args))},
-        "success" if proc.returncode == 0 else "failure",
+        {"dbt_command": command, "nodes": sum(result.nodes.values()), "selected": int(bool(args))},
+        "success" if result.returncode == 0 else "failure",
     )
-    if proc.returncode != 0:
-        raise BuildFailed(f"dbt {command} failed (see the dbt output above and {root}/logs/dbt.log)")
+    if result.returncode != 0:
+        raise BuildFailed(f"dbt {command} failed (see the messages above and the full log {log})")
+
+
+def _print_dbt_result(result: Any, command: str) -> None:
+    """One summary line, the names of what failed or warned, dbt's own messages for them, the log path."""
+    out.print(result.summary(command), highlight=False)
+    for title, names in (("Errors", result.failed), ("Warnings", result.warned)):
+        if names:
+            out.print(f"{title}: {', '.join(names)}", highlight=False, markup=False, soft_wrap=True)
+    if result.returncode != 0 or result.warned:
+        for message in result.messages[: dbt_output.MAX_MESSAGES]:
+            err.print(message, highlight=False, markup=False, soft_wrap=True)
+        if len(result.messages) > dbt_output.MAX_MESSAGES:
+            err.print(
+                f"... {len(result.messages) - dbt_output.MAX_MESSAGES} more in the log", highlight=False
+            )
+    out.print(f"Full dbt log: {result.log}", highlight=False, soft_wrap=True)
 
 
 def _audit(action: str, data: dict[str, Any], outcome: str = "success") -> None:
     from ingest import audit
+    from ingest.keys import open_keystore
     from ingest.storage import S3Settings, open_store
 
-    audit.record(open_store(settings.lake_url(), S3Settings.from_env()), action, data, outcome=outcome)  # type: ignore[arg-type]
+    store = open_store(settings.lake_url(), S3Settings.from_env())
+    audit.record(store, open_keystore(), action, data, outcome=outcome)  # type: ignore[arg-type]
 
 
 class BuildFailed(LakehouseError):
@@ -432,10 +501,18 @@ class BuildFailed(LakehouseError):
 def run(start: date, end: date, n_associations: int, scale: float, invalid_share: float) -> None:
     """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build
     (staging, OMOP CDM, epidemiology marts with their disclosure tests), export to publication/."""
-    from ingest.keys import init_keystore
+    from ingest.keys import init_keystore, open_keystore
+    from ingest.keystore_binding import binding_summary
+    from ingest.storage import S3Settings, open_store
 
     path, created = init_keystore(None)
-    out.print(f"Key store: {path} ({'created' if created else 'existing'})", highlight=False)
+    # Which key store the lake uses, said before anything runs: two checkouts sharing the default
+    # ~/.config key store with different lakes are refused here, not after landing unreadable months.
+    keystore = open_keystore(path)
+    state = "created" if created else "existing"
+    out.print(f"Key store: {path} ({state}, id {keystore.fingerprint().keystore_id})", highlight=False)
+    lake = open_store(settings.lake_url(), S3Settings.from_env())
+    out.print(binding_summary(lake, keystore), highlight=False)
     extracts = settings.extracts_dir()
     summary = _generate(extracts, start, end, n_associations, scale, 42, invalid_share)
     out.print(f"Extracts: {len(summary.files)} files, {summary.rows():,} rows in {extracts}", highlight=False)

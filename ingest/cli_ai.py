@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ingest import settings
-from ingest.cli import handle_errors, main, out
-from ingest.cli_governance import _store, _warehouse
+from ingest.cli import bound_lake, handle_errors, main, out
+from ingest.cli_governance import _warehouse_path
 
 if TYPE_CHECKING:
     from ingest.ai.evaluate import Evaluation
@@ -70,14 +70,14 @@ def ai_extract(task_file: Path, project_id: str, out_dir: Path | None) -> None:
     the test labels stay in the lake. Logged in the audit trail."""
     from ingest.ai.extract import make_extract
     from ingest.ai.task import load_task
-    from ingest.keys import open_keystore
+    from ingest.query import open_locked_warehouse
 
     task = load_task(task_file)
-    con = _warehouse()
-    con.execute("use warehouse")
+    store, keystore = bound_lake()
+    con = open_locked_warehouse(_warehouse_path(), keystore)
     try:
         result = make_extract(
-            con, task, task_file.read_bytes(), project_id, open_keystore(), _store(), _handout_dir(out_dir)
+            con, task, task_file.read_bytes(), project_id, keystore, store, _handout_dir(out_dir)
         )
     finally:
         con.close()
@@ -98,10 +98,10 @@ def ai_key(project_id: str) -> None:
     """Print the project's hand-out key (base64), to send to the team by another channel than the files."""
     from ingest import audit
     from ingest.ai.extract import handout_key
-    from ingest.keys import open_keystore
 
-    key = handout_key(open_keystore(), project_id)
-    audit.record(_store(), "extract", {"kind": "ai_key_release", "project_id": project_id})
+    store, keystore = bound_lake()
+    key = handout_key(keystore, project_id)
+    audit.record(store, keystore, "extract", {"kind": "ai_key_release", "project_id": project_id})
     out.print(base64.b64encode(key).decode("ascii"), highlight=False)
 
 
@@ -120,10 +120,9 @@ def ai_baseline(task_file: Path, project_id: str, extract_dir: Path | None, out_
     labels (no budget spent); every later report of the project shows them."""
     from ingest.ai.baseline import run_baselines
     from ingest.ai.task import load_task
-    from ingest.keys import open_keystore
 
     task = load_task(task_file)
-    store, keystore = _store(), open_keystore()
+    store, keystore = bound_lake()
     folder = _handout_dir(extract_dir) / project_id / task.task_id
     result = run_baselines(
         store, keystore, task, project_id, str(folder / "development.parquet"), str(folder / "test.parquet")
@@ -154,10 +153,9 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
         read_submission,
     )
     from ingest.ai.task import load_task
-    from ingest.keys import open_keystore
 
     task = load_task(task_file)
-    store, keystore = _store(), open_keystore()
+    store, keystore = bound_lake()
     submission = read_submission(predictions)
     result = evaluate_submission(store, keystore, task, project_id, submission, source=str(predictions))
     folder = (
@@ -184,5 +182,6 @@ def ai_budget(task_file: Path, project_id: str) -> None:
     from ingest.ai.task import load_task
 
     task = load_task(task_file)
-    used = budget_used(_store(), project_id, task.task_id)
+    store, _ = bound_lake()
+    used = budget_used(store, project_id, task.task_id)
     out.print(f"Project {project_id}, task {task.task_id}: {used} of {task.budget} evaluations used")

@@ -3,21 +3,20 @@ queries, key operations, objections, purges and study extracts. Registered on th
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from rich.table import Table
 
 from ingest import settings
-from ingest.cli import _date, err, handle_errors, keys, main, out
+from ingest.cli import _date, bound_lake, err, handle_errors, keys, main, out
 from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
-    import duckdb
+    import pyarrow as pa
 
     from ingest.storage import ObjectStore
 
@@ -28,21 +27,14 @@ def _store() -> ObjectStore:
     return open_store(settings.lake_url(), S3Settings.from_env())
 
 
-def _warehouse() -> duckdb.DuckDBPyConnection:
-    """The encrypted warehouse, read-only."""
+def _warehouse_path() -> Path:
     import os
 
-    from ingest.export import open_warehouse
-
-    return open_warehouse(Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"))
+    return Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb")
 
 
 class AuditBroken(LakehouseError):
     exit_code = 8
-
-
-class QueryFailed(LakehouseError):
-    exit_code = 1
 
 
 # ---------------------------------------------------------------------------------------------------- audit
@@ -53,23 +45,38 @@ def audit() -> None:
     """Read and verify the hash-chained audit trail."""
 
 
+def _check_head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """SEQ:HASH as `audit verify` prints it; anything else is a usage error, not a traceback."""
+    if value is not None and not re.fullmatch(r"\d{1,12}:[0-9a-f]{64}", value):
+        raise click.BadParameter("must be SEQ:HASH as `audit verify` prints it, e.g. 12:<64 hex digits>")
+    return value
+
+
 @audit.command("verify")
-@click.option("--expected-head", help="SEQ:HASH of the last entry noted earlier (detects a cut tail).")
+@click.option(
+    "--expected-head",
+    callback=_check_head,
+    help="SEQ:HASH of the last entry noted earlier (detects a cut tail).",
+)
 @handle_errors
 def audit_verify(expected_head: str | None) -> None:
     """Check that no entry of the audit trail was altered, removed or reordered."""
     from ingest.audit import verify
+    from ingest.keys import open_keystore
 
     head = None
     if expected_head:
         seq, _, digest = expected_head.partition(":")
         head = (int(seq), digest)
-    result = verify(_store(), expected_head=head)
+    result = verify(_store(), open_keystore(), expected_head=head, warehouse=_warehouse_path())
     for problem in result.problems:
         err.print(f"Error: {problem}", highlight=False, markup=False)
     if not result.ok:
         raise AuditBroken(f"the audit trail is broken ({len(result.problems)} problem(s))")
-    out.print(f"Audit trail intact: {result.entries} entries, head {result.head_seq}:{result.head_hash}")
+    sealed = f" ({result.unkeyed} unkeyed from before audit keys, sealed)" if result.unkeyed else ""
+    out.print(
+        f"Audit trail intact: {result.entries} entries{sealed}, head {result.head_seq}:{result.head_hash}"
+    )
 
 
 @audit.command("log")
@@ -96,37 +103,53 @@ def audit_log(last: int) -> None:
 @click.option(
     "--out", "out_file", type=click.Path(path_type=Path), help="Write the result (.csv or .parquet)."
 )
+@click.option(
+    "--max-rows",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Stop after this many rows (the audit records the rows actually returned).",
+)
 @handle_errors
-def query(sql: str, out_file: Path | None) -> None:
-    """Run a read-only SQL query on the warehouse (schemas cdm, epidemiology, ...), recorded in the audit
-    trail with its result size. Example: lakehouse query "select count(*) from cdm.person"."""
-    import duckdb
+def query(sql: str, out_file: Path | None, max_rows: int) -> None:
+    """Run ONE read-only query (SELECT/WITH ...) on the warehouse (schemas cdm, epidemiology, ...), on a
+    connection that cannot reach files, other databases or extensions; streamed, capped at --max-rows,
+    recorded in the audit trail. Example: lakehouse query "select count(*) from cdm.person"."""
+    from ingest.query import FileSink, PreviewSink, open_locked_warehouse, run_query
 
-    from ingest.audit import run_query
+    store, keystore = bound_lake()
+    con = open_locked_warehouse(_warehouse_path(), keystore)
+    preview: list[PreviewSink] = []
 
-    con = _warehouse()
-    con.execute("use warehouse")
+    def sink_for(schema: pa.Schema) -> FileSink | PreviewSink:
+        if out_file is not None:
+            return FileSink(out_file, schema)
+        preview.append(PreviewSink(schema))
+        return preview[0]
+
     try:
-        result = run_query(_store(), con, sql)
-    except duckdb.Error as e:
-        raise QueryFailed(f"the query failed (logged): {e}") from e
+        result = run_query(store, keystore, con, sql, sink_for, max_rows=max_rows)
     finally:
         con.close()
+    if result.truncated:
+        err.print(
+            f"Stopped at --max-rows {max_rows:,}: the result has more rows (raise --max-rows, or "
+            "aggregate in SQL).",
+            highlight=False,
+            markup=False,
+        )
     if out_file is not None:
-        if out_file.suffix == ".parquet":
-            pq.write_table(result, out_file)
-        else:
-            pacsv.write_csv(result, out_file)
-        out.print(f"{result.num_rows:,} rows written to {out_file}", highlight=False)
+        out.print(f"{result.rows:,} rows written to {out_file}", highlight=False)
         return
+    shown = preview[0].table()
     table = Table()
-    for name in result.column_names:
+    for name in shown.column_names:
         table.add_column(name)
-    for row in result.slice(0, 50).to_pylist():
+    for row in shown.to_pylist():
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     out.print(table)
-    if result.num_rows > 50:
-        out.print(f"... {result.num_rows:,} rows in all (use --out to get them)", highlight=False)
+    if result.rows > shown.num_rows:
+        out.print(f"... {result.rows:,} rows in all (use --out to get them)", highlight=False)
 
 
 # ----------------------------------------------------------------------------------------------------- keys
@@ -137,16 +160,25 @@ def query(sql: str, out_file: Path | None) -> None:
 @click.option("--resume", is_flag=True, help="Finish a rotation that was interrupted.")
 @handle_errors
 def keys_rotate(zone: str, resume: bool) -> None:
-    """New master key for a zone: every data key is re-wrapped, no data file is rewritten."""
-    from ingest.keys import open_keystore
+    """New master key for a zone: every data key is re-wrapped, no data file is rewritten. Zone warehouse
+    also re-encrypts the warehouse database file under a new key (the old key then no longer opens it)."""
     from ingest.rotation import rotate_master_key
 
-    result = rotate_master_key(_store(), open_keystore(), zone, resume=resume)  # type: ignore[arg-type]
+    warehouse = settings.warehouse_path() if zone == "warehouse" else None
+    result = rotate_master_key(*bound_lake(), zone, resume=resume, warehouse=warehouse)  # type: ignore[arg-type]
     out.print(
         f"Zone {zone}: master key {result.new_master_key_id}, {result.rewrapped} data keys re-wrapped "
         f"({result.already_current} already current)",
         highlight=False,
     )
+    if warehouse is not None and result.warehouse_reencrypted:
+        out.print(
+            f"Warehouse {warehouse} re-encrypted under a new key; the old key is retired", highlight=False
+        )
+    elif warehouse is not None:
+        out.print(
+            f"No warehouse at {warehouse} yet: the next build creates it under the new key", highlight=False
+        )
 
 
 @keys.command("retire")
@@ -154,10 +186,9 @@ def keys_rotate(zone: str, resume: bool) -> None:
 @handle_errors
 def keys_retire(key_id: str) -> None:
     """Retire a data key (e.g. raw/acts/2024-01): re-encrypt every file using it with a new one."""
-    from ingest.keys import open_keystore
     from ingest.rotation import retire_data_key
 
-    r = retire_data_key(_store(), open_keystore(), key_id)  # type: ignore[arg-type]
+    r = retire_data_key(*bound_lake(), key_id)  # type: ignore[arg-type]
     out.print(
         f"{key_id} retired for {r.new_key_id}: {r.files_reencrypted} files re-encrypted", highlight=False
     )
@@ -168,10 +199,9 @@ def keys_retire(key_id: str) -> None:
 @handle_errors
 def keys_remove_master(master_key_id: str) -> None:
     """Delete an old master key (refused while a data key is still wrapped by it)."""
-    from ingest.keys import open_keystore
     from ingest.rotation import remove_master_key
 
-    remove_master_key(_store(), open_keystore(), master_key_id)  # type: ignore[arg-type]
+    remove_master_key(*bound_lake(), master_key_id)  # type: ignore[arg-type]
     out.print(f"Removed master key {master_key_id}", highlight=False)
 
 
@@ -181,12 +211,11 @@ def keys_remove_master(master_key_id: str) -> None:
 def keys_rotate_pseudonym_secret(yes: bool) -> None:
     """New pseudonymisation secret. Read docs/security.md first: new pseudonyms no longer link to the
     landed ones, and objections must be entered again before the next ingest."""
-    from ingest.keys import open_keystore
     from ingest.rotation import rotate_pseudonym_secret
 
     if not yes:
         raise click.UsageError("this changes every pseudonym from now on: add --yes to confirm")
-    out.print(f"Pseudonymisation secret is now {rotate_pseudonym_secret(_store(), open_keystore())}")  # type: ignore[arg-type]
+    out.print(f"Pseudonymisation secret is now {rotate_pseudonym_secret(*bound_lake())}")  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------------------------- opposition
@@ -197,11 +226,30 @@ def opposition() -> None:
     """Patients' right to object: record objections (pseudonymised on entry)."""
 
 
+# Older than anyone has lived (122 years): a typing error, whose pseudonym would match no one.
+_MAX_AGE_YEARS = 130
+
+
+def _check_birth_date(_ctx: click.Context, _param: click.Parameter, value: date | None) -> date | None:
+    """A birth date in the future or beyond any human age would record an objection that never
+    matches the patient: refused, so the DPO corrects it from the form."""
+    if value is None:
+        return None
+    today = date.today()
+    if value > today:
+        raise click.BadParameter(f"{value.isoformat()} is in the future")
+    if today.year - value.year > _MAX_AGE_YEARS:
+        raise click.BadParameter(f"{value.isoformat()} is more than {_MAX_AGE_YEARS} years ago")
+    return value
+
+
 @opposition.command("add")
 @click.option("--nir", help="NIR (15 characters with key), with --birth-date and --sex.")
 @click.option("--last-name", help="Last name (when there is no NIR; give both when known).")
 @click.option("--first-name", help="First name.")
-@click.option("--birth-date", type=_date, metavar="YYYY-MM-DD", help="Birth date.")
+@click.option(
+    "--birth-date", type=_date, metavar="YYYY-MM-DD", callback=_check_birth_date, help="Birth date."
+)
 @click.option("--sex", type=click.Choice(["M", "F", "I"]), help="Sex.")
 @handle_errors
 def opposition_add(
@@ -209,7 +257,6 @@ def opposition_add(
 ) -> None:
     """Record one patient's objection. Only its pseudonym is stored; run `lakehouse purge --opposition`
     then `lakehouse build` to remove the records already landed."""
-    from ingest.keys import open_keystore
     from ingest.opposition import Identity, add_identities
 
     identity = Identity(nir=nir, last_name=last_name, first_name=first_name, birth_date=birth_date, sex=sex)
@@ -217,7 +264,7 @@ def opposition_add(
         raise click.UsageError(
             "give --nir, --birth-date and --sex, or --last-name, --first-name, --birth-date and --sex"
         )
-    add_identities(_store(), open_keystore(), [identity])
+    add_identities(*bound_lake(), [identity])
     out.print("Objection recorded (pseudonymised).")
 
 
@@ -225,10 +272,9 @@ def opposition_add(
 @handle_errors
 def opposition_drop_stale() -> None:
     """After a pseudonymisation-secret rotation and re-entry of the objections: drop the old entries."""
-    from ingest.keys import open_keystore
     from ingest.opposition import drop_stale_entries
 
-    out.print(f"Dropped {drop_stale_entries(_store(), open_keystore())} stale entries.")
+    out.print(f"Dropped {drop_stale_entries(*bound_lake())} stale entries.")
 
 
 # ---------------------------------------------------------------------------------------------------- purge
@@ -242,12 +288,11 @@ def opposition_drop_stale() -> None:
 def purge(by_opposition: bool, retention: bool, years: int) -> None:
     """Remove records from the landing and quarantine zones (atomically per file, re-runnable); the
     next `lakehouse build` removes them from the warehouse and the marts."""
-    from ingest.keys import open_keystore
     from ingest.purge import purge_opposition, purge_retention
 
     if by_opposition == retention:
         raise click.UsageError("choose one of --opposition or --retention")
-    store, keystore = _store(), open_keystore()
+    store, keystore = bound_lake()
     report = (
         purge_opposition(store, keystore) if by_opposition else purge_retention(store, keystore, years=years)
     )
@@ -275,13 +320,33 @@ def purge(by_opposition: bool, retention: bool, years: int) -> None:
 def extract(protocol: Path, sql: str, out_dir: Path) -> None:
     """Write a record-level study extract: project-specific pseudonyms, only the protocol's columns,
     k-anonymity checked on its quasi-identifiers first; logged in the audit trail."""
-    from ingest.keys import open_keystore
+    import duckdb
+
+    from ingest.audit import record
+    from ingest.query import QueryFailed, QueryRefused, open_locked_warehouse, single_query
     from ingest.study_extract import extract_from_query, load_protocol
 
-    con = _warehouse()
-    con.execute("use warehouse")
+    (store, keystore), chosen = bound_lake(), load_protocol(protocol)
+    # The same door as `query`: a locked connection, one query, or `--sql` could COPY the cohort out.
+    con = open_locked_warehouse(_warehouse_path(), keystore)
     try:
-        result = extract_from_query(con, sql, load_protocol(protocol), open_keystore(), _store(), out_dir)
+        try:
+            single_query(con, sql)
+        except QueryRefused:
+            record(
+                store,
+                keystore,
+                "extract",
+                {"project_id": chosen.project_id, "reason": "not_a_query"},
+                outcome="refused",
+            )
+            raise
+        try:
+            result = extract_from_query(con, sql, chosen, keystore, store, out_dir)
+        except duckdb.Error as exc:
+            data = {"project_id": chosen.project_id, "error": type(exc).__name__}
+            record(store, keystore, "extract", data, outcome="failure")
+            raise QueryFailed(f"the cohort query failed (logged): {exc}") from exc
     finally:
         con.close()
     out.print(

@@ -29,7 +29,15 @@ anything that breaks an existing extract is a major version; every landed row re
   whole file quarantined.
 - Delimited text: `{delimiter}` separator, `"` quotes, a header row with the column names below (any order),
   UTF-8 or Windows-1252, CRLF or LF line endings. Every row, the last one included, ends with a line
-  break: a file that does not was cut off in transfer, and its last row is rejected as `truncated`.
+  break: a file that does not was cut off in transfer and is quarantined whole (`truncated`), nothing of
+  it landed, so that the complete file, sent again, lands. A quoted field may hold a line break (its row
+  then spans several lines). A malformed row (an unclosed quote, a field too many or too few) is
+  quarantined on its first line and the next line is read as a new row: a bad row never hides the rows
+  after it, and every line of a file is in exactly one landed or quarantined row.
+- A file of acts, diagnoses, prescriptions or vital signs byte-identical to one already landed is a
+  duplicate whatever its name (renamed, re-dated, sent under another association's code): it lands
+  nothing, and the report names the file it repeats. (`medecins` and `structures`, full snapshots, are
+  alike from day to day by nature: each day's lands.)
 - Dates `dd/mm/yyyy`, times `HH:MM` (local time, Europe/Paris), decimals with a comma (`38,5`).
   An empty field is a missing value.
 
@@ -53,6 +61,11 @@ within 7 days before the first day to 1 day after the last day of the file (`act
 (`nir_key`), RPPS Luhn key (`rpps_luhn`), CIP13 EAN-13 key (`cip13_key`), a CIP13 or ATC code on each
 prescription line (`drug_code_present`), diastolic below systolic pressure (`diastolic_below_systolic`), no
 repeated key in a file (`duplicate_key`).
+
+A CIM-10 code of the right shape that the OMOP vocabulary loaded does not hold (nor its 3-character
+parent) is not a rejection: it lands as sent, the warehouse keeps it as the source value with concept 0
+(never the concept of the thesaurus label), and the build counts such diagnoses
+(`diagnoses_with_a_cim10_code_absent_from_the_vocabulary`, a warning).
 """
 
 

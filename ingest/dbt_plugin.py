@@ -39,6 +39,7 @@ from ingest import manifest_index
 from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs, sql_string
 from ingest.exceptions import ConfigError, KeyStoreError, StorageError
 from ingest.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
+from ingest.keystore_binding import check_keystore
 from ingest.landed_schema import LANDED_SCHEMAS
 from ingest.storage import ObjectStore, S3Settings, open_store
 
@@ -160,6 +161,8 @@ class Plugin(BasePlugin):
         s3 = S3Settings.from_env() if self.lake_url.startswith("s3://") else None
         try:
             store = open_store(self.lake_url, s3)
+            # A `dbt build` run by hand with another key store stops here, before the warehouse is opened.
+            check_keystore(store, keystore)
             keys = {key.key_id: key for key in DataKeyring(store, keystore).all(zone="raw")}
             files = committed_raw_files(store, keys, Path(self.warehouse_path + ".manifests.parquet"))
         except StorageError as e:

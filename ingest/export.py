@@ -14,7 +14,7 @@ encrypted (only suppressed aggregates leave the encrypted zones):
     publication/data_dictionary.json / .md    every mart and column with its type and description
     publication/_export.json      when, from which build, which marts and row counts (written last)
 
-    python -m ingest.export [--manifest target/manifest.json] [--out DIR] [--k 11]
+    python -m ingest.export [--manifest $DBT_TARGET_PATH/manifest.json] [--out DIR] [--k 11]
 """
 
 from __future__ import annotations
@@ -176,14 +176,26 @@ def open_warehouse(path: Path, keystore_path: Path | None = None) -> duckdb.Duck
         raise ExportError(f"No warehouse at `{path}`: run the dbt build first.")
     con = duckdb.connect()
     load_httpfs(con)
-    key = open_keystore(keystore_path).warehouse_db_key()
-    con.execute(f"attach '{path}' as warehouse (encryption_key '{key}', read_only)")
+    keystore = open_keystore(keystore_path)
+    try:
+        con.execute(
+            f"attach '{path}' as warehouse (encryption_key '{keystore.warehouse_db_key()}', read_only)"
+        )
+    except duckdb.Error as error:
+        con.close()
+        if "wrong encryption key" not in str(error).lower():
+            raise
+        from ingest.warehouse_lock import wrong_key_reason
+
+        raise ExportError(wrong_key_reason(path, keystore)) from None
     return con
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
+    parser.add_argument(
+        "--manifest", type=Path, default=None, help="default: manifest.json of dbt's target path"
+    )
     parser.add_argument("--warehouse", type=Path, default=None, help="default: LAKEHOUSE_WAREHOUSE")
     parser.add_argument("--out", default=None, help="folder or s3:// root; default: the lake root")
     parser.add_argument("--k", type=int, default=DEFAULT_K, help="disclosure threshold (var disclosure_k)")
@@ -191,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = args.warehouse or Path(
         os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"
     )
+    if args.manifest is None:
+        from ingest.contract import PROJECT_ROOT
+
+        args.manifest = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
     try:
         if not args.manifest.is_file():
             raise ExportError(f"No dbt manifest at `{args.manifest}`: run dbt build first.")

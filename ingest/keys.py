@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import hmac
 import json
@@ -38,11 +39,13 @@ __all__ = [
     "DataKey",
     "DataKeyring",
     "KeyStore",
+    "KeyStoreFingerprint",
     "LocalKeyStore",
     "ManagedKeyStore",
     "Zone",
     "data_key_path",
     "init_keystore",
+    "is_master_key_id",
     "key_generation",
     "keystore_path",
     "open_keystore",
@@ -69,6 +72,7 @@ _DATASET = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _MASTER_KEY_ID = re.compile(r"(raw|quarantine|warehouse)-v[1-9][0-9]*")
 _SECRET_ID = re.compile(r"pseudonym-v[1-9][0-9]*")
+_AUDIT_KEY_ID = re.compile(r"audit-v[1-9][0-9]*")
 # A retired data key is replaced by a new *generation* of the same zone x dataset x month: generation 1 is
 # "<zone>/<dataset>/<YYYY-MM>" (every key created before retirement existed), generation n >= 2 is
 # "<zone>/<dataset>/<YYYY-MM>.v<n>". The highest generation present in the lake is the one new files use.
@@ -76,6 +80,9 @@ _GENERATION = re.compile(r"(?P<period>[^.]+)(?:\.v(?P<generation>[2-9]|[1-9][0-9
 _PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Domain label of per-project study keys, distinct from the pseudonym domains ("nir:", "traits:", "rpps:").
 _PROJECT_KEY_LABEL = b"urgent-care-lakehouse/study-project-key/v1:"
+# Domain label of the key store's fingerprint (ingest.keystore_binding), apart from every other use.
+_FINGERPRINT_LABEL = b"urgent-care-lakehouse/keystore-fingerprint/v1"
+_KEYSTORE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _b64(data: bytes) -> str:
@@ -93,6 +100,20 @@ def _unb64(text: object, *, what: str, where: str) -> bytes:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class KeyStoreFingerprint:
+    """Who a key store is, as a lake records it: reveals nothing about the keys.
+
+    `keystore_id` is random (drawn at `keys init`); `commitment` is an HMAC-SHA256 under the store's first
+    pseudonymisation secret of a fixed label, so a fresh store given the same id still does not match,
+    and 32 random key bytes stand behind the MAC: it cannot be inverted or brute-forced.
+    """
+
+    keystore_id: str
+    commitment: str
+    created_at: str | None
 
 
 class KeyStore(Protocol):
@@ -118,6 +139,14 @@ class KeyStore(Protocol):
         """32 bytes proper to one research project (study extracts): two projects cannot link pseudonyms."""
         ...
 
+    def audit_key(self, key_id: str | None = None) -> tuple[str, bytes]:
+        """(id, 32 bytes) of the key authenticating audit entries: `key_id`'s, else the current one."""
+        ...
+
+    def fingerprint(self) -> KeyStoreFingerprint:
+        """The store's identity, the same across every rotation (a lake is bound to it)."""
+        ...
+
 
 class ManagedKeyStore(KeyStore, Protocol):
     """Administrative operations (rotation); a KMS would map them to its own key-version API."""
@@ -138,6 +167,18 @@ class ManagedKeyStore(KeyStore, Protocol):
 
     def rotate_pseudonym_secret(self) -> str:
         """Create a new pseudonymisation secret, make it current, return its id."""
+        ...
+
+    def pending_warehouse_db_key(self) -> str | None:
+        """The warehouse key a re-encryption in progress writes with (None when none is)."""
+        ...
+
+    def begin_warehouse_db_key_rotation(self) -> str:
+        """Draw (once) and keep the next warehouse key, before any file is written with it."""
+        ...
+
+    def finish_warehouse_db_key_rotation(self) -> None:
+        """Make the pending warehouse key current; the old one is deleted (retired)."""
         ...
 
 
@@ -163,7 +204,15 @@ def _new_keystore_document() -> dict[str, Any]:
         "current_pseudonym_secret": "pseudonym-v1",
         # DuckDB takes the database key as a string; 32 random bytes in base64.
         "warehouse_db_key": _b64(secrets.token_bytes(KEY_BYTES)),
+        **_new_audit_keys(),
+        # Names this store in the lakes bound to it (ingest.keystore_binding); not a secret.
+        "keystore_id": secrets.token_hex(16),
     }
+
+
+def _new_audit_keys() -> dict[str, Any]:
+    # Apart from every other key: holding the lake (even its data keys) is not enough to rewrite the trail.
+    return {"audit_keys": {"audit-v1": _b64(secrets.token_bytes(KEY_BYTES))}, "current_audit_key": "audit-v1"}
 
 
 def init_keystore(path: str | Path | None = None, *, exist_ok: bool = True) -> tuple[Path, bool]:
@@ -172,8 +221,9 @@ def init_keystore(path: str | Path | None = None, *, exist_ok: bool = True) -> t
     if target.exists():
         if not exist_ok:
             raise KeyStoreError(f"Key store `{target}` already exists; it is never overwritten")
-        # Fail now, not at the first ingest, if the existing file is unusable or too permissive.
-        LocalKeyStore(target)
+        # Fail now, not at the first ingest, if the existing file is unusable or too permissive; a key
+        # store made before audit keys existed gets its audit key here.
+        LocalKeyStore(target).audit_key()
         return target, False
     # 0700 only applies to folders created here; an existing parent is the operator's choice.
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -217,7 +267,8 @@ class LocalKeyStore:
     def _load(self) -> dict[str, Any]:
         where = str(self.path)
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            # O_NONBLOCK: a FIFO put in the key store's place must not hang the command (refused below).
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             raise KeyStoreError(
                 f"Key store `{where}` does not exist: run `lakehouse keys init` "
@@ -225,11 +276,15 @@ class LocalKeyStore:
             ) from None
         except OSError as exc:
             raise KeyStoreError(f"Could not open key store `{where}` ({type(exc).__name__})") from exc
+        # fstat on the opened file: the mode checked is the mode of the bytes read. Before fdopen, which
+        # raises IsADirectoryError (a traceback) when LAKEHOUSE_KEYSTORE names a folder.
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise KeyStoreError(
+                f"Key store `{where}` is not a regular file: {KEYSTORE_ENV} must name the key store file"
+            )
         with os.fdopen(fd, "rb") as handle:
-            # fstat on the opened file: the mode checked is the mode of the bytes read.
-            mode = os.fstat(handle.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise KeyStoreError(f"Key store `{where}` is not a regular file")
             if mode & 0o077:
                 raise KeyStoreError(
                     f"Key store `{where}` is accessible by group or others "
@@ -323,6 +378,53 @@ class LocalKeyStore:
         _, secret = self.pseudonym_secret()
         return hmac.new(secret, _PROJECT_KEY_LABEL + project_id.encode("ascii"), hashlib.sha256).digest()
 
+    def audit_key(self, key_id: str | None = None) -> tuple[str, bytes]:
+        if "audit_keys" not in self._doc:
+            self._add_audit_key()
+        chosen = key_id if key_id is not None else self._doc.get("current_audit_key")
+        if not isinstance(chosen, str) or not _AUDIT_KEY_ID.fullmatch(chosen):
+            raise KeyStoreError(f"Key store `{self.path}`: invalid audit key id `{chosen}`")
+        encoded = self._doc["audit_keys"].get(chosen)
+        if encoded is None:
+            raise MissingKeyError(f"Audit key `{chosen}` is not in key store `{self.path}`", key_id=chosen)
+        key = _unb64(encoded, what=f"audit_keys.{chosen}", where=str(self.path))
+        if len(key) != KEY_BYTES:
+            raise KeyStoreError(f"Key store `{self.path}`: audit key `{chosen}` is not {KEY_BYTES} bytes")
+        return chosen, key
+
+    def _add_audit_key(self) -> None:
+        """Upgrade a key store made before audit keys existed. Under a lock on its folder, re-read first:
+        two processes upgrading at once must end with one key, or entries signed with the other's key
+        would fail verification."""
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(dir_fd, fcntl.LOCK_EX)
+            doc = self._load()
+            if "audit_keys" not in doc:
+                doc.update(_new_audit_keys())
+                self._save(doc)
+            self._doc = doc
+        finally:
+            os.close(dir_fd)
+
+    def fingerprint(self) -> KeyStoreFingerprint:
+        secrets_by_id = self._doc["pseudonym_secrets"]
+        ids = [k for k in secrets_by_id if isinstance(k, str) and _SECRET_ID.fullmatch(k)]
+        if not ids:
+            raise KeyStoreError(f"Key store `{self.path}`: no valid `pseudonym_secrets`")
+        # The first secret: rotations add secrets and never remove one, so the fingerprint outlives them.
+        first = min(ids, key=lambda secret_id: int(secret_id.rsplit("-v", 1)[1]))
+        secret = _unb64(secrets_by_id[first], what=f"pseudonym_secrets.{first}", where=str(self.path))
+        commitment = hmac.new(secret, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+        keystore_id = self._doc.get("keystore_id")
+        if keystore_id is None:
+            # A store made before ids existed: named by its commitment, which is just as stable.
+            keystore_id = commitment[:32]
+        elif not isinstance(keystore_id, str) or not _KEYSTORE_ID.fullmatch(keystore_id):
+            raise KeyStoreError(f"Key store `{self.path}`: invalid field `keystore_id`")
+        created = self._doc.get("created_at")
+        return KeyStoreFingerprint(keystore_id, commitment, created if isinstance(created, str) else None)
+
     # --- Administration (rotation). Each change rewrites the file atomically, mode 600.
 
     def master_key_ids(self, zone: Zone) -> list[str]:
@@ -363,6 +465,28 @@ class LocalKeyStore:
         self._save(doc)
         return secret_id
 
+    def pending_warehouse_db_key(self) -> str | None:
+        value = self._doc.get("warehouse_db_key_next")
+        if value is not None and (not isinstance(value, str) or len(value) < 32):
+            raise KeyStoreError(f"Key store `{self.path}`: invalid field `warehouse_db_key_next`")
+        return value
+
+    def begin_warehouse_db_key_rotation(self) -> str:
+        doc = self._load()
+        if not doc.get("warehouse_db_key_next"):
+            doc["warehouse_db_key_next"] = _b64(secrets.token_bytes(KEY_BYTES))
+            self._save(doc)
+        return str(doc["warehouse_db_key_next"])
+
+    def finish_warehouse_db_key_rotation(self) -> None:
+        doc = self._load()
+        new_key = doc.pop("warehouse_db_key_next", None)
+        if new_key is None:
+            return
+        doc["warehouse_db_key"] = new_key
+        doc["warehouse_db_key_rotated_at"] = _now()
+        self._save(doc)
+
     def _save(self, doc: dict[str, Any]) -> None:
         """Replace the key store file whole: a crash leaves either the old or the new document."""
         payload = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
@@ -395,6 +519,11 @@ def parse_key_id(key_id: str) -> tuple[Zone, str, str]:
     period = match["period"] if match else versioned
     _validate(zone, dataset, period)
     return cast(Zone, zone), dataset, period
+
+
+def is_master_key_id(key_id: str) -> bool:
+    """True for "<zone>-v<n>": what an operator may name as a master key."""
+    return isinstance(key_id, str) and _MASTER_KEY_ID.fullmatch(key_id) is not None
 
 
 def key_generation(key_id: str) -> int:

@@ -1,9 +1,12 @@
 """The ingest pipeline: read → validate → quarantine → pseudonymise → encrypt → store → manifest.
 
-One source file is one batch. For every file, rows_accepted + rows_quarantined + rows_opposed == rows_read;
-a file that cannot be read at all is quarantined whole (encrypted) and counted as such. Rows of patients
-on the opposition list (and, within the run, the diagnoses, prescriptions and vital signs of their acts)
-are counted as opposed and not landed anywhere.
+One source file is one batch. For every file, rows_accepted + rows_quarantined + rows_opposed == rows_read,
+and every physical data line is in exactly one of those rows; a file that cannot be read at all (or was cut
+short in transfer) is quarantined whole (encrypted) and counted as such. Rows of patients on the opposition
+list, and the diagnoses, prescriptions and vital signs of their acts (dropped in this run or recorded by an
+earlier run or purge), are counted as opposed and kept nowhere, neither landed nor quarantined. A file older
+than the retention period last applied (`purge --retention`) is refused whole, and a file of acts or their
+children byte-identical to one already landed under another name is a duplicate.
 """
 
 from __future__ import annotations
@@ -23,15 +26,21 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from ingest import audit
+from ingest import audit, settings
+from ingest.content_index import LandedContent, landed_content, record_landed_content
 from ingest.contract import Contract, Entity, default_contract
 from ingest.crypto import encrypt_blob, encrypt_parquet
+from ingest.exceptions import LakehouseError
+from ingest.input_files import check_input_files
 from ingest.keys import DataKeyring, KeyStore
+from ingest.keystore_binding import check_keystore
 from ingest.landed_schema import QUARANTINE_SCHEMA
 from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
-from ingest.opposition import OppositionList, load_opposition
+from ingest.objector_lines import IDENTITY_COLUMNS, Stripped, patients_opposed, strip_objectors
+from ingest.opposition import OppositionList, add_opposed_acts, load_opposition
+from ingest.processes import die_with_parent
 from ingest.pseudonymise import PSEUDONYM_SCHEME
-from ingest.purge import recover_rewrites
+from ingest.purge import quarantine_act_ids, recover_rewrites, retention_cutoff
 from ingest.read_extract import (
     NAME_REASONS,
     ExtractFile,
@@ -48,7 +57,7 @@ from ingest.storage import ObjectStore
 from ingest.transform import Lineage, to_landed
 from ingest.validate import Validated, validate
 
-FileStatus = Literal["landed", "duplicate", "quarantined"]
+FileStatus = Literal["landed", "duplicate", "quarantined", "expired"]
 # Datasets whose rows belong to an act: dropped with it when its patient objects.
 ACT_CHILDREN = frozenset({"diagnoses", "prescriptions", "vital_signs"})
 
@@ -85,14 +94,16 @@ class IngestReport:
 
 
 def find_extract_files(inputs: Iterable[Path]) -> list[Path]:
-    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible."""
+    """Files given, and every non-hidden file under folders given, sorted so runs are reproducible.
+    Entries of a folder that are neither files nor folders (a FIFO, a link to a device) are listed too,
+    so that the run refuses them by name instead of skipping them in silence."""
     found: list[Path] = []
     for p in inputs:
         if p.is_dir():
             found.extend(
                 f
                 for f in p.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                if not f.is_dir() and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         else:
             found.append(p)
@@ -120,6 +131,8 @@ class _Prepared:
 
     f: ExtractFile
     existing_date: str | None = None  # set for a batch already committed: a duplicate
+    same_content: LandedContent | None = None  # set for the same bytes landed under another name
+    expired: str | None = None  # set for a file older than the retention period: why
     unusable: UnusableFile | None = None  # set for a file quarantined whole
     entity_name: str | None = None
     dataset: str | None = None
@@ -157,7 +170,15 @@ _WRITER_THREADS = 4
 
 
 class Ingestor:
-    def __init__(self, store: ObjectStore, keystore: KeyStore, contract: Contract | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        keystore: KeyStore,
+        contract: Contract | None = None,
+        *,
+        max_file_bytes: int | None = None,
+    ) -> None:
+        self.max_file_bytes = max_file_bytes or settings.max_extract_bytes()
         self.store = store
         self.keystore = keystore
         self.keyring = DataKeyring(store, keystore)
@@ -167,6 +188,8 @@ class Ingestor:
         self.opposition: OppositionList | None = None
         self._opposed_acts: set[tuple[str, str]] = set()
         self._seen_batches: set[str] = set()  # batches written by this run
+        self._seen_content: dict[str, LandedContent] = {}  # checksum -> file with rows landed by this run
+        self.retention_cutoff: date | None = None
 
     def run(
         self, paths: list[Path], progress: Callable[[str], None] | None = None, *, workers: int | None = None
@@ -175,13 +198,20 @@ class Ingestor:
         read, validated and transformed in that many processes while this process, the only writer,
         encrypts and commits them in the original order (the opposition rule for acts' children depends
         on it), a few batches at a time on threads, since a commit mostly waits on fsync."""
+        # Before the lock and the recovery, which write: a lake of another key store is left untouched,
+        # and so is any lake when an input is not an extract file.
+        check_input_files(paths, self.max_file_bytes)
+        check_keystore(self.store, self.keystore)
         with writer_lock(self.store):
             recovery = recover(self.store)
             recover_rewrites(self.store)
             # Loaded once per run; a list left stale by a secret rotation stops the run.
             self.opposition = load_opposition(self.store, self.keystore)
-            self._opposed_acts = set()
+            self.retention_cutoff = retention_cutoff(self.store)
+            # Acts dropped or purged earlier: their children may come now, alone.
+            self._opposed_acts = set(self.opposition.acts)
             self._seen_batches = set()
+            self._seen_content = {}
             reports: list[FileReport] = []
             n_workers = _worker_count(self.store, workers, len(paths))
             in_flight: deque[tuple[str, Future[FileReport]]] = deque()
@@ -193,6 +223,7 @@ class Ingestor:
                     if progress is not None:
                         progress(name)
 
+            failed = True
             try:
                 # Writers are threads: encryption releases the GIL and a commit mostly waits on fsync.
                 # Each batch is written whole by one thread, in the protocol's order (intent, data,
@@ -202,25 +233,38 @@ class Ingestor:
                         for prepared in self._prepared(paths, n_workers):
                             in_flight.append((prepared.f.name, writers.submit(self._write(prepared))))
                             collect(2 * _WRITER_THREADS)
-                    finally:
-                        collect(0)
+                    except BaseException:
+                        # The writes in flight end; their errors (the same dead endpoint, say) must not
+                        # replace the first one, which is what the operator needs to read.
+                        reports.extend(d.result() for _, d in in_flight if d.exception() is None)
+                        raise
+                    collect(0)
+                failed = False
             finally:
                 report = IngestReport(files=reports, rolled_back=recovery.rolled_back)
-                audit.record(
-                    self.store,
-                    "ingest",
-                    {
-                        "files": len(reports),
-                        "files_landed": sum(r.status == "landed" for r in reports),
-                        "files_quarantined": sum(r.status == "quarantined" for r in reports),
-                        "files_duplicate": sum(r.status == "duplicate" for r in reports),
-                        "rows_read": report.totals[0],
-                        "rows_accepted": report.totals[1],
-                        "rows_quarantined": report.totals[2],
-                        "rows_opposed": report.rows_opposed,
-                    },
-                    outcome="success" if len(reports) == len(paths) else "failure",
-                )
+                try:
+                    audit.record(
+                        self.store,
+                        self.keystore,
+                        "ingest",
+                        {
+                            "files": len(reports),
+                            "files_landed": sum(r.status == "landed" for r in reports),
+                            "files_quarantined": sum(r.status == "quarantined" for r in reports),
+                            "files_duplicate": sum(r.status == "duplicate" for r in reports),
+                            "files_expired": sum(r.status == "expired" for r in reports),
+                            "rows_read": report.totals[0],
+                            "rows_accepted": report.totals[1],
+                            "rows_quarantined": report.totals[2],
+                            "rows_opposed": report.rows_opposed,
+                        },
+                        outcome="success" if len(reports) == len(paths) else "failure",
+                    )
+                except LakehouseError:
+                    # After a failure (the lake unreachable, say) the entry may not be writable either:
+                    # the run's own error is the one to report, not the audit's.
+                    if not failed:
+                        raise
         return report
 
     def _prepared(self, paths: list[Path], workers: int) -> Iterator[_Prepared]:
@@ -233,7 +277,9 @@ class Ingestor:
         _WORKER_INGESTOR = self
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 for lo in range(0, len(paths), _WINDOW):
                     yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)
         finally:
@@ -250,6 +296,17 @@ class Ingestor:
         existing = read_manifest(self.store, f.batch_id)
         if existing is not None:
             return _Prepared(f, existing_date=existing.ingested_at[:10], entity_name=existing.entity)
+        same = landed_content(self.store, f.sha256) if self._dated_records(f.entity_name) else None
+        # The marker is written after its batch's manifest; a batch rolled back since has none.
+        if same is not None and read_manifest(self.store, same.batch_id) is not None:
+            return _Prepared(f, same_content=same, entity_name=f.entity_name)
+        if f.extract_date is not None and self.retention_cutoff and f.extract_date < self.retention_cutoff:
+            # Nothing of it is kept, not even in quarantine: the retention period applies to every zone.
+            why = (
+                f"extract date {f.extract_date.isoformat()} is older than the retention period "
+                f"(nothing before {self.retention_cutoff.isoformat()} is kept): not landed"
+            )
+            return _Prepared(f, expired=why, entity_name=f.entity_name)
         try:
             entity = check_name(f, self.contract)
             text, encoding = decode(f)
@@ -282,19 +339,25 @@ class Ingestor:
         landed = to_landed(entity.dataset, accepted, accepted_lines, self.secret, lineage)
         opposed_acts: list[tuple[str, str]] = []
         n_opposed = 0
+        rejected_opposed: set[int] = set()
         if entity.dataset == "acts" and self.opposition is not None:
+            rejected_opposed = self._rejected_objectors(checked)
+            # Their act numbers are remembered too: the act's children are the objector's.
+            act_ids = parsed.columns["num_acte"].take(pa.array(sorted(rejected_opposed), pa.int64()))
+            opposed_acts += [(f.association_id, a) for a in act_ids.to_pylist() if a]
+            n_opposed += len(rejected_opposed)
             opposed = self.opposition.is_opposed(landed.column("patient_pseudonym"))
             if opposed.any():
                 dropped = landed.filter(pa.array(opposed))
-                opposed_acts = list(
+                opposed_acts += list(
                     zip(
                         dropped.column("association_id").to_pylist(),
                         dropped.column("act_id").to_pylist(),
                         strict=True,
                     )
                 )
-                landed, n_opposed = landed.filter(pa.array(~opposed)), int(opposed.sum())
-        rejected = self._rejected_rows(f, entity, parsed, checked, lineage)
+                landed, n_opposed = landed.filter(pa.array(~opposed)), n_opposed + int(opposed.sum())
+        rejected = self._rejected_rows(f, entity, parsed, checked, lineage, skip=rejected_opposed)
         return _Prepared(
             f,
             entity_name=entity.name,
@@ -314,6 +377,21 @@ class Ingestor:
         f = p.f
         if p.existing_date is None and f.batch_id in self._seen_batches:
             p.existing_date = datetime.now(UTC).date().isoformat()
+        if p.existing_date is None and p.same_content is None and p.unusable is None:
+            p.same_content = self._seen_content.get(f.sha256) if self._dated_records(p.entity_name) else None
+        if p.same_content is not None:
+            same = p.same_content
+            report = FileReport(
+                file=f.name,
+                status="duplicate",
+                entity=p.entity_name,
+                message=f"same content as `{same.source_file}`, already landed on {same.ingested_at[:10]} "
+                f"(batch {same.batch_id[:12]}): not landed again under another name",
+            )
+            return lambda: report
+        if p.expired is not None:
+            report = FileReport(file=f.name, status="expired", entity=p.entity_name, message=p.expired)
+            return lambda: report
         if p.existing_date is not None:
             report = FileReport(
                 file=f.name,
@@ -323,10 +401,33 @@ class Ingestor:
             )
             return lambda: report
         self._seen_batches.add(f.batch_id)
+        if p.unusable is None and p.rows_read and self._dated_records(p.entity_name):
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            self._seen_content[f.sha256] = LandedContent(f.batch_id, f.name, now)
         if p.unusable is not None:
             unusable = p.unusable
-            return lambda: self._quarantine_file(f, unusable)
+            stripped = self._strip_objectors(f)
+            return lambda: self._quarantine_file(f, unusable, stripped)
         return self._land(p)
+
+    def _strip_objectors(self, f: ExtractFile) -> Stripped:
+        """A file about to be kept whole in quarantine, without its objectors' lines (when it can still
+        be read row by row). Order-dependent like the children: decided here, in input order."""
+        assert self.opposition is not None
+        stripped = strip_objectors(
+            f, self.contract, self.secret, self.opposition.pseudonyms, self._opposed_acts
+        )
+        new_acts = set(stripped.acts) - self._opposed_acts
+        if new_acts:
+            add_opposed_acts(self.store, self.keystore, new_acts)
+            self._opposed_acts.update(new_acts)
+        return stripped
+
+    def _dated_records(self, entity_name: str | None) -> bool:
+        """Acts and their children: records that happen once, so the same rows under another name are
+        the same file sent twice. The roster and sites are full snapshots, alike from day to day."""
+        entity = self.contract.entities.get(entity_name or "")
+        return entity is not None and entity.dataset in ACT_CHILDREN | {"acts"}
 
     def _manifest(self, f: ExtractFile, **kw: object) -> Manifest:
         fields: dict[str, object] = {
@@ -344,15 +445,16 @@ class Ingestor:
         fields.update(kw)
         return Manifest(**fields)  # type: ignore[arg-type]
 
-    def _quarantine_file(self, f: ExtractFile, e: UnusableFile) -> FileReport:
+    def _quarantine_file(self, f: ExtractFile, e: UnusableFile, stripped: Stripped) -> FileReport:
         # Rows cannot be told apart reliably, so every non-empty line after the first counts as a row read.
         lines = [ln for ln in f.data.splitlines() if ln.strip()]
         rows = max(len(lines) - 1, 0)
+        n_opposed = min(stripped.rows_removed, rows)
         period = (f.extract_date or datetime.now(UTC).date()).strftime("%Y-%m")
         key = self.keyring.get_or_create("quarantine", "files", period)
         path = quarantine_file_path(f.batch_id)
         begin(self.store, f.batch_id, [path])
-        self.store.put(path, encrypt_blob(f.data, key.key, aad=f.batch_id.encode()))
+        self.store.put(path, encrypt_blob(stripped.data, key.key, aad=f.batch_id.encode()))
         entity = self.contract.entities.get(f.entity_name or "")
         # A name that failed its checks may hold anything (a patient's name): only a placeholder is kept.
         named = e.reason not in NAME_REASONS
@@ -368,9 +470,10 @@ class Ingestor:
                 encoding=None,
                 rows_read=rows,
                 rows_accepted=0,
-                rows_quarantined=rows,
-                quarantine_reasons={f"file:{e.reason}": rows},
-                outputs=[Output("quarantine", path, rows, key.key_id)],
+                rows_quarantined=rows - n_opposed,
+                rows_opposed=n_opposed,
+                quarantine_reasons={f"file:{e.reason}": rows - n_opposed},
+                outputs=[Output("quarantine", path, rows - n_opposed, key.key_id)],
                 pseudonym_secret_version=None,
                 pseudonym_scheme=None,
                 file_reason=e.reason,
@@ -382,8 +485,9 @@ class Ingestor:
             status="quarantined",
             entity=f.entity_name if named else None,
             rows_read=rows,
-            rows_quarantined=rows,
-            reasons=Counter({f"file:{e.reason}": rows}),
+            rows_quarantined=rows - n_opposed,
+            rows_opposed=n_opposed,
+            reasons=Counter({f"file:{e.reason}": rows - n_opposed}),
             message=e.message,
         )
 
@@ -392,19 +496,25 @@ class Ingestor:
         f = p.f
         assert f.extract_date is not None and f.association_id is not None
         assert p.dataset is not None and p.landed is not None and p.rejected is not None
-        dataset, rejected = p.dataset, p.rejected
-        self._opposed_acts.update(p.opposed_acts)
+        dataset = p.dataset
+        new_acts = set(p.opposed_acts) - self._opposed_acts
+        if new_acts:
+            # Recorded before the batch that drops them is committed: their children may come in a later
+            # run, alone (see ingest.opposition). Rare: a file with an objector's act in it.
+            add_opposed_acts(self.store, self.keystore, new_acts)
+            self._opposed_acts.update(new_acts)
         landed, n_children_opposed = self._drop_opposed_children(dataset, p.landed)
-        n_opposed = p.n_opposed + n_children_opposed
+        rejected, n_rejected_opposed = self._drop_opposed_quarantine(dataset, p.rejected)
+        n_opposed = p.n_opposed + n_children_opposed + n_rejected_opposed
         reasons = Counter(
             f"{fld}:{rule}" for fld, rule in zip(rejected["field"], rejected["rule"], strict=True)
         )
-        return lambda: self._write_batch(p, landed, n_opposed, reasons)
+        return lambda: self._write_batch(p, landed, rejected, n_opposed, reasons)
 
     def _write_batch(
-        self, p: _Prepared, landed: pa.Table, n_opposed: int, reasons: Counter[str]
+        self, p: _Prepared, landed: pa.Table, rejected: pa.Table, n_opposed: int, reasons: Counter[str]
     ) -> FileReport:
-        f, dataset, rejected = p.f, p.dataset, p.rejected
+        f, dataset = p.f, p.dataset
         assert f.extract_date is not None and f.association_id is not None
         assert dataset is not None and rejected is not None
         period = f.extract_date.strftime("%Y-%m")
@@ -422,24 +532,25 @@ class Ingestor:
             written.append(Output(zone, path, table.num_rows, key.key_id))
         n_read = p.rows_read
         assert landed.num_rows + rejected.num_rows + n_opposed == n_read, f.name
-        commit(
-            self.store,
-            self._manifest(
-                f,
-                status="committed",
-                entity=p.entity_name,
-                dataset=dataset,
-                encoding=p.encoding,
-                rows_read=n_read,
-                rows_accepted=landed.num_rows,
-                rows_quarantined=rejected.num_rows,
-                rows_opposed=n_opposed,
-                quarantine_reasons=dict(sorted(reasons.items())),
-                outputs=written,
-                pseudonym_secret_version=self.secret_version,
-                pseudonym_scheme=PSEUDONYM_SCHEME,
-            ),
+        manifest = self._manifest(
+            f,
+            status="committed",
+            entity=p.entity_name,
+            dataset=dataset,
+            encoding=p.encoding,
+            rows_read=n_read,
+            rows_accepted=landed.num_rows,
+            rows_quarantined=rejected.num_rows,
+            rows_opposed=n_opposed,
+            quarantine_reasons=dict(sorted(reasons.items())),
+            outputs=written,
+            pseudonym_secret_version=self.secret_version,
+            pseudonym_scheme=PSEUDONYM_SCHEME,
         )
+        commit(self.store, manifest)
+        if n_read and self._dated_records(p.entity_name):
+            content = LandedContent(f.batch_id, f.name, manifest.ingested_at)
+            record_landed_content(self.store, f.sha256, content)
         return FileReport(
             file=f.name,
             status="landed",
@@ -463,12 +574,44 @@ class Ingestor:
                 return landed.filter(pa.array(~opposed)), int(opposed.sum())
         return landed, 0
 
+    def _drop_opposed_quarantine(self, dataset: str, rejected: pa.Table) -> tuple[pa.Table, int]:
+        """Quarantined rows of an objector's act (by the act number their record keeps): an objection
+        holds in quarantine too. Order-dependent like the children, hence applied by the writer."""
+        if dataset not in ACT_CHILDREN | {"acts"} or not self._opposed_acts or not rejected.num_rows:
+            return rejected, 0
+        assoc, acts = rejected.column("association_id").to_pylist(), quarantine_act_ids(rejected).to_pylist()
+        keys = zip(assoc, acts, strict=True)
+        opposed = np.fromiter((k in self._opposed_acts for k in keys), dtype=bool, count=rejected.num_rows)
+        if not opposed.any():
+            return rejected, 0
+        return rejected.filter(pa.array(~opposed)), int(opposed.sum())
+
+    def _rejected_objectors(self, checked: Validated) -> set[int]:
+        """Rows of an acts file rejected by validation whose patient objects, from whatever identity
+        fields they have (a rejected row of an objector is no more kept in quarantine than in raw)."""
+        assert self.opposition is not None
+        rejected_idx = np.flatnonzero(~checked.ok)
+        if not len(rejected_idx) or not self.opposition.pseudonyms:
+            return set()
+        take = pa.array(rejected_idx)
+        typed = {c: checked.typed[c].take(take) for c in IDENTITY_COLUMNS}
+        return {
+            int(i) for i in rejected_idx[patients_opposed(typed, self.secret, self.opposition.pseudonyms)]
+        }
+
     def _rejected_rows(
-        self, f: ExtractFile, entity: Entity, parsed: ParsedFile, checked: Validated, lineage: Lineage
+        self,
+        f: ExtractFile,
+        entity: Entity,
+        parsed: ParsedFile,
+        checked: Validated,
+        lineage: Lineage,
+        skip: set[int] = frozenset(),  # type: ignore[assignment]
     ) -> pa.Table:
         by_row: dict[int, list] = {}
         for fnd in checked.findings:
-            by_row.setdefault(fnd.row, []).append(fnd)
+            if fnd.row not in skip:
+                by_row.setdefault(fnd.row, []).append(fnd)
         keep = [c.source for c in entity.columns if c.identifying is None]
         # Only the rejected rows' raw values are brought to Python.
         rejected_idx = pa.array(list(by_row), pa.int64())

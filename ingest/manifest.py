@@ -170,5 +170,12 @@ def writer_lock(store: ObjectStore) -> Iterator[None]:
             )
     try:
         yield
-    finally:
-        store.delete(LOCK_PATH)
+    except BaseException as failure:
+        try:
+            store.delete(LOCK_PATH)
+        except LakehouseError as cleanup:
+            # The store that failed the work (an S3 endpoint gone) fails this too: the work's error is
+            # the one raised, its own cause kept; the lock left behind is taken over by the next run.
+            failure.add_note(f"The lake lock `{LOCK_PATH}` could not be released either: {cleanup}")
+        raise
+    store.delete(LOCK_PATH)

@@ -13,6 +13,12 @@ other's entries. Each entry records the pseudonymisation secret version and iden
 with: after a rotation of that secret, or a change of scheme, old entries no longer match new pseudonyms,
 and `is_opposed` refuses to answer (OppositionStaleError) until the objections are re-entered and the
 stale entries dropped (see docs/security.md).
+
+The acts of objecting patients are recorded too (`opposition/acts/...`, same envelope, a list of
+[association, act number] pairs): once an act is removed, its patient can no longer be read from it,
+and a diagnosis, prescription or vital sign of that act sent again later (alone, in a corrected file)
+must still be recognised as the objector's. Act numbers do not depend on the pseudonymisation secret,
+so these entries never go stale.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ __all__ = [
     "OppositionList",
     "OppositionStaleError",
     "add_identities",
+    "add_opposed_acts",
     "add_pseudonyms",
     "drop_stale_entries",
     "load_opposition",
@@ -51,6 +58,7 @@ __all__ = [
 ]
 
 OPPOSITION_PREFIX = "opposition"
+OPPOSED_ACTS_PREFIX = "opposition/acts"
 OPPOSITION_DATASET = "opposition"
 _FORMAT = "urgent-care-lakehouse/opposition"
 _NIR = re.compile(r"[12378][0-9]{4}(2A|2B|[0-9]{2})[0-9]{6}[0-9]{2}")
@@ -161,19 +169,9 @@ def add_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterable[
     current = load_opposition(store, keystore, allow_stale=True)
     new = [p for p in wanted if p not in current.pseudonyms]
     if new:
-        now = datetime.now(UTC)
-        month = now.strftime("%Y-%m")
-        path = f"{OPPOSITION_PREFIX}/{month}/{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}.json"
-        key = _key_for_new_entry(DataKeyring(store, keystore), month)
-        body = {
-            "format": _FORMAT,
-            "added_at": now.isoformat(timespec="seconds"),
-            "pseudonym_secret_version": secret_version,
-            "pseudonym_scheme": PSEUDONYM_SCHEME,
-            "pseudonyms": new,
-        }
-        _write_entry(store, path, body, key)
-    audit.record(store, "opposition_add", {"patients_new": len(new), "patients_given": len(wanted)})
+        body = {"pseudonym_secret_version": secret_version, "pseudonym_scheme": PSEUDONYM_SCHEME}
+        _add_entry(store, keystore, OPPOSITION_PREFIX, {**body, "pseudonyms": new})
+    audit.record(store, keystore, "opposition_add", {"patients_new": len(new), "patients_given": len(wanted)})
     return len(new)
 
 
@@ -181,6 +179,27 @@ def add_identities(store: ObjectStore, keystore: KeyStore, identities: Iterable[
     """Pseudonymise the identities (same functions and secret as ingest) and record the objections."""
     _, secret = keystore.pseudonym_secret()
     return add_pseudonyms(store, keystore, pseudonyms_of(list(identities), secret))
+
+
+def add_opposed_acts(store: ObjectStore, keystore: KeyStore, acts: Iterable[tuple[str, str]]) -> int:
+    """Record the (association, act number) of objectors' acts not recorded yet; returns how many.
+    Called before the acts are dropped from a batch or removed from the lake, so a crash in between
+    leaves the record, never the act's children without one."""
+    known = load_opposition(store, keystore, allow_stale=True).acts
+    new = sorted({(str(a), str(n)) for a, n in acts} - known)
+    if new:
+        _add_entry(store, keystore, OPPOSED_ACTS_PREFIX, {"pseudonyms": [], "acts": [list(k) for k in new]})
+    return len(new)
+
+
+def _add_entry(store: ObjectStore, keystore: KeyStore, prefix: str, fields: dict[str, object]) -> None:
+    """A new object of its own (additions never rewrite earlier ones), under this month's key."""
+    now = datetime.now(UTC)
+    month = now.strftime("%Y-%m")
+    path = f"{prefix}/{month}/{now.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}.json"
+    key = _key_for_new_entry(DataKeyring(store, keystore), month)
+    body = {"format": _FORMAT, "added_at": now.isoformat(timespec="seconds"), **fields}
+    _write_entry(store, path, body, key)
 
 
 def _write_entry(store: ObjectStore, path: str, body: dict[str, object], key: DataKey) -> None:
@@ -208,6 +227,8 @@ class OppositionList:
     pseudonyms: frozenset[str]
     secret_version: str
     stale_entries: int  # entries computed with another pseudonymisation secret or identity scheme
+    # (association, act number) of the objectors' acts already dropped or removed, whatever the secret.
+    acts: frozenset[tuple[str, str]] = frozenset()
 
     def is_opposed(self, pseudonyms: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Boolean mask, True where the pseudonym is on the list (null: False). Refuses a stale list."""
@@ -233,17 +254,23 @@ def load_opposition(store: ObjectStore, keystore: KeyStore, *, allow_stale: bool
     version, _ = keystore.pseudonym_secret()
     keyring = DataKeyring(store, keystore)
     found: set[str] = set()
+    acts: set[tuple[str, str]] = set()
     stale = 0
     for path in entry_paths(store):
         _, body = _read_entry(store, keyring, path)
         items = body.get("pseudonyms")
         if not isinstance(items, list):
             raise OppositionError(f"`{store.uri(path)}`: field `pseudonyms` is not a list")
-        if _is_current(body, version):
+        if "acts" in body:
+            pairs = body["acts"]
+            if not isinstance(pairs, list) or not all(isinstance(k, list) and len(k) == 2 for k in pairs):
+                raise OppositionError(f"`{store.uri(path)}`: field `acts` is not a list of pairs")
+            acts.update((str(a), str(n)) for a, n in pairs)
+        elif _is_current(body, version):
             found.update(str(p) for p in items)
         else:
             stale += len(items)
-    return OppositionList(frozenset(found), version, 0 if allow_stale else stale)
+    return OppositionList(frozenset(found), version, 0 if allow_stale else stale, frozenset(acts))
 
 
 def _is_current(body: dict[str, object], secret_version: str) -> bool:
@@ -261,7 +288,7 @@ def drop_stale_entries(store: ObjectStore, keystore: KeyStore) -> int:
     dropped = 0
     for path in entry_paths(store):
         _, body = _read_entry(store, keyring, path)
-        if not _is_current(body, version):
+        if "acts" not in body and not _is_current(body, version):
             store.delete(path)
             dropped += 1
     return dropped

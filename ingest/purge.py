@@ -26,15 +26,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import audit
+from ingest.contract import default_contract
 from ingest.crypto import decrypt_blob, decrypt_parquet, encrypt_blob, encrypt_parquet
 from ingest.keys import DataKey, DataKeyring, KeyStore, parse_key_id
 from ingest.manifest import Manifest, Output, all_manifests, manifest_path, read_manifest, writer_lock
-from ingest.opposition import load_opposition
+from ingest.objector_lines import Stripped, strip_objectors
+from ingest.opposition import add_opposed_acts, load_opposition
+from ingest.read_extract import extract_file
 from ingest.storage import ObjectStore
 
 __all__ = [
@@ -49,10 +53,14 @@ __all__ = [
     "purge_pseudonyms",
     "purge_retention",
     "recover_rewrites",
+    "retention_cutoff",
     "rewrite_batch",
 ]
 
 REWRITE_PREFIX = "_rewrites"
+# The retention period last applied by `purge --retention`: ingest refuses files older than it from
+# then on, so a re-sent old file does not come back (see retention_cutoff).
+RETENTION_PATH = "_governance/retention.json"
 DEFAULT_RETENTION_YEARS = 20
 # Datasets whose rows belong to an act, joined to it by association_id + act_id.
 ACT_CHILD_DATASETS = ("diagnoses", "prescriptions", "vital_signs")
@@ -80,6 +88,7 @@ class Replacement:
 
     content: pa.Table | bytes | None
     key: DataKey | None = None
+    rows: int | None = None  # rows a new blob holds (default: as before)
 
 
 def read_output(
@@ -118,7 +127,8 @@ def rewrite_batch(store: ObjectStore, manifest: Manifest, replacements: dict[str
             payload, rows = encrypt_parquet(content, rep.key.key), content.num_rows
         else:
             # Blobs stay bound to their batch id, as ingest wrote them.
-            payload, rows = encrypt_blob(content, rep.key.key, aad=manifest.batch_id.encode()), out.rows
+            payload = encrypt_blob(content, rep.key.key, aad=manifest.batch_id.encode())
+            rows = out.rows if rep.rows is None else rep.rows
         plan.append((out, new_path, payload, Output(out.zone, new_path, rows, rep.key.key_id)))
 
     old_paths = [out.path for out, _, _, new in plan if new is None or new.path != out.path]
@@ -184,7 +194,7 @@ def _act_keys(association: pa.Array | pa.ChunkedArray, act_id: pa.Array | pa.Chu
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
-def _quarantine_act_ids(table: pa.Table) -> pa.Array:
+def quarantine_act_ids(table: pa.Table) -> pa.Array:
     """num_acte kept in each quarantined row's non-identifying `record` (None when not kept)."""
     ids: list[str | None] = []
     for text in table.column("record").to_pylist():
@@ -235,20 +245,30 @@ def _filter_batches(
             report.batches_rewritten += 1
 
 
-def purge_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterable[str]) -> PurgeReport:
+def purge_pseudonyms(
+    store: ObjectStore,
+    keystore: KeyStore,
+    pseudonyms: Iterable[str],
+    known_acts: Iterable[tuple[str, str]] = (),
+) -> PurgeReport:
     """Remove every landed record of these patients: their acts, the diagnoses, prescriptions and vital
-    signs of those acts, and quarantined rows of those acts (matched by association + act number)."""
+    signs of those acts, and quarantined rows of those acts (matched by association + act number).
+
+    `known_acts`: acts of these patients recorded earlier (removed by an earlier purge or dropped at
+    ingest), whose children may have arrived since; the acts found now are recorded for the next time."""
     opposed = pa.array(sorted(set(pseudonyms)), pa.string())
+    earlier = sorted(set(known_acts))
     report = PurgeReport()
     with writer_lock(store):
         report.recovered = recover_rewrites(store)
-        if len(opposed) == 0:
+        if len(opposed) == 0 and not earlier:
             return report
         keyring = DataKeyring(store, keystore)
         manifests = [m for m in all_manifests(store) if m.outputs]
 
         # Pass 1: which acts are theirs (association_id + act_id), from every landed version of the act.
         acts: list[pa.Array] = []
+        found: list[tuple[str, str]] = []
         for m in manifests:
             if m.dataset != "acts":
                 continue
@@ -260,6 +280,31 @@ def purge_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterabl
                         pc.fill_null(pc.is_in(t["patient_pseudonym"], value_set=opposed), False)
                     )
                     acts.append(_act_keys(theirs["association_id"], theirs["act_id"]))
+                    found += zip(
+                        theirs["association_id"].to_pylist(), theirs["act_id"].to_pylist(), strict=True
+                    )
+        # Files kept whole in quarantine: their objectors' lines (acts files first: the acts they
+        # remove are the objector's too).
+        _, secret = keystore.pseudonym_secret()
+        contract = default_contract()
+        blobs = [(m, o) for m in manifests for o in m.outputs if o.path.endswith(".bin")]
+
+        def strip(m: Manifest, o: Output, acts_known: set[tuple[str, str]]) -> Stripped:
+            blob = read_output(store, keyring, m, o)
+            assert isinstance(blob, bytes)
+            f = extract_file(Path(m.source_file), blob, contract)
+            return strip_objectors(f, contract, secret, frozenset(opposed.to_pylist()), acts_known)
+
+        earlier_set = set(earlier)
+        act_blobs = [(m, o, strip(m, o, earlier_set)) for m, o in blobs if m.dataset == "acts"]
+        for _, _, stripped in act_blobs:
+            found += stripped.acts
+        # Recorded before anything is removed: the children of an act removed now and sent again
+        # later are still recognised (see ingest.opposition).
+        add_opposed_acts(store, keystore, found)
+        if earlier:
+            assoc, act = zip(*earlier, strict=True)
+            acts.append(_act_keys(pa.array(assoc, pa.string()), pa.array(act, pa.string())))
         act_keys = pa.concat_arrays(acts).unique() if acts else pa.array([], pa.string())
 
         def drop(m: Manifest, o: Output, t: pa.Table) -> pa.Array | None:
@@ -272,13 +317,22 @@ def purge_pseudonyms(store: ObjectStore, keystore: KeyStore, pseudonyms: Iterabl
                     pc.is_in(_act_keys(t["association_id"], t["act_id"]), value_set=act_keys), False
                 )
             if o.zone == "quarantine" and m.dataset in ("acts", *ACT_CHILD_DATASETS):
-                keys = _act_keys(t["association_id"], _quarantine_act_ids(t))
+                keys = _act_keys(t["association_id"], quarantine_act_ids(t))
                 return pc.fill_null(pc.is_in(keys, value_set=act_keys), False)
             return None
 
         _filter_batches(store, keyring, manifests, drop, report)
+        every_act = earlier_set | set(found)
+        child_blobs = [(m, o, strip(m, o, every_act)) for m, o in blobs if m.dataset in ACT_CHILD_DATASETS]
+        for m, o, stripped in act_blobs + child_blobs:
+            if stripped.rows_removed:
+                rows = max(o.rows - stripped.rows_removed, 0)
+                rewrite_batch(store, m, {o.path: Replacement(stripped.data, _key_for(keyring, o), rows)})
+                report.rows_removed[f"quarantine/{m.dataset}"] += stripped.rows_removed
+                report.batches_rewritten += 1
         audit.record(
             store,
+            keystore,
             "purge_opposition",
             {
                 "patients": len(opposed),
@@ -296,7 +350,7 @@ def purge_opposition(store: ObjectStore, keystore: KeyStore) -> PurgeReport:
     opposition = load_opposition(store, keystore)
     if opposition.stale_entries:
         opposition.is_opposed(pa.array([], pa.string()))  # raises OppositionStaleError, with the why
-    return purge_pseudonyms(store, keystore, opposition.pseudonyms)
+    return purge_pseudonyms(store, keystore, opposition.pseudonyms, opposition.acts)
 
 
 def _years_before(day: date, years: int) -> date:
@@ -304,6 +358,17 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
+
+
+def retention_cutoff(store: ObjectStore, today: date | None = None) -> date | None:
+    """First extract date still within the retention period last applied to this lake (None: never
+    applied). It moves with time: a file that was recent enough when the purge ran may not be later."""
+    if not store.exists(RETENTION_PATH):
+        return None
+    years = json.loads(store.get(RETENTION_PATH))["years"]
+    if not isinstance(years, int) or years < 1:
+        raise ValueError(f"`{store.uri(RETENTION_PATH)}`: field `years` must be a whole number of years")
+    return _years_before(today or datetime.now(UTC).date(), years)
 
 
 def purge_retention(
@@ -325,6 +390,8 @@ def purge_retention(
     report = PurgeReport()
     with writer_lock(store):
         report.recovered = recover_rewrites(store)
+        # Recorded first: from now on ingest refuses what this purge is about to delete.
+        store.put(RETENTION_PATH, json.dumps({"years": years, "cutoff": cutoff.isoformat()}).encode())
         keyring = DataKeyring(store, keystore)
         manifests = all_manifests(store)
         partitions: set[str] = set()
@@ -348,6 +415,7 @@ def purge_retention(
                 report.keys_deleted.append(key.key_id)
         audit.record(
             store,
+            keystore,
             "purge_retention",
             {
                 "years": years,

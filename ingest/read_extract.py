@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ FileReason = Literal[
     "double_encoded",
     "header",
     "csv_syntax",
+    "truncated",
 ]
 # A file whose name is not a valid extract name may carry anything in it (a patient's name, say): such a
 # name is never stored, only a placeholder derived from the file's checksum.
@@ -76,7 +78,7 @@ class ExtractFile:
 @dataclass(frozen=True)
 class BadRow:
     line: int
-    rule: Literal["column_count", "truncated", "quoting"]
+    rule: Literal["column_count", "quoting"]
     message: str
 
 
@@ -96,6 +98,11 @@ class ParsedFile:
 
 def open_extract(path: Path, contract: Contract) -> ExtractFile:
     data = path.read_bytes()
+    return extract_file(path, data, contract)
+
+
+def extract_file(path: Path, data: bytes, contract: Contract) -> ExtractFile:
+    """An extract's bytes with what its name says (also for a file read back from quarantine)."""
     m = contract.file_name_pattern.match(path.name)
     assoc = day = first = entity = None
     if m:
@@ -207,8 +214,21 @@ def parse(
     one); anything it could read differently from the exact parser goes to the exact parser, so every
     file gives the same rows, lines and findings either way. `utf8`: the text encoded as UTF-8, when
     the caller has it (a UTF-8 file's own bytes), so it is not encoded again."""
+    _check_complete(f, text)
     fast = _parse_fast(f, text, encoding, entity, delimiter, utf8)
     return fast if fast is not None else parse_exact(f, text, encoding, entity, delimiter)
+
+
+def _check_complete(f: ExtractFile, text: str) -> None:
+    """The contract ends every row, the last included, with a line break: a file without one was cut
+    off in transfer, and a cut row can still look complete ('...;J11' for 'J11.1'). Landing the rows
+    before the cut would lose the rest of the day without a sign; the whole file waits for the re-send."""
+    if not text.endswith(("\n", "\r")):
+        raise UnusableFile(
+            "truncated",
+            f"`{f.name}`: the file ends in the middle of a row (no final line break): "
+            "a transfer cut short; send the complete file again",
+        )
 
 
 def _header_order(f: ExtractFile, header: list[str], entity: Entity) -> list[int]:
@@ -352,10 +372,19 @@ def _regular_quoting(data: bytes, starts: np.ndarray, quoted: np.ndarray, delimi
 
 
 def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimiter: str) -> ParsedFile:
-    """Python's csv reader, record by record: every irregularity becomes a finding on its line."""
-    reader = _strict_reader(io.StringIO(text, newline=""), delimiter)
+    """Python's csv reader, record by record: every irregularity becomes a finding on its line.
+
+    A quoted field may hold a line break, so a record may span several lines. One that does and is
+    malformed (a syntax error, or the wrong number of fields) is most likely an unclosed quote that ran
+    into the next rows: its first line alone is the bad record, and reading starts again on the line
+    after it, so the rows it swallowed land (or are quarantined) by themselves. Every physical data line
+    ends up in exactly one row read."""
+    _check_complete(f, text)
+    # The reader's own line splitting (a lone CR ends a line too), kept to read again after a bad record.
+    physical = io.StringIO(text, newline="").readlines()
+    header_reader = _strict_reader(iter(physical), delimiter)
     try:
-        header = next(reader)
+        header = next(header_reader)
     except (StopIteration, csv.Error) as e:
         raise UnusableFile("csv_syntax", f"`{f.name}`: header row cannot be read ({e})") from e
     positions = dict(zip(entity.source_names, _header_order(f, header, entity), strict=True))
@@ -365,48 +394,54 @@ def parse_exact(f: ExtractFile, text: str, encoding: str, entity: Entity, delimi
     values: list[list[str]] = [[] for _ in expected]
     lines: list[int] = []
     bad: list[BadRow] = []
-    next_line = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            # The reader resumes after a syntax error, so one bad quote costs one record, not the file.
-            rule: Literal["truncated", "quoting"] = "truncated" if "end of data" in str(e) else "quoting"
-            bad.append(BadRow(next_line, rule, f"`{f.name}` line {next_line}: {e}"))
-            next_line = reader.line_num + 1
-            continue
-        first_line, next_line = next_line, reader.line_num + 1
-        if not row or row == [""]:
-            continue  # blank line
-        if len(row) != width:
+
+    def take(row: list[str] | csv.Error, line: int) -> None:
+        if isinstance(row, csv.Error):
+            bad.append(BadRow(line, "quoting", f"`{f.name}` line {line}: {row}"))
+        elif len(row) == width:
+            for out, idx in zip(values, order, strict=True):
+                out.append(row[idx])
+            lines.append(line)
+        elif row and row != [""]:  # else a blank line
             bad.append(
-                BadRow(
-                    first_line,
-                    "column_count",
-                    f"`{f.name}` line {first_line}: {len(row)} fields, expected {width}",
-                )
+                BadRow(line, "column_count", f"`{f.name}` line {line}: {len(row)} fields, expected {width}")
             )
-            continue
-        for out, idx in zip(values, order, strict=True):
-            out.append(row[idx])
-        lines.append(first_line)
-    if not text.endswith(("\n", "\r")):
-        # The contract ends every row with a line break: without one the file was cut off, and a cut row
-        # can still look complete ('...;J11' for 'J11.1'). The last record is rejected, whatever it holds.
-        if lines and (not bad or bad[-1].line < lines[-1]):
-            last = lines.pop()
-            for col in values:
-                col.pop()
-            bad.append(BadRow(last, "truncated", f"`{f.name}` line {last}: file ends in the middle of a row"))
-        elif bad:
-            bad[-1] = BadRow(
-                bad[-1].line, "truncated", f"`{f.name}` line {bad[-1].line}: file ends in the middle of a row"
-            )
+
+    pos = header_reader.line_num  # physical lines read so far
+    while pos < len(physical):
+        reader = _strict_reader(itertools.islice(physical, pos, None), delimiter)
+        consumed = 0
+        while True:
+            row: list[str] | csv.Error
+            try:
+                row = next(reader)
+            except StopIteration:
+                pos = len(physical)
+                break
+            except csv.Error as e:
+                row = e  # the reader resumes after a syntax error, on the next physical line
+            first_line, consumed = pos + consumed + 1, reader.line_num
+            if not isinstance(row, csv.Error) and len(row) == width:  # the usual case, inline
+                for out, idx in zip(values, order, strict=True):
+                    out.append(row[idx])
+                lines.append(first_line)
+            elif pos + consumed > first_line:  # malformed, over several lines
+                take(_read_alone(physical[first_line - 1], delimiter), first_line)
+                pos = first_line
+                break
+            else:
+                take(row, first_line)
     return ParsedFile(
         encoding=encoding,
         columns={name: pa.array(col, pa.string()) for name, col in zip(expected, values, strict=True)},
         lines=np.array(lines, dtype=np.int64),
         bad_rows=bad,
     )
+
+
+def _read_alone(line: str, delimiter: str) -> list[str] | csv.Error:
+    """One physical line read as a record by itself (an unclosed quote in it is a syntax error)."""
+    try:
+        return next(_strict_reader([line], delimiter), [])
+    except csv.Error as e:
+        return e

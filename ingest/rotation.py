@@ -5,6 +5,9 @@
   one, one atomic PUT per key file. Data files are not touched: the data keys do not change. A kill
   mid-way leaves some key files under the old master key, some under the new: both are in the key store,
   everything stays readable, and running the rotation again finishes it (it skips files already done).
+- `rotate_master_key("warehouse", warehouse=<file>)` also re-encrypts the DuckDB warehouse file under a
+  new database key (rotate_warehouse_db_key: copy, check, fsync, atomic rename) and deletes the old key
+  from the key store: re-wrapping alone would leave the file under the key an attacker may hold.
 - `remove_master_key(key_id)`: once no key file of the lake is wrapped with it (checked here).
 - `retire_data_key(key_id)`: a compromised or expiring data key. A new generation of the same
   zone x dataset x month becomes current (new files use it), every file encrypted with the old key is
@@ -17,15 +20,30 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
 
 from ingest import audit
+from ingest.crypto import connect_duckdb, sql_string
 from ingest.exceptions import KeyStoreError
-from ingest.keys import ZONES, DataKeyring, ManagedKeyStore, Zone, key_generation, parse_key_id
+from ingest.keys import (
+    ZONES,
+    DataKeyring,
+    ManagedKeyStore,
+    Zone,
+    is_master_key_id,
+    key_generation,
+    parse_key_id,
+)
 from ingest.manifest import all_manifests, writer_lock
 from ingest.opposition import entries_using, reencrypt_entries
 from ingest.purge import Replacement, read_output, recover_rewrites, rewrite_batch
 from ingest.storage import ObjectStore
+from ingest.warehouse_lock import hold_warehouse
 
 __all__ = [
     "MasterRotation",
@@ -35,6 +53,7 @@ __all__ = [
     "retire_data_key",
     "rotate_master_key",
     "rotate_pseudonym_secret",
+    "rotate_warehouse_db_key",
 ]
 
 
@@ -44,20 +63,40 @@ class MasterRotation:
     new_master_key_id: str
     rewrapped: int = 0
     already_current: int = 0
+    warehouse_reencrypted: bool = False
 
 
 def _check_zone(zone: str) -> Zone:
     if zone not in ZONES:
-        raise ValueError(f"zone `{zone}` is not one of {', '.join(ZONES)}")
+        raise KeyStoreError(f"zone `{zone}` is not one of {', '.join(ZONES)}")
     return zone  # type: ignore[return-value]
 
 
+def _check_data_key_id(key_id: str) -> tuple[Zone, str, str]:
+    """The parts of a data key id given by an operator; a one-line error for anything else (`../..`)."""
+    try:
+        return parse_key_id(key_id)
+    except ValueError as exc:
+        raise KeyStoreError(str(exc)) from None
+
+
 def rotate_master_key(
-    store: ObjectStore, keystore: ManagedKeyStore, zone: str, *, resume: bool = False
+    store: ObjectStore,
+    keystore: ManagedKeyStore,
+    zone: str,
+    *,
+    resume: bool = False,
+    warehouse: Path | None = None,
 ) -> MasterRotation:
-    """New master key for `zone` (or, with resume=True, finish re-wrapping under the current one)."""
+    """New master key for `zone` (or, with resume=True, finish re-wrapping under the current one).
+
+    Zone `warehouse` with the warehouse file's path also re-encrypts that DuckDB file under a new key
+    (rotate_warehouse_db_key), which a re-wrap alone would leave unchanged."""
     zone = _check_zone(zone)
-    with writer_lock(store):
+    reencrypt = zone == "warehouse" and warehouse is not None
+    # The warehouse is held before the key store changes: a running build refuses the whole rotation.
+    held = hold_warehouse(warehouse, "key rotation") if reencrypt and warehouse else nullcontext()
+    with writer_lock(store), held:
         if resume:
             new_id = keystore.current_master_key_id(zone)
         else:
@@ -69,17 +108,101 @@ def rotate_master_key(
                 result.rewrapped += 1
             else:
                 result.already_current += 1
+        if reencrypt and warehouse is not None:
+            result.warehouse_reencrypted = _reencrypt_warehouse(keystore, warehouse)
         audit.record(
             store,
+            keystore,
             "key_rotate",
             {
                 "zone": zone,
                 "master_key_id": new_id,
                 "data_keys_rewrapped": result.rewrapped,
                 "data_keys_already_current": result.already_current,
+                "warehouse_reencrypted": result.warehouse_reencrypted,
             },
         )
     return result
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: str) -> bool:
+    """Attach `path` read-write under `key`; False if the key is not the file's."""
+    try:
+        con.execute(f"attach {sql_string(str(path))} as {alias} (encryption_key {sql_string(key)})")
+    except duckdb.Error as exc:
+        if "wrong encryption key" in str(exc).lower():
+            return False
+        raise
+    return True
+
+
+def _table_counts(con: duckdb.DuckDBPyConnection, alias: str) -> dict[str, int]:
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = ?", [alias]
+    ).fetchall()
+    return {
+        f"{schema}.{table}": con.execute(f'select count(*) from {alias}."{schema}"."{table}"').fetchone()[0]  # type: ignore[index]  # noqa: S608
+        for schema, table in tables
+    }
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rotate_warehouse_db_key(keystore: ManagedKeyStore, warehouse: Path) -> bool:
+    """Re-encrypt the warehouse file under a new key and retire the old one; True if a file was copied.
+
+    Crash-safe at every step: (1) the new key is saved in the key store (pending) before any file uses
+    it; (2) a full copy is written under it next to the warehouse, checked table by table, fsynced; (3)
+    it is renamed over the warehouse (atomic) and the folder fsynced; (4) the key store makes the new
+    key current and deletes the old one. A kill before (3) leaves the old file and key in force; after
+    (3), the file opens with the pending key, and running the rotation again (--resume) finishes (4).
+    The warehouse is held meanwhile: no build can write to the file being copied."""
+    with hold_warehouse(warehouse, "key rotation"):
+        return _reencrypt_warehouse(keystore, warehouse)
+
+
+def _reencrypt_warehouse(keystore: ManagedKeyStore, warehouse: Path) -> bool:
+    """rotate_warehouse_db_key, the warehouse already held by the caller."""
+    new_key = keystore.begin_warehouse_db_key_rotation()
+    copied = False
+    copy = warehouse.with_name(f"{warehouse.name}.rekey")
+    for leftover in (copy, copy.with_name(copy.name + ".wal")):
+        leftover.unlink(missing_ok=True)  # from a rotation killed before its rename
+    if warehouse.exists():
+        con = connect_duckdb()
+        try:
+            if _attach(con, warehouse, "old_warehouse", keystore.warehouse_db_key()):
+                # No WAL left to replay: the copy holds everything, and detaching writes nothing.
+                con.execute("checkpoint old_warehouse")
+                if not _attach(con, copy, "new_warehouse", new_key):
+                    raise KeyStoreError(f"Could not create `{copy}` under the new warehouse key")
+                con.execute("copy from database old_warehouse to new_warehouse")
+                before, after = _table_counts(con, "old_warehouse"), _table_counts(con, "new_warehouse")
+                con.execute("detach new_warehouse")
+                if before != after:
+                    copy.unlink(missing_ok=True)
+                    raise KeyStoreError(f"The re-encrypted copy of `{warehouse}` differs: nothing changed")
+                _fsync(copy)
+                os.replace(copy, warehouse)
+                _fsync(warehouse.parent)
+                copied = True
+                con.execute("detach old_warehouse")
+            elif not _attach(con, warehouse, "new_warehouse", new_key):
+                raise KeyStoreError(
+                    f"The warehouse `{warehouse}` opens with neither the current nor the pending "
+                    f"warehouse key of key store `{getattr(keystore, 'path', keystore)}`"
+                )
+            # else: a rotation killed after its rename; only the key store remains to switch.
+        finally:
+            con.close()
+    keystore.finish_warehouse_db_key_rotation()
+    return copied
 
 
 def master_key_usage(store: ObjectStore, keystore: ManagedKeyStore, zone: str) -> dict[str, int]:
@@ -98,6 +221,8 @@ def master_key_usage(store: ObjectStore, keystore: ManagedKeyStore, zone: str) -
 
 def remove_master_key(store: ObjectStore, keystore: ManagedKeyStore, master_key_id: str) -> None:
     """Delete an old master key from the key store, refused while any data key file still uses it."""
+    if not is_master_key_id(master_key_id):
+        raise KeyStoreError(f"master key id `{master_key_id}` must look like <zone>-v<n>, e.g. raw-v1")
     zone = _check_zone(master_key_id.rsplit("-v", 1)[0])
     usage = master_key_usage(store, keystore, zone)
     if usage.get(master_key_id, 0):
@@ -106,7 +231,7 @@ def remove_master_key(store: ObjectStore, keystore: ManagedKeyStore, master_key_
             f"run the rotation of zone `{zone}` to completion first"
         )
     keystore.remove_master_key(master_key_id)
-    audit.record(store, "master_key_remove", {"zone": zone, "master_key_id": master_key_id})
+    audit.record(store, keystore, "master_key_remove", {"zone": zone, "master_key_id": master_key_id})
 
 
 @dataclass
@@ -121,7 +246,7 @@ class Retirement:
 
 def retire_data_key(store: ObjectStore, keystore: ManagedKeyStore, key_id: str) -> Retirement:
     """Re-encrypt every file using data key `key_id` with a new generation, then delete `key_id`."""
-    zone, dataset, period = parse_key_id(key_id)
+    zone, dataset, period = _check_data_key_id(key_id)
     with writer_lock(store):
         recovered = recover_rewrites(store)
         keyring = DataKeyring(store, keystore)
@@ -150,6 +275,7 @@ def retire_data_key(store: ObjectStore, keystore: ManagedKeyStore, key_id: str) 
         keyring.delete(key_id)
         audit.record(
             store,
+            keystore,
             "key_retire",
             {
                 "key_id": key_id,
@@ -167,5 +293,5 @@ def rotate_pseudonym_secret(store: ObjectStore, keystore: ManagedKeyStore) -> st
     every pseudonym computed from now on differs from the ones already landed."""
     with writer_lock(store):
         new_id = keystore.rotate_pseudonym_secret()
-        audit.record(store, "pseudonym_secret_rotate", {"pseudonym_secret_version": new_id})
+        audit.record(store, keystore, "pseudonym_secret_rotate", {"pseudonym_secret_version": new_id})
     return new_id

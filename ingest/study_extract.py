@@ -170,7 +170,7 @@ def write_extract(
     }
     missing = [c for c in protocol.columns if c not in table.column_names]
     if missing:
-        audit.record(store, "extract", {**log, "reason": "missing_columns"}, outcome="refused")
+        audit.record(store, keystore, "extract", {**log, "reason": "missing_columns"}, outcome="refused")
         raise ExtractRefused(
             f"protocol `{protocol.source}`: columns not in the query result: {', '.join(missing)}"
         )
@@ -183,6 +183,7 @@ def write_extract(
     if small:
         audit.record(
             store,
+            keystore,
             "extract",
             {**log, "rows": selected.num_rows, "classes": classes, "classes_below_k": small},
             outcome="refused",
@@ -204,7 +205,10 @@ def write_extract(
         else None
     )
     audit.record(
-        store, "extract", {**log, "rows": selected.num_rows, "patients": patients, "classes": classes}
+        store,
+        keystore,
+        "extract",
+        {**log, "rows": selected.num_rows, "patients": patients, "classes": classes},
     )
     return StudyExtract(protocol.project_id, target, selected.num_rows, patients, classes)
 

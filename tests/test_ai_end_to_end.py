@@ -294,4 +294,4 @@ def test_the_whole_path_baseline_then_an_outside_model(built: dict) -> None:
     kinds = [e.data.get("kind") for e in audit.entries(built["store"])]
     for kind in ("ai_task_extract", "ai_key_release", "ai_baseline", "ai_evaluation"):
         assert kind in kinds
-    assert audit.verify(built["store"]).ok
+    assert audit.verify(built["store"], built["keystore"]).ok

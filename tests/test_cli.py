@@ -51,3 +51,72 @@ def test_missing_key_store_is_one_clear_line_with_the_fix(tmp_path: Path, monkey
     assert result.exit_code == 2
     assert result.output.startswith("Error:")
     assert "keys init" in result.output and "Traceback" not in result.output
+
+
+def test_grouped_ingest_summary_counts_every_file(tmp_path: Path, keystore, monkeypatch) -> None:
+    """Past 30 files with rejects, one line per entity: over all its files (clean ones too), so the
+    entity lines add up to the total line and to the per-file CSV."""
+    import csv
+    import re
+
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "home"))
+
+    def dated(act_id: str, month: int, day: int, **overrides: str) -> dict[str, str]:
+        when = f"{day:02d}/{month:02d}/2024"
+        return act_row(act_id, date_appel=when, date_debut=when, date_fin=when, **overrides)
+
+    for day in range(1, 32):
+        rows = [dated("1", 1, day), dated("2", 1, day, type_acte="XYZ")]
+        write_extract(tmp_path / "in", "actes", rows, day=f"202401{day:02d}")
+    for day in range(1, 6):
+        rows = [dated(str(n), 2, day) for n in (1, 2, 3)]
+        write_extract(tmp_path / "in", "actes", rows, day=f"202402{day:02d}")
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "in"), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "actes (" in line)
+    assert "actes (36 files, 31 with quarantined rows)" in line
+    numbers = [int(n.replace(",", "")) for n in re.findall(r"│\s*([\d,]+)\s*(?=│)", line)]
+    assert numbers == [77, 46, 31]  # read, accepted, quarantined over the 36 files
+    total = next(line for line in result.output.splitlines() if "36 files, all entities" in line)
+    assert [int(n) for n in re.findall(r"│\s*(\d+)\s*(?=│)", total)] == [77, 46, 31]
+    report = next((tmp_path / "home" / "reports").glob("ingest-*.csv"))
+    with report.open(encoding="utf-8") as fh:
+        assert sum(int(r["rows_read"]) for r in csv.DictReader(fh)) == 77
+
+
+@pytest.mark.slow
+def test_build_output_is_a_progress_summary_and_a_log_file(tmp_path: Path, keystore) -> None:
+    """`lakehouse build` into a file (no terminal): no colour codes, a few progress lines and one summary
+    naming what ran; dbt's every line is in the log whose path is printed. A failing build names the
+    error and the log."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(tmp_path / "home"),
+        "LAKEHOUSE_LAKE": str(tmp_path / "lake"),
+        "LAKEHOUSE_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }
+    command = [sys.executable, "-m", "ingest.cli", "build", "--select", "omop_gender_concepts"]
+    with (tmp_path / "out.txt").open("w") as fh:
+        done = subprocess.run(command, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False, timeout=600)
+    output = (tmp_path / "out.txt").read_text(encoding="utf-8")
+    assert done.returncode == 0, output
+    assert "\x1b[" not in output
+    assert "dbt build: 1 seed, 2 tests: 3 passed, 0 warnings, 0 errors in " in output
+    assert len(output.splitlines()) < 12, output
+    log = Path(output.split("Full dbt log: ")[1].split()[0])
+    assert log.parent == tmp_path / "home" / "logs"
+    text = log.read_text(encoding="utf-8")
+    assert "\x1b[" not in text and "PASS not_null_omop_gender_concepts_sex_code" in text
+    assert "Done. PASS=3 WARN=0 ERROR=0" in text
+
+    # A warehouse file that is not a database: dbt itself fails, after the build lock was taken.
+    broken = {**env, "LAKEHOUSE_WAREHOUSE": str(tmp_path / "not-a-database.duckdb")}
+    (tmp_path / "not-a-database.duckdb").write_text("not a DuckDB file " * 512)
+    failed = subprocess.run(command, env=broken, capture_output=True, text=True, check=False, timeout=600)
+    assert failed.returncode == 6
+    assert "dbt build failed" in failed.stderr and "Full dbt log: " in failed.stdout
+    assert "\x1b[" not in failed.stdout + failed.stderr

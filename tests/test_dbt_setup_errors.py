@@ -44,3 +44,18 @@ def test_missing_key_store_says_how_to_create_one(tmp_path: Path, monkeypatch: p
     result = dbt(["build", "--select", "base_lake__acts"], env, tmp_path)
     assert result.returncode != 0
     assert "lakehouse keys init" in result.stdout
+
+
+def test_a_dbt_build_by_hand_with_another_key_store_is_refused(tmp_path: Path, keystore) -> None:
+    from ingest.keys import init_keystore
+    from ingest.keystore_binding import check_keystore
+    from ingest.storage import open_store
+
+    lake = tmp_path / "lake"
+    check_keystore(open_store(lake), keystore)  # the lake belongs to `keystore`
+    other, _ = init_keystore(tmp_path / "other" / "keystore.json")
+    env = _env(tmp_path, LAKEHOUSE_KEYSTORE=str(other), LAKEHOUSE_LAKE=str(lake))
+    result = dbt(["build", "--select", "base_lake__acts"], env, tmp_path)
+    assert result.returncode != 0
+    assert f"expects key store id {keystore.fingerprint().keystore_id}" in result.stdout
+    assert not (tmp_path / "warehouse.duckdb").exists()  # stopped before the warehouse was opened

@@ -20,7 +20,7 @@ from ingest.contract import default_contract
 from ingest.keys import LocalKeyStore
 from ingest.land import Ingestor
 from ingest.pseudonymise import PSEUDONYM_HEX_CHARS, hmac_pseudonyms
-from ingest.read_extract import ExtractFile, ParsedFile, _parse_fast, parse, parse_exact
+from ingest.read_extract import ExtractFile, ParsedFile, UnusableFile, _parse_fast, parse, parse_exact
 from ingest.storage import ObjectStore
 from ingest.synth import GenerationSummary, generate_extracts
 from ingest.validate import nir_ok, timestamp, validate
@@ -58,7 +58,10 @@ CASES = [
     pytest.param('1;1;"GRIPPE;J11\n2;1;GRIPPE;J10\n', False, id="unclosed-quote"),
     pytest.param('1;1;GRIPPE;J11\n""\n2;1;GRIPPE;J10\n', False, id="empty-quoted-line"),
     pytest.param("1;1;GRIPPE;J11\r2;1;GRIPPE;J10\r", False, id="cr-line-ends"),
-    pytest.param("1;1;GRIPPE;J11\n2;1;GRIPPE;J1", False, id="cut-last-row"),
+    pytest.param('1;1;"GRIPPE;J11\n2;1;GRIPPE;J10\n3;1;GRIPPE;J10\n', False, id="unclosed-quote-mid-file"),
+    pytest.param(
+        '1;1;"GRIPPE;J11\n2;1;"GRI\nPPE";J10\n3;1;GRIPPE;J10\n', False, id="unclosed-then-multi-line"
+    ),
     pytest.param("1;1;GRIPPE;J11\n2;1;GRIPPE;" + "J" * 200_000 + "\n", False, id="over-long-field"),
 ]
 
@@ -72,6 +75,23 @@ def test_both_parsers_agree_and_irregular_files_go_to_the_exact_one(body: str, f
     if quick is not None:
         _same(quick, exact)
     _same(parse(_file(), text, "utf-8", DIAG, ";"), exact)
+
+
+def test_a_file_cut_mid_row_is_refused_whole_by_both_parsers() -> None:
+    text = HEADER + "\n1;1;GRIPPE;J11\n2;1;GRIPPE;J1"
+    for reader in (parse, parse_exact):
+        with pytest.raises(UnusableFile) as e:
+            reader(_file(), text, "utf-8", DIAG, ";")
+        assert e.value.reason == "truncated"
+
+
+def test_an_unclosed_quote_costs_its_own_line_only() -> None:
+    """The swallowed rows come back, a real multi-line field after them included."""
+    text = HEADER + '\n1;1;"GRIPPE;J11\n2;1;GRIPPE;J10\n\n3;1;"GRI\nPPE";J10\n4;1;GRIPPE;\n'
+    parsed = parse(_file(), text, "utf-8", DIAG, ";")
+    assert [(b.line, b.rule) for b in parsed.bad_rows] == [(2, "quoting")]
+    assert parsed.lines.tolist() == [3, 5, 7]
+    assert parsed.columns["code_thesaurus"].to_pylist() == ["GRIPPE", "GRI\nPPE", "GRIPPE"]
 
 
 def test_ignored_free_text_is_not_read_by_either_parser() -> None:

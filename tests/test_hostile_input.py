@@ -101,6 +101,9 @@ def test_hostile_file_is_quarantined_and_leaks_nothing(
     assert time.monotonic() - started < 20, "hostile input must not make ingest crawl"
     (f,) = report.files
     assert f.rows_accepted + f.rows_quarantined == f.rows_read
+    # No row lost in silence: every physical data line (not blank, after the header) is one row read.
+    data_lines = [ln for ln in paths[0].read_bytes().splitlines()[1:] if ln.strip()]
+    assert f.rows_read == len(data_lines)
     kind, _, reason = case.expect.partition(":")
     if kind == "file":
         assert (f.status, f.reasons) == ("quarantined", {f"file:{reason}": f.rows_read})

@@ -27,9 +27,14 @@ def _extracts(folder: Path, days: int, acts_per_file: int) -> list[Path]:
         for d in range(1, days + 1):
             day = f"202401{d:02d}"
             dd = f"{d:02d}/01/2024"
+            # Act numbers are the association's own: two associations' files never hold the same rows.
             acts = [
                 act_row(
-                    f"{d}-{i}", date_appel=dd, date_debut=dd, date_fin=dd, patient_nir="" if i % 3 else None
+                    f"{assoc}-{d}-{i}",
+                    date_appel=dd,
+                    date_debut=dd,
+                    date_fin=dd,
+                    patient_nir="" if i % 3 else None,
                 )
                 for i in range(acts_per_file)
             ]
@@ -37,7 +42,7 @@ def _extracts(folder: Path, days: int, acts_per_file: int) -> list[Path]:
                 if a["patient_nir"] is None:
                     del a["patient_nir"]
             paths.append(write_extract(folder, "actes", acts, association=assoc, day=day))
-            diags = [diagnosis_row(f"{d}-{i}") for i in range(acts_per_file)]
+            diags = [diagnosis_row(f"{assoc}-{d}-{i}") for i in range(acts_per_file)]
             paths.append(write_extract(folder, "diagnostics", diags, association=assoc, day=day))
     return paths
 

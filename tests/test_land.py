@@ -126,21 +126,129 @@ def test_each_bad_row_is_quarantined_with_its_reason(lake, tmp_path: Path, overr
     assert field == "type_acte" or record["type_acte"] == "VAD"
 
 
-def test_wrong_column_count_and_truncated_file(lake, tmp_path: Path) -> None:
+def test_wrong_column_count(lake, tmp_path: Path) -> None:
     store, ingestor = lake
     path = write_extract(tmp_path / "in", "diagnostics", [diagnosis_row(str(i)) for i in range(1, 6)])
     lines = path.read_text().splitlines()
     lines[2] += ";extra"  # second data row: one field too many
-    text = "\n".join(lines) + "\n"
-    path.write_text(text[: len(text) - 6])  # cut in the middle of the last row
+    path.write_text("\n".join(lines) + "\n")
     (f,) = ingestor.run([path]).files
-    assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (5, 3, 2)
-    assert f.reasons == {"*:column_count": 1, "*:truncated": 1}
+    assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (5, 4, 1)
+    assert f.reasons == {"*:column_count": 1}
     q = read_zone(store, ingestor, "quarantine/rows/").to_pylist()
-    assert [(r["line"], r["rule"], r["record"]) for r in q] == [
-        (3, "column_count", None),
-        (6, "truncated", None),
+    assert [(r["line"], r["rule"], r["record"]) for r in q] == [(3, "column_count", None)]
+
+
+def test_a_file_cut_mid_row_is_quarantined_whole_and_the_complete_one_lands(lake, tmp_path: Path) -> None:
+    """The contract ends every row with a line break: without one, the transfer was cut short. Landing
+    the rows before the cut would lose the rest of the day without a sign."""
+    store, ingestor = lake
+    path = write_extract(tmp_path / "in", "diagnostics", [diagnosis_row(str(i)) for i in range(1, 6)])
+    complete = path.read_bytes()
+    path.write_bytes(complete[:-6])  # cut in the middle of the last row
+    (f,) = ingestor.run([path]).files
+    assert (f.status, f.rows_read, f.rows_accepted, f.reasons) == ("quarantined", 5, 0, {"file:truncated": 5})
+    assert path.name in (f.message or "") and "line break" in (f.message or "")
+    assert store.list("raw") == []
+    path.write_bytes(complete)  # sent again, whole
+    (again,) = ingestor.run([path]).files
+    assert (again.status, again.rows_accepted) == ("landed", 5)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_an_unclosed_quote_does_not_swallow_the_next_rows(lake, tmp_path: Path, line_end: str) -> None:
+    store, ingestor = lake
+    rows = [diagnosis_row(str(i)) for i in range(1, 6)]
+    rows[1]["code_thesaurus"] = '"' + rows[1]["code_thesaurus"]  # row 2, physical line 3
+    columns = list(ingestor.contract.entities["diagnostics"].source_names)
+    text = line_end.join([";".join(columns), *(";".join(r[c] for c in columns) for r in rows)]) + line_end
+    path = tmp_path / "in" / "A75001_20240115_diagnostics.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, newline="")
+    (f,) = ingestor.run([path]).files
+    assert (f.status, f.rows_read, f.rows_accepted, f.rows_quarantined) == ("landed", 5, 4, 1)
+    assert f.reasons == {"*:quoting": 1}
+    assert [r["line"] for r in read_zone(store, ingestor, "quarantine/rows/").to_pylist()] == [3]
+    landed = read_zone(store, ingestor, "raw/diagnoses/").to_pylist()
+    assert sorted((r["_source_line"], r["act_id"]) for r in landed) == [
+        (2, "1"),
+        (4, "3"),
+        (5, "4"),
+        (6, "5"),
     ]
+
+
+def test_row_numbers_hold_on_a_long_file(lake, tmp_path: Path) -> None:
+    """300 acts, some with a note over two lines (a quoted field may hold a line break), errors at known
+    places before and after them, an unclosed quote, and a bad last row: every landed row and every
+    quarantined one names its own first physical line, so an off-by-one anywhere shows."""
+    import csv
+    import io
+
+    store, ingestor = lake
+    columns = list(ingestor.contract.entities["actes"].source_names)
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\n")
+    w.writerow(columns)
+    line = 2  # physical line of the next record
+    first_line: dict[str, int] = {}
+    expected_bad: dict[int, str] = {}
+    for n in range(1, 301):
+        act = str(n)
+        note = "appel du fils" if n % 37 else "appel du fils\nrappeler demain"  # 8 notes on two lines
+        row = act_row(act, note_appel=note)
+        if n == 50:
+            row["date_debut"] = "31/02/2024"
+            expected_bad[line] = "date_debut:bad_date"
+        if n == 300:
+            row["heure_fin"] = "25:00"
+            expected_bad[line] = "heure_fin:bad_time"
+        record = io.StringIO()
+        csv.writer(record, delimiter=";", lineterminator="\n").writerow([row[c] for c in columns])
+        text = record.getvalue()
+        if n == 120:
+            text = text.replace("\n", ";extra\n")
+            expected_bad[line] = "*:column_count"
+        if n == 201:
+            text = text.replace(";VAD;", ';"VAD;', 1)  # unclosed: would run into rows 202-...
+            expected_bad[line] = "*:quoting"
+        out.write(text)
+        if line not in expected_bad:
+            first_line[act] = line
+        line += text.count("\n")
+    path = tmp_path / "in" / "A75001_20240115_actes.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(out.getvalue(), newline="")
+    assert line - 1 == len(out.getvalue().splitlines()) == 309  # 300 rows, 8 of them on two lines
+
+    (f,) = ingestor.run([path]).files
+    assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (300, 296, 4)
+    landed = read_zone(store, ingestor, "raw/acts/").to_pylist()
+    assert {r["act_id"]: r["_source_line"] for r in landed} == first_line
+    q = read_zone(store, ingestor, "quarantine/rows/").to_pylist()
+    assert {r["line"]: f"{r['field']}:{r['rule']}" for r in q} == expected_bad
+    assert max(expected_bad) == 309  # the last line
+    for r in q:
+        assert f"line {r['line']}" in r["message"]
+
+
+def test_the_same_content_under_another_name_is_recognised(lake, tmp_path: Path) -> None:
+    store, ingestor = lake
+    path = write_extract(tmp_path / "in", "actes", [act_row("1")])
+    copy = tmp_path / "in" / "A75001_20240116_actes.csv"  # the same bytes, dated another day
+    copy.write_bytes(path.read_bytes())
+    other = tmp_path / "other" / "A13001_20240115_actes.csv"  # or named for another association
+    other.parent.mkdir()
+    other.write_bytes(path.read_bytes())
+    first = ingestor.run([path, copy]).files
+    later = ingestor.run([other]).files
+    assert [f.status for f in first + later] == ["landed", "duplicate", "duplicate"]
+    for f in first[1:] + later:
+        assert path.name in (f.message or "") and "same content" in (f.message or "")
+    assert read_zone(store, ingestor, "raw/acts/").num_rows == 1
+    # Header-only files are alike by nature: each association's is a batch of its own.
+    empty = [write_extract(tmp_path / "e", "actes", [], association=a) for a in ("A75001", "A13001")]
+    assert [f.status for f in ingestor.run(empty).files] == ["landed", "landed"]
 
 
 def test_windows_1252_file_gives_the_same_pseudonyms_as_utf8(lake, tmp_path: Path) -> None:

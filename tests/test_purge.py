@@ -73,14 +73,18 @@ def vital_row(act_id: str, **overrides: str) -> dict[str, str]:
 THEIRS = {("A75001", "1"), ("A75001", "3"), ("A13001", "7")}
 
 
-def build_lake(folder: Path, *, day: str = "20240115", dd: str = "15/01/2024") -> list[Path]:
-    """Two associations, one day; acts 1 and 3 (A75001, NIR) and 7 (A13001, no NIR) are the objector's."""
+def build_lake(
+    folder: Path, *, day: str = "20240115", dd: str = "15/01/2024", first_act: int = 1
+) -> list[Path]:
+    """Two associations, one day; acts 1 and 3 (A75001, NIR) and 7 (A13001, no NIR) are the objector's
+    (numbered from `first_act`: act numbers are unique within an association, across days)."""
     when = {"date_appel": dd, "date_debut": dd, "date_fin": dd}
     paths = []
-    for assoc, mine in (("A75001", ("1", "3")), ("A13001", ("7",))):
+    for assoc, objectors in (("A75001", (1, 3)), ("A13001", (7,))):
         acts, diags, prescs, vitals = [], [], [], []
+        mine = tuple(str(first_act + n - 1) for n in objectors)
         for n in range(1, 9):
-            act = str(n)
+            act = str(first_act + n - 1)
             if act in mine:
                 row = act_row(act, **when) if assoc == "A75001" else act_row(act, patient_nir="", **when)
             else:
@@ -88,11 +92,12 @@ def build_lake(folder: Path, *, day: str = "20240115", dd: str = "15/01/2024") -
             acts.append(row)
             diags.append(diagnosis_row(act))
             diags.append(diagnosis_row(act, rank="2"))
-            prescs.append(prescription_row(act))
-            vitals.append(vital_row(act, date_mesure=dd))
+            # Each association's files differ (byte-identical files with rows are one file re-sent).
+            prescs.append(prescription_row(act, posologie=f"1 cp matin midi soir ({assoc})"))
+            vitals.append(vital_row(act, date_mesure=dd, fr="16" if assoc == "A75001" else "18"))
         # Quarantined rows: a diagnosis of the objector's act (bad rank) and one of another act.
         diags.append(diagnosis_row(mine[0], rank="12"))
-        diags.append(diagnosis_row("5", rank="12"))
+        diags.append(diagnosis_row(str(first_act + 4), rank="12"))
         paths.append(write_extract(folder, "actes", acts, association=assoc, day=day))
         paths.append(write_extract(folder, "diagnostics", diags, association=assoc, day=day))
         paths.append(write_extract(folder, "prescriptions", prescs, association=assoc, day=day))
@@ -180,7 +185,7 @@ def test_objection_purges_every_zone_and_keeps_everything_else(
 
     (entry,) = [e for e in audit.entries(store) if e.action == "purge_opposition"]
     assert entry.data["patients"] == 2 and entry.data["acts"] == 3
-    assert audit.verify(store).ok
+    assert audit.verify(store, keystore).ok
     # Re-running finds nothing more to do.
     again = purge_opposition(store, keystore)
     assert again.batches_rewritten == 0 and zone_rows(store, keystore) == after
@@ -205,7 +210,7 @@ def test_retention_drops_old_partitions_whole_and_shreds_their_keys(
     local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
 ) -> None:
     store = local_store
-    old = build_lake(tmp_path / "old", day="20040110", dd="10/01/2004")
+    old = build_lake(tmp_path / "old", day="20040110", dd="10/01/2004", first_act=101)
     new = build_lake(tmp_path / "new")
     Ingestor(store, keystore).run(old + new)
     before = zone_rows(store, keystore)

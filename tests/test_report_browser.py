@@ -75,7 +75,7 @@ def bulletin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_figure_loads_in_the_browser(bulletin: Path, tmp_path: Path) -> None:
     state = _figures_state(bulletin, tmp_path / "profile")
     figures = len(list(bulletin.parent.glob("*.png")))
-    assert figures == 5
+    assert figures == 6  # four curves, ages, map
     assert state == {"figures": "ok", "figures-total": str(figures), "figures-loaded": str(figures)}
 
 
@@ -86,6 +86,26 @@ def test_a_missing_figure_is_detected(bulletin: Path, tmp_path: Path) -> None:
     (copy / "curve-gea.png").unlink()
     state = _figures_state(copy / "index.html", tmp_path / "profile")
     assert state["figures"] == "broken" and state["figures-loaded"] == str(int(state["figures-total"]) - 1)
+
+
+def test_what_the_rendered_page_shows(bulletin: Path, tmp_path: Path) -> None:
+    """In the DOM chromium built: every figure has a caption and a link to its CSV (which exists), the
+    caption of a curve with a threshold says so, heat syndromes are out of a winter page except in the
+    list of what is not shown, the week has one notation, and a suppressed cell reads "s", never 0."""
+    result = _run(bulletin, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom")
+    dom = result.stdout
+    figures = re.findall(r"<figure>(.*?)</figure>", dom, flags=re.S)
+    assert len(figures) == 6
+    for figure in figures:
+        link = re.search(r'<a href="([^"]+\.csv)">', figure)
+        assert link and (bulletin.parent / link[1]).is_file() and "<figcaption>" in figure
+    grippe = next(f for f in figures if 'src="curve-grippe.png"' in f)
+    assert "seuil épidémique (pointillé)" in grippe
+    shown = dom[: dom.index("Hors période de surveillance")]
+    assert "chaleur" not in shown and not re.search(r"\d{4}-W\d{2}", dom)
+    assert "semaine 5 de 2024 (S05)" in dom
+    cells = re.findall(r'<td class="s" title="secret statistique">([^<]*)</td>', dom)
+    assert cells and set(cells) == {"s"}
 
 
 class _CountingHandler(BaseHTTPRequestHandler):

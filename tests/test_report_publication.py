@@ -3,10 +3,10 @@ and ingest.epi tests read instead of running the whole pipeline (minutes). The t
 the fixture honest: its columns must be the marts' columns as dbt documents them, in the same order.
 
 The fixture: région 11 (Île-de-France) with départements 75, 92 and unknown (XX), a second région (84),
-France; three surveillance seasons of weekly data (2021-07 to 2024-03) for four syndromic groups, with
-winter epidemics; counts of 1 to 10 suppressed (NULL + flag); a Serfling baseline and threshold for the
-last season only; daily data that stops on Wednesday 2024-03-27, so the latest *complete* week is
-2024-W12 although the weekly mart already holds 2024-W13.
+France; three surveillance seasons of weekly data (2021-07 to 2024-03) for five syndromic groups, with
+winter epidemics and a summer heat group; counts of 1 to 10 suppressed (NULL + flag); a Serfling
+baseline and threshold for the last season only; daily data that stops on Wednesday 2024-03-27, so the
+latest *complete* week is 2024-W12 although the weekly mart already holds 2024-W13.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ GROUPS = {
     "bronchiolite": ("Bronchiolite (moins de 2 ans)", 6),
     "gea": ("Gastro-entérite aiguë", 14),
     "ira": ("Infections respiratoires aiguës", 60),
+    # Summer surveillance only: a winter bulletin must not show it.
+    "icanicule": ("Pathologies liées à la chaleur (iCanicule)", 4),
 }
 AGE_WEIGHTS = {"00-01": 0.06, "02-14": 0.22, "15-74": 0.55, "75+": 0.15, "unknown": 0.02}
 # (geo_level, geo_code, geo_name, parent_geo_code, weekly acts of all kinds)
@@ -96,8 +98,9 @@ def iso_week(monday: date) -> str:
 
 
 def _season_intensity(monday: date, group: str) -> float:
-    """0..1: a winter wave peaking late January (influenza), December (bronchiolitis), early January."""
-    peak_day = {"grippe": 28, "bronchiolite": -20, "gea": 5, "ira": 10}[group]
+    """0..1: a winter wave peaking late January (influenza), December (bronchiolitis), early January;
+    heat-related illness in late July."""
+    peak_day = {"grippe": 28, "bronchiolite": -20, "gea": 5, "ira": 10, "icanicule": -160}[group]
     season_start = date(monday.year if monday.month >= 7 else monday.year - 1, 7, 1)
     days_from_new_year = (monday - date(season_start.year + 1, 1, 1)).days
     return math.exp(-(((days_from_new_year - peak_day) / 28.0) ** 2))

@@ -64,7 +64,7 @@ def test_master_key_rotation_rewraps_keys_and_leaves_data_files_alone(
     with pytest.raises(MissingKeyError):
         reopened.unwrap("raw", {"master_key_id": "raw-v1", "nonce": "", "ciphertext": ""}, b"")
     actions = [e.action for e in audit.entries(store)]  # the ingest that built the lake comes first
-    assert actions == ["ingest", "key_rotate", "master_key_remove"] and audit.verify(store).ok
+    assert actions == ["ingest", "key_rotate", "master_key_remove"] and audit.verify(store, keystore).ok
 
 
 def test_old_master_key_is_kept_until_nothing_uses_it(
@@ -213,4 +213,107 @@ def test_pseudonym_secret_rotation_procedure(
     }
     current = load_opposition(store, rotated)
     assert len(current.pseudonyms) == 1 and acts["2"]["patient_pseudonym"] not in current.pseudonyms
-    assert audit.verify(store).ok
+    assert audit.verify(store, keystore).ok
+
+
+def _make_warehouse(path: Path, key: str) -> list[tuple]:
+    from ingest.crypto import connect_duckdb
+
+    con = connect_duckdb()
+    con.execute(f"attach '{path}' as w (encryption_key '{key}')")
+    con.execute("create schema w.cdm")
+    con.execute(
+        "create table w.cdm.person as select range as person_id, 'p' || range as source_value, "
+        "date '1950-01-01' + range::int as birth_date from range(500)"
+    )
+    con.execute("create view w.cdm.person_count as select count(*) as n from w.cdm.person")
+    con.close()
+    return _warehouse_rows(path, key)
+
+
+def _warehouse_rows(path: Path, key: str) -> list[tuple]:
+    from ingest.crypto import connect_duckdb
+
+    con = connect_duckdb()
+    try:
+        con.execute(f"attach '{path}' as w (encryption_key '{key}', read_only)")
+        return con.execute(
+            "select *, (select n from w.cdm.person_count) from w.cdm.person order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_warehouse_rotation_reencrypts_the_file_and_the_old_key_no_longer_opens_it(
+    tmp_path: Path, keystore: LocalKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+
+    warehouse = tmp_path / "home" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LAKEHOUSE_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", str(warehouse))
+    old_key = keystore.warehouse_db_key()
+    rows = _make_warehouse(warehouse, old_key)
+
+    result = CliRunner().invoke(main, ["keys", "rotate", "--zone", "warehouse"])
+
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted under a new key" in result.output
+    new_key = open_keystore(keystore.path).warehouse_db_key()
+    assert new_key != old_key and old_key not in keystore.path.read_text()  # retired: not kept
+    with pytest.raises(duckdb.Error, match="Wrong encryption key"):
+        _warehouse_rows(warehouse, old_key)
+    assert _warehouse_rows(warehouse, new_key) == rows
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["warehouse.duckdb", "warehouse.duckdb.lock"]
+    (entry,) = [e for e in audit.entries(open_store(tmp_path / "lake")) if e.action == "key_rotate"]
+    assert entry.data["warehouse_reencrypted"] is True
+
+
+@pytest.mark.parametrize("kill_at", ["before_rename", "after_rename"])
+def test_warehouse_rotation_killed_keeps_the_warehouse_readable_and_finishes(
+    tmp_path: Path, keystore: LocalKeyStore, kill_at: str
+) -> None:
+    from ingest.rotation import rotate_warehouse_db_key
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    old_key = keystore.warehouse_db_key()
+    rows = _make_warehouse(warehouse, old_key)
+    kill = "os.kill(os.getpid(), signal.SIGKILL)"
+    patch = (
+        f"rotation._fsync = lambda path: {kill}"  # the copy is written, not yet renamed
+        if kill_at == "before_rename"
+        else f"LocalKeyStore.finish_warehouse_db_key_rotation = lambda self: {kill}"
+    )
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from ingest import rotation
+        from ingest.keys import LocalKeyStore, open_keystore
+        {patch}
+        rotation.rotate_warehouse_db_key(open_keystore({str(keystore.path)!r}), Path({str(warehouse)!r}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=os.environ, capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+    interrupted = open_keystore(keystore.path)
+    pending = interrupted.pending_warehouse_db_key()
+    assert pending is not None and interrupted.warehouse_db_key() == old_key
+    # Whichever side of the rename the kill fell, the file opens with a key the key store holds.
+    in_force = old_key if kill_at == "before_rename" else pending
+    assert _warehouse_rows(warehouse, in_force) == rows
+
+    assert rotate_warehouse_db_key(interrupted, warehouse) is (kill_at == "before_rename")
+    done = open_keystore(keystore.path)
+    assert done.pending_warehouse_db_key() is None and done.warehouse_db_key() == pending
+    assert _warehouse_rows(warehouse, pending) == rows
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("warehouse")) == [
+        "warehouse.duckdb",
+        "warehouse.duckdb.lock",
+    ]

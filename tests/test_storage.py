@@ -220,7 +220,8 @@ _HOP_BY_HOP = ("connection", "transfer-encoding", "content-length", "date", "ser
 
 
 class _FaultProxy:
-    """An HTTP proxy in front of moto that answers the first `failures` requests with `status`."""
+    """An HTTP proxy in front of moto that answers the first `failures` requests with `status` (0: drops
+    the connection without an answer, as a server that died)."""
 
     def __init__(self, upstream: str, failures: int, status: int, code: str) -> None:
         self.upstream = upstream.removeprefix("http://")
@@ -241,8 +242,10 @@ class _FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with proxy.lock:
                     proxy.requests += 1
-                    fail = proxy.remaining > 0
-                    proxy.remaining -= 1 if fail else 0
+                    fail = proxy.should_fail(self.command, self.path)
+                if fail and not proxy.status:
+                    self.close_connection = True
+                    return
                 if fail:
                     error = f"<Error><Code>{proxy.code}</Code><Message>injected</Message></Error>".encode()
                     self.send_response(proxy.status)
@@ -273,6 +276,12 @@ class _FaultProxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+
+    def should_fail(self, command: str, path: str) -> bool:
+        """Whether to answer this request with the injected error (called under the lock)."""
+        fail = self.remaining > 0
+        self.remaining -= 1 if fail else 0
+        return fail
 
     @property
     def url(self) -> str:

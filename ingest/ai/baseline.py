@@ -147,6 +147,7 @@ def run_baselines(
     store.put(baseline_path(project_id, task.task_id), json.dumps(document, indent=1).encode())
     audit.record(
         store,
+        keystore,
         "report",
         {
             "kind": "ai_baseline",

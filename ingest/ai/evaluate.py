@@ -243,14 +243,18 @@ def evaluate_submission(
     try:
         p = _aligned(submission, reference["row_id"], source)
     except SubmissionRefused:
-        audit.record(store, "report", {**log, "reason": "invalid_submission"}, outcome="refused")
+        audit.record(store, keystore, "report", {**log, "reason": "invalid_submission"}, outcome="refused")
         raise
     digest = hashlib.sha256(p.tobytes()).hexdigest()
     try:
         slot = _claim_slot(store, task, project_id, digest)
     except BudgetExhausted:
         audit.record(
-            store, "report", {**log, "reason": "budget_exhausted", "budget": task.budget}, outcome="refused"
+            store,
+            keystore,
+            "report",
+            {**log, "reason": "budget_exhausted", "budget": task.budget},
+            outcome="refused",
         )
         raise
     needed = min_changed_rows(len(p), task.k)
@@ -260,7 +264,11 @@ def evaluate_submission(
         changed = int(np.sum(np.abs(earlier - p) > _CHANGED))
         if changed < needed:
             audit.record(
-                store, "report", {**log, "reason": "near_duplicate", "slot": slot}, outcome="refused"
+                store,
+                keystore,
+                "report",
+                {**log, "reason": "near_duplicate", "slot": slot},
+                outcome="refused",
             )
             raise SubmissionRefused(
                 f"submission `{source}` differs from an earlier one of project `{project_id}` on {changed} "
@@ -277,6 +285,7 @@ def evaluate_submission(
     )
     audit.record(
         store,
+        keystore,
         "report",
         {**log, "slot": slot, "budget": task.budget, "rows": result.rows, "submission_sha256": digest},
     )

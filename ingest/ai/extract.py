@@ -230,7 +230,7 @@ def make_extract(
     development, dropped_dev = suppress_small_classes(development, task.quasi_identifiers, task.k)
     test, dropped_test = suppress_small_classes(test, task.quasi_identifiers, task.k)
     if development.num_rows == 0 or test.num_rows == 0:
-        audit.record(store, "extract", {**log, "reason": "empty_period"}, outcome="refused")
+        audit.record(store, keystore, "extract", {**log, "reason": "empty_period"}, outcome="refused")
         raise ExtractEmpty(
             f"task `{task.source}`: no row left in the "
             f"{'development' if development.num_rows == 0 else 'test'} period after the split and "
@@ -275,6 +275,7 @@ def make_extract(
     )
     audit.record(
         store,
+        keystore,
         "extract",
         {
             **log,

@@ -1,5 +1,6 @@
 """The bulletin page: one self-contained HTML file (inline CSS, no CDN, no font or script from the network)
-with its PNG figures beside it, readable offline, printable on A4, safe to e-mail as a folder.
+with its PNG figures and their CSV beside it, readable offline, printable on A4, safe to e-mail as a
+folder. Rendered from the Jinja2 template templates/bulletin.html.j2 (autoescaped).
 
 A Content-Security-Policy forbids any network load, so a later edit that adds a CDN link breaks the page
 visibly instead of leaking the reader's IP address. The one inline script only records, once the page is
@@ -11,16 +12,28 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import date, datetime
-from html import escape
 from pathlib import Path
 
-from ingest.report.data import BulletinData, SyndromeWeek, season_label
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
+from ingest.report.data import BulletinData, SyndromeWeek, season_label
+from ingest.report.figures import MAP_CREDIT, Written
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",
 )  # fmt: skip
 NNBSP = "\u202f"  # French thousands separator and space before %
+INTENSITY_FR = {
+    "baseline": "niveau de base",
+    "low": "faible",
+    "medium": "modérée",
+    "high": "élevée",
+    "very_high": "très élevée",
+}
 
 LOAD_CHECK = """
 window.addEventListener("load", function () {
@@ -50,11 +63,14 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 8px 0; 
 th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f4f6f8; }
-td.s { color: var(--muted); font-style: italic; }
+td.s { color: var(--ink); font-weight: bold; font-style: italic; background: repeating-linear-gradient(
+       45deg, #fff, #fff 3px, #eceff1 3px, #eceff1 6px); }
 .status-epi { color: var(--alert); font-weight: bold; } .status-up { color: #b9770e; font-weight: bold; }
 figure { margin: 14px 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); }
 figcaption { color: var(--muted); font-size: 12px; }
 .grid { display: grid; grid-template-columns: 1fr; gap: 6px; }
+.methods { background: #f7f9fa; border: 1px solid var(--rule); padding: 4px 16px 10px; margin-top: 30px; }
+.methods dt { font-weight: bold; margin-top: 8px; } .methods dd { margin: 2px 0 0 0; font-size: 13px; }
 footer { margin-top: 30px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--rule); }
 @media print { body { padding: 0; font-size: 11px; } figure { break-inside: avoid; }
                h2 { break-after: avoid; } }
@@ -78,7 +94,7 @@ def _french_timestamp(iso: str) -> str:
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
-        return escape(iso)
+        return iso
     return f"{french_date(moment.date())} à {moment:%H:%M} UTC"
 
 
@@ -98,14 +114,20 @@ def fmt_change(value: float | None) -> str:
     return f"{value:+.0f}".replace("-", "−") + f"{NNBSP}%"
 
 
-def _cell(text: str) -> str:
-    return f'<td class="s" title="secret statistique">{text}</td>' if text == "s" else f"<td>{text}</td>"
+def _millions(value: float | None) -> str:
+    return "non disponible" if value is None else f"{value / 1e6:.2f}".replace(".", ",") + f"{NNBSP}M"
 
 
-def _status(s: SyndromeWeek) -> tuple[str, str]:
-    """(text, css class) of a syndrome's position against its epidemic threshold."""
+def _cell(text: str) -> Markup:
+    if text == "s":
+        return Markup('<td class="s" title="secret statistique">s</td>')
+    return Markup("<td>{}</td>").format(text)
+
+
+def status(s: SyndromeWeek) -> tuple[str, str]:
+    """(text, css class) of a syndrome's position against its epidemic threshold in the région."""
     if s.threshold is None:
-        return "pas de seuil", ""
+        return "pas de seuil publié", ""
     if s.count is None:
         return "non calculable (secret statistique)", ""
     if s.is_epidemic_week:
@@ -115,218 +137,201 @@ def _status(s: SyndromeWeek) -> tuple[str, str]:
     return "sous le seuil", ""
 
 
-def _past_comparison(s: SyndromeWeek) -> str | None:
-    if s.count is None or not s.past_same_week:
+_PHASES_FR = {
+    "pre_epidemic": "pré-épidémique",
+    "epidemic": "épidémique",
+    "post_epidemic": "post-épidémique",
+    "inter_epidemic": "hors épidémie",
+}
+
+
+def phase(s: SyndromeWeek, area: str) -> str:
+    """Epidemic phase of a syndrome in the région or France: the mart's own when published, else read
+    from the threshold flags."""
+    published = s.phase if area == "region" else s.france_phase
+    if published is not None:
+        return _PHASES_FR.get(published, published.replace("_", " "))
+    threshold = s.threshold if area == "region" else s.france_threshold
+    epidemic = s.is_epidemic_week if area == "region" else s.france_is_epidemic_week
+    above = s.is_above_threshold if area == "region" else s.france_is_above_threshold
+    if threshold is None:
+        return "pas de seuil"
+    if epidemic:
+        return "épidémique"
+    if above:
+        return "au-dessus du seuil"
+    if above is None:
+        return "non calculable (secret statistique)"
+    return "hors épidémie"
+
+
+def past_comparison(s: SyndromeWeek) -> str | None:
+    """This week's share of coded activity against the same week of past seasons (the SurSaUD way: a
+    share does not move with the number of associations that report)."""
+    if s.share_pct is None or not s.past_same_week_share:
         return None
-    mean = sum(s.past_same_week) / len(s.past_same_week)
-    n = len(s.past_same_week)
-    seasons = f"{n} saison{'s' if n > 1 else ''} précédente{'s' if n > 1 else ''}"
-    if s.count > 1.2 * mean:
+    mean = sum(s.past_same_week_share) / len(s.past_same_week_share)
+    n = len(s.past_same_week_share)
+    seasons = f"des {n} saisons précédentes" if n > 1 else "de la saison précédente"
+    if s.share_pct > 1.2 * mean:
         level = "supérieur"
-    elif s.count < 0.8 * mean:
+    elif s.share_pct < 0.8 * mean:
         level = "inférieur"
     else:
         level = "comparable"
-    return f"niveau {level} à la même semaine des {seasons} (moyenne {fmt_int(round(mean))})"
+    return f"niveau {level} à la même semaine {seasons} (moyenne {fmt_pct(mean)})"
 
 
-def key_points(data: BulletinData) -> list[str]:
-    """The bulletin's opening sentences, in French, computed only from published figures."""
-    points = []
-    total = f"<strong>Activité totale</strong> : {fmt_int(data.act_count)} actes en {data.iso_week}"
-    if data.previous_act_count is not None:
-        change = None
-        if data.act_count is not None and data.previous_act_count:
-            change = 100.0 * (data.act_count - data.previous_act_count) / data.previous_act_count
-        total += f" (semaine précédente : {fmt_int(data.previous_act_count)}, {fmt_change(change)})"
-    if data.coding_rate_pct is not None:
-        total += f" ; {fmt_pct(data.coding_rate_pct)} des actes ont un diagnostic codé"
-    # Only formatted numbers go into this line: nothing to escape.
-    points.append(total)
-    for s in data.summary[: len(data.syndromes)]:
-        name = f"<strong>{escape(s.label)}</strong>"
-        if s.count is None:
-            points.append(f"{name} : effectif soumis au secret statistique cette semaine.")
-            continue
-        text = f"{name} : {fmt_int(s.count)} actes, {fmt_pct(s.share_pct)} de l'activité codée"
-        if s.previous_count is not None:
-            text += f" ({fmt_change(s.change_pct)} par rapport à la semaine précédente)"
-        status, css = _status(s)
-        text += f' ; <span class="{css}">{escape(status)}</span>' if css else f" ; {escape(status)}"
-        comparison = _past_comparison(s)
-        if comparison:
-            text += f" ; {escape(comparison)}"
-        points.append(text + ".")
-    return points
+def _img(path: Path, alt: str) -> Markup:
+    """An <img> with the PNG's own pixel size (read from its header), so the layout does not jump."""
+    header = path.read_bytes()[:24]
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    return Markup('<img src="{}" width="{}" height="{}" alt="{}">').format(path.name, width, height, alt)
 
 
-def _summary_table(data: BulletinData) -> str:
-    rows = []
-    for s in data.summary:
-        status, css = _status(s)
-        rows.append(
-            "<tr>"
-            f"<td>{escape(s.label)}</td>"
-            + _cell(fmt_int(s.count))
-            + _cell(fmt_pct(s.share_pct))
-            + _cell(fmt_int(s.previous_count))
-            + f"<td>{fmt_change(s.change_pct)}</td>"
-            + _cell(fmt_pct(s.france_share_pct))
-            + f'<td class="{css}">{escape(status)}</td>'
-            + _cell(fmt_pct(s.hospitalisation_share_pct))
-            + "</tr>"
+def curve_caption(data: BulletinData, group: str, shows: set[str]) -> str:
+    """What the curve figure draws, and only that."""
+    parts = [
+        f"{data.label(group)} : part de l'activité codée dans la région (en haut à gauche) et en France "
+        f"(en haut à droite), saison {season_label(data.season)} en couleur"
+    ]
+    parts[0] += ", saisons précédentes en gris" if "past" in shows else " (aucune saison précédente publiée)"
+    if "baseline_share" in shows:
+        parts.append("ligne de base en tirets sur la part")
+    if "threshold_share" in shows:
+        parts.append("seuil épidémique en pointillé orange sur la part")
+    parts.append("en bas : nombre hebdomadaire d'actes dans la région")
+    if "baseline" in shows and "threshold_count" in shows:
+        parts.append("ligne de base (tirets) et seuil épidémique (pointillé) en nombre d'actes")
+    elif "threshold_count" in shows:
+        parts.append("seuil épidémique (pointillé) en nombre d'actes")
+    else:
+        parts.append("pas de seuil épidémique publié pour cette saison")
+    if "epidemic_weeks" in shows:
+        parts.append("semaines épidémiques en rose")
+    if "suppressed" in shows:
+        parts.append(
+            "bande hachurée « s » sur l'axe : semaines soumises au secret statistique (pas de valeur)"
         )
-    return (
-        "<table><thead><tr><th>Regroupement syndromique</th>"
-        f"<th>Actes {escape(data.iso_week)}</th><th>Part de l'activité codée</th><th>Actes S−1</th>"
-        "<th>Évolution</th><th>Part France</th><th>Seuil épidémique</th><th>Hospitalisations</th>"
-        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-    )
+    return " ; ".join(parts) + f". Trait vertical : semaine du bulletin ({data.week_short})."
 
 
-def _departement_table(data: BulletinData) -> str:
+def ages_caption(shows: set[str]) -> str:
+    text = "Part de l'activité codée de chaque classe d'âge (nombre d'actes au-dessus de chaque barre)"
+    if "restricted_ages" in shows:
+        text += " ; seules les classes d'âge couvertes par la définition du regroupement"
+    if "suppressed" in shows:
+        text += " ; barre hachurée « s » : effectif soumis au secret statistique (ce n'est pas un zéro)"
+    return text + "."
+
+
+def map_caption(shows: set[str]) -> str:
+    text = "Part de l'activité codée par département de la région (valeur sous le code)"
+    if "suppressed" in shows:
+        text += " ; hachuré « s » : secret statistique"
+    if "no_acts" in shows:
+        text += " ; gris clair : aucun acte du réseau"
+    return text + f". {MAP_CREDIT}."
+
+
+def _departement_rows(data: BulletinData) -> list[dict[str, object]]:
     frame = data.departements
     if frame.empty:
-        return "<p>Aucun département publié pour cette région cette semaine.</p>"
-    groups = data.syndromes
-    labels = {s.group: s.label for s in data.summary}
-    head = "".join(f"<th>{escape(labels.get(g, g))}</th>" for g in groups)
+        return []
     # The highest published share of each syndrome among the départements: the shade of its column.
     tops = {
         g: frame.loc[frame["syndrome_group"] == g, "syndrome_share_of_coded_pct"].max(skipna=True)
-        for g in groups
+        for g in data.syndromes
     }
     rows = []
     for code, cells in sorted(frame.groupby("geo_code"), key=lambda item: str(item[0])):
         by_group = cells.set_index("syndrome_group")
         name = "Non renseigné" if code == "XX" else f"{cells['geo_name'].iloc[0]} ({code})"
-        first = cells.iloc[0]
-        row = f"<tr><td>{escape(str(name))}</td>" + _cell(fmt_int(_opt_int(first["act_count"])))
-        for g in groups:
-            count = _opt_int(by_group["syndrome_act_count"].get(g))
-            share = _opt_float(by_group["syndrome_share_of_coded_pct"].get(g))
+        out = []
+        for g in data.syndromes:
+            count = _opt(by_group["syndrome_act_count"].get(g))
+            share = _opt(by_group["syndrome_share_of_coded_pct"].get(g))
             if count is None:
-                row += '<td class="s" title="secret statistique">s</td>'
+                out.append({"text": "s", "shade": None})
                 continue
-            text = fmt_int(count) + (f" ({fmt_pct(share)})" if share is not None else "")
             top = tops[g]
-            shade = 0.0 if share is None or _isna(top) or not top else min(1.0, share / float(top))
-            style = f' style="background: rgba(192, 57, 43, {0.35 * shade:.2f})"' if shade else ""
-            row += f"<td{style}>{text}</td>"
-        rows.append(row + "</tr>")
-    return (
-        f"<table><thead><tr><th>Département</th><th>Actes</th>{head}</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
+            shade = 0.0 if share is None or pd.isna(top) or not top else min(1.0, share / float(top))
+            text = fmt_int(int(count)) + (f" ({fmt_pct(share)})" if share is not None else "")
+            out.append({"text": text, "shade": f"{0.35 * shade:.2f}" if shade else None})
+        acts = _opt(cells["act_count"].iloc[0])
+        rows.append({"name": name, "acts": fmt_int(None if acts is None else int(acts)), "cells": out})
+    return rows
+
+
+def _opt(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
     )
+    env.filters.update(
+        int_fr=fmt_int,
+        pct=fmt_pct,
+        change=fmt_change,
+        millions=_millions,
+        french_date=french_date,
+        french_timestamp=_french_timestamp,
+        intensity=lambda level: INTENSITY_FR.get(level, level),
+    )
+    return env
 
 
-def _isna(value: object) -> bool:
-    import pandas as pd
+def render(data: BulletinData, figures: dict[str, Written]) -> str:
+    """The page; `figures` maps figure keys (`curve-<group>`, `ages`, `map`) to what draw_all wrote."""
 
-    return bool(pd.isna(value))  # type: ignore[arg-type]
+    def figure(key: str, alt: str, caption: str) -> dict[str, object] | None:
+        if key not in figures:
+            return None
+        written = figures[key]
+        return {"img": _img(written.png, alt), "csv": written.csv.name, "caption": caption}
 
-
-def _opt_int(value: object) -> int | None:
-    return None if value is None or _isna(value) else int(value)  # type: ignore[call-overload]
-
-
-def _opt_float(value: object) -> float | None:
-    return None if value is None or _isna(value) else float(value)  # type: ignore[arg-type]
-
-
-def _img(path: Path, alt: str) -> str:
-    """An <img> with the PNG's own pixel size (read from its header), so the layout does not jump."""
-    header = path.read_bytes()[:24]
-    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
-    return f'<img src="{escape(path.name)}" width="{width}" height="{height}" alt="{escape(alt)}">'
-
-
-def render(data: BulletinData, figures: dict[str, Path]) -> str:
-    """The page; `figures` maps figure keys (`curve-<group>`, `ages`) to PNGs in the page's folder."""
-    labels = {s.group: s.label for s in data.summary}
-    title = f"Surveillance syndromique — {data.region_name} — semaine {data.iso_week}"
-    period = f"du {french_date(data.week_start)} au {french_date(data.week_end)}"
-    warning = ""
-    if not data.is_complete_week:
-        warning = (
-            '<p class="warning">Semaine incomplète : les données s\'arrêtent le '
-            f"{french_date(data.data_end)}. Les effectifs de cette semaine sont provisoires.</p>"  # type: ignore[arg-type]
+    total_change = None
+    if data.act_count is not None and data.previous_act_count:
+        total_change = 100.0 * (data.act_count - data.previous_act_count) / data.previous_act_count
+    curves = [
+        figure(
+            f"curve-{g}",
+            f"Courbes hebdomadaires {data.label(g)}, {data.region_name} et France",
+            curve_caption(data, g, figures[f"curve-{g}"].shows),
         )
-    history = ""
-    past = [s for s in data.available_seasons if s < data.season]
-    if not past:
-        history = (
-            '<p class="warning">Aucune saison antérieure dans la publication : pas de comparaison '
-            "historique ni de seuil épidémique (il faut au moins 80 semaines d'historique).</p>"
-        )
-    curves = "".join(
-        "<figure>"
-        + _img(figures[f"curve-{g}"], f"Courbe hebdomadaire {labels.get(g, g)}, {data.region_name}")
-        + f"<figcaption>{escape(labels.get(g, g))} : nombre hebdomadaire d'actes dans la région, saison "
-        f"{season_label(data.season)} et saisons précédentes ; ligne de base et seuil épidémique "
-        + "(régression périodique), semaines épidémiques en rose.</figcaption></figure>"
         for g in data.syndromes
+    ]
+    template = _environment().get_template("bulletin.html.j2")
+    return template.render(
+        d=data,
+        cov=data.coverage,
+        # Constants of this module, not data: safe to insert unescaped.
+        csp=Markup(_csp()),  # noqa: S704
+        css=Markup(CSS),  # noqa: S704
+        load_check=Markup(LOAD_CHECK),  # noqa: S704
+        featured=data.summary[: len(data.syndromes)],
+        past_seasons=[s for s in data.available_seasons if s < data.season],
+        total_change=total_change,
+        curves=curves,
+        ages=figure(
+            "ages",
+            f"Part de l'activité codée par classe d'âge, {data.week_label}",
+            ages_caption(figures["ages"].shows) if "ages" in figures else "",
+        ),
+        map=figure(
+            "map",
+            f"Carte des départements, {data.week_label}",
+            map_caption(figures["map"].shows) if "map" in figures else "",
+        ),
+        map_credit=MAP_CREDIT,
+        departement_rows=_departement_rows(data),
+        status=status,
+        phase=phase,
+        past_comparison=past_comparison,
+        cell=_cell,
     )
-    points = "".join(f"<li>{p}</li>" for p in key_points(data))
-    exported = f"Données publiées le {_french_timestamp(data.exported_at)}. " if data.exported_at else ""
-    return f"""<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_csp()}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>
-{CSS}
-</style>
-</head>
-<body data-figures="pending">
-<header>
-<div class="kicker">Bulletin hebdomadaire de surveillance syndromique ·
-réseau de médecine d'urgence de ville</div>
-<h1>{escape(data.region_name)} ({escape(data.region_code)}) — semaine {escape(data.iso_week)}</h1>
-<div class="meta">Semaine {period}. {exported}Source : actes des associations du réseau, agrégats
-publiés sous contrôle du secret statistique (« s » : effectif masqué).</div>
-</header>
-{warning}{history}
-<section>
-<h2>Points clés</h2>
-<ul class="keypoints">{points}</ul>
-</section>
-<section>
-<h2>Indicateurs de la semaine</h2>
-{_summary_table(data)}
-<p class="meta">Part de l'activité codée : actes du regroupement pour 100 actes avec au moins un diagnostic
-codé (indicateur SurSaUD). Hospitalisations : part des actes du regroupement suivis d'une hospitalisation
-directe. Seuil épidémique : limite supérieure à 95 % d'une régression périodique ajustée sur les cinq
-saisons précédentes ; une semaine est épidémique à partir de deux semaines consécutives au-dessus du
-seuil.</p>
-</section>
-<section>
-<h2>Courbes épidémiques</h2>
-<div class="grid">{curves}</div>
-</section>
-<section>
-<h2>Classes d'âge</h2>
-<figure>{_img(figures["ages"], f"Actes par classe d'âge, {data.iso_week}")}
-<figcaption>Actes de la semaine par classe d'âge et regroupement syndromique ; « s » : secret statistique.
-</figcaption></figure>
-</section>
-<section>
-<h2>Départements</h2>
-{_departement_table(data)}
-<p class="meta">Actes de la semaine (tous âges) et, par regroupement, actes et part de l'activité codée ;
-la teinte croît avec la part. Département de résidence du patient, à défaut celui du site de l'acte.</p>
-</section>
-<footer>
-<p>Méthodes : regroupements syndromiques définis par des codes CIM-10 et du thésaurus du réseau (les
-regroupements se recouvrent : ne pas additionner). Secret statistique : tout effectif de 1 à 10 actes, ou
-de moins de 3 médecins, est masqué, ainsi que les effectifs qui permettraient de le retrouver par
-différence (suppression complémentaire). Ce bulletin est construit uniquement à partir des tables
-publiées (publication/) ; données synthétiques.</p>
-</footer>
-<script>{LOAD_CHECK}</script>
-</body>
-</html>
-"""

@@ -2,8 +2,10 @@
     One row per diagnosis of an act and standard concept it maps to, in order of preference:
       1. its CIM-10 code as a WHO ICD-10 concept, through 'Maps to' (source concept kept);
       2. the code's 3-character parent, when a French extension code is not in WHO ICD-10;
-      3. the network thesaurus code, through source_to_concept_map;
-      4. otherwise concept 0, the source value kept.
+      3. the network thesaurus code, through source_to_concept_map, only for a diagnosis with no CIM-10
+         code: a CIM-10 code absent from the vocabulary (neither itself nor its parent) is what the
+         doctor coded, and is not replaced by the concept of the thesaurus label (OMOP convention);
+      4. otherwise concept 0, the source value kept (the CIM-10 code when there is one).
     A code mapping to several standard concepts gives several rows (OMOP convention). The target's
     domain decides the CDM table: Condition (and unmapped) to condition_occurrence, others to observation.
     Incremental: a build replaces the diagnoses of the acts changed since the last completed build.
@@ -111,6 +113,7 @@ candidates as (
     from diagnoses
     inner join thesaurus_map
         on diagnoses.thesaurus_code = thesaurus_map.thesaurus_code
+    where diagnoses.icd10_code is null
 
 ),
 

@@ -97,6 +97,19 @@ def unbalanced_quote(folder: Path) -> list[Path]:
     return _raw(folder, "A75001_20240115_actes.csv", ("\n".join(lines) + "\n").encode())
 
 
+def unclosed_quote_mid_file(folder: Path) -> list[Path]:
+    """An unclosed quote in the first row, plain rows after it: it must not run into them."""
+    rows = [act_row(n, note_appel="appel du fils") for n in ("1", "2", "3")]
+    (path,) = _acts(folder / "tmpl", *rows)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace(";VAD;", ';"VAD;', 1)
+    return _raw(folder, "A75001_20240115_actes.csv", ("\n".join(lines) + "\n").encode())
+
+
+def cut_mid_row(folder: Path) -> list[Path]:
+    return _raw(folder, "A75001_20240115_actes.csv", _valid_acts_bytes(folder)[:-7])
+
+
 def huge_field_in_code(folder: Path) -> list[Path]:
     return _acts(folder, act_row("1"), act_row("2", num_acte="9" * HUGE))
 
@@ -184,6 +197,8 @@ def name_as_association_code(folder: Path) -> list[Path]:
 CASES: dict[str, Case] = {
     "garbage-bytes": Case(garbage, "file:encoding"),
     "unbalanced-quote": Case(unbalanced_quote, "row:*:quoting"),
+    "unclosed-quote-mid-file": Case(unclosed_quote_mid_file, "row:*:quoting"),
+    "cut-mid-row": Case(cut_mid_row, "file:truncated"),
     "10mb-field-in-act-number": Case(huge_field_in_code, "row:*:quoting"),
     "10mb-dropped-free-text": Case(huge_field_in_dropped_text, "row:*:quoting"),
     "million-empty-lines": Case(million_empty_lines, "landed"),
