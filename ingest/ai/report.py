@@ -41,7 +41,9 @@ th{background:#f3f3f3}.note{color:#555;font-size:.92em}h2{border-bottom:1px soli
 
 def _fmt(m: dict[str, Any]) -> str:
     d = int(m["decimals"])
-    return f"{m['value']:.{d}f} ({m['ci_low']:.{d}f} to {m['ci_high']:.{d}f})"
+    # + 0.0 turns a rounded -0.0 into 0.0.
+    value, low, high = (m[k] + 0.0 for k in ("value", "ci_low", "ci_high"))
+    return f"{value:.{d}f} ({low:.{d}f} to {high:.{d}f})"
 
 
 def _e(value: object) -> str:
