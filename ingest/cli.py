@@ -563,6 +563,9 @@ def _progress() -> Progress:
 # in their own modules; importing them registers them on `main`.
 from ingest import cli_benchmark, cli_governance, cli_report  # noqa: E402, F401
 
+# Prediction tasks for AI teams (docs/ai-evaluation.md), on its own line to stay apart from the line above.
+__import__("ingest.cli_ai")
+
 if __name__ == "__main__":
     # Run as `python -m ingest.cli`, this file is `__main__`; the governance commands register on the
     # `main` of the importable module `ingest.cli`, so that is the group to run.

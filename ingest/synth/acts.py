@@ -12,6 +12,7 @@ from datetime import date
 from functools import cache
 
 import numpy as np
+from scipy import special
 
 from ingest.synth import clinical, epidemics, timeline
 from ingest.synth.network import Association, Doctor, network
@@ -33,7 +34,7 @@ U_DRUG = 35  # one column per prescription slot
 N_SLOTS = 5
 U_DRUG_CODE = U_DRUG + N_SLOTS
 NU = U_DRUG_CODE + N_SLOTS
-(Z_DELAY, Z_DUR, Z_TEMP, Z_HR, Z_SPO2, Z_SBP, Z_DBP, Z_RR, Z_WEIGHT, Z_LOAD) = range(10)
+(Z_DELAY, Z_DUR, Z_TEMP, Z_HR, Z_SPO2, Z_SBP, Z_DBP, Z_RR, Z_WEIGHT, Z_SEVERITY) = range(10)
 NZ = 10
 
 # Caller by age band (rows) over CALLERS: parents call for children, patients or family for adults.
@@ -52,6 +53,18 @@ _CALLER_CUM = np.cumsum(_CALLER_BY_BAND, axis=1)
 _DEATH_CALLER_CUM = np.cumsum([0.0, 0.5, 0.2, 0.0, 0.05, 0.25])
 # Emergency referral and admission rise with age (and in infants).
 _SEVERITY_BY_BAND = np.array([1.4, 1.0, 0.8, 0.9, 1.1, 1.5, 2.0])
+# Latent severity of an act: a standard normal within its condition and age (z[:, Z_SEVERITY], a draw the
+# per-day stream always made, so no other draw moves). It enters the outcome and the number of associated
+# diagnoses as the latent variable of an ordinal probit (the uniform of each draw is replaced by
+# Phi(rho * severity + sqrt(1 - rho^2) * Phi^-1(u)), still uniform: the condition's and age band's shares
+# of each outcome are unchanged, only *which* acts get them), and shifts the vital signs (`vitals`).
+# Correlations set by hand, not fitted; docs/ai-evaluation.md says where each comes from.
+_RHO_OUTCOME = 0.65  # severity -> referral (URG/HOSP): vitals then carry an AUROC gain like NEWS2's
+_RHO_ASSOCIATED = 0.4  # severity -> a complication or comorbidity coded as an associated diagnosis
+# Vital-sign shifts per standard deviation of severity (NEWS2 parameters move together in deteriorating
+# patients): heart rate (/min), respiratory rate (/min, doubled for respiratory profiles), SpO2 points
+# (plus a share of the profile's own drop), systolic pressure (mmHg), temperature (°C, febrile profiles).
+_SEV_HR, _SEV_RR, _SEV_SPO2, _SEV_SPO2_SHARE, _SEV_SBP, _SEV_TEMP = 5.0, 1.2, 0.5, 0.25, -3.0, 0.2
 # Age norms of vital signs, by single year of age 0..104 (interpolated between knots).
 _AGES = np.arange(clinical.reference.MAX_AGE + 1)
 _HR_NORM = np.interp(_AGES, [0, 1, 3, 6, 12, 16, 104], [135, 120, 105, 95, 82, 76, 72])
@@ -152,6 +165,11 @@ def _tlc_share(day: np.ndarray) -> np.ndarray:
         [0.0, 0.01, 0.2, 0.06],
         0.04,
     )  # fmt: skip
+
+
+def _severity_uniform(u: np.ndarray, severity: np.ndarray, rho: float) -> np.ndarray:
+    """A uniform correlated with `severity` (ordinal probit): high severity, high value."""
+    return special.ndtr(rho * severity + np.sqrt(1 - rho**2) * special.ndtri(u))
 
 
 def _pick_rows(cum: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -255,7 +273,8 @@ def simulate(
     p_out = prof.outcome[cond].copy()
     p_out[:, 2:] *= _SEVERITY_BY_BAND[band][:, None]
     p_out /= p_out.sum(axis=1, keepdims=True).clip(min=1e-9)
-    outcome = np.minimum((np.cumsum(p_out, axis=1) < u[:, U_OUTCOME, None]).sum(axis=1), 3)
+    u_out = _severity_uniform(u[:, U_OUTCOME], z[:, Z_SEVERITY], _RHO_OUTCOME)
+    outcome = np.minimum((np.cumsum(p_out, axis=1) < u_out[:, None]).sum(axis=1), 3)
     outcome = np.where(death, 4, outcome)
 
     # Delays grow on busy days (epidemics, Sundays); home visits wait longest.
@@ -277,7 +296,8 @@ def simulate(
     end_abs = np.where(u[:, U_END] < 0.03, -1, start_abs + duration.astype(np.int64))
 
     coded = u[:, U_CODED] < np.where(death, max(assoc.coding_rate, 0.95), assoc.coding_rate)
-    n_assoc = np.where(u[:, U_NASSOC] < 0.05, 2, np.where(u[:, U_NASSOC] < 0.22, 1, 0))
+    u_nassoc = _severity_uniform(u[:, U_NASSOC], -z[:, Z_SEVERITY], _RHO_ASSOCIATED)
+    n_assoc = np.where(u_nassoc < 0.05, 2, np.where(u_nassoc < 0.22, 1, 0))
     j1 = (u[:, U_ASSOC] * 3).astype(np.int64)
     j2 = (j1 + 1 + (u[:, U_ASSOC2] * 2).astype(np.int64)) % 3
     assoc_cond = np.stack([prof.associates[cond, j1], prof.associates[cond, j2]], axis=1)
@@ -330,16 +350,21 @@ def vitals(acts: Acts) -> Vitals:
     resp = params[:, 2] >= 3.0
     second = taken & (u[:, U_VITALS2] < np.where(resp, 0.12, 0.03))
     age = acts.age
-    temp = np.clip(params[:, 0] + params[:, 1] * z[:, Z_TEMP], 35.0, 42.5)
-    hr = np.clip(_HR_NORM[age] + params[:, 3] + 10 * z[:, Z_HR], 35, 220)
+    sev = z[:, Z_SEVERITY]
+    febrile = params[:, 0] >= 37.5
+    temp = np.clip(params[:, 0] + params[:, 1] * z[:, Z_TEMP] + _SEV_TEMP * sev * febrile, 35.0, 42.5)
+    hr = np.clip(_HR_NORM[age] + params[:, 3] + 10 * z[:, Z_HR] + _SEV_HR * sev, 35, 220)
     spo2 = np.clip(
-        np.where(age >= 75, 96.5, 98.2) - params[:, 2] * (1 + 0.35 * z[:, Z_SPO2]) + 0.8 * z[:, Z_SPO2],
+        np.where(age >= 75, 96.5, 98.2)
+        - params[:, 2] * (1 + 0.35 * z[:, Z_SPO2])
+        + 0.8 * z[:, Z_SPO2]
+        - (_SEV_SPO2 + _SEV_SPO2_SHARE * params[:, 2]) * sev,
         72,
         100,
     )
-    sbp = np.clip(_SBP_NORM[age] + params[:, 5] + 14 * z[:, Z_SBP], 70, 230)
+    sbp = np.clip(_SBP_NORM[age] + params[:, 5] + 14 * z[:, Z_SBP] + _SEV_SBP * sev, 70, 230)
     dbp = np.clip(sbp * 0.58 + 8 + 7 * z[:, Z_DBP], 35, sbp - 20)
-    rr = np.clip(_RR_NORM[age] + params[:, 4] + 3 * z[:, Z_RR], 8, 80)
+    rr = np.clip(_RR_NORM[age] + params[:, 4] + 3 * z[:, Z_RR] + _SEV_RR * sev * np.where(resp, 2, 1), 8, 80)
     has_t = u[:, U_TEMP_M] < 0.88
     has_hr = u[:, U_FC_M] < 0.7
     has_spo2 = u[:, U_SPO2_M] < np.where(resp, 0.95, 0.6)

@@ -1,0 +1,222 @@
+"""The evaluation path without a warehouse: a synthetic test reference stored in the lake as
+`lakehouse ai extract` stores it. Submissions must cover the test set exactly; subgroups below k are not
+reported; the budget is counted in the lake, put-if-absent; and the label oracle attack of Whitehill
+(2016) no longer learns labels."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ingest import audit
+from ingest.ai import metrics
+from ingest.ai.evaluate import (
+    BudgetExhausted,
+    SubmissionRefused,
+    _claim_slot,
+    budget_used,
+    evaluate_predictions,
+    evaluate_submission,
+    read_submission,
+)
+from ingest.ai.report import write_report
+from ingest.keys import LocalKeyStore
+from ingest.storage import ObjectStore
+from tests.ai_fixtures import informative_predictions, shipped_task, stored_reference, submission
+
+PROJECT = "startup-a"
+
+
+@pytest.fixture
+def task():
+    return shipped_task(budget=5, bootstrap=50)
+
+
+def _evaluate(store, keystore, task, reference, p, source="predictions.csv"):
+    return evaluate_submission(store, keystore, task, PROJECT, submission(reference, p), source=source)
+
+
+# ------------------------------------------------------------------------------------------ submissions
+
+
+@pytest.mark.parametrize(
+    ("damage", "field"),
+    [
+        (lambda t: t.slice(1), "row_id"),  # a row missing
+        (lambda t: pa.concat_tables([t, t.slice(0, 1)]), "row_id"),  # a duplicate
+        (lambda t: t.set_column(1, "probability", pa.array([1.5] + [0.1] * (t.num_rows - 1))), "probability"),
+        (
+            lambda t: t.set_column(1, "probability", pa.array([float("nan")] + [0.1] * (t.num_rows - 1))),
+            "probability",
+        ),
+        (lambda t: t.set_column(0, "row_id", pa.array(["f" * 32, *t["row_id"].to_pylist()[1:]])), "row_id"),
+    ],
+)
+def test_a_submission_must_cover_the_test_set_exactly(
+    local_store: ObjectStore, keystore: LocalKeyStore, task, damage, field: str
+) -> None:
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    bad = damage(submission(reference, informative_predictions(reference)))
+    with pytest.raises(SubmissionRefused) as caught:
+        evaluate_submission(local_store, keystore, task, PROJECT, bad, source="team/predictions.csv")
+    assert "team/predictions.csv" in str(caught.value) and f"field `{field}`" in str(caught.value)
+    assert budget_used(local_store, PROJECT, task.task_id) == 0  # nothing computed, nothing spent
+    assert audit.entries(local_store)[-1].outcome == "refused"
+
+
+def test_a_csv_without_a_probability_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("row_id,score\nab,0.1\n", encoding="utf-8")
+    with pytest.raises(SubmissionRefused, match=r"p.csv`: field `probability` is missing"):
+        read_submission(path)
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+def test_subgroups_below_k_outcomes_are_not_reported(
+    local_store: ObjectStore, keystore, task, tmp_path
+) -> None:
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    result = _evaluate(local_store, keystore, task, reference, informative_predictions(reference))
+    region = {g["value"]: g for g in result.subgroups["region"]}
+    assert region["93"] == {"value": "93", "reported": False}  # 5 outcomes: no metric, no count
+    assert region["28"]["reported"] and set(metrics.METRICS) <= set(region["28"])
+    page = write_report(
+        tmp_path / "report",
+        task,
+        PROJECT,
+        _summary(),
+        result,
+        [],
+        budget_used=budget_used(local_store, PROJECT, task.task_id),
+    )
+    document = json.loads((page.parent / "report.json").read_text(encoding="utf-8"))
+    small = [g for g in document["models"][0]["subgroups"]["region"] if g["value"] == "93"]
+    assert small == [{"value": "93", "reported": False}]
+    assert "not reported (fewer than 11 outcomes or non-outcomes)" in page.read_text(encoding="utf-8")
+
+
+def test_reported_metrics_carry_no_digit_finer_than_their_interval(local_store, keystore, task) -> None:
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    result = _evaluate(local_store, keystore, task, reference, informative_predictions(reference))
+    for name, m in result.overall.items():
+        assert m["ci_low"] <= m["value"] <= m["ci_high"], name
+        assert round(m["value"], m["decimals"]) == m["value"]
+        assert m["decimals"] <= max(1, int(np.ceil(-np.log10(max(m["ci_high"] - m["ci_low"], 1e-3)))))
+    assert result.overall["auroc"]["value"] != result.unrounded["auroc"]
+
+
+# ----------------------------------------------------------------------------------------------- budget
+
+
+@pytest.mark.s3
+def test_the_budget_is_counted_in_the_lake_and_cannot_be_overspent_concurrently(
+    store: ObjectStore, task
+) -> None:
+    one = shipped_task(budget=1)
+    won, lost = [], []
+
+    def claim() -> None:
+        try:
+            won.append(_claim_slot(store, one, PROJECT, "0" * 64))
+        except BudgetExhausted:
+            lost.append(1)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert won == [1] and len(lost) == 3
+    assert budget_used(store, PROJECT, one.task_id) == 1
+
+
+def test_an_exhausted_budget_refuses_even_a_new_model(local_store, keystore, task) -> None:
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    for seed in range(task.budget):
+        _evaluate(local_store, keystore, task, reference, informative_predictions(reference, seed=seed))
+    with pytest.raises(BudgetExhausted, match="used its 5 evaluations"):
+        _evaluate(local_store, keystore, task, reference, informative_predictions(reference, seed=99))
+    assert budget_used(local_store, PROJECT, task.task_id) == 5
+    last = audit.entries(local_store)[-1]
+    assert (last.outcome, last.data["reason"]) == ("refused", "budget_exhausted")
+
+
+# ---------------------------------------------------------------------------------- the oracle attack
+
+
+def _single_row_probe(oracle, base: np.ndarray, targets: np.ndarray) -> dict[int, int | None]:
+    """Whitehill (2016): submit the base with one row at the top, then at the bottom; the AUC is higher
+    with the row at the top exactly when it is an outcome."""
+    guesses: dict[int, int | None] = {}
+    for i in targets:
+        top, bottom = base.copy(), base.copy()
+        top[i], bottom[i] = 1.0, 0.0
+        high, low = oracle(top), oracle(bottom)
+        if high is None or low is None or high == low:
+            guesses[int(i)] = None  # refused, or nothing visible
+        else:
+            guesses[int(i)] = int(high > low)
+    return guesses
+
+
+def _learned(guesses: dict[int, int | None], y: np.ndarray) -> int:
+    """Labels the attacker got right from the oracle (a guess it could not make counts for nothing)."""
+    return sum(1 for i, g in guesses.items() if g is not None and g == y[i])
+
+
+def test_the_label_oracle_attack_learns_nothing_through_the_evaluation(local_store, keystore, task) -> None:
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    y = reference["label"].to_numpy()
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.0, 0.9, len(y))
+    targets = rng.choice(len(y), 30, replace=False)
+
+    # Against an exact oracle (what a naive evaluation service returns), every probed label leaks.
+    exact = _single_row_probe(lambda p: metrics.auroc(y, p), base, targets)
+    assert _learned(exact, y) == len(targets)
+
+    # Rounding alone (unlimited budget) hides single-row moves of the AUROC (at most 1/P), not a tuned
+    # attacker's: why the other bounds exist.
+    no_subgroups = shipped_task(bootstrap=50, subgroups=("sex",))
+    rounded = _single_row_probe(
+        lambda p: evaluate_predictions(y, p, reference, no_subgroups, "probe").overall["auroc"]["value"],
+        base,
+        targets,
+    )
+    assert _learned(rounded, y) < len(targets) // 2
+
+    # Through the real path: the base is evaluated, each probe is refused as a near-duplicate (and spends
+    # a slot), then the budget is gone. Not one label is learned.
+    def protected(p: np.ndarray) -> float | None:
+        try:
+            return _evaluate(local_store, keystore, task, reference, p).overall["auroc"]["value"]
+        except (SubmissionRefused, BudgetExhausted):
+            return None
+
+    assert _learned(_single_row_probe(protected, base, targets), y) == 0
+    assert budget_used(local_store, PROJECT, task.task_id) == task.budget
+    reasons = [
+        e.data.get("reason") for e in audit.entries(local_store) if e.data.get("kind") == "ai_evaluation"
+    ]
+    # The first probe is evaluated (it is the first submission), every later one is a near-duplicate of it.
+    assert reasons.count("near_duplicate") == task.budget - 1
+    assert reasons.count("budget_exhausted") == 2 * len(targets) - task.budget
+
+
+def _summary() -> dict:
+    part = {
+        "rows": 1000,
+        "patients": 900,
+        "outcomes": 100,
+        "dates": {"first": "2024-01-01", "last": "2024-01-31"},
+        "missing": {},
+        "suppressed_rows": 0,
+    }
+    return {"task_sha256": "0" * 64, "development": part, "test": part}
