@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     for finding in findings:
         print(f"Error: {finding}", file=sys.stderr)
     if findings:
-        print(f"{len(findings)} marts model(s) lack disclosure control.", file=sys.stderr)
+        print(f"{len(findings)} disclosure-control finding(s) in the marts models.", file=sys.stderr)
         return 1
     print("Every marts model carries its disclosure tests.")
     return 0

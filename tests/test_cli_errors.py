@@ -163,7 +163,8 @@ def test_build_check_and_export_read_the_manifest_of_dbt_target_path(
     (target / "manifest.json").write_text(json.dumps({"nodes": {"model.p.untested_mart": untested}}))
     monkeypatch.setenv("DBT_TARGET_PATH", str(target))
 
-    with pytest.raises(BuildFailed, match="2 marts model"):  # untested_mart lacks both its tests
+    # untested_mart lacks both its tests and declares no disclosure role: three findings, one mart.
+    with pytest.raises(BuildFailed, match="3 disclosure-control finding"):
         _check_disclosure()
     clean = tmp_path / "clean"
     clean.mkdir()
