@@ -435,13 +435,14 @@ def _dbt(command: str, *args: str) -> None:
     from ingest.contract import PROJECT_ROOT
     from ingest.warehouse_lock import hold_warehouse
 
-    # dbt's profile reads these; resolve them here so dbt sees what the other commands see.
-    os.environ["LAKEHOUSE_LAKE"] = settings.lake_url()
-    os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
+    # dbt's profile reads these; resolve them here so dbt sees what the other commands see. Given to
+    # dbt's process only: this process's environment (a test session's, say) is left as it was.
+    env = {**os.environ, "LAKEHOUSE_LAKE": settings.lake_url()}
+    env.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
     # dbt's file log at its default level (debug: every statement's SQL) costs a daily build about a
     # tenth of its time, its threads queueing on the log file; errors and each node's outcome stay.
     # DBT_LOG_LEVEL_FILE=debug brings the SQL back when a build needs investigating.
-    os.environ.setdefault("DBT_LOG_LEVEL_FILE", settings.DBT_FILE_LOG_LEVEL)
+    env.setdefault("DBT_LOG_LEVEL_FILE", settings.DBT_FILE_LOG_LEVEL)
     root = str(PROJECT_ROOT)
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
@@ -451,7 +452,13 @@ def _dbt(command: str, *args: str) -> None:
     # Held for the whole run: a second build is refused in one line instead of a dbt traceback.
     with hold_warehouse(settings.warehouse_path(), "build"):
         result = dbt_output.run(
-            dbt, command, ["--project-dir", root, "--profiles-dir", root, *args], log, err, results_file
+            dbt,
+            command,
+            ["--project-dir", root, "--profiles-dir", root, *args],
+            log,
+            err,
+            results_file,
+            env=env,
         )
     _print_dbt_result(result, command)
     _audit(

@@ -66,7 +66,15 @@ def _line(event: dict) -> str:
     return f"{stamp}  {info.get('msg', '')}".rstrip()
 
 
-def run(dbt: Path, command: str, args: list[str], log: Path, console: Console, run_results: Path) -> DbtRun:
+def run(
+    dbt: Path,
+    command: str,
+    args: list[str],
+    log: Path,
+    console: Console,
+    run_results: Path,
+    env: dict[str, str] | None = None,
+) -> DbtRun:
     """Run `dbt <command> <args>`, every event into `log`, progress on `console`; counts and failures from
     dbt's run_results.json (what dbt itself decided), messages from its error and warning events."""
     started = time.monotonic()
@@ -80,7 +88,7 @@ def run(dbt: Path, command: str, args: list[str], log: Path, console: Console, r
     task = progress.add_task("nodes", total=None)
     done, total, next_report = 0, 0, 1
     with log.open("w", encoding="utf-8") as fh, progress:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         assert proc.stdout is not None
         for raw in proc.stdout:
             try:

@@ -130,6 +130,16 @@ def test_export_refuses_before_writing_when_the_attacker_wins(tmp_path: Path) ->
                 "database": "warehouse",
                 "schema": "main",
                 "config": {"meta": {"disclosure": {"published": True}}},
+                # Each column's role, as the marts' YAML declares them: the role check passes, the
+                # attacker is what refuses.
+                "columns": {
+                    name: {
+                        "name": name,
+                        "config": {"meta": {"disclosure": {"role": role}}},
+                    }
+                    for name in leaky.column_names
+                    for role in ["count_of_acts" if name == "syndrome_act_count" else "dimension"]
+                },
             }
         }
     }
