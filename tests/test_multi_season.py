@@ -71,7 +71,7 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         ("history", FIRST_DAY, SPLIT_DAY.replace(day=28)),
         ("later", SPLIT_DAY, LAST_DAY),
     ]:
-        generate_extracts(root / name, start, end, n_associations=1, scale=0.05, file_period="month")
+        generate_extracts(root / name, start, end, n_associations=1, scale=0.15, file_period="month")
     ingestor.run(find_extract_files([root / "history"]))
     first = _dbt_build(root, env)
     before = _baseline(root) if first.returncode == 0 else None
