@@ -533,7 +533,7 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     _ingest([extracts], None, None)
     _dbt("build")
     _check_disclosure()
-    export.callback(None, 11)  # type: ignore[misc]
+    export.callback(out=None, k=11, linear_attacker=False)  # type: ignore[misc]
 
 
 @main.command("contract-docs")

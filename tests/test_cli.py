@@ -120,3 +120,26 @@ def test_build_output_is_a_progress_summary_and_a_log_file(tmp_path: Path, keyst
     assert failed.returncode == 6
     assert "dbt build failed" in failed.stderr and "Full dbt log: " in failed.stdout
     assert "\x1b[" not in failed.stdout + failed.stderr
+
+
+@pytest.mark.slow
+def test_run_goes_end_to_end_to_a_publication(tmp_path: Path) -> None:
+    """The README's main command, as a newcomer runs it: key store, extracts, ingest, build, export."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE_KEYSTORE": str(tmp_path / "keystore.json"),
+        "LAKEHOUSE_LAKE": str(home / "lake"),
+        "LAKEHOUSE_WAREHOUSE": str(home / "warehouse.duckdb"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "run"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert (home / "lake" / "publication" / "_export.json").is_file()
