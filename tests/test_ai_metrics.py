@@ -70,3 +70,34 @@ def test_every_calibration_bin_holds_k_outcomes_and_k_non_outcomes() -> None:
     few = np.argsort(p)[:40]  # 40 rows with the lowest predictions: fewer than k outcomes
     assert y[few].sum() < k
     assert metrics.calibration_curve(y[few], p[few], k) == []  # nothing is shown
+
+
+def test_the_vectorised_bootstrap_gives_each_resample_the_metrics_of_its_rows() -> None:
+    """The resample matrix is reduced to counts per distinct prediction: the result must be the metrics
+    of the expanded rows, ties included, exactly as `point_metrics` computes them."""
+    y, p = _data(n=800, seed=4)
+    p = np.round(p, 2)  # ties
+    draws = metrics.bootstrap_draws(y, p, 30, seed=11)
+    rows = np.random.default_rng(11).integers(0, len(y), (30, len(y)))  # the documented draw: one matrix
+    for b in (0, 7, 29):
+        expected = metrics.point_metrics(y[rows[b]], p[rows[b]])
+        for name in metrics.METRICS:
+            assert draws[name][b] == pytest.approx(expected[name], abs=1e-9), (b, name)
+    values, group = np.unique(p, return_inverse=True)
+    whole = metrics.metrics_from_counts(
+        values, np.bincount(group, weights=y, minlength=len(values)), np.bincount(group, weights=1 - y)
+    )
+    for name, value in metrics.point_metrics(y, p).items():
+        assert whole[name][0] == pytest.approx(value, abs=1e-9), name
+
+
+def test_a_resample_with_one_class_is_left_out_of_the_interval() -> None:
+    y = np.zeros(40, dtype=int)
+    y[0] = 1  # one outcome: most resamples have none, and the AUROC is undefined on them
+    p = np.linspace(0.05, 0.95, 40)
+    draws = metrics.bootstrap_draws(y, p, 50, seed=3)
+    undefined = np.isnan(draws["auroc"])
+    assert 0 < undefined.sum() < 50
+    assert np.isnan(draws["brier"][undefined]).all()  # the whole resample is left out, not one metric
+    low, high = metrics.bootstrap_intervals(y, p, 50, seed=3)["auroc"]
+    assert np.isfinite(low) and np.isfinite(high)

@@ -206,10 +206,13 @@ def evaluate_predictions(
     """Overall and per-subgroup metrics, rounded; subgroups below k outcomes or non-outcomes withheld."""
     subgroups: dict[str, list[dict[str, Any]]] = {}
     for name in task.subgroups:
-        values = np.array(reference[name].to_pylist(), dtype=object)
+        # One integer code per row (not a Python string per row: the test set may hold 10^6 rows).
+        column = pc.fill_null(pc.cast(reference[name], pa.string()), "None").combine_chunks()
+        encoded = column.dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
         rows = []
-        for value in sorted({str(v) for v in values}):
-            mask = values.astype(str) == value
+        for code, value in sorted(enumerate(encoded.dictionary.to_pylist()), key=lambda item: item[1]):
+            mask = codes == code
             n_pos = int(y[mask].sum())
             if n_pos < task.k or int(mask.sum()) - n_pos < task.k:
                 rows.append({"value": value, "reported": False})
