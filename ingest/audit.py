@@ -79,6 +79,12 @@ ACTIONS = frozenset(
         "pseudonym_secret_rotate",
         "query",
         "extract",
+        # AI teams' prediction tasks (ingest/ai, docs/ai-evaluation.md): apart from study extracts and
+        # reports, so that the data-protection officer lists them alone (`audit log --action ...`).
+        "ai_extract",
+        "ai_key_release",
+        "ai_baseline",
+        "ai_evaluate",
     }
 )
 Outcome = Literal["success", "failure", "refused"]
@@ -443,13 +449,49 @@ def _lake_problems(
 ) -> list[str]:
     """What the lake holds must have the entries that made it: a removed entry leaves its work behind."""
     problems = _batch_problems(store, trail) + _data_key_problems(store, trail)
-    problems += _key_store_problems(keystore, trail)
+    problems += _key_store_problems(keystore, trail) + _ai_problems(store, trail)
     if store.list("publication") and not any(e.action == "export" and e.outcome == "success" for e in trail):
         problems.append("`publication/` holds an export, and no export entry is in the trail (removed)")
     if warehouse is not None and warehouse.exists():
         if not any(e.action == "build" and e.outcome == "success" for e in trail):
             problems.append(
                 f"the warehouse `{warehouse}` exists, and no build entry is in the trail (removed)"
+            )
+    return problems
+
+
+# What `lakehouse ai` leaves in the lake (ingest/ai/extract.py, evaluate.py): a project's test reference,
+# and one object per evaluation slot spent.
+_AI_REFERENCE = re.compile(r"_ai/(?P<project>[^/]+)/(?P<task>[^/]+)/test_reference\.parquet")
+_AI_SLOT = re.compile(r"_ai/(?P<project>[^/]+)/(?P<task>[^/]+)/evaluations/(?P<slot>\d+)\.json")
+
+
+def _ai_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:
+    """A test set handed out needs its `ai_extract` entry, and each evaluation slot spent its
+    `ai_evaluate` entry (evaluated or refused as a near-duplicate): a removed entry would hide what a
+    project was given or how much of its budget it used."""
+    extracted = {
+        (e.data.get("project_id"), e.data.get("task_id"))
+        for e in trail
+        if e.action == "ai_extract" and e.outcome == "success"
+    }
+    slots = {
+        (e.data.get("project_id"), e.data.get("task_id"), e.data.get("slot"))
+        for e in trail
+        if e.action == "ai_evaluate" and e.data.get("slot") is not None
+    }
+    problems = []
+    for path in store.list("_ai"):
+        if (match := _AI_REFERENCE.fullmatch(path)) and (match["project"], match["task"]) not in extracted:
+            problems.append(f"`{path}`: a test set with no ai_extract entry in the trail (removed)")
+        elif (match := _AI_SLOT.fullmatch(path)) and (
+            match["project"],
+            match["task"],
+            int(match["slot"]),
+        ) not in slots:
+            problems.append(
+                f"`{path}`: an evaluation slot with no ai_evaluate entry in the trail (removed, or the "
+                "evaluation was interrupted)"
             )
     return problems
 

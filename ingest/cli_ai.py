@@ -4,6 +4,7 @@ Registered on the main group by cli.py."""
 from __future__ import annotations
 
 import base64
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,11 @@ def ai_key(project_id: str) -> None:
 
     store, keystore = bound_lake()
     key = handout_key(keystore, project_id)
-    audit.record(store, keystore, "extract", {"kind": "ai_key_release", "project_id": project_id})
+    # The fingerprint the dictionary.json of the project's files shows: which key went out, not the key.
+    fingerprint = hashlib.sha256(key).hexdigest()[:16]
+    audit.record(
+        store, keystore, "ai_key_release", {"project_id": project_id, "key_fingerprint": fingerprint}
+    )
     out.print(base64.b64encode(key).decode("ascii"), highlight=False)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -79,18 +79,41 @@ def audit_verify(expected_head: str | None) -> None:
     )
 
 
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested entries (an evaluation's metrics) as dotted names, one value each, for the listing."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 @audit.command("log")
 @click.option("--last", type=click.IntRange(1), default=20, show_default=True, help="How many entries.")
+@click.option(
+    "--action",
+    "actions",
+    multiple=True,
+    help="Only entries of this action (repeatable), e.g. --action ai_evaluate --action ai_extract.",
+)
 @handle_errors
-def audit_log(last: int) -> None:
+def audit_log(last: int, actions: tuple[str, ...]) -> None:
     """Show the latest entries of the audit trail: who did what, when, on which data, with what outcome."""
-    from ingest.audit import entries
+    from ingest.audit import ACTIONS, entries
 
+    unknown = sorted(set(actions) - ACTIONS)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown action {', '.join(unknown)} (known: {', '.join(sorted(ACTIONS))})",
+            param_hint="--action",
+        )
     table = Table()
     for col in ("seq", "at", "actor", "action", "outcome", "data"):
         table.add_column(col)
-    for e in entries(_store())[-last:]:
-        data = ", ".join(f"{k}={v}" for k, v in sorted(e.data.items()))
+    for e in [e for e in entries(_store()) if not actions or e.action in actions][-last:]:
+        data = ", ".join(f"{k}={v}" for k, v in sorted(_flat(e.data).items()))
         table.add_row(str(e.seq), e.at, e.actor, e.action, e.outcome, data)
     out.print(table)
 

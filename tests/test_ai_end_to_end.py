@@ -6,6 +6,7 @@ comes from after t = 0, and that no test label is in anything handed out."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "startup-a"
+_INTERVAL = ("value", "ci_low", "ci_high")
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +302,18 @@ def test_the_whole_path_baseline_then_an_outside_model(built: dict) -> None:
     for path in report.rglob("*"):
         if path.is_file() and path.suffix in (".html", ".json"):
             assert not ids & set(re.findall(r"[0-9a-f]{32}", path.read_text(encoding="utf-8")))
-    kinds = [e.data.get("kind") for e in audit.entries(built["store"])]
-    for kind in ("ai_task_extract", "ai_key_release", "ai_baseline", "ai_evaluation"):
-        assert kind in kinds
+    # The audit trail has an action of its own for each step, with what the DPO needs to know.
+    entries = {e.action: e for e in audit.entries(built["store"])}
+    assert {"ai_extract", "ai_key_release", "ai_baseline", "ai_evaluate"} <= set(entries)
+    evaluated = entries["ai_evaluate"].data
+    assert evaluated["project_id"] == PROJECT and evaluated["task_id"] == "ed-referral-after-act"
+    assert evaluated["task_sha256"] == hashlib.sha256(built["task_file"].read_bytes()).hexdigest()
+    assert (evaluated["budget_used"], evaluated["budget_left"], evaluated["slot"]) == (1, 2, 1)
+    assert evaluated["metrics"]["auroc"] == [document["models"][0]["overall"]["auroc"][k] for k in _INTERVAL]
+    assert evaluated["subgroups_reported"] + evaluated["subgroups_withheld"] == sum(
+        len(v) for v in document["models"][0]["subgroups"].values()
+    )
+    listing = runner.invoke(main, ["audit", "log", "--action", "ai_evaluate"], env=env)
+    assert listing.exit_code == 0 and "ai_evaluate" in listing.output and "ai_extract" not in listing.output
+    assert "metrics.auroc" in listing.output and "budget_left" in listing.output
     assert audit.verify(built["store"], built["keystore"]).ok

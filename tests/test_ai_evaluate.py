@@ -202,9 +202,7 @@ def test_the_label_oracle_attack_learns_nothing_through_the_evaluation(local_sto
 
     assert _learned(_single_row_probe(protected, base, targets), y) == 0
     assert budget_used(local_store, PROJECT, task.task_id) == task.budget
-    reasons = [
-        e.data.get("reason") for e in audit.entries(local_store) if e.data.get("kind") == "ai_evaluation"
-    ]
+    reasons = [e.data.get("reason") for e in audit.entries(local_store) if e.action == "ai_evaluate"]
     # The first probe is evaluated (it is the first submission), every later one is a near-duplicate of it.
     assert reasons.count("near_duplicate") == task.budget - 1
     assert reasons.count("budget_exhausted") == 2 * len(targets) - task.budget
@@ -220,3 +218,42 @@ def _summary() -> dict:
         "suppressed_rows": 0,
     }
     return {"task_sha256": "0" * 64, "development": part, "test": part}
+
+
+# ---------------------------------------------------------------------------------------- audit trail
+
+
+def test_evaluations_are_audited_as_their_own_action_with_what_was_released(
+    local_store: ObjectStore, keystore, task, tmp_path: Path
+) -> None:
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    # The fixture stored a test set as an extract would, without its extract entry: verify names it.
+    assert any(
+        "test_reference.parquet`: a test set with no ai_extract entry" in p
+        for p in audit.verify(local_store, keystore).problems
+    )
+    result = _evaluate(local_store, keystore, task, reference, informative_predictions(reference))
+    entry = audit.entries(local_store)[-1]
+    assert (entry.action, entry.outcome) == ("ai_evaluate", "success")
+    assert (entry.data["project_id"], entry.data["task_id"]) == (PROJECT, task.task_id)
+    assert (entry.data["budget_used"], entry.data["budget_left"]) == (1, task.budget - 1)
+    assert len(entry.data["submission_sha256"]) == 64 and entry.data["task_sha256"] == task.sha256
+    auroc = result.overall["auroc"]
+    assert entry.data["metrics"]["auroc"] == [auroc["value"], auroc["ci_low"], auroc["ci_high"]]
+    assert entry.data["subgroups_withheld"] >= 1  # region 93
+    # A refusal says how much budget is left too.
+    with pytest.raises(SubmissionRefused):
+        bad = submission(reference, informative_predictions(reference)).slice(1)  # a row missing
+        evaluate_submission(local_store, keystore, task, PROJECT, bad, source="p.csv")
+    refused = audit.entries(local_store)[-1]
+    assert (refused.action, refused.outcome, refused.data["reason"]) == (
+        "ai_evaluate",
+        "refused",
+        "invalid_submission",
+    )
+    assert refused.data["budget_left"] == task.budget - 1
+    # A slot spent with no entry (the entry removed, or the evaluation killed before it): verify says so.
+    _claim_slot(local_store, task, PROJECT, "0" * 64)
+    problems = audit.verify(local_store, keystore).problems
+    assert any("evaluations/000002.json`: an evaluation slot with no ai_evaluate entry" in p for p in problems)
+    assert not any("evaluations/000001.json" in p for p in problems)

@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ingest import audit
-from ingest.ai.evaluate import Evaluation, baseline_path, evaluate_predictions
+from ingest.ai.evaluate import Evaluation, baseline_path, evaluate_predictions, released
 from ingest.ai.extract import LABEL_COLUMN, handout_key, load_reference, read_handout
 from ingest.ai.features import FEATURES, feature_columns
 from ingest.ai.task import PredictionTask
@@ -148,14 +148,16 @@ def run_baselines(
     audit.record(
         store,
         keystore,
-        "report",
+        "ai_baseline",
         {
-            "kind": "ai_baseline",
             "project_id": project_id,
             "task_id": task.task_id,
+            "task_version": task.version,
+            "task_sha256": task.sha256,
             "models": [s.name for s in MODELS],
             "development_rows": development.num_rows,
             "rows": test.num_rows,
+            "released": {e.label: released(e) for e in evaluations},
         },
     )
     return BaselineResult(evaluations, {s.name: s.title for s in MODELS})

@@ -48,6 +48,7 @@ __all__ = [
     "evaluate_submission",
     "min_changed_rows",
     "read_submission",
+    "released",
 ]
 
 # A probability moved by less than this does not count as a changed row (ranks kept, Brier moved by noise).
@@ -241,22 +242,37 @@ def evaluate_submission(
     label: str = "submission",
 ) -> Evaluation:
     """Validate, spend a budget slot, refuse near-duplicates, evaluate, keep the submission (encrypted)."""
-    log: dict[str, Any] = {"kind": "ai_evaluation", "project_id": project_id, "task_id": task.task_id}
+    log: dict[str, Any] = {
+        "project_id": project_id,
+        "task_id": task.task_id,
+        "task_version": task.version,
+        "task_sha256": task.sha256,
+        "budget": task.budget,
+    }
     reference = load_reference(store, keystore, project_id, task.task_id)
     try:
         p = _aligned(submission, reference["row_id"], source)
     except SubmissionRefused:
-        audit.record(store, keystore, "report", {**log, "reason": "invalid_submission"}, outcome="refused")
+        used = budget_used(store, project_id, task.task_id)
+        audit.record(
+            store,
+            keystore,
+            "ai_evaluate",
+            {**log, **_budget(task, used), "reason": "invalid_submission"},
+            outcome="refused",
+        )
         raise
+    # Of the probabilities in the test set's order: the same predictions, whatever the file's row order.
     digest = hashlib.sha256(p.tobytes()).hexdigest()
+    log["submission_sha256"] = digest
     try:
         slot = _claim_slot(store, task, project_id, digest)
     except BudgetExhausted:
         audit.record(
             store,
             keystore,
-            "report",
-            {**log, "reason": "budget_exhausted", "budget": task.budget},
+            "ai_evaluate",
+            {**log, **_budget(task, task.budget), "reason": "budget_exhausted"},
             outcome="refused",
         )
         raise
@@ -269,8 +285,8 @@ def evaluate_submission(
             audit.record(
                 store,
                 keystore,
-                "report",
-                {**log, "reason": "near_duplicate", "slot": slot},
+                "ai_evaluate",
+                {**log, **_budget(task, slot), "reason": "near_duplicate", "slot": slot},
                 outcome="refused",
             )
             raise SubmissionRefused(
@@ -289,10 +305,27 @@ def evaluate_submission(
     audit.record(
         store,
         keystore,
-        "report",
-        {**log, "slot": slot, "budget": task.budget, "rows": result.rows, "submission_sha256": digest},
+        "ai_evaluate",
+        {**log, **_budget(task, slot), "slot": slot, "rows": result.rows, **released(result)},
     )
     return result
+
+
+def _budget(task: PredictionTask, used: int) -> dict[str, int]:
+    return {"budget_used": used, "budget_left": max(task.budget - used, 0)}
+
+
+def released(result: Evaluation) -> dict[str, Any]:
+    """What an evaluation let out, for the audit trail: the overall metrics as reported (rounded, with
+    their intervals), how many subgroups were reported and withheld, how many calibration bins."""
+    groups = [g for rows in result.subgroups.values() for g in rows]
+    reported = sum(1 for g in groups if g["reported"])
+    return {
+        "metrics": {name: [m["value"], m["ci_low"], m["ci_high"]] for name, m in result.overall.items()},
+        "subgroups_reported": reported,
+        "subgroups_withheld": len(groups) - reported,
+        "calibration_bins": len(result.calibration),
+    }
 
 
 def baseline_path(project_id: str, task_id: str) -> str:

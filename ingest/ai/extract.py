@@ -223,14 +223,23 @@ def make_extract(
 ) -> AiExtract:
     """Build, split, check, write the project's two encrypted files and keep the test reference inside."""
     project_key = keystore.project_key(project_id)
-    log: dict[str, Any] = {"kind": "ai_task_extract", "project_id": project_id, "task_id": task.task_id}
+    log: dict[str, Any] = {
+        "project_id": project_id,
+        "task_id": task.task_id,
+        "task_version": task.version,
+        "task_sha256": hashlib.sha256(task_text).hexdigest(),
+        "split": {
+            "development": [task.development_start.isoformat(), task.development_end.isoformat()],
+            "test": [task.test_start.isoformat(), task.test_end.isoformat()],
+        },
+    }
     cohort = build_cohort(con, task)
     split_key = hmac.new(project_key, _PATIENT_SPLIT_LABEL + task.task_id.encode(), hashlib.sha256).digest()
     development, test = split_by_time_and_patient(cohort, task, split_key)
     development, dropped_dev = suppress_small_classes(development, task.quasi_identifiers, task.k)
     test, dropped_test = suppress_small_classes(test, task.quasi_identifiers, task.k)
     if development.num_rows == 0 or test.num_rows == 0:
-        audit.record(store, keystore, "extract", {**log, "reason": "empty_period"}, outcome="refused")
+        audit.record(store, keystore, "ai_extract", {**log, "reason": "empty_period"}, outcome="refused")
         raise ExtractEmpty(
             f"task `{task.source}`: no row left in the "
             f"{'development' if development.num_rows == 0 else 'test'} period after the split and "
@@ -254,7 +263,8 @@ def make_extract(
     summary = {
         "task_id": task.task_id,
         "task_version": task.version,
-        "task_sha256": hashlib.sha256(task_text).hexdigest(),
+        "task_sha256": log["task_sha256"],
+        "split": log["split"],
         "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "development": _part_summary(development, task, dropped_dev),
         "test": _part_summary(test, task, dropped_test),
@@ -276,7 +286,7 @@ def make_extract(
     audit.record(
         store,
         keystore,
-        "extract",
+        "ai_extract",
         {
             **log,
             "development_rows": result.development_rows,

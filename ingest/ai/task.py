@@ -9,6 +9,8 @@ Every error names the file and the field.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -77,6 +79,7 @@ class PredictionTask:
     budget: int
     bootstrap: int
     source: str = "<task>"
+    sha256: str | None = None  # of the task file's bytes, when read from a file (audit, reports)
 
 
 class _Reader:
@@ -211,7 +214,8 @@ def parse_task(document: Any, source: str = "<task>") -> PredictionTask:
 def load_task(path: str | Path) -> PredictionTask:
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        document = yaml.safe_load(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise TaskError(f"task file `{path}` cannot be read as YAML ({type(exc).__name__})") from exc
-    return parse_task(document, str(path))
+    return dataclasses.replace(parse_task(document, str(path)), sha256=hashlib.sha256(raw).hexdigest())
