@@ -65,15 +65,23 @@ def ai() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for <project>/<task>/ [default: $LAKEHOUSE_HOME/ai].",
 )
+@click.option(
+    "--development",
+    metavar="FIRST:LAST",
+    help="Development period instead of the task file's (dates YYYY-MM-DD:YYYY-MM-DD).",
+)
+@click.option("--test", metavar="FIRST:LAST", help="Test period instead of the task file's.")
 @handle_errors
-def ai_extract(task_file: Path, project_id: str, out_dir: Path | None) -> None:
+def ai_extract(
+    task_file: Path, project_id: str, out_dir: Path | None, development: str | None, test: str | None
+) -> None:
     """Write the task's development set (with labels) and test set (without), encrypted for the project;
-    the test labels stay in the lake. Logged in the audit trail."""
+    the test labels stay in the lake. Logged in the audit trail (with the periods used)."""
     from ingest.ai.extract import make_extract
-    from ingest.ai.task import load_task
+    from ingest.ai.task import load_task, with_periods
     from ingest.query import open_locked_warehouse
 
-    task = load_task(task_file)
+    task = with_periods(load_task(task_file), development, test)
     store, keystore = bound_lake()
     con = open_locked_warehouse(_warehouse_path(), keystore)
     try:

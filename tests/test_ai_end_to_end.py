@@ -317,3 +317,65 @@ def test_the_whole_path_baseline_then_an_outside_model(built: dict) -> None:
     assert listing.exit_code == 0 and "ai_evaluate" in listing.output and "ai_extract" not in listing.output
     assert "metrics.auroc" in listing.output and "budget_left" in listing.output
     assert audit.verify(built["store"], built["keystore"]).ok
+
+
+def test_the_second_task_labels_from_its_time_at_risk_only(built: dict) -> None:
+    """Return within 1-7 days: each label recomputed here from every visit of the warehouse; later acts on
+    the day of t = 0 or after day 7 do not count; features are still from before t = 0; an act whose
+    window ends after its period's end is left out."""
+    document = yaml.safe_load((PROJECT_ROOT / "tasks" / "return_visit_within_7_days.yaml").read_text())
+    document["split"].update(
+        development_start="2023-11-01",
+        development_end="2024-01-31",
+        test_start="2024-02-01",
+        test_end="2024-02-29",
+    )
+    task_file = built["root"] / "return_task.yaml"
+    task_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    project = "lab-b"
+    out = built["root"] / "out-return"
+    run = CliRunner().invoke(
+        main,
+        ["ai", "extract", "--task", str(task_file), "--project", project, "--out", str(out)],
+        env=built["env"],
+    )
+    assert run.exit_code == 0, run.output
+    task = load_task(task_file)
+    key = handout_key(built["keystore"], project)
+    folder = out / project / task.task_id
+    dev, test = read_handout(folder / "development.parquet", key), read_handout(folder / "test.parquet", key)
+    reference = load_reference(built["store"], built["keystore"], project, task.task_id)
+    labels = dict(zip(dev["row_id"].to_pylist(), dev[LABEL_COLUMN].to_pylist(), strict=True))
+    labels.update(zip(reference["row_id"].to_pylist(), reference["label"].to_pylist(), strict=True))
+    # The inside view, with this project's row ids.
+    con = open_warehouse(Path(built["env"]["LAKEHOUSE_WAREHOUSE"]), Path(built["env"]["LAKEHOUSE_KEYSTORE"]))
+    con.execute("use warehouse")
+    rows = con.execute(
+        "select v.visit_occurrence_id, coalesce(v.visit_end_datetime, v.visit_start_datetime), "
+        "v.visit_start_datetime, v.visit_start_date, v.person_id from cdm.visit_occurrence v"
+    ).fetchall()
+    con.close()
+    ids = hmac_pseudonyms(built["keystore"].project_key(project), [f"row:{r[0]}" for r in rows]).to_pylist()
+    visits = dict(zip(ids, rows, strict=True))
+    days: dict[int, list[date]] = {}
+    for r in rows:
+        days.setdefault(r[4], []).append(r[3])
+    outside_only = 0
+    for row, label in labels.items():
+        _, t0, _, _, person = visits[row]
+        offsets = [(d - t0.date()).days for d in days[person]]
+        assert label == any(1 <= o <= 7 for o in offsets), row
+        if not label and any(o == 0 or 8 <= o <= 14 for o in offsets if o >= 0):
+            outside_only += 1  # a later act, but outside the window: not an outcome
+    assert sum(labels.values()) >= 20 and outside_only >= 5
+    # Full time at risk inside each period.
+    for table, end in ((dev, task.development_end), (test, task.test_end)):
+        assert max(visits[r][1].date() for r in table["row_id"].to_pylist()) <= end - timedelta(days=7)
+    # Features still from before t = 0: prior acts recounted as for the first task.
+    starts: dict[int, list] = {}
+    for r in rows:
+        starts.setdefault(r[4], []).append(r[2])
+    for table in (dev, test):
+        for row, prior in zip(table["row_id"].to_pylist(), table["prior_acts_365d"].to_pylist(), strict=True):
+            _, _, start, _, person = visits[row]
+            assert prior == sum(1 for s in starts[person] if start - timedelta(days=365) <= s < start)

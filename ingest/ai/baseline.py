@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -133,8 +134,7 @@ def run_baselines(
     development = read_handout(development_path, key)
     test = read_handout(test_path, key)
     reference = load_reference(store, keystore, project_id, task.task_id)
-    order = {row_id: i for i, row_id in enumerate(test["row_id"].to_pylist())}
-    position = np.array([order[r] for r in reference["row_id"].to_pylist()])
+    position = pc.index_in(reference["row_id"], value_set=test["row_id"].combine_chunks()).to_numpy()
     y = reference["label"].to_numpy().astype(int)
     evaluations = []
     for spec in MODELS:

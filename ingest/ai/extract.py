@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,22 +106,29 @@ class AiExtract:
 
 def _in_test_group(key: bytes, pseudonyms: pa.ChunkedArray, share: float) -> pa.Array:
     """Per patient, a keyed hash read as a number in [0, 1): below `share` is the test group."""
-    digests = hmac_pseudonyms(key, pseudonyms.to_pylist()).to_pylist()
-    return pa.array([int(d[:8], 16) / 2**32 < share for d in digests])
+    # One HMAC and one comparison per distinct patient, then spread to their rows (not per row).
+    encoded = pseudonyms.combine_chunks().dictionary_encode()
+    digests = hmac_pseudonyms(key, encoded.dictionary).to_pylist()
+    in_test = pa.array([int(d[:8], 16) / 2**32 < share for d in digests], pa.bool_())
+    return in_test.take(encoded.indices)
 
 
 def split_by_time_and_patient(
     cohort: pa.Table, task: PredictionTask, split_key: bytes
 ) -> tuple[pa.Table, pa.Table]:
-    """(development, test): disjoint patients, test period after the development period."""
+    """(development, test): disjoint patients, test period after the development period. An act whose
+    time at risk would end after its period's end is left out (its outcome is not fully observed within
+    the period: OHDSI's "require full time at risk")."""
     day = pc.cast(cohort["index_datetime"], pa.date32())
+    at_risk = timedelta(days=task.time_at_risk[1])
     test_group = _in_test_group(split_key, cohort["lake_pseudonym"], task.test_patient_share)
     in_dev = pc.and_(
         pc.greater_equal(day, pa.scalar(task.development_start)),
-        pc.less_equal(day, pa.scalar(task.development_end)),
+        pc.less_equal(day, pa.scalar(task.development_end - at_risk)),
     )
     in_test = pc.and_(
-        pc.greater_equal(day, pa.scalar(task.test_start)), pc.less_equal(day, pa.scalar(task.test_end))
+        pc.greater_equal(day, pa.scalar(task.test_start)),
+        pc.less_equal(day, pa.scalar(task.test_end - at_risk)),
     )
     development = cohort.filter(pc.and_(in_dev, pc.invert(test_group)))
     test = cohort.filter(pc.and_(in_test, test_group))
@@ -153,12 +160,17 @@ def suppress_small_classes(
     return kept, table.num_rows - kept.num_rows
 
 
+def _row_messages(table: pa.Table) -> pa.Array:
+    """ "row:<visit id>", what a row id is the HMAC of (built in Arrow, not a Python string per row)."""
+    visit = pc.cast(table["visit_occurrence_id"].combine_chunks(), pa.string())
+    return pc.binary_join_element_wise("row:", visit, "")
+
+
 def _handout_table(
     table: pa.Table, task: PredictionTask, project_key: bytes, *, with_label: bool
 ) -> pa.Table:
-    visit_ids = [f"row:{v}" for v in table["visit_occurrence_id"].to_pylist()]
     columns: dict[str, pa.Array] = {
-        "row_id": hmac_pseudonyms(project_key, visit_ids),
+        "row_id": hmac_pseudonyms(project_key, _row_messages(table)),
         "person_id": project_pseudonyms(project_key, table["lake_pseudonym"]),
         "region": table["region"].combine_chunks(),
     }
@@ -174,7 +186,7 @@ def _handout_table(
 
 def _reference_table(test: pa.Table, handed: pa.Table, project_key: bytes) -> pa.Table:
     """Test labels and subgroups by row id (inside only)."""
-    ids = hmac_pseudonyms(project_key, [f"row:{v}" for v in test["visit_occurrence_id"].to_pylist()])
+    ids = hmac_pseudonyms(project_key, _row_messages(test))
     ref = pa.table(
         {
             "row_id": ids,

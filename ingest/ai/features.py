@@ -135,7 +135,7 @@ def cohort_sql(task: PredictionTask) -> str:
     """One row per cohort member with index in [development_start, test_end]; features, label, region."""
     concepts = ", ".join(str(int(c)) for c in task.visit_concept_ids)
     excluded = ", ".join(sql_string(v) for v in task.exclude_discharged_to) or "''"
-    positives = ", ".join(sql_string(v) for v in task.outcome_values)
+    positives = ", ".join(sql_string(v) for v in task.outcome_values) or "''"
     first = sql_string(task.development_start.isoformat())
     after_last = sql_string((task.test_end + timedelta(days=1)).isoformat())
     window = int(task.observation_window_days)
@@ -147,13 +147,17 @@ def cohort_sql(task: PredictionTask) -> str:
         for col, src in _VITALS.items()
     )
     wanted = {c for c, _ in feature_columns(task)} | set(_ALWAYS)
+    label, label_join = "c.own_label", ""
+    if task.outcome_field == "later_visit":
+        label = "coalesce(later.label, false)"
+        label_join = "\n    left join later on c.visit_occurrence_id = later.visit_occurrence_id"
     selected = ", ".join(f"features.{c}" for c in sorted(wanted - {"age_class"}))
     return f"""
 with cohort as (
     select
         v.visit_occurrence_id, v.person_id, v.visit_start_datetime, {index} as index_datetime,
         v.visit_source_value as visit_type, v.admitted_from_source_value as caller_type,
-        v.discharged_to_source_value in ({positives}) as label
+        v.discharged_to_source_value in ({positives}) as own_label
     from cdm.visit_occurrence as v
     where
         v.visit_concept_id in ({concepts})
@@ -212,7 +216,7 @@ diagnosis_summary as (
     from diagnoses
     group by visit_occurrence_id
 ),
-prior as (
+{_later_visits(task, positives)}prior as (
     select c.visit_occurrence_id, count(o.visit_occurrence_id) as prior_acts_365d
     from cohort as c
     left join cdm.visit_occurrence as o
@@ -231,7 +235,7 @@ reasons as (
 ),
 features as (
     select
-        c.visit_occurrence_id, persons.lake_pseudonym, c.index_datetime, c.label, persons.region,
+        c.visit_occurrence_id, persons.lake_pseudonym, c.index_datetime, {label} as label, persons.region,
         date_diff('month', make_date(persons.year_of_birth, coalesce(persons.month_of_birth, 7), 1),
             c.visit_start_datetime::date) // 12 as age_years,
         persons.sex, c.visit_type, c.caller_type, reasons.call_reason,
@@ -252,7 +256,7 @@ features as (
     left join vitals on c.visit_occurrence_id = vitals.visit_occurrence_id
     left join diagnosis_summary on c.visit_occurrence_id = diagnosis_summary.visit_occurrence_id
     left join prior on c.visit_occurrence_id = prior.visit_occurrence_id
-    left join reasons on c.visit_occurrence_id = reasons.visit_occurrence_id
+    left join reasons on c.visit_occurrence_id = reasons.visit_occurrence_id{label_join}
 )
 select
     features.visit_occurrence_id, features.lake_pseudonym, features.index_datetime, features.label,
@@ -261,6 +265,27 @@ select
     {selected}
 from features
 """  # noqa: S608 - only validated task values (ints, quoted strings, dates) are spliced in
+
+
+def _later_visits(task: PredictionTask, positives: str) -> str:
+    """The `later` CTE of a later-visit outcome: whether the person has another act starting within the
+    time at risk, in days after t = 0's date (never the act itself: the window starts at day 1)."""
+    if task.outcome_field != "later_visit":
+        return ""
+    start, end = (int(d) for d in task.time_at_risk)
+    coded = f"and o.discharged_to_source_value in ({positives})" if task.outcome_values else ""
+    return f"""later as (
+    select c.visit_occurrence_id, count(o.visit_occurrence_id) > 0 as label
+    from cohort as c
+    inner join cdm.visit_occurrence as o
+        on
+            c.person_id = o.person_id
+            and o.visit_start_date >= c.index_datetime::date + {start}
+            and o.visit_start_date <= c.index_datetime::date + {end}
+            {coded}
+    group by c.visit_occurrence_id
+),
+"""  # noqa: S608 - integers and quoted codes only
 
 
 def build_cohort(con: duckdb.DuckDBPyConnection, task: PredictionTask) -> pa.Table:

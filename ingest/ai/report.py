@@ -152,6 +152,19 @@ def _features_table(task: PredictionTask, summary: dict[str, Any]) -> str:
     )
 
 
+def _outcome_definition(task: PredictionTask) -> str:
+    """What the label is, from the task's fields (the description above it is the author's words)."""
+    codes = ", ".join(task.outcome_values)
+    if task.outcome_field == "later_visit":
+        start, end = task.time_at_risk
+        which = f"with outcome code {_e(codes)}" if codes else "of any kind"
+        return (
+            f"Label 1 when the person has another act {which} starting {start} to {end} days after the date "
+            f"of t = 0; acts whose window ends after their period's end are left out (full time at risk)."
+        )
+    return f"Label 1 when the act's own outcome code is {_e(codes)} (time at risk: the act itself)."
+
+
 def write_report(
     folder: Path,
     task: PredictionTask,
@@ -189,6 +202,7 @@ def write_report(
                 "missing": test["missing"],
             },
         },
+        "periods": summary.get("split"),
         "budget": {"allowed": task.budget, "used": budget_used},
         "models": models,
     }
@@ -211,6 +225,13 @@ def write_report(
     elif evaluation:
         standing = "<p class='note'>No in-house baseline yet: run <code>lakehouse ai baseline</code>.</p>"
     t = task
+    # The periods the extract used (the task file's, or those given to `ai extract`).
+    declared = {
+        "development": [t.development_start.isoformat(), t.development_end.isoformat()],
+        "test": [t.test_start.isoformat(), t.test_end.isoformat()],
+    }
+    periods = summary.get("split", declared)
+    periods_note = "" if periods == declared else ", periods given to the extract instead of the task file's"
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(t.title)}</title><style>{_CSS}</style></head><body>
 <h1>{_e(t.title)}</h1>
 <p class="note">Task <code>{_e(t.task_id)}</code> version {t.version} (task file SHA-256 {_e(summary["task_sha256"][:16])}…), project
@@ -232,8 +253,8 @@ logit(p) as offset (0 is ideal); slope: on logit(p) (1 is ideal).</p>
 <p>Out-of-hours general-practice acts (home visits, walk-in consultations) of the network's associations,
 pseudonymised and landed encrypted in the lakehouse, transformed to the OMOP CDM v5.4 (synthetic data in this
 project). Development period: acts with t = 0 from {_e(dev["dates"]["first"])} to {_e(dev["dates"]["last"])}
-(declared {t.development_start} to {t.development_end}); test period: {_e(test["dates"]["first"])} to
-{_e(test["dates"]["last"])} (declared {t.test_start} to {t.test_end}).</p>
+(declared {_e(periods["development"][0])} to {_e(periods["development"][1])}); test period: {_e(test["dates"]["first"])} to
+{_e(test["dates"]["last"])} (declared {_e(periods["test"][0])} to {_e(periods["test"][1])}){_e(periods_note)}.</p>
 <h2>Participants and eligibility <span class="tripod">6a, 20a</span></h2>
 <p>{_e(t.cohort_description)} t = 0: {_e(t.index_description)}</p>
 <p>Split by time and by patient: a keyed hash of each patient puts {t.test_patient_share:.0%} of patients in the
@@ -245,7 +266,7 @@ group's acts of the test period. No patient is in both. Rows of quasi-identifier
 <tr><td>development</td><td>{dev["rows"]}</td><td>{dev["patients"]}</td><td>{dev["outcomes"]} ({dev["outcomes"] / max(dev["rows"], 1):.1%})</td></tr>
 <tr><td>test</td><td>{test["rows"]}</td><td>{test["patients"]}</td><td>{models[0]["test_outcomes"]} ({models[0]["test_outcomes"] / max(test["rows"], 1):.1%})</td></tr></table>
 <h2>Outcome <span class="tripod">7a</span></h2>
-<p>{_e(t.outcome_description)} Outcome codes: {_e(", ".join(t.outcome_values))}. Time at risk: {_e(t.time_at_risk_description)}</p>
+<p>{_e(t.outcome_description)} {_outcome_definition(t)} Time at risk: {_e(t.time_at_risk_description)}</p>
 <h2>Predictors and missing data <span class="tripod">8a, 10</span></h2>
 <p>Observation window: {t.observation_window_days} days before t = 0. Missing values are handed out as missing; the
 in-house baselines impute the median with a missing-value indicator (logistic regression) or use the

@@ -29,13 +29,17 @@ __all__ = [
     "TaskError",
     "load_task",
     "parse_task",
+    "with_periods",
 ]
 
 TASK_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # t = 0 may be the start or the end of the act; features are only taken from before it.
 INDEX_FIELDS = ("visit_end_datetime", "visit_start_datetime")
-# Where an act's outcome lands in the CDM (visit_occurrence; also observation `outcome:<code>`).
-OUTCOME_FIELDS = ("discharged_to_source_value",)
+# Where an outcome is read. `discharged_to_source_value`: the act's own outcome, decided at t = 0
+# (visit_occurrence; also observation `outcome:<code>`), time at risk [0, 0]. `later_visit`: another act
+# of the same person starting within the time at risk, in days after t = 0's date (OHDSI's risk window);
+# `values`, if given, keeps only later acts with those outcome codes.
+OUTCOME_FIELDS = ("discharged_to_source_value", "later_visit")
 # Columns an evaluation may break performance down by (all known at t = 0, kept inside the perimeter).
 SUBGROUPS = ("age_class", "sex", "region", "season", "time_of_day")
 _TOP_FIELDS = {
@@ -157,15 +161,23 @@ def parse_task(document: Any, source: str = "<task>") -> PredictionTask:
     outcome = r.mapping(doc.get("outcome"), "outcome")
     if outcome.get("field") not in OUTCOME_FIELDS:
         raise r.error("outcome.field", f"must be one of {', '.join(OUTCOME_FIELDS)}")
-    values = r.names(outcome.get("values"), "outcome.values")
-    if set(values) & set(excluded):
+    later = outcome["field"] == "later_visit"
+    values: tuple[str, ...] = ()
+    if not later or "values" in outcome:
+        values = r.names(outcome.get("values"), "outcome.values")
+    if not later and set(values) & set(excluded):
         raise r.error("outcome.values", "overlaps target_cohort.exclude_discharged_to")
     tar = r.mapping(doc.get("time_at_risk"), "time_at_risk")
     tar_start = r.integer(tar, "start_days", "time_at_risk.start_days", 0)
     tar_end = r.integer(tar, "end_days", "time_at_risk.end_days", 0)
-    if (tar_start, tar_end) != (0, 0):
-        # The extracts record what the doctor decided at the end of the act; nothing follows the patient.
-        raise r.error("time_at_risk", "must be start_days: 0, end_days: 0 (outcomes are recorded at the act)")
+    if not later and (tar_start, tar_end) != (0, 0):
+        # The act's own outcome is what the doctor decided at its end: nothing later can be it.
+        raise r.error(
+            "time_at_risk", "must be start_days: 0, end_days: 0 for the act's own outcome (outcome.field)"
+        )
+    if later and not 1 <= tar_start <= tar_end:
+        # Day 0 would mix acts before and after t = 0 on the same day (the risk window is in days).
+        raise r.error("time_at_risk", "must have 1 <= start_days <= end_days for outcome.field later_visit")
     features = r.names(doc.get("features"), "features", tuple(FEATURES))
     subgroups = r.names(doc.get("subgroups"), "subgroups", SUBGROUPS)
     quasi = r.names(doc.get("quasi_identifiers"), "quasi_identifiers", SUBGROUPS)
@@ -209,6 +221,32 @@ def parse_task(document: Any, source: str = "<task>") -> PredictionTask:
         bootstrap=r.integer(evaluation, "bootstrap", "evaluation.bootstrap", 50, default=200),
         source=source,
     )
+
+
+def with_periods(task: PredictionTask, development: str | None, test: str | None) -> PredictionTask:
+    """The task with its development and/or test period replaced ("YYYY-MM-DD:YYYY-MM-DD"): the same
+    prediction problem on a warehouse that holds other dates (e.g. one national year)."""
+    changes: dict[str, date] = {}
+    for name, value in (("development", development), ("test", test)):
+        if value is None:
+            continue
+        first, sep, last = value.partition(":")
+        try:
+            start, end = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            start = end = None  # type: ignore[assignment]
+        if not sep or start is None or end is None:
+            raise TaskError(
+                f"option `--{name}` must be FIRST:LAST dates (YYYY-MM-DD:YYYY-MM-DD), not `{value}`"
+            )
+        changes[f"{name}_start"], changes[f"{name}_end"] = start, end
+    changed = dataclasses.replace(task, **changes)
+    if not changed.development_start <= changed.development_end < changed.test_start <= changed.test_end:
+        raise TaskError(
+            f"task `{task.source}` with options --development/--test: must have development_start <= "
+            "development_end < test_start <= test_end"
+        )
+    return changed
 
 
 def load_task(path: str | Path) -> PredictionTask:
