@@ -255,5 +255,37 @@ def test_evaluations_are_audited_as_their_own_action_with_what_was_released(
     # A slot spent with no entry (the entry removed, or the evaluation killed before it): verify says so.
     _claim_slot(local_store, task, PROJECT, "0" * 64)
     problems = audit.verify(local_store, keystore).problems
-    assert any("evaluations/000002.json`: an evaluation slot with no ai_evaluate entry" in p for p in problems)
+    slot_two = "evaluations/000002.json`: an evaluation slot with no ai_evaluate entry"
+    assert any(slot_two in p for p in problems)
     assert not any("evaluations/000001.json" in p for p in problems)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def test_the_report_sections_are_generated_from_the_data(
+    local_store: ObjectStore, keystore, task, tmp_path: Path
+) -> None:
+    """TRIPOD+AI 5a, 9 and 12 say what this extract, evaluation and these baselines were, not a fixed text."""
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    result = _evaluate(local_store, keystore, task, reference, informative_predictions(reference))
+    summary = _summary()
+    summary["development"] = {**summary["development"], "outcomes": 330, "regions": 4}
+    summary["test"] = {**summary["test"], "regions": 3}
+    alone = write_report(tmp_path / "a", task, PROJECT, summary, result, [], budget_used=1)
+    page = alone.read_text(encoding="utf-8")
+    columns = 15  # the shipped task's feature columns (5 of them vital signs)
+    assert f"Development: 330 outcomes for {columns} candidate predictor columns (22 events per" in page
+    outcomes = int(reference["label"].to_numpy().sum())
+    assert f"Test: {outcomes} outcomes and {reference.num_rows - outcomes} non-outcomes" in page
+    assert "4 régions in the development set, 3 in the test set" in page
+    assert "581476, 9202" in page
+    assert f"every one of the {reference.num_rows} test rows (evaluation 1 of {task.budget})" in page
+    assert f"with {task.bootstrap} bootstrap resamples" in page
+    assert "No in-house baseline was run" in page and "histogram gradient boosting" not in page
+    baseline = {"title": "A baseline named here", **result.public()}
+    page = write_report(tmp_path / "b", task, PROJECT, summary, None, [baseline], budget_used=1).read_text(
+        encoding="utf-8"
+    )
+    assert "trained on the same development file: A baseline named here." in page
+    assert "The team received" not in page  # no submission in a baseline-only report

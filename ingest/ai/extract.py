@@ -210,6 +210,7 @@ def _part_summary(table: pa.Table, task: PredictionTask, suppressed: int) -> dic
     return {
         "rows": table.num_rows,
         "patients": len(pc.unique(table["lake_pseudonym"])),
+        "regions": len(pc.unique(table["region"])),
         "outcomes": int(pc.sum(pc.cast(table["label"], pa.int64())).as_py() or 0),
         "dates": _dates(table),
         "missing": _missing_shares(table, task),

@@ -152,6 +152,50 @@ def _features_table(task: PredictionTask, summary: dict[str, Any]) -> str:
     )
 
 
+def _regions(summary: dict[str, Any]) -> str:
+    counts = [summary[part].get("regions") for part in ("development", "test")]
+    if None in counts:
+        return ""  # an extract made before régions were counted
+    return f"; patients of {counts[0]} régions in the development set, {counts[1]} in the test set"
+
+
+def _sample_size(task: PredictionTask, dev: dict[str, Any], test_rows: int, test_outcomes: int) -> str:
+    """TRIPOD+AI 9, from the extract: events per candidate predictor column in development (Riley et al.,
+    BMJ 2020;368:m441, for the development side), outcomes and non-outcomes in the test set against the
+    100 of each that external validation asks at least (Collins et al., Stat Med 2016;35:214)."""
+    columns = sum(len(FEATURES[name].columns) for name in task.features)
+    epv = dev["outcomes"] / max(columns, 1)
+    fewest = min(test_outcomes, test_rows - test_outcomes)
+    verdict = "meets" if fewest >= 100 else "falls short of"
+    return (
+        f"<p>All eligible acts of the periods were used (no sampling). Development: {dev['outcomes']} outcomes "
+        f"for {columns} candidate predictor columns ({epv:.0f} events per column, before one-hot coding). "
+        f"Test: {test_outcomes} outcomes and {test_rows - test_outcomes} non-outcomes; the smaller "
+        f"({fewest}) {verdict} the 100 events and 100 non-events suggested for validation. The intervals "
+        "above show the precision this gives.</p>"
+    )
+
+
+def _analysis(task: PredictionTask, evaluation: Evaluation | None, baselines: list[dict[str, Any]]) -> str:
+    parts = []
+    if evaluation is not None:
+        parts.append(
+            "The team received the development set with labels and the test set without; it returned a "
+            f"probability for every one of the {evaluation.rows} test rows (evaluation {evaluation.slot} of "
+            f"{evaluation.budget})."
+        )
+    parts.append(
+        f"Metrics were computed inside the perimeter on the withheld labels, with {task.bootstrap} bootstrap "
+        "resamples of the test rows for each interval."
+    )
+    if baselines:
+        titles = ", ".join(_e(b["title"]) for b in baselines)
+        parts.append(f"In-house baselines (scikit-learn), trained on the same development file: {titles}.")
+    else:
+        parts.append("No in-house baseline was run for this project.")
+    return f"<p>{' '.join(parts)}</p>"
+
+
 def _outcome_definition(task: PredictionTask) -> str:
     """What the label is, from the task's fields (the description above it is the author's words)."""
     codes = ", ".join(task.outcome_values)
@@ -250,9 +294,9 @@ logit(p) as offset (0 is ideal); slope: on logit(p) (1 is ideal).</p>
 {_subgroup_table(models, t.k)}
 <img src="{figures["subgroups"]}" alt="AUROC by subgroup">
 <h2>Source of data <span class="tripod">5a, 5b</span></h2>
-<p>Out-of-hours general-practice acts (home visits, walk-in consultations) of the network's associations,
-pseudonymised and landed encrypted in the lakehouse, transformed to the OMOP CDM v5.4 (synthetic data in this
-project). Development period: acts with t = 0 from {_e(dev["dates"]["first"])} to {_e(dev["dates"]["last"])}
+<p>Out-of-hours general-practice acts of the network's associations (OMOP visit concepts
+{_e(", ".join(str(c) for c in t.visit_concept_ids))}{_regions(summary)}), pseudonymised and landed encrypted in the
+lakehouse, transformed to the OMOP CDM v5.4 (synthetic data in this project). Development period: acts with t = 0 from {_e(dev["dates"]["first"])} to {_e(dev["dates"]["last"])}
 (declared {_e(periods["development"][0])} to {_e(periods["development"][1])}); test period: {_e(test["dates"]["first"])} to
 {_e(test["dates"]["last"])} (declared {_e(periods["test"][0])} to {_e(periods["test"][1])}){_e(periods_note)}.</p>
 <h2>Participants and eligibility <span class="tripod">6a, 20a</span></h2>
@@ -273,13 +317,9 @@ in-house baselines impute the median with a missing-value indicator (logistic re
 boosting's native handling.</p>
 {_features_table(t, summary)}
 <h2>Sample size <span class="tripod">9</span></h2>
-<p>All eligible acts of the periods were used (no sampling); the test set's outcomes bound the precision shown by
-the intervals above.</p>
+{_sample_size(t, dev, models[0]["test_rows"], models[0]["test_outcomes"])}
 <h2>Analysis <span class="tripod">12</span></h2>
-<p>The team received the development set with labels and the test set without; it returned a probability for
-every test row. Metrics were computed inside the perimeter on the withheld labels. In-house baselines
-(scikit-learn): L2 logistic regression, histogram gradient boosting, and gradient boosting without vital signs,
-trained on the same development file.</p>
+{_analysis(t, evaluation, baselines)}
 </body></html>"""
     (folder / "report.json").write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
     partial = folder / ".index.html.tmp"
