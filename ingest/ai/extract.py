@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -143,7 +144,9 @@ def suppress_small_classes(
         return table, 0
     con = duckdb.connect()
     try:
-        con.register("rows_in", table.append_column("__row", pa.array(range(table.num_rows), pa.int64())))
+        con.register(
+            "rows_in", table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        )
         keys = ", ".join(f'"{c}"' for c in quasi_identifiers)
         keep = con.execute(
             "select __row from (select __row, count(distinct lake_pseudonym) "  # noqa: S608
