@@ -132,6 +132,7 @@ def ai_baseline(task_file: Path, project_id: str, extract_dir: Path | None, out_
     """Train the in-house reference models on the project's development set and evaluate them on the test
     labels (no budget spent); every later report of the project shows them."""
     from ingest.ai.baseline import run_baselines
+    from ingest.ai.report import interval_text
     from ingest.ai.task import load_task
 
     task = load_task(task_file)
@@ -142,7 +143,7 @@ def ai_baseline(task_file: Path, project_id: str, extract_dir: Path | None, out_
     )
     for e in result.evaluations:
         auroc = e.overall["auroc"]
-        out.print(f"{result.titles[e.label]}: AUROC {auroc['value']} ({auroc['ci_low']}-{auroc['ci_high']})")
+        out.print(f"{result.titles[e.label]}: AUROC {interval_text(auroc)}", highlight=False)
     page = _report(out_dir or folder / "reports" / "baseline", task, project_id, store, None)
     out.print(f"Report: {page}", highlight=False)
 
@@ -165,6 +166,7 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
         evaluate_submission,
         read_submission,
     )
+    from ingest.ai.report import interval_text
     from ingest.ai.task import load_task
 
     task = load_task(task_file)
@@ -178,9 +180,7 @@ def ai_evaluate(task_file: Path, project_id: str, predictions: Path, out_dir: Pa
     page = _report(folder, task, project_id, store, result)
     auroc = result.overall["auroc"]
     out.print(
-        f"Evaluation {result.slot} of {task.budget}: "
-        f"AUROC {auroc['value']} ({auroc['ci_low']}-{auroc['ci_high']})"
-        f"\nReport: {page}",
+        f"Evaluation {result.slot} of {task.budget}: AUROC {interval_text(auroc)}\nReport: {page}",
         highlight=False,
     )
 

@@ -253,6 +253,9 @@ def test_the_whole_path_baseline_then_an_outside_model(built: dict) -> None:
         env=env,
     )
     assert baseline.exit_code == 0, baseline.output
+    # Printed with the decimals the interval supports: "0.90 (0.88 to 0.91)", never "0.9 (0.88-0.91)".
+    printed = re.findall(r"AUROC (\d\.(\d+)) \(\d\.(\d+) to \d\.(\d+)\)", baseline.output)
+    assert len(printed) == 3 and all(len(a) == len(b) == len(c) for _, a, b, c in printed), baseline.output
     models = json.loads(built["store"].get(f"_ai/{PROJECT}/ed-referral-after-act/baseline.json"))["models"]
     auroc = {m["label"]: m["overall"]["auroc"]["value"] for m in models}
     assert 0.7 <= auroc["gradient_boosting"] <= 0.97

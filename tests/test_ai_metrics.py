@@ -101,3 +101,19 @@ def test_a_resample_with_one_class_is_left_out_of_the_interval() -> None:
     assert np.isnan(draws["brier"][undefined]).all()  # the whole resample is left out, not one metric
     low, high = metrics.bootstrap_intervals(y, p, 50, seed=3)["auroc"]
     assert np.isfinite(low) and np.isfinite(high)
+
+
+def test_the_bootstrap_slope_converges_when_outcomes_occur_at_a_prediction_of_zero() -> None:
+    """A rate-table model predicts 0 for a group that had no outcome in development; a test outcome there
+    sits at logit -13.8. Seen in a fresh-clone report: resamples ran away to -7e17 and printed as the
+    interval's lower end."""
+    rng = np.random.default_rng(2)
+    rates = np.array([0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2])
+    group = rng.integers(0, len(rates), 435)
+    p = rates[group]
+    y = (rng.random(435) < np.maximum(p, 0.03)).astype(int)  # outcomes in the p = 0 group too
+    assert y[p == 0].sum() >= 1 and 10 <= y.sum() <= 40
+    draws = metrics.bootstrap_draws(y, p, 200, seed=123)["calibration_slope"]
+    assert np.isfinite(draws).all()
+    low, high = metrics.bootstrap_intervals(y, p, 200, seed=123)["calibration_slope"]
+    assert low <= metrics.calibration_slope(y, p) <= high and -5 < low and high < 5

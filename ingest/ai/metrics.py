@@ -37,6 +37,8 @@ __all__ = [
 
 METRICS = ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope")
 _EPS = 1e-6  # probabilities are clipped away from 0 and 1 before the logit
+# A Newton fit whose last step is larger than this did not converge (separation): its value is NaN.
+_CONVERGED = 1e-6
 
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float:
@@ -80,7 +82,7 @@ def calibration_intercept(y: np.ndarray, p: np.ndarray) -> float:
         a += step
         if abs(step) < 1e-10:
             break
-    return float(a)
+    return float(a) if abs(step) < _CONVERGED else math.nan
 
 
 def calibration_slope(y: np.ndarray, p: np.ndarray) -> float:
@@ -98,7 +100,7 @@ def calibration_slope(y: np.ndarray, p: np.ndarray) -> float:
         beta += step
         if np.abs(step).max() < 1e-10:
             break
-    return float(beta[1])
+    return float(beta[1]) if np.abs(step).max() < _CONVERGED else math.nan
 
 
 def point_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -176,7 +178,7 @@ def _weighted_intercept(x: np.ndarray, pos: np.ndarray, weight: np.ndarray) -> n
         a += step
         if np.nanmax(np.abs(step), initial=0.0) < 1e-10:
             break
-    return a
+    return np.where(np.abs(step) < _CONVERGED, a, np.nan)
 
 
 def _weighted_slope(x: np.ndarray, pos: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -184,8 +186,9 @@ def _weighted_slope(x: np.ndarray, pos: np.ndarray, weight: np.ndarray) -> np.nd
     observed0, observed1 = pos.sum(axis=1), _dot(pos, x)
     x2 = x * x
     inverse_weight = np.divide(1.0, weight, out=np.zeros_like(weight), where=weight > 0)
-    # Started from the identity (a calibrated model): two or three fewer iterations than from zero.
-    b0, b1 = np.zeros(len(pos)), np.ones(len(pos))
+    # Started from zero, as the scalar fit: from the identity (0, 1), a resample with outcomes at a
+    # prediction of 0 (logit -13.8) was seen to overshoot and run away.
+    b0, b1 = np.zeros(len(pos)), np.zeros(len(pos))
     for _ in range(50):
         mu = b1[:, None] * x
         mu += b0[:, None]
@@ -199,7 +202,8 @@ def _weighted_slope(x: np.ndarray, pos: np.ndarray, weight: np.ndarray) -> np.nd
         b0, b1 = b0 + d0, b1 + d1
         if not np.nanmax(np.abs(np.r_[d0, d1]), initial=0.0) >= 1e-10:
             break
-    return b1
+    # A sample whose fit runs away (outcomes only above some prediction: no finite maximum) has no slope.
+    return np.where(np.abs(d1) < _CONVERGED, b1, np.nan)
 
 
 # Resamples drawn and reduced together: small enough (about 2 MB a matrix)

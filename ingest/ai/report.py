@@ -39,6 +39,11 @@ th{background:#f3f3f3}.note{color:#555;font-size:.92em}h2{border-bottom:1px soli
 .tripod{color:#777;font-size:.8em;font-weight:normal}"""
 
 
+def interval_text(m: dict[str, Any]) -> str:
+    """A reported metric as "value (low to high)", with the decimals its interval supports."""
+    return _fmt(m)
+
+
 def _fmt(m: dict[str, Any]) -> str:
     d = int(m["decimals"])
     # + 0.0 turns a rounded -0.0 into 0.0.
@@ -116,22 +121,27 @@ def _performance_table(models: list[dict[str, Any]]) -> str:
 
 
 def _subgroup_table(models: list[dict[str, Any]], k: int) -> str:
+    """One row per subgroup value and model (a column per model overflowed the page with four models).
+    Whether a value is reported depends on the labels only, so it is the same for every model."""
     out = []
+    metrics = ("auroc", "brier", "calibration_slope")
     for name in models[0]["subgroups"]:
-        head = "".join(f"<th>{_e(m['title'])}: AUROC</th><th>Brier</th><th>slope</th>" for m in models)
         body = ""
         for i, group in enumerate(models[0]["subgroups"][name]):
-            cells = ""
-            for model in models:
+            value = _e(group["value"])
+            if not group["reported"]:
+                body += (
+                    f'<tr><td>{value}</td><td colspan="4" class="note">not reported (fewer than {k} '
+                    "outcomes or non-outcomes)</td></tr>"
+                )
+                continue
+            for j, model in enumerate(models):
                 g = model["subgroups"][name][i]
-                if not g["reported"]:
-                    cells += f'<td colspan="3" class="note">not reported (fewer than {k} outcomes or non-outcomes)</td>'
-                else:
-                    cells += "".join(
-                        f"<td>{_fmt(g[m])}</td>" for m in ("auroc", "brier", "calibration_slope")
-                    )
-            body += f"<tr><td>{_e(group['value'])}</td>{cells}</tr>"
-        out.append(f"<h3>{_e(name)}</h3><table><tr><th>{_e(name)}</th>{head}</tr>{body}</table>")
+                first = f'<td rowspan="{len(models)}">{value}</td>' if j == 0 else ""
+                cells = "".join(f"<td>{_fmt(g[m])}</td>" for m in metrics)
+                body += f"<tr>{first}<td>{_e(model['title'])}</td>{cells}</tr>"
+        head = f"<tr><th>{_e(name)}</th><th>model</th><th>AUROC</th><th>Brier score</th><th>Calibration slope</th></tr>"
+        out.append(f"<h3>{_e(name)}</h3><table>{head}{body}</table>")
     return "".join(out)
 
 
