@@ -162,6 +162,14 @@ def _features_table(task: PredictionTask, summary: dict[str, Any]) -> str:
     )
 
 
+def _budget_line(evaluation: Evaluation | None, used: int, budget: int) -> str:
+    if evaluation is None:
+        return (
+            f"In-house baselines only (no budget spent); the project has used {used} of {budget} evaluations."
+        )
+    return f"Evaluation {evaluation.slot} of a budget of {budget}."
+
+
 def _regions(summary: dict[str, Any]) -> str:
     counts = [summary[part].get("regions") for part in ("development", "test")]
     if None in counts:
@@ -290,7 +298,7 @@ def write_report(
 <h1>{_e(t.title)}</h1>
 <p class="note">Task <code>{_e(t.task_id)}</code> version {t.version} (task file SHA-256 {_e(summary["task_sha256"][:16])}…), project
 <code>{_e(project_id)}</code>; report generated {generated} from the task file, the extract and the evaluation.
-Evaluation {budget_used} of a budget of {t.budget}.</p>
+{_budget_line(evaluation, budget_used, t.budget)}</p>
 {standing}
 <h2>Performance <span class="tripod">TRIPOD+AI 23a</span></h2>
 {_performance_table(models)}
