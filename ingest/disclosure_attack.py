@@ -206,8 +206,12 @@ def audit(
     where: dict[Hashable, str] | None = None,
     samples: int = 4,
     seed: int = 0,
+    focus: set[Hashable] | None = None,
 ) -> AuditResult:
-    """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow."""
+    """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow.
+
+    With `focus`, only the components holding one of those cells are solved (the others were certified
+    before and have not changed: ingest/disclosure_repair.py)."""
     started = time.perf_counter()
     result = AuditResult()
     hidden = [cell for cell, value in values.items() if value is None]
@@ -233,6 +237,9 @@ def audit(
         if len(roots) == 1:
             relations_of[roots.pop()].append((relation, terms, rhs))
     rng = random.Random(seed)
+    if focus is not None:
+        wanted = {components.find(index[cell]) for cell in focus if cell in index}
+        by_component = {root: members for root, members in by_component.items() if root in wanted}
     for root, members in by_component.items():
         result.components += 1
         result.largest_component = max(result.largest_component, len(members))

@@ -1,0 +1,242 @@
+"""Audit and repair: complementary suppression finished by the linear attacker itself (τ-Argus style).
+
+The SQL engine (macros/disclosure/suppression.sql) hides cells group by group; it does not see chains of
+margins, so a reader solving the published relations as a linear programme can still pin a few hidden
+cells. This module closes that gap inside the build: after the engine's fixed point, the post-hook hands
+each ISO week's cells (published values and hidden flags only: no hidden value is needed) to
+`disclosure_audit_repair`, a DuckDB function registered by this module's dbt-duckdb plugin. For that week
+it runs the attacker (ingest/disclosure_attack.py: same cells, same relations, same protection rule) and,
+for every cell the attacker pins, hides the cheapest published cell sharing a relation with it; then it
+audits again, until the attacker certifies every hidden cell of the week. The function returns the ids of
+the cells to hide; the post-hook hides them before the counts are nulled and the statistics written.
+
+Cheapest first: never a France- or région-level cell whose count is at least k while anything else
+would do; then a cell whose hiding restores the interval on its own (a margin or bound of the pinned
+cell, or a sibling holding at least the missing room); then one that exposes no other relation (hiding
+a cell that is the only hidden one of another relation would give it back by subtraction, the next
+round's work); then the finest geography, then the smallest count.
+
+Each pick only grows the hidden set, and a week whose cells are all hidden has every interval
+unbounded above, so the loop ends; `MAX_ROUNDS` is a safety net that fails the build rather than
+publish.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+from ingest.disclosure_attack import (
+    AuditResult,
+    Cell,
+    Finding,
+    PublishedCells,
+    Relation,
+    audit,
+    relations_of_cells,
+    union_groups,
+)
+from ingest.exceptions import LakehouseError
+
+MAX_ROUNDS = 200
+LEVEL_RANK = {None: 0, "departement": 0, "region": 1, "france": 2}
+PROTECTED_LEVELS = ("region", "france")
+FUNCTION_NAME = "disclosure_audit_repair"
+# The struct the post-hook passes per cell (macros/disclosure/suppression.sql, `attacker_cell`).
+CELL_FIELDS = (
+    "cell_id",
+    "count",
+    "syndrome_group",
+    "age_class",
+    "geo_level",
+    "geo_code",
+    "parent_geo_code",
+    "period_type",
+    "period",
+    "iso_week",
+    "association_id",
+    "hour_band",
+)
+
+
+class RepairError(LakehouseError):
+    """The audit-and-repair loop found no complementary cell, or no fixed point: nothing is published."""
+
+
+def published_cells(rows: Iterable[dict[str, Any]]) -> tuple[PublishedCells, dict[Cell, str]]:
+    """The attacker's cell space from the post-hook's structs (a hidden cell has value None)."""
+    published = PublishedCells()
+    ids: dict[Cell, str] = {}
+    for row in rows:
+        cell = Cell(
+            count=row["count"],
+            syndrome_group=row.get("syndrome_group"),
+            age_class=row.get("age_class") if row.get("geo_level") is not None else None,
+            geo_level=row.get("geo_level"),
+            geo_code=row.get("geo_code"),
+            period_type=row.get("period_type"),
+            period=row.get("period"),
+            association_id=row.get("association_id"),
+            hour_band=row.get("hour_band"),
+        )
+        value = row.get("value")
+        if cell in published.values and published.values[cell] is None:
+            value = None  # the same cell twice (a family shared by marts): hidden if hidden anywhere
+        published.values[cell] = None if value is None else float(value)
+        ids.setdefault(cell, str(row["cell_id"]))
+        if cell.period_type == "day" and row.get("iso_week") is not None:
+            published.week_of_day[str(cell.period)] = str(row["iso_week"])
+        if cell.geo_level in ("departement", "region") and row.get("parent_geo_code") is not None:
+            published.parent_geo[(cell.geo_level, str(cell.geo_code))] = str(row["parent_geo_code"])
+    return published, ids
+
+
+def every_relation(published: PublishedCells) -> list[Relation]:
+    """Every relation between the cells, hidden or not (the attacker keeps those holding a hidden cell)."""
+    everything = PublishedCells(
+        values=dict.fromkeys(published.values),
+        parent_geo=published.parent_geo,
+        week_of_day=published.week_of_day,
+    )
+    return relations_of_cells(everything, union_groups())
+
+
+def _score(
+    candidate: Hashable,
+    room_unbounded: bool,
+    deficit: float,
+    values: dict[Hashable, float | None],
+    relations_of: dict[Hashable, list[Relation]],
+    k: int,
+) -> tuple:
+    value = values[candidate] or 0.0
+    level = getattr(candidate, "geo_level", None)
+    protected = level in PROTECTED_LEVELS and value >= k
+    insufficient = not room_unbounded and value < deficit
+    exposes = sum(
+        1
+        for relation in relations_of[candidate]
+        if relation.sense == "eq"
+        and all(values.get(other) is not None for other in relation.terms if other != candidate)
+    )
+    return (protected, insufficient, exposes, LEVEL_RANK.get(level, 0), value, str(candidate))
+
+
+def _candidates(
+    cell: Hashable, values: dict[Hashable, float | None], relations_of: dict[Hashable, list[Relation]]
+) -> dict[Hashable, bool]:
+    """Published cells sharing a relation with `cell` (or, failing that, with a hidden neighbour of it):
+    each with whether hiding it frees the cell's relation without limit (opposite sides of it)."""
+    frontier, seen = [cell], {cell}
+    for _ in range(4):
+        found: dict[Hashable, bool] = {}
+        hidden_next = []
+        for hidden in frontier:
+            for relation in relations_of[hidden]:
+                own = relation.terms[hidden]
+                for other, coefficient in relation.terms.items():
+                    if other in seen:
+                        continue
+                    if values.get(other) is None:
+                        hidden_next.append(other)
+                        seen.add(other)
+                    elif values[other] or coefficient * own < 0:
+                        found[other] = found.get(other, False) or (coefficient * own < 0 and hidden == cell)
+        if found:
+            return found
+        frontier = hidden_next
+    return {}
+
+
+def repair(
+    values: dict[Hashable, float | None],
+    relations: list[Relation],
+    k: int,
+    where: dict[Hashable, str] | None = None,
+) -> tuple[set[Hashable], AuditResult, AuditResult, int]:
+    """Hide cells (in `values`, in place) until the attacker pins none.
+
+    Returns the cells hidden, the first audit (what the attacker pinned before), the last (the
+    certificate: every hidden cell of the components it solved is safe) and the rounds."""
+    relations_of: dict[Hashable, list[Relation]] = defaultdict(list)
+    for relation in relations:
+        for cell in relation.terms:
+            relations_of[cell].append(relation)
+    added: set[Hashable] = set()
+    focus: set[Hashable] | None = None
+    first: AuditResult | None = None
+    for rounds in range(1, MAX_ROUNDS + 1):
+        result = audit(values, relations, k, where=where, focus=focus)
+        first = first or result
+        if not result.findings:
+            return added, first, result, rounds
+        picks = {_pick(finding, values, relations_of, k) for finding in result.findings}
+        for pick in picks:
+            values[pick] = None
+        added |= picks
+        focus = picks | {finding.cell for finding in result.findings}
+    raise RepairError(
+        f"The audit of the suppressed cells found no fixed point in {MAX_ROUNDS} rounds: nothing is "
+        "published (docs/epidemiology.md, disclosure control)."
+    )
+
+
+def _pick(
+    finding: Finding,
+    values: dict[Hashable, float | None],
+    relations_of: dict[Hashable, list[Relation]],
+    k: int,
+) -> Hashable:
+    upper = finding.upper if math.isfinite(finding.upper) else float(k)
+    deficit = max(k - upper, (k - 1) - (upper - finding.lower), 1.0)
+    candidates = _candidates(finding.cell, values, relations_of)
+    if not candidates:
+        raise RepairError(
+            f"{finding}: no published cell shares a relation with it, so no complementary suppression "
+            "can protect it; nothing is published."
+        )
+    return min(
+        candidates,
+        key=lambda other: _score(other, candidates[other], deficit, values, relations_of, k),
+    )
+
+
+def repair_rows(k: int, rows: list[dict[str, Any]] | None) -> list[str]:
+    """The DuckDB function: one ISO week's cells in, the ids of the cells to hide as well out."""
+    if not rows:
+        return []
+    published, ids = published_cells(rows)
+    relations = every_relation(published)
+    added, _, _, _ = repair(published.values, relations, k)
+    return sorted(ids[cell] for cell in added)  # type: ignore[index]
+
+
+def register(conn: Any) -> None:
+    """Register `disclosure_audit_repair(k, cells)` on a DuckDB connection."""
+    import duckdb
+
+    struct = duckdb.struct_type(
+        {name: duckdb.sqltype("VARCHAR") for name in CELL_FIELDS} | {"value": duckdb.sqltype("DOUBLE")}
+    )
+    conn.create_function(
+        FUNCTION_NAME,
+        repair_rows,
+        [duckdb.sqltype("INTEGER"), duckdb.list_type(struct)],
+        duckdb.list_type(duckdb.sqltype("VARCHAR")),
+        side_effects=False,
+    )
+
+
+try:
+    from dbt.adapters.duckdb.plugins import BasePlugin
+except ImportError:  # the attacker and the repair are usable without dbt
+    pass
+else:
+
+    class Plugin(BasePlugin):
+        """dbt-duckdb plugin (profiles.yml): the audit-and-repair function on every build connection."""
+
+        def configure_connection(self, conn: Any) -> None:
+            register(conn)
