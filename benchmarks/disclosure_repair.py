@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--keystore", type=Path, required=True)
     parser.add_argument("--weeks", type=int, default=0, help="the first N full weeks only (0: all)")
+    parser.add_argument("--week", help="this ISO week only (e.g. 2024-W01)")
     parser.add_argument("--k", type=int, default=11)
     args = parser.parse_args()
     con = open_warehouse(args.warehouse, args.keystore)
@@ -59,6 +60,8 @@ def main() -> None:
     ]
     if args.weeks:
         weeks = weeks[: args.weeks]
+    if args.week:
+        weeks = [args.week]
     # (table, period type, level) -> cells, hidden before, hidden after, count total, hidden counts
     # before, hidden counts after, complementary before, complementary after
     loss: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0] * 8)

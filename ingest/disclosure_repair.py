@@ -105,7 +105,6 @@ def every_relation(published: PublishedCells) -> list[Relation]:
 
 def _score(
     candidate: Hashable,
-    room_unbounded: bool,
     deficit: float,
     values: dict[Hashable, float | None],
     relations_of: dict[Hashable, list[Relation]],
@@ -114,40 +113,49 @@ def _score(
     value = values[candidate] or 0.0
     level = getattr(candidate, "geo_level", None)
     protected = level in PROTECTED_LEVELS and value >= k
-    insufficient = not room_unbounded and value < deficit
+    # A total or bound of the pinned cell frees it only as far as its own other relations let it move.
+    insufficient = value < deficit
     exposes = sum(
         1
         for relation in relations_of[candidate]
         if relation.sense == "eq"
         and all(values.get(other) is not None for other in relation.terms if other != candidate)
     )
-    return (protected, insufficient, exposes, LEVEL_RANK.get(level, 0), value, str(candidate))
+    return (protected, exposes, insufficient, LEVEL_RANK.get(level, 0), value, str(candidate))
 
 
 def _candidates(
-    cell: Hashable, values: dict[Hashable, float | None], relations_of: dict[Hashable, list[Relation]]
-) -> dict[Hashable, bool]:
-    """Published cells sharing a relation with `cell` (or, failing that, with a hidden neighbour of it):
-    each with whether hiding it frees the cell's relation without limit (opposite sides of it)."""
+    cell: Hashable,
+    values: dict[Hashable, float | None],
+    relations_of: dict[Hashable, list[Relation]],
+    zeros: bool = False,
+) -> set[Hashable]:
+    """Published cells sharing a sum with `cell` (or, failing that, with a hidden neighbour of it; then
+    any relation). Zeros only when nothing else is left: a hidden zero adds nothing to a hidden sum."""
     frontier, seen = [cell], {cell}
-    for _ in range(4):
-        found: dict[Hashable, bool] = {}
+    for depth in range(8):
+        found: set[Hashable] = set()
         hidden_next = []
+        # Sums first (margins, unions): orderings only bound a cell, and hiding the bound (coded acts
+        # above a syndrome's acts) frees little and exposes a whole table.
+        equalities = depth < 4
         for hidden in frontier:
             for relation in relations_of[hidden]:
-                own = relation.terms[hidden]
-                for other, coefficient in relation.terms.items():
+                if equalities and relation.sense != "eq":
+                    continue
+                for other in relation.terms:
                     if other in seen:
                         continue
                     if values.get(other) is None:
                         hidden_next.append(other)
                         seen.add(other)
-                    elif values[other] or coefficient * own < 0:
-                        found[other] = found.get(other, False) or (coefficient * own < 0 and hidden == cell)
+                    elif values[other] or zeros:
+                        found.add(other)
         if found:
             return found
-        frontier = hidden_next
-    return {}
+        frontier = hidden_next if depth != 3 else [cell]
+        seen = seen if depth != 3 else {cell}
+    return set()
 
 
 def repair(
@@ -172,9 +180,14 @@ def repair(
         first = first or result
         if not result.findings:
             return added, first, result, rounds
-        picks = {_pick(finding, values, relations_of, k) for finding in result.findings}
-        for pick in picks:
+        picks: set[Hashable] = set()
+        for finding in result.findings:
+            # A finding sharing a relation with a cell just picked may be freed by it: next round.
+            if any(other in picks for relation in relations_of[finding.cell] for other in relation.terms):
+                continue
+            pick = _pick(finding, values, relations_of, k)
             values[pick] = None
+            picks.add(pick)
         added |= picks
         focus = picks | {finding.cell for finding in result.findings}
     raise RepairError(
@@ -191,7 +204,9 @@ def _pick(
 ) -> Hashable:
     upper = finding.upper if math.isfinite(finding.upper) else float(k)
     deficit = max(k - upper, (k - 1) - (upper - finding.lower), 1.0)
-    candidates = _candidates(finding.cell, values, relations_of)
+    candidates = _candidates(finding.cell, values, relations_of) or _candidates(
+        finding.cell, values, relations_of, zeros=True
+    )
     if not candidates:
         raise RepairError(
             f"{finding}: no published cell shares a relation with it, so no complementary suppression "
@@ -199,7 +214,7 @@ def _pick(
         )
     return min(
         candidates,
-        key=lambda other: _score(other, candidates[other], deficit, values, relations_of, k),
+        key=lambda other: _score(other, deficit, values, relations_of, k),
     )
 
 
