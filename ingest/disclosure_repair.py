@@ -10,11 +10,14 @@ for every cell the attacker pins, hides the cheapest published cell sharing a re
 audits again, until the attacker certifies every hidden cell of the week. The function returns the ids of
 the cells to hide; the post-hook hides them before the counts are nulled and the statistics written.
 
-Cheapest first: never a France- or région-level cell whose count is at least k while anything else
-would do; then a cell whose hiding restores the interval on its own (a margin or bound of the pinned
-cell, or a sibling holding at least the missing room); then one that exposes no other relation (hiding
-a cell that is the only hidden one of another relation would give it back by subtraction, the next
-round's work); then the finest geography, then the smallest count.
+Cheapest first, among the published cells sharing a sum (a margin, a union) with the pinned cell, or
+failing that with a hidden cell next to it: never a France- or région-level cell whose count is at least
+k while anything else would do; then one that exposes no other relation (a cell that would be the only
+hidden one of another sum is given back by subtraction: the next round's work); then one holding at
+least the room the pinned cell lacks; then the finest geography; then the smallest count. Never a zero
+while anything else is left: a hidden zero adds nothing to a hidden sum (taken as free room under a
+hidden total, zeros cascaded: each is given back by its other sums). One pick per relation per round:
+a pick may free every pinned cell of its relation.
 
 Each pick only grows the hidden set, and a week whose cells are all hidden has every interval
 unbounded above, so the loop ends; `MAX_ROUNDS` is a safety net that fails the build rather than
@@ -69,7 +72,9 @@ def published_cells(rows: Iterable[dict[str, Any]]) -> tuple[PublishedCells, dic
     """The attacker's cell space from the post-hook's structs (a hidden cell has value None)."""
     published = PublishedCells()
     ids: dict[Cell, str] = {}
-    for row in rows:
+    # In the ids' order, not the query's: the greedy picks depend on the order, and a full build and an
+    # incremental one must hide the same cells.
+    for row in sorted(rows, key=lambda row: str(row["cell_id"])):
         cell = Cell(
             count=row["count"],
             syndrome_group=row.get("syndrome_group"),
