@@ -236,12 +236,15 @@ def test_union_margin_of_the_engine_is_the_attackers_union() -> None:
 
 
 def _build_fixture_project(
-    work: Path, seed: int, tables: int, k: int
+    work: Path, seed: int, tables: int, k: int, attacker: bool = True
 ) -> tuple[subprocess.CompletedProcess, Path]:
     project = work / "project"
     shutil.copytree(
         FIXTURES, project, ignore=shutil.ignore_patterns("*.duckdb", "target", "logs", "__pycache__")
     )
+    if not attacker:  # an analyst's own profile, without the plugin that registers the attacker
+        profile = (project / "profiles.yml").read_text(encoding="utf-8")
+        (project / "profiles.yml").write_text(profile[: profile.index("      # The linear attacker")])
     write_raw_cells(project / "seeds" / "raw_cells.csv", seed=seed, tables=tables)
     env = {
         **os.environ,
@@ -302,6 +305,18 @@ def test_for_any_table_and_k_published_cells_are_safe(
     # Recovered from its margins, or pinned inside 0..k-1 or to fewer than k values: the full rule.
     findings = audit_published_tables({"suppressed_cells": table}, k).findings
     assert findings == [], [str(f) for f in findings[:5]]
+
+
+def test_a_build_without_the_attacker_publishes_nothing(tmp_path: Path) -> None:
+    result, db = _build_fixture_project(tmp_path, seed=7, tables=2, k=K, attacker=False)
+    assert result.returncode != 0
+    assert "`disclosure_audit_repair` is not on this connection" in result.stdout, result.stdout[-3000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {row[0] for row in con.sql("select table_name from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    assert "suppressed_cells" not in tables
 
 
 def test_engine_leaves_no_margin_group_hiding_less_than_k_beside_a_published_cell(tmp_path: Path) -> None:

@@ -228,6 +228,16 @@
             ~ "audit and repair is what certifies the hidden cells (macros/disclosure/suppression.sql)."
         ) }}
     {%- endif -%}
+    {%- set registered = run_query(
+        "select count(*) from duckdb_functions() where function_name = 'disclosure_audit_repair'"
+    ).columns[0].values()[0] -%}
+    {%- if registered == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "Complementary suppression of " ~ relation ~ ": the linear attacker's function "
+            ~ "`disclosure_audit_repair` is not on this connection; add the dbt-duckdb plugin "
+            ~ "`ingest.disclosure_repair` to the profile's `plugins` (profiles.yml). Nothing was published."
+        ) }}
+    {%- endif -%}
     {#- Hidden values are passed as NULL: a reader does not have them, and the repair needs only
         what a reader sees. -#}
     {% call statement('disclosure_audit') %}
