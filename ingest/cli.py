@@ -405,15 +405,11 @@ def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
 @main.command()
 @click.option("--out", help="Publication root: folder or s3://bucket/prefix [default: the lake root].")
 @click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
-@click.option(
-    "--linear-attacker",
-    is_flag=True,
-    help="Refuse to publish if a reader solving every published relation pins a suppressed count (LP).",
-)
 @handle_errors
-def export(out: str | None, k: int, linear_attacker: bool) -> None:
+def export(out: str | None, k: int) -> None:
     """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
-    dictionary to publication/, outside the encrypted zones."""
+    dictionary to publication/, outside the encrypted zones, after the linear attacker certified every
+    suppressed cell."""
     from ingest.contract import PROJECT_ROOT
     from ingest.export import main as export_main
 
@@ -423,8 +419,6 @@ def export(out: str | None, k: int, linear_attacker: bool) -> None:
     args = ["--manifest", str(manifest), "--k", str(k)]
     if out:
         args += ["--out", out]
-    if linear_attacker:
-        args.append("--linear-attacker")
     ok = export_main(args) == 0
     _audit("export", {"k": k, "target": "custom" if out else "lake"}, "success" if ok else "failure")
     if not ok:
@@ -533,7 +527,7 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     _ingest([extracts], None, None)
     _dbt("build")
     _check_disclosure()
-    export.callback(out=None, k=11, linear_attacker=False)  # type: ignore[misc]
+    export.callback(out=None, k=11)  # type: ignore[misc]
 
 
 @main.command("contract-docs")

@@ -206,8 +206,14 @@ def audit(
     where: dict[Hashable, str] | None = None,
     samples: int = 4,
     seed: int = 0,
+    focus: set[Hashable] | None = None,
 ) -> AuditResult:
-    """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow."""
+    """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow.
+
+    With `focus`, only the components holding one of those cells are solved, and in them only those
+    cells (ingest/disclosure_repair.py: the others were certified before, and hiding more cells only
+    widens a certified interval), except where a union is read (adding a variable can let the strict
+    reading of a union fit where only its relaxation did, which narrows intervals)."""
     started = time.perf_counter()
     result = AuditResult()
     hidden = [cell for cell, value in values.items() if value is None]
@@ -233,11 +239,17 @@ def audit(
         if len(roots) == 1:
             relations_of[roots.pop()].append((relation, terms, rhs))
     rng = random.Random(seed)
+    if focus is not None:
+        wanted = {components.find(index[cell]) for cell in focus if cell in index}
+        by_component = {root: members for root, members in by_component.items() if root in wanted}
     for root, members in by_component.items():
         result.components += 1
         result.largest_component = max(result.largest_component, len(members))
+        only = None
+        if focus is not None and not any(relation.relaxed for relation, _, _ in relations_of[root]):
+            only = {index[cell] for cell in focus if cell in index}
         intervals, lps, relaxed = _component_intervals(
-            members, relations_of[root], values, index, k, samples, rng
+            members, relations_of[root], values, index, k, samples, rng, only
         )
         result.lps += lps
         result.relaxed_components += relaxed
@@ -253,7 +265,7 @@ def audit(
     return result
 
 
-def _component_intervals(members, component_relations, values, index, k, samples, rng):
+def _component_intervals(members, component_relations, values, index, k, samples, rng, only=None):
     """Each member's interval (cheaply where a few feasible points suffice), LPs solved, relaxed or not."""
     local = {position: column for column, position in enumerate(members)}
     size = len(members)
@@ -298,6 +310,8 @@ def _component_intervals(members, component_relations, values, index, k, samples
             seen_high = np.maximum(seen_high, point.x)
     intervals = {}
     for column, position in enumerate(members):
+        if only is not None and position not in only:
+            continue
         low, high = seen_low[column], seen_high[column]
         if _interval_ok(low, high, k):
             intervals[position] = (low, high)

@@ -6,9 +6,10 @@ in the build (cell size, complementary suppression, doctor threshold); the expor
 line of defence, every column by the disclosure role its mart's YAML declares (`config.meta.disclosure.role`,
 read from the manifest, the same declaration the dbt tests are derived from): no count of acts, persons
 or doctors between 1 and k-1, no rate or statistic beside a suppressed count it is built on, flags that
-agree with the NULLs, and no column without a role. With `--linear-attacker` it also checks that a
-reader solving every published relation pins no suppressed count (ingest/disclosure_attack.py). It
-refuses to write anything otherwise, and prints the information loss (cells and counts suppressed).
+agree with the NULLs, and no column without a role. Then it plays the linear attacker: a reader solving
+every published relation must pin no suppressed count (ingest/disclosure_attack.py; the build's audit
+and repair, ingest/disclosure_repair.py, is what makes that hold). It refuses to write anything
+otherwise, and prints the information loss (cells and counts suppressed).
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
 encrypted (only suppressed aggregates leave the encrypted zones):
@@ -165,7 +166,7 @@ def _dictionary_markdown(entries: list[dict]) -> str:
 
 def export(
     manifest: dict, con: duckdb.DuckDBPyConnection, store: ObjectStore, prefix: str = PUBLICATION_PREFIX,
-    k: int = DEFAULT_K, linear_attacker: bool = False,
+    k: int = DEFAULT_K,
 ) -> dict:  # fmt: skip
     """Read and check every published mart, then write Parquet, CSV and the dictionary; returns a summary."""
     marts = published_marts(manifest)
@@ -181,9 +182,10 @@ def export(
             ) from None
         check_cell_sizes(table, mart.name, k, mart.roles)
         tables[mart.name] = table
-    # The linear attacker on everything about to be published at once (ingest/disclosure_attack.py).
-    # Opt-in until the suppression engine passes it (docs/epidemiology.md, "A linear attacker").
-    attack = check_publication(tables, k) if linear_attacker else None
+    # The linear attacker on everything about to be published at once (ingest/disclosure_attack.py),
+    # always: the build certified each week it recomputed, this checks what is actually written (a mart
+    # built by an older engine, or edited by hand, is refused here).
+    attack = check_publication(tables, k)
     # Everything was checked before the first write: a refusal leaves the previous publication intact.
     dictionary = []
     for mart in marts:
@@ -247,11 +249,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", type=Path, default=None, help="default: LAKEHOUSE_WAREHOUSE")
     parser.add_argument("--out", default=None, help="folder or s3:// root; default: the lake root")
     parser.add_argument("--k", type=int, default=DEFAULT_K, help="disclosure threshold (var disclosure_k)")
-    parser.add_argument(
-        "--linear-attacker",
-        action="store_true",
-        help="refuse to publish if a reader solving the published relations pins a suppressed count",
-    )
     args = parser.parse_args(argv)
     warehouse = args.warehouse or Path(
         os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"
@@ -268,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(root, S3Settings.from_env() if str(root).startswith("s3://") else None)
         con = open_warehouse(warehouse)
         try:
-            summary = export(manifest, con, store, k=args.k, linear_attacker=args.linear_attacker)
+            summary = export(manifest, con, store, k=args.k)
         finally:
             con.close()
     except LakehouseError as error:

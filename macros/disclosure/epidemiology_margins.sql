@@ -70,3 +70,33 @@
         },
     ]) }}
 {% endmacro %}
+
+
+{#-
+    A cell of disclosure_controlled_cells as a reader of the marts sees it (ingest/disclosure_attack.py,
+    `cells_from_marts`): the count column its family is published as, the ISO week of a week, the date
+    of a day; the association marts have no age class or geography.
+-#}
+{% macro epidemiology_attacker_cell() %}
+    {{ return(disclosure_attacker_cell(
+        count="case family"
+            ~ " when 'acts' then 'act_count' when 'coded_acts' then 'coded_act_count'"
+            ~ " when 'syndrome_acts' then 'syndrome_act_count'"
+            ~ " when 'pathway_emergency_referrals' then 'emergency_referral_count'"
+            ~ " when 'pathway_hospitalisations' then 'hospitalisation_count'"
+            ~ " when 'death_certificates' then 'death_certificate_count'"
+            ~ " when 'association_acts' then 'act_count'"
+            ~ " when 'association_emergency_referrals' then 'emergency_referral_count'"
+            ~ " when 'association_hospitalisations' then 'hospitalisation_count' end",
+        syndrome_group='syndrome_group',
+        age_class='age_class',
+        geo_level='geo_level',
+        geo_code='geo_code',
+        parent_geo_code='parent_geo_code',
+        period_type='period_type',
+        period="case when period_type = 'week' then iso_week else strftime(period_start, '%Y-%m-%d') end",
+        iso_week='iso_week',
+        association_id='association_id',
+        hour_band='hour_band',
+    )) }}
+{% endmacro %}

@@ -36,10 +36,18 @@
       stats_relation   optional table of the information loss (cells and counts suppressed) per ISO
                        week, family, geography level, period type and age level, written before the
                        counts are nulled; read by the export's report (ingest/disclosure_attack.py)
+      attacker_cell    SQL of the struct ingest/disclosure_repair.py reads for a cell (how a reader
+                       of the marts sees it: count, dimensions, published value or NULL when hidden)
+      attacker_group   SQL of the unit no relation crosses (the ISO week)
+    After the fixed point, the audit and repair: the groups above do not see chains of margins, so
+    the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure_repair.py
+    registers on dbt's connection) solves each unit's published relations and hides the cheapest
+    complementary cells until no hidden cell is pinned. Without `attacker_cell` the macro refuses to
+    run: no table of cells is published uncertified.
 -#}
 {% macro disclosure_suppress_complementary(
     relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true',
-    stats_relation=none, protection_k=var('disclosure_k', 11)
+    stats_relation=none, protection_k=var('disclosure_k', 11), attacker_cell=none, attacker_group="'all'"
 ) %}
     {%- if not execute -%}
         {{ return('select 1') }}
@@ -214,8 +222,48 @@
             ~ " passes: nothing is published. Raise `max_passes` or coarsen the table."
         ) }}
     {%- endif -%}
+    {%- if attacker_cell is none -%}
+        {{ exceptions.raise_compiler_error(
+            "Complementary suppression of " ~ relation ~ " needs `attacker_cell`: the linear attacker's "
+            ~ "audit and repair is what certifies the hidden cells (macros/disclosure/suppression.sql)."
+        ) }}
+    {%- endif -%}
+    {%- set registered = run_query(
+        "select count(*) from duckdb_functions() where function_name = 'disclosure_audit_repair'"
+    ).columns[0].values()[0] -%}
+    {%- if registered == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "Complementary suppression of " ~ relation ~ ": the linear attacker's function "
+            ~ "`disclosure_audit_repair` is not on this connection; add the dbt-duckdb plugin "
+            ~ "`ingest.disclosure_repair` to the profile's `plugins` (profiles.yml). Nothing was published."
+        ) }}
+    {%- endif -%}
+    {#- Hidden values are passed as NULL: a reader does not have them, and the repair needs only
+        what a reader sees. -#}
+    {% call statement('disclosure_audit') %}
+        create or replace temp table disclosure_audit_picks as
+        select unnest(disclosure_audit_repair({{ protection_k }}, list(cell))) as cell_id
+        from (
+            select
+                {{ attacker_group }} as audit_unit,
+                {{ attacker_cell }} as cell
+            from {{ relation }}
+            where {{ scope_where }}
+        ) as cells_to_audit
+        group by audit_unit
+    {% endcall %}
+    {%- set repaired = run_query('select count(*) from disclosure_audit_picks').columns[0].values()[0] -%}
+    {% call statement('disclosure_repair') %}
+        update {{ relation }}
+        set
+            is_suppressed = true,
+            suppression_reason = 'complementary'
+        where
+            {{ id_column }} in (select cell_id from disclosure_audit_picks)
+            and ({{ scope_where }})
+    {% endcall %}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
-        ~ state.passes ~ " passes", info=true) }}
+        ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
     {%- if stats_relation is not none %}
         {#- The price of the protection, aggregated before the values go: no cell's value is kept. #}
         {% call statement('disclosure_stats') %}
@@ -252,7 +300,8 @@
     {% call statement('disclosure_cleanup') %}
         drop table if exists disclosure_members;
         drop table if exists disclosure_picks;
-        drop table if exists disclosure_touched
+        drop table if exists disclosure_touched;
+        drop table if exists disclosure_audit_picks
     {% endcall %}
     update {{ relation }}
     set
@@ -270,4 +319,28 @@
         database=model_relation.database, schema='build_state',
         identifier=model_relation.identifier ~ '__suppression_stats'
     )) -}}
+{%- endmacro %}
+
+
+{#-
+    The struct of one cell as the linear attacker reads it (ingest/disclosure_repair.py, CELL_FIELDS, in
+    that order): SQL expressions for each field; a hidden cell's value is NULL.
+-#}
+{% macro disclosure_attacker_cell(
+    count, syndrome_group='null', age_class='null', geo_level='null', geo_code='null',
+    parent_geo_code='null', period_type='null', period='null', iso_week='null', association_id='null',
+    hour_band='null', id_column='cell_id', count_column='cell_count'
+) -%}
+    {%- set fields = [
+        ('cell_id', id_column), ('count', count), ('syndrome_group', syndrome_group),
+        ('age_class', age_class), ('geo_level', geo_level), ('geo_code', geo_code),
+        ('parent_geo_code', parent_geo_code), ('period_type', period_type), ('period', period),
+        ('iso_week', iso_week), ('association_id', association_id), ('hour_band', hour_band),
+    ] -%}
+    struct_pack(
+        {%- for name, expression in fields %}
+        "{{ name }}" := cast({{ expression }} as varchar),
+        {%- endfor %}
+        "value" := cast(case when is_suppressed then null else {{ count_column }} end as double)
+    )
 {%- endmacro %}

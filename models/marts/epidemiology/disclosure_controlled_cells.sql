@@ -61,7 +61,7 @@
     ],
     post_hook=[
         "{{ insert_remaining_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement'), sql) }}",
-        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this)) }}",
+        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this), attacker_cell=epidemiology_attacker_cell(), attacker_group='iso_week') }}",
         "drop table if exists {{ week_chunks_relation(this) }}",
     ],
 ) }}

@@ -13,3 +13,12 @@
         },
     ]) }}
 {% endmacro %}
+
+
+{% macro fixture_attacker_cell() %}
+    {{ return(disclosure_attacker_cell(
+        count="'syndrome_act_count'", syndrome_group='family', age_class='age_class', geo_level='geo_level',
+        geo_code='geo_code', parent_geo_code='parent_geo_code', period_type="'week'", period="'2024-W01'",
+        iso_week="'2024-W01'",
+    )) }}
+{% endmacro %}

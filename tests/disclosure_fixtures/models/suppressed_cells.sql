@@ -1,9 +1,11 @@
 {#-
     The complementary-suppression engine on raw_cells: several independent tables (`family`), each
     age class x area (France > régions > départements), with primary suppression of 1..k-1 here and
-    the post-hook completing it over the age and geography margins.
+    the post-hook completing it over the age and geography margins, then the linear attacker's audit
+    and repair (each table read as a syndromic group of one week, as tests/test_disclosure_attack.py
+    reads it).
 -#}
-{{ config(post_hook="{{ disclosure_suppress_complementary(this, margins=fixture_margins()) }}") }}
+{{ config(post_hook="{{ disclosure_suppress_complementary(this, margins=fixture_margins(), attacker_cell=fixture_attacker_cell()) }}") }}
 with
 
 raw_cells as (
