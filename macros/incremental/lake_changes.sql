@@ -86,26 +86,74 @@
 
 
 {#-
-    Whether this invocation moves the watermark (base_lake__builds_completed): only when every model it
-    depends on (every incremental model) is selected in it, so `dbt run --select visit_occurrence+` or
-    `--select +person` never marks changes as built in models that did not run. True at parse time (so
-    that every ref is recorded).
+    The end of a build (on-run-end): moves the watermark (base_lake__builds_completed) only when every
+    scoped model of the project (scoped_models(), from the graph), every model upstream of one, and
+    every test of those run in this invocation succeeded in it. A model left out of the selection
+    (`--select visit_occurrence+`, `--exclude ...`), failed or skipped, or a failed test, keeps the
+    watermark where it was: the next build rebuilds the same changes. Then the kept keys of removed
+    rows, propagated everywhere, are emptied up to this build's stamp.
 -#}
-{% macro build_watermark_advances() %}
+{% macro advance_build_watermark(results) -%}
     {%- if not execute -%}
-        {{ return(true) }}
+        {{- return('') -}}
     {%- endif -%}
-    {%- set missing = [] -%}
-    {%- for parent in model.depends_on.nodes if parent.startswith('model.') -%}
-        {%- if parent not in selected_resources -%}
-            {%- do missing.append(parent) -%}
+    {%- set watermark = model_relation('base_lake__builds_completed') -%}
+    {%- set required = {} -%}
+    {%- for node in scoped_models() -%}
+        {%- do required.update({node.unique_id: true}) -%}
+    {%- endfor -%}
+    {#- Their model ancestors: a scope read from stale bookkeeping is no scope. -#}
+    {%- set ephemeral = {} -%}
+    {%- set ephemeral_seen = {} -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized == 'ephemeral' -%}
+        {%- do ephemeral.update({node.unique_id: true}) -%}
+    {%- endfor -%}
+    {%- set todo = required.keys() | list -%}
+    {%- for _ in range(100000) if todo -%}
+        {%- for parent in graph.nodes[todo.pop()].depends_on.nodes if parent.startswith('model.') -%}
+            {%- if parent not in required and parent not in ephemeral -%}
+                {%- do required.update({parent: true}) -%}
+                {%- do todo.append(parent) -%}
+            {%- elif parent in ephemeral and parent not in ephemeral_seen -%}
+                {#- Compiled into its children, it has no result of its own: its parents count. -#}
+                {%- do ephemeral_seen.update({parent: true}) -%}
+                {%- do todo.append(parent) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set succeeded = [] -%}
+    {%- set failed = [] -%}
+    {%- for result in results -%}
+        {%- if result.node.unique_id in required and result.status == 'success' -%}
+            {%- do succeeded.append(result.node.unique_id) -%}
+        {%- elif result.status not in ('success', 'pass', 'warn')
+            and (result.node.unique_id in required
+                 or result.node.depends_on.nodes | select('in', required) | list) -%}
+            {%- do failed.append(result.node.unique_id) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if missing -%}
-        {{ log("base_lake__builds_completed: the watermark stays (not selected: " ~ (missing | join(', ')) ~ ")", info=true) }}
+    {%- set missing = required.keys() | reject('in', succeeded) | list -%}
+    {%- if missing or failed or adapter.get_relation(
+        database=watermark.database, schema=watermark.schema, identifier=watermark.identifier
+    ) is none -%}
+        {%- if failed or missing -%}
+            {%- set behind = (failed or missing) | sort -%}
+            {{ log("The build watermark stays: " ~ (behind | length) ~ " model(s) or test(s) of the scoped"
+                ~ " models not built, failed or skipped (" ~ behind[0] ~ (", ..." if behind | length > 1 else "")
+                ~ "); the next build rebuilds the same changes.", info=true) }}
+        {%- endif -%}
+        {{- return('') -}}
     {%- endif -%}
-    {{ return(missing | length == 0) }}
-{% endmacro %}
+    {%- set grid = model_relation('int_surveillance_grid_by_week') -%}
+    insert into {{ watermark }}
+    select
+        {{ lake_load_stamp() }} as built_through,
+        min(first_act_date) as first_act_date,
+        max(last_act_date) as last_act_date,
+        {{ surveillance_grid_fingerprints('grid') }}
+    from {{ grid }} as grid;
+    delete from {{ model_relation('base_lake__removed_rows') }} where _removed_at <= {{ lake_load_stamp() }}
+{%- endmacro %}
 
 
 {#-
@@ -120,24 +168,6 @@
         _lake_file,
         {{ lake_load_stamp() }} as loaded_at
     from {{ source('lake', files) }}
-{%- endmacro %}
-
-
-{#-
-    Pre-hook of an incremental model keyed on acts, persons or weeks: deletes the rows of its scope,
-    which the model's select then inserts again from current data (or not at all, for what was purged).
-      key_columns    the model's columns naming the scope (e.g. ['visit_occurrence_id'])
-      scope_select   a select returning the same columns, in the same order
-      bound          optionally, a filter every row of the scope satisfies (changed_period_bound),
-                     which lets the delete skip the row groups of other periods
--#}
-{% macro delete_incremental_scope(key_columns, scope_select, bound=none) -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where
-            ({{ key_columns | join(', ') }}) in ({{ scope_select }})
-            {%- if bound %} and {{ bound }}{% endif %}
-    {%- endif -%}
 {%- endmacro %}
 
 
@@ -227,44 +257,34 @@
     dated changed.
 -#}
 {% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
-    {%- if not execute or not is_incremental() -%}
+    {#- On a model's full build nothing is bounded; a test's scope (test_scope.sql) is bounded too. -#}
+    {%- if not execute or (model.resource_type == 'model' and not is_incremental()) -%}
         {{- return('true') -}}
     {%- endif -%}
-    {{- return(period_bound_of_changes(column, scope, type, grain)) -}}
-{%- endmacro %}
-
-
-{#- changed_period_bound whatever the node (a test's scope, too): the bounds of this build's changes. -#}
-{% macro period_bound_of_changes(column, scope='acts', type='date', grain='day') -%}
-    {#- By name, not ref(): a test's scope has no dependency on these (they are built before it). -#}
-    {%- set changed_acts = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__changed_acts'
-    ) -%}
-    {%- set changed_weeks = api.Relation.create(
-        database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
-    ) -%}
-    {%- set counted = changed_acts if scope == 'acts' else changed_weeks -%}
+    {%- if scope not in ('acts', 'weeks') -%}
+        {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
+    {%- endif -%}
+    {%- set counted = model_relation(scope_source('act' if scope == 'acts' else 'week')) -%}
     {#- Not built yet (`dbt compile` or `docs generate` of a new warehouse): nothing to bound by. -#}
-    {%- if adapter.get_relation(
+    {%- if counted is none or adapter.get_relation(
         database=counted.database, schema=counted.schema, identifier=counted.identifier
     ) is none -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- if scope == 'acts' -%}
-        {%- set bounds = run_query(
-            "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')
-            ~ " as date) as varchar), cast(cast(" ~ ("cast(date_trunc('week', max(act_date)) as date) + 7" if grain == 'week'
-            else 'max(act_date) + 1') ~ " as date) as varchar), count(act_date), 0 from " ~ changed_acts
-        ).rows[0] -%}
-    {%- elif scope == 'weeks' -%}
-        {%- set bounds = run_query(
-            "select cast(min(week_start_date) as varchar), cast(max(week_start_date) + 7 as varchar), "
-            ~ "count(*), count(*) - count(week_start_date) from " ~ changed_weeks
-        ).rows[0] -%}
-    {%- else -%}
-        {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
-    {%- endif -%}
-    {%- set first_day, day_after, changed, undated = bounds -%}
+    {%- set day = 'act_date' if scope == 'acts' else 'week_start_date' -%}
+    {%- set whole_weeks = grain == 'week' or scope == 'weeks' -%}
+    {#- From the first day (Monday) to the day after the last (the Monday after). An act of unknown day
+        (only a child row of it is in the lake) has no row in the act-dated tables: it is not counted;
+        an unknown week drops the bound. -#}
+    {%- set query -%}
+        select
+            cast(cast({{ "date_trunc('week', min(" ~ day ~ "))" if whole_weeks else 'min(' ~ day ~ ')' }} as date) as varchar),
+            cast(cast({{ "date_trunc('week', max(" ~ day ~ ")) + interval 7 day" if whole_weeks else 'max(' ~ day ~ ') + 1' }} as date) as varchar),
+            {{ 'count(act_date)' if scope == 'acts' else 'count(*)' }},
+            {{ '0' if scope == 'acts' else 'count(*) - count(week_start_date)' }}
+        from {{ counted }}
+    {%- endset -%}
+    {%- set first_day, day_after, changed, undated = run_query(query).rows[0] -%}
     {%- if changed == 0 -%}
         {{- return('false') -}}
     {%- elif undated > 0 -%}
@@ -291,15 +311,11 @@
     {%- if not execute or not is_incremental() -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set changed_acts = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__changed_acts'
-    ) -%}
-    {%- set floors = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__child_extract_floors'
-    ) -%}
+    {%- set changed_acts = model_relation('base_lake__changed_acts') -%}
+    {%- set floors = model_relation('base_lake__child_extract_floors') -%}
     {#- Not built yet (`dbt compile` of a warehouse older than the floors): nothing to bound by. -#}
     {%- for needed in [changed_acts, floors] -%}
-        {%- if adapter.get_relation(
+        {%- if needed is none or adapter.get_relation(
             database=needed.database, schema=needed.schema, identifier=needed.identifier
         ) is none -%}
             {{- return('true') -}}
