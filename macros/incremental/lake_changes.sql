@@ -9,17 +9,11 @@
 -#}
 
 
-{#- The stamp of this build, a timestamp literal: the same in every model of one invocation. -#}
 {% macro lake_load_stamp() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
 
-{#-
-    The last completed build's row of base_lake__builds_completed, as a dict (built_through, first_act_date,
-    last_act_date, geography_fingerprint, association_fingerprint), or none before the first one.
-    Read by relation name, not ref(): the watermark is written after every model that reads it.
--#}
 {% macro last_completed_build() %}
     {%- if not execute -%}
         {{ return(none) }}
@@ -49,13 +43,6 @@
 {% endmacro %}
 
 
-{#-
-    Pre-hook of the act-keyed base models: before the rows of files that are no longer committed (a
-    purge, an objection, a key retirement rewrote or deleted them) are deleted, their keys are kept in
-    base_lake__removed_rows, so that everything built from them is rebuilt. Keys only: the patient
-    pseudonym and start time of a removed act tell which person and which weeks to rebuild; they are
-    deleted once a build has propagated the removal (base_lake__builds_completed' post-hook).
--#}
 {% macro base_lake_remove_uncommitted(dataset) -%}
     {%- set removed = ref('base_lake__removed_rows') -%}
     {#- The plugin's list of the files in this table and no longer committed. Most days it is empty:
@@ -85,14 +72,6 @@
 {%- endmacro %}
 
 
-{#-
-    The end of a build (on-run-end): moves the watermark (base_lake__builds_completed) only when every
-    scoped model of the project (scoped_models(), from the graph), every model upstream of one, and
-    every test of those run in this invocation succeeded in it. A model left out of the selection
-    (`--select visit_occurrence+`, `--exclude ...`), failed or skipped, or a failed test, keeps the
-    watermark where it was: the next build rebuilds the same changes. Then the kept keys of removed
-    rows, propagated everywhere, are emptied up to this build's stamp.
--#}
 {% macro advance_build_watermark(results) -%}
     {%- if not execute -%}
         {{- return('') -}}
@@ -156,10 +135,6 @@
 {%- endmacro %}
 
 
-{#-
-    Post-hook of the act-keyed base models: records the lake files this build decrypted (the plugin's
-    `<dataset>__unloaded_files`; every committed file on a full refresh) with the build's stamp.
--#}
 {% macro base_lake_record_file_loads(dataset) -%}
     {%- set files = dataset ~ ('__committed_files' if flags.FULL_REFRESH else '__unloaded_files') -%}
     insert into {{ ref('base_lake__file_loads') }}
@@ -171,12 +146,6 @@
 {%- endmacro %}
 
 
-{#-
-    Pre-hook of an incremental model that merges the previous rows of its scope with the changes (a
-    summary per person that new acts extend), run before delete_incremental_scope deletes them: keeps
-    them in build_state.<model>__replaced (replaced_rows_relation), which the model's select reads. The
-    model's post-hook drops it (drop_replaced_rows): it may hold a purged patient's pseudonym.
--#}
 {% macro keep_replaced_rows(key_columns, scope_select) -%}
     {%- if is_incremental() -%}
         create or replace table {{ replaced_rows_relation() }} as
@@ -198,12 +167,6 @@
 {%- endmacro %}
 
 
-{#-
-    A filter restricting an incremental model's inputs to its scope (the same rows its pre-hook
-    deleted); `true` when the model is built in full.
-      key_columns    SQL expressions of the input naming the scope
-      scope_select   as in delete_incremental_scope
--#}
 {% macro in_incremental_scope(key_columns, scope_select) -%}
     {%- if is_incremental() -%}
         ({{ key_columns | join(', ') }}) in ({{ scope_select }})
@@ -213,7 +176,6 @@
 {%- endmacro %}
 
 
-{#- The changed acts, persons and weeks, as scope selects. -#}
 {% macro changed_act_keys() -%}
     select distinct association_id, act_id from {{ ref('base_lake__changed_acts') }}
 {%- endmacro %}
@@ -226,7 +188,6 @@
     select distinct person_id from {{ ref('base_lake__changed_acts') }} where person_id is not null
 {%- endmacro %}
 
-{#- The ISO weeks (Mondays) of every version of the changed acts. -#}
 {% macro changed_act_week_starts() -%}
     select distinct cast(date_trunc('week', act_date) as date) from {{ ref('base_lake__changed_acts') }}
     where act_date is not null
@@ -237,28 +198,9 @@
 {%- endmacro %}
 
 
-{#-
-    A filter on a date column that every row of the changed acts (scope 'acts': the days of every
-    version of base_lake__changed_acts) or of the changed ISO weeks (scope 'weeks') satisfies, as
-    literals: DuckDB compares literals with each row group's min/max and skips the row groups outside,
-    where a key lookup (`visit_occurrence_id in (...)`, random ids) reads every row group. The big
-    act-dated tables are stored in date order (their models end with `order by` it), so a daily build
-    reads the last days' row groups, not ten years of them. A correction of an old act widens the
-    bounds (still correct, only slower). It is a filter added to the key lookup, never a replacement:
-      column          a column giving the act's day (or start) in the table filtered, for every row
-                      of a changed act (or week)
-      type            the column's type: the literals are cast to it, as a cast of the column
-                      (a timestamp_s compared with a timestamp) would not be compared with min/max
-      grain           'week' to bound by whole ISO weeks (from the Monday of the first changed act's
-                      week to the Monday after the last one's): for a column holding the Monday of
-                      the act's week, or a day column read by whole weeks
-    An act with no version in the lake (only a child row of it is) has no row in the act-dated tables,
-    so it does not widen the bounds. `true` when the model is built in full; `false` when nothing
-    dated changed.
--#}
 {% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
-    {#- On a model's full build nothing is bounded; a test's scope (test_scope.sql) is bounded too. -#}
-    {%- if not execute or (model.resource_type == 'model' and not is_incremental()) -%}
+    {#- Bounded on a model's incremental build, and in a data test's scope (test_scope.sql). -#}
+    {%- if not execute or (model.resource_type != 'test' and not is_incremental()) -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- if scope not in ('acts', 'weeks') -%}
@@ -297,16 +239,6 @@
 {%- endmacro %}
 
 
-{#-
-    A lower bound on the extract date of every child row (diagnosis, prescription line, vital signs) of
-    the changed acts, as a literal filter on `column`, for the child tables, which carry no act day and
-    are stored in extract order (as the lake's files are named): every day of a changed act's versions
-    minus var child_rows_days_before_act, the extract date of its child rows loaded by this build, and
-    its floor in base_lake__child_extract_floors (child rows extracted before their act, or bounded by a
-    version since removed), whichever is earliest. No upper bound: a child row may come any time after
-    its act. `true` when the model is built in full, or if a changed act had nothing to bound it by;
-    `false` when nothing changed.
--#}
 {% macro changed_child_extract_bound(column='extract_date') -%}
     {%- if not execute or not is_incremental() -%}
         {{- return('true') -}}
@@ -340,11 +272,6 @@
 {%- endmacro %}
 
 
-{#-
-    Fingerprints of the surveillance grid's dimensions other than time (the areas and associations
-    with acts): when one changes, every week's dense grid changes (int_surveillance_weeks_changed).
-      acts  relation or CTE with department_code, region_code and association_id (the grid summary)
--#}
 {% macro surveillance_grid_fingerprints(acts) -%}
     md5(coalesce(string_agg(distinct department_code || ':' || region_code, ',' order by department_code || ':' || region_code), ''))
         as geography_fingerprint,

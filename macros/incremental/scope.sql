@@ -13,15 +13,14 @@
     read skip the row groups of other periods (see changed_period_bound).
 -#}
 
-{#- The bookkeeping model each grain's keys are read from. -#}
 {% macro scope_source(grain) -%}
     {{- return('int_surveillance_weeks_changed' if grain == 'week' else 'base_lake__changed_acts') -}}
 {%- endmacro %}
 
 
-{#- The relation of a model of this project, by name, from the graph (no ref: any node may ask). -#}
 {% macro model_relation(name) -%}
-    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) if execute else none -%}
+    {#- A unit test's context has no graph. -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) if execute and graph.nodes is defined else none -%}
     {%- if node is none -%}
         {{- return(none) -}}
     {%- endif -%}
@@ -31,7 +30,6 @@
 {%- endmacro %}
 
 
-{#- The scoped models of the project, from the graph: a list of nodes. -#}
 {% macro scoped_models() -%}
     {%- set found = [] -%}
     {%- for node in graph.nodes.values() if execute -%}
@@ -43,7 +41,6 @@
 {%- endmacro %}
 
 
-{#- A select of the keys of a grain (see above), on this build's bookkeeping. -#}
 {% macro scope_select(grain, source=none) -%}
     {%- set source = source if source is not none else model_relation(scope_source(grain)) -%}
     {%- if grain == 'act' -%}
@@ -62,7 +59,6 @@
 {%- endmacro %}
 
 
-{#- The columns (or expressions) of a table of the grain naming its scope. -#}
 {% macro scope_key_columns_of(grain, scope_column=none) -%}
     {%- if grain == 'act' -%}
         {{- return(['association_id', 'act_id']) -}}
@@ -79,7 +75,6 @@
 {%- endmacro %}
 
 
-{#- The literal bound of a node's scope (see the header): 'true' when it declares none. -#}
 {% macro scope_bound(node, column=none) -%}
     {%- set grain = node.config.scope -%}
     {%- if grain in ('act_week', 'week') -%}
@@ -100,12 +95,6 @@
 {%- endmacro %}
 
 
-{#-
-    The filter of an input of a scoped model to the model's scope: the rows of `relation` (a ref() of a
-    scoped model) the changed keys touch, by the consuming model's grain, with the input's own bound
-    (its declaration) when the grains agree; `column` names the date whose ISO week is the key when the
-    model's grain is a week. 'true' on a full build.
--#}
 {% macro in_scope(relation, column=none) -%}
     {#- Parsing, the model's config() is not in model.config yet: its declaration is read from its code. -#}
     {%- set declared = modules.re.search("scope\\s*=\\s*'(\\w+)'", model.raw_code) -%}
@@ -135,10 +124,6 @@
 {%- endmacro %}
 
 
-{#-
-    Whether the build keeps build_state.<model>__changed_rows for the model's tests: the row-level grains
-    (act, visit, person) on an incremental build after the first, when the tests are scoped.
--#}
 {% macro scope_keeps_changed_rows(node) -%}
     {{- return(
         node.config.scope in ('act', 'visit', 'person')

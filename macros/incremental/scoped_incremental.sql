@@ -74,7 +74,6 @@
 {%- endmaterialization %}
 
 
-{#- The model's rows into `relation`: one statement, or one per range of ISO weeks (scope_week_chunks). -#}
 {% macro _scoped_write(relation, chunks) -%}
     {%- for chunk in (chunks or [none]) -%}
         {%- if chunk is not none -%}
@@ -93,7 +92,6 @@
 {%- endmacro %}
 
 
-{#- Delete the scope's rows: dispatched, so that an engine with MERGE-only tables can override it. -#}
 {% macro scoped_delete_sql(relation, key_columns, scope_select, bound) -%}
     {{ return(adapter.dispatch('scoped_delete_sql')(relation, key_columns, scope_select, bound)) }}
 {%- endmacro %}
@@ -104,7 +102,6 @@
 {%- endmacro %}
 
 
-{#- is_incremental() for the scoped models too (dbt's own knows only materialized='incremental'). -#}
 {% macro is_incremental() -%}
     {%- if not execute -%}
         {{ return(false) }}

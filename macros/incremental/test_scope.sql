@@ -33,16 +33,6 @@
 {%- endmacro %}
 
 
-{#-
-    The scope of a tested relation on an incremental build, from the tested model's declaration
-    (scoped_incremental): '' (test every row), a filter (week grains; a row-level grain without its
-    copy), or the relation of the rows this build inserted in a row-level model (act, visit, person:
-    build_state.<model>__changed_rows, staged by the materialisation). Week-grained models' tests (the
-    published marts', disclosure tests included) are restricted when var disclosure_test_scope is
-    'changed_weeks' (the default; 'all' tests every row): then they read the ISO weeks this build
-    recomputed, which is sound because no margin group crosses an ISO week and the other weeks are the
-    rows tested when they were built.
--#}
 {% macro _incremental_test_scope(relation) -%}
     {%- if var('test_scope', 'changed') != 'changed' or flags.FULL_REFRESH or not execute
         or relation.identifier is not defined -%}

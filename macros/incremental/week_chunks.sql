@@ -7,7 +7,6 @@
     for models whose rows of different ISO weeks are computed independently.
 -#}
 
-{#- The chunk table of a model (in build_state: nothing but published tables in the marts' schema). -#}
 {% macro week_chunks_relation(model_relation) -%}
     {{- return(api.Relation.create(
         database=model_relation.database, schema='build_state',
@@ -16,12 +15,6 @@
 {%- endmacro %}
 
 
-{#-
-    The ranges [first Monday, last Monday] of the weeks of this build's scope, in order, at most
-    `weeks_per_statement` weeks each (a daily build with a late correction years back is two weeks, one
-    range, however far apart they are); [[none, none]] when no week is recomputed (the query then reads
-    nothing); none when the model declares no `weeks_per_statement`.
--#}
 {% macro scope_week_chunks() -%}
     {%- set per_statement = config.get('weeks_per_statement') -%}
     {%- if not per_statement or not execute -%}
@@ -57,7 +50,6 @@
 {%- endmacro %}
 
 
-{#- Filter of the model's query: `column` (an ISO week's Monday) within the current range. -#}
 {% macro in_current_week_chunk(model_relation, column) -%}
     {%- set chunk = week_chunks_relation(model_relation) -%}
     {{ column }} between (select first_week_start from {{ chunk }}) and (select last_week_start from {{ chunk }})

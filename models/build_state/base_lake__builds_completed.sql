@@ -6,7 +6,7 @@
     keeps the watermark where it was, and the next build redoes the work. Read by
     base_lake__changed_acts and int_surveillance_weeks_changed through last_completed_build().
 -#}
-{{ config(materialized='incremental', schema='build_state', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append') }}
 
 select
     cast(null as timestamp) as built_through,
