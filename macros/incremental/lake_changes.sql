@@ -105,7 +105,7 @@
     {%- for result in results -%}
         {%- if result.node.unique_id in required and result.status == 'success' -%}
             {%- do succeeded.append(result.node.unique_id) -%}
-        {%- elif result.status not in ('success', 'pass', 'warn')
+        {%- elif result.status in ('error', 'fail', 'skipped')
             and (result.node.unique_id in required
                  or result.node.depends_on.nodes | select('in', required) | list) -%}
             {%- do failed.append(result.node.unique_id) -%}

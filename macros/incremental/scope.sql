@@ -111,6 +111,10 @@
         {%- set keys = scope_key_columns_of(input_grain) -%}
         {%- set filter = '(' ~ keys | join(', ') ~ ') in (' ~ scope_select(input_grain, source) ~ ')' -%}
         {{- return(filter ~ ' and ' ~ scope_bound(input)) -}}
+    {%- elif grain == 'act' and input_grain is none -%}
+        {#- An unscoped input of the model's own shape (a base table of the lake): the model's keys and bound. -#}
+        {%- set keys = scope_key_columns_of(grain) -%}
+        {{- return('(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ') and ' ~ scope_bound(model)) -}}
     {%- elif grain in ('act', 'visit', 'person') -%}
         {%- set keys = scope_key_columns_of(grain) -%}
         {{- return('(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ')') -}}

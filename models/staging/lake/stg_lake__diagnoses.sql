@@ -22,9 +22,7 @@ with
 source as (
 
     select * from {{ ref('base_lake__diagnoses') }}
-    where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_child_extract_bound('extract_date') }}
+    where {{ in_scope(ref('base_lake__diagnoses')) }}
 
 ),
 
