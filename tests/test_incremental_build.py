@@ -298,7 +298,7 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
         for r in results
         if r["unique_id"].startswith("test.") and ".not_null_visit_occurrence_person_id" in r["unique_id"]
     }
-    # They read the copy of the changed rows the model's post-hook kept, not the ten-year table.
+    # They read the rows the materialisation inserted (kept for them), not the ten-year table.
     assert compiled and all("visit_occurrence__changed_rows" in sql for sql in compiled.values())
     # Every copy holds exactly the rows of its table that the changed acts (or their persons) touch.
     copies = _query(

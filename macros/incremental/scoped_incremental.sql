@@ -52,7 +52,10 @@
         {%- call statement('main') -%}
             {{ get_insert_into_sql(target, changed, dest_columns) }}
         {%- endcall -%}
-        {%- if not scope_keeps_changed_rows(model) -%}
+        {%- if scope_keeps_changed_rows(model) -%}
+            {#- Created by a statement: tell dbt's relation cache, which the tests look in. -#}
+            {%- do adapter.cache_added(changed) -%}
+        {%- else -%}
             {%- do drop_relation_if_exists(changed) -%}
         {%- endif -%}
     {%- endif -%}
