@@ -18,7 +18,7 @@ from ingest.keys import init_keystore
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parent.parent
-LAYER_COLOURS = {"staging", "intermediate", "omop", "marts"}
+LAYER_COLOURS = {"staging", "intermediate", "omop", "marts", "build_state"}
 
 
 @pytest.fixture(scope="module")
@@ -111,4 +111,4 @@ def test_every_layer_has_its_colour(docs: dict) -> None:
         colours.setdefault(layer, set()).add(node["config"]["docs"].get("node_color"))
     assert set(colours) == LAYER_COLOURS
     assert all(len(c) == 1 and None not in c for c in colours.values()), colours
-    assert len({next(iter(c)) for c in colours.values()}) == len(LAYER_COLOURS)  # four distinct colours
+    assert len({next(iter(c)) for c in colours.values()}) == len(LAYER_COLOURS)  # a distinct colour each

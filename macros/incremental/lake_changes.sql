@@ -9,17 +9,11 @@
 -#}
 
 
-{#- The stamp of this build, a timestamp literal: the same in every model of one invocation. -#}
 {% macro lake_load_stamp() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
 
-{#-
-    The last completed build's row of base_lake__builds_completed, as a dict (built_through, first_act_date,
-    last_act_date, geography_fingerprint, association_fingerprint), or none before the first one.
-    Read by relation name, not ref(): the watermark is written after every model that reads it.
--#}
 {% macro last_completed_build() %}
     {%- if not execute -%}
         {{ return(none) }}
@@ -49,13 +43,6 @@
 {% endmacro %}
 
 
-{#-
-    Pre-hook of the act-keyed base models: before the rows of files that are no longer committed (a
-    purge, an objection, a key retirement rewrote or deleted them) are deleted, their keys are kept in
-    base_lake__removed_rows, so that everything built from them is rebuilt. Keys only: the patient
-    pseudonym and start time of a removed act tell which person and which weeks to rebuild; they are
-    deleted once a build has propagated the removal (base_lake__builds_completed' post-hook).
--#}
 {% macro base_lake_remove_uncommitted(dataset) -%}
     {%- set removed = ref('base_lake__removed_rows') -%}
     {#- The plugin's list of the files in this table and no longer committed. Most days it is empty:
@@ -85,33 +72,69 @@
 {%- endmacro %}
 
 
-{#-
-    Whether this invocation moves the watermark (base_lake__builds_completed): only when every model it
-    depends on (every incremental model) is selected in it, so `dbt run --select visit_occurrence+` or
-    `--select +person` never marks changes as built in models that did not run. True at parse time (so
-    that every ref is recorded).
--#}
-{% macro build_watermark_advances() %}
+{% macro advance_build_watermark(results) -%}
     {%- if not execute -%}
-        {{ return(true) }}
+        {{- return('') -}}
     {%- endif -%}
-    {%- set missing = [] -%}
-    {%- for parent in model.depends_on.nodes if parent.startswith('model.') -%}
-        {%- if parent not in selected_resources -%}
-            {%- do missing.append(parent) -%}
+    {%- set watermark = model_relation('base_lake__builds_completed') -%}
+    {%- set required = {} -%}
+    {%- for node in scoped_models() -%}
+        {%- do required.update({node.unique_id: true}) -%}
+    {%- endfor -%}
+    {#- Their model ancestors: a scope read from stale bookkeeping is no scope. -#}
+    {%- set ephemeral = {} -%}
+    {%- set ephemeral_seen = {} -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized == 'ephemeral' -%}
+        {%- do ephemeral.update({node.unique_id: true}) -%}
+    {%- endfor -%}
+    {%- set todo = required.keys() | list -%}
+    {%- for _ in range(100000) if todo -%}
+        {%- for parent in graph.nodes[todo.pop()].depends_on.nodes if parent.startswith('model.') -%}
+            {%- if parent not in required and parent not in ephemeral -%}
+                {%- do required.update({parent: true}) -%}
+                {%- do todo.append(parent) -%}
+            {%- elif parent in ephemeral and parent not in ephemeral_seen -%}
+                {#- Compiled into its children, it has no result of its own: its parents count. -#}
+                {%- do ephemeral_seen.update({parent: true}) -%}
+                {%- do todo.append(parent) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set succeeded = [] -%}
+    {%- set failed = [] -%}
+    {%- for result in results -%}
+        {%- if result.node.unique_id in required and result.status == 'success' -%}
+            {%- do succeeded.append(result.node.unique_id) -%}
+        {%- elif result.status in ('error', 'fail', 'skipped')
+            and (result.node.unique_id in required
+                 or result.node.depends_on.nodes | select('in', required) | list) -%}
+            {%- do failed.append(result.node.unique_id) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if missing -%}
-        {{ log("base_lake__builds_completed: the watermark stays (not selected: " ~ (missing | join(', ')) ~ ")", info=true) }}
+    {%- set missing = required.keys() | reject('in', succeeded) | list -%}
+    {%- if missing or failed or adapter.get_relation(
+        database=watermark.database, schema=watermark.schema, identifier=watermark.identifier
+    ) is none -%}
+        {%- if failed or missing -%}
+            {%- set behind = (failed or missing) | sort -%}
+            {{ log("The build watermark stays: " ~ (behind | length) ~ " model(s) or test(s) of the scoped"
+                ~ " models not built, failed or skipped (" ~ behind[0] ~ (", ..." if behind | length > 1 else "")
+                ~ "); the next build rebuilds the same changes.", info=true) }}
+        {%- endif -%}
+        {{- return('') -}}
     {%- endif -%}
-    {{ return(missing | length == 0) }}
-{% endmacro %}
+    {%- set grid = model_relation('int_surveillance_grid_by_week') -%}
+    insert into {{ watermark }}
+    select
+        {{ lake_load_stamp() }} as built_through,
+        min(first_act_date) as first_act_date,
+        max(last_act_date) as last_act_date,
+        {{ surveillance_grid_fingerprints('grid') }}
+    from {{ grid }} as grid;
+    delete from {{ model_relation('base_lake__removed_rows') }} where _removed_at <= {{ lake_load_stamp() }}
+{%- endmacro %}
 
 
-{#-
-    Post-hook of the act-keyed base models: records the lake files this build decrypted (the plugin's
-    `<dataset>__unloaded_files`; every committed file on a full refresh) with the build's stamp.
--#}
 {% macro base_lake_record_file_loads(dataset) -%}
     {%- set files = dataset ~ ('__committed_files' if flags.FULL_REFRESH else '__unloaded_files') -%}
     insert into {{ ref('base_lake__file_loads') }}
@@ -123,30 +146,6 @@
 {%- endmacro %}
 
 
-{#-
-    Pre-hook of an incremental model keyed on acts, persons or weeks: deletes the rows of its scope,
-    which the model's select then inserts again from current data (or not at all, for what was purged).
-      key_columns    the model's columns naming the scope (e.g. ['visit_occurrence_id'])
-      scope_select   a select returning the same columns, in the same order
-      bound          optionally, a filter every row of the scope satisfies (changed_period_bound),
-                     which lets the delete skip the row groups of other periods
--#}
-{% macro delete_incremental_scope(key_columns, scope_select, bound=none) -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where
-            ({{ key_columns | join(', ') }}) in ({{ scope_select }})
-            {%- if bound %} and {{ bound }}{% endif %}
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#-
-    Pre-hook of an incremental model that merges the previous rows of its scope with the changes (a
-    summary per person that new acts extend), run before delete_incremental_scope deletes them: keeps
-    them in build_state.<model>__replaced (replaced_rows_relation), which the model's select reads. The
-    model's post-hook drops it (drop_replaced_rows): it may hold a purged patient's pseudonym.
--#}
 {% macro keep_replaced_rows(key_columns, scope_select) -%}
     {%- if is_incremental() -%}
         create or replace table {{ replaced_rows_relation() }} as
@@ -168,12 +167,6 @@
 {%- endmacro %}
 
 
-{#-
-    A filter restricting an incremental model's inputs to its scope (the same rows its pre-hook
-    deleted); `true` when the model is built in full.
-      key_columns    SQL expressions of the input naming the scope
-      scope_select   as in delete_incremental_scope
--#}
 {% macro in_incremental_scope(key_columns, scope_select) -%}
     {%- if is_incremental() -%}
         ({{ key_columns | join(', ') }}) in ({{ scope_select }})
@@ -183,7 +176,6 @@
 {%- endmacro %}
 
 
-{#- The changed acts, persons and weeks, as scope selects. -#}
 {% macro changed_act_keys() -%}
     select distinct association_id, act_id from {{ ref('base_lake__changed_acts') }}
 {%- endmacro %}
@@ -196,7 +188,6 @@
     select distinct person_id from {{ ref('base_lake__changed_acts') }} where person_id is not null
 {%- endmacro %}
 
-{#- The ISO weeks (Mondays) of every version of the changed acts. -#}
 {% macro changed_act_week_starts() -%}
     select distinct cast(date_trunc('week', act_date) as date) from {{ ref('base_lake__changed_acts') }}
     where act_date is not null
@@ -207,64 +198,35 @@
 {%- endmacro %}
 
 
-{#-
-    A filter on a date column that every row of the changed acts (scope 'acts': the days of every
-    version of base_lake__changed_acts) or of the changed ISO weeks (scope 'weeks') satisfies, as
-    literals: DuckDB compares literals with each row group's min/max and skips the row groups outside,
-    where a key lookup (`visit_occurrence_id in (...)`, random ids) reads every row group. The big
-    act-dated tables are stored in date order (their models end with `order by` it), so a daily build
-    reads the last days' row groups, not ten years of them. A correction of an old act widens the
-    bounds (still correct, only slower). It is a filter added to the key lookup, never a replacement:
-      column          a column giving the act's day (or start) in the table filtered, for every row
-                      of a changed act (or week)
-      type            the column's type: the literals are cast to it, as a cast of the column
-                      (a timestamp_s compared with a timestamp) would not be compared with min/max
-      grain           'week' to bound by whole ISO weeks (from the Monday of the first changed act's
-                      week to the Monday after the last one's): for a column holding the Monday of
-                      the act's week, or a day column read by whole weeks
-    An act with no version in the lake (only a child row of it is) has no row in the act-dated tables,
-    so it does not widen the bounds. `true` when the model is built in full; `false` when nothing
-    dated changed.
--#}
 {% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
-    {%- if not execute or not is_incremental() -%}
+    {#- Bounded on a model's incremental build, and in a data test's scope (test_scope.sql). -#}
+    {%- if not execute or (model.resource_type != 'test' and not is_incremental()) -%}
         {{- return('true') -}}
     {%- endif -%}
-    {{- return(period_bound_of_changes(column, scope, type, grain)) -}}
-{%- endmacro %}
-
-
-{#- changed_period_bound whatever the node (a test's scope, too): the bounds of this build's changes. -#}
-{% macro period_bound_of_changes(column, scope='acts', type='date', grain='day') -%}
-    {#- By name, not ref(): a test's scope has no dependency on these (they are built before it). -#}
-    {%- set changed_acts = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__changed_acts'
-    ) -%}
-    {%- set changed_weeks = api.Relation.create(
-        database=target.database, schema='intermediate', identifier='int_surveillance_weeks_changed'
-    ) -%}
-    {%- set counted = changed_acts if scope == 'acts' else changed_weeks -%}
+    {%- if scope not in ('acts', 'weeks') -%}
+        {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
+    {%- endif -%}
+    {%- set counted = model_relation(scope_source('act' if scope == 'acts' else 'week')) -%}
     {#- Not built yet (`dbt compile` or `docs generate` of a new warehouse): nothing to bound by. -#}
-    {%- if adapter.get_relation(
+    {%- if counted is none or adapter.get_relation(
         database=counted.database, schema=counted.schema, identifier=counted.identifier
     ) is none -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- if scope == 'acts' -%}
-        {%- set bounds = run_query(
-            "select cast(cast(" ~ ("date_trunc('week', min(act_date))" if grain == 'week' else 'min(act_date)')
-            ~ " as date) as varchar), cast(cast(" ~ ("cast(date_trunc('week', max(act_date)) as date) + 7" if grain == 'week'
-            else 'max(act_date) + 1') ~ " as date) as varchar), count(act_date), 0 from " ~ changed_acts
-        ).rows[0] -%}
-    {%- elif scope == 'weeks' -%}
-        {%- set bounds = run_query(
-            "select cast(min(week_start_date) as varchar), cast(max(week_start_date) + 7 as varchar), "
-            ~ "count(*), count(*) - count(week_start_date) from " ~ changed_weeks
-        ).rows[0] -%}
-    {%- else -%}
-        {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
-    {%- endif -%}
-    {%- set first_day, day_after, changed, undated = bounds -%}
+    {%- set day = 'act_date' if scope == 'acts' else 'week_start_date' -%}
+    {%- set whole_weeks = grain == 'week' or scope == 'weeks' -%}
+    {#- From the first day (Monday) to the day after the last (the Monday after). An act of unknown day
+        (only a child row of it is in the lake) has no row in the act-dated tables: it is not counted;
+        an unknown week drops the bound. -#}
+    {%- set query -%}
+        select
+            cast(cast({{ "date_trunc('week', min(" ~ day ~ "))" if whole_weeks else 'min(' ~ day ~ ')' }} as date) as varchar),
+            cast(cast({{ "date_trunc('week', max(" ~ day ~ ")) + interval 7 day" if whole_weeks else 'max(' ~ day ~ ') + 1' }} as date) as varchar),
+            {{ 'count(act_date)' if scope == 'acts' else 'count(*)' }},
+            {{ '0' if scope == 'acts' else 'count(*) - count(week_start_date)' }}
+        from {{ counted }}
+    {%- endset -%}
+    {%- set first_day, day_after, changed, undated = run_query(query).rows[0] -%}
     {%- if changed == 0 -%}
         {{- return('false') -}}
     {%- elif undated > 0 -%}
@@ -277,29 +239,15 @@
 {%- endmacro %}
 
 
-{#-
-    A lower bound on the extract date of every child row (diagnosis, prescription line, vital signs) of
-    the changed acts, as a literal filter on `column`, for the child tables, which carry no act day and
-    are stored in extract order (as the lake's files are named): every day of a changed act's versions
-    minus var child_rows_days_before_act, the extract date of its child rows loaded by this build, and
-    its floor in base_lake__child_extract_floors (child rows extracted before their act, or bounded by a
-    version since removed), whichever is earliest. No upper bound: a child row may come any time after
-    its act. `true` when the model is built in full, or if a changed act had nothing to bound it by;
-    `false` when nothing changed.
--#}
 {% macro changed_child_extract_bound(column='extract_date') -%}
     {%- if not execute or not is_incremental() -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set changed_acts = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__changed_acts'
-    ) -%}
-    {%- set floors = api.Relation.create(
-        database=target.database, schema='staging', identifier='base_lake__child_extract_floors'
-    ) -%}
+    {%- set changed_acts = model_relation('base_lake__changed_acts') -%}
+    {%- set floors = model_relation('base_lake__child_extract_floors') -%}
     {#- Not built yet (`dbt compile` of a warehouse older than the floors): nothing to bound by. -#}
     {%- for needed in [changed_acts, floors] -%}
-        {%- if adapter.get_relation(
+        {%- if needed is none or adapter.get_relation(
             database=needed.database, schema=needed.schema, identifier=needed.identifier
         ) is none -%}
             {{- return('true') -}}
@@ -324,11 +272,6 @@
 {%- endmacro %}
 
 
-{#-
-    Fingerprints of the surveillance grid's dimensions other than time (the areas and associations
-    with acts): when one changes, every week's dense grid changes (int_surveillance_weeks_changed).
-      acts  relation or CTE with department_code, region_code and association_id (the grid summary)
--#}
 {% macro surveillance_grid_fingerprints(acts) -%}
     md5(coalesce(string_agg(distinct department_code || ':' || region_code, ',' order by department_code || ':' || region_code), ''))
         as geography_fingerprint,

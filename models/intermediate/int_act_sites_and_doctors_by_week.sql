@@ -6,11 +6,8 @@
     where a change can add or remove a row.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['week_start_date'], changed_act_week_starts(), changed_period_bound('week_start_date', grain='week')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='act_week',
 ) }}
 
 with

@@ -5,11 +5,9 @@
     Incremental: a build replaces the acts changed since the last completed build.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('visit_start_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'visit_start_date'},
 ) }}
 with
 
@@ -17,8 +15,7 @@ acts as (
 
     select * from {{ ref('stg_lake__acts') }}
     where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_period_bound('start_at', type='timestamp') }}
+        {{ in_scope(ref('stg_lake__acts')) }}
 
 ),
 

@@ -11,11 +11,9 @@
     Incremental: a build replaces the diagnoses of the acts changed since the last completed build.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('visit_start_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'visit_start_date'},
 ) }}
 with
 
@@ -23,8 +21,7 @@ diagnoses as (
 
     select * from {{ ref('stg_lake__diagnoses') }}
     where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_child_extract_bound('extract_date') }}
+        {{ in_scope(ref('stg_lake__diagnoses')) }}
 
 ),
 
@@ -32,8 +29,7 @@ visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_acts_typed_as_visits')) }}
 
 ),
 
@@ -69,8 +65,8 @@ candidates as (
     {#-
         The code itself, then its 3-character parent: two equi-joins. A single join on
         `source_code_undotted in (code, left(code, 3))` was planned as a nested loop over every
-        diagnosis x every mapped code: 10.8 s against 0.5 s for one national year with the curated
-        seeds, and it grows with the size of the vocabulary loaded (a full Athena ICD10 has 16,000).
+        diagnosis x every mapped code, which grows with the size of the vocabulary loaded
+        (benchmarks/README.md, "Diagnosis mapping: two equi-joins").
     -#}
     select
         diagnoses.association_id,

@@ -11,12 +11,9 @@
     their acts, and one left with no act is deleted.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=[
-        "{{ keep_replaced_rows(['person_id'], changed_person_ids()) }}",
-        "{{ delete_incremental_scope(['person_id'], changed_person_ids()) }}",
-    ],
+    materialized='scoped_incremental',
+    scope='person',
+    pre_hook="{{ keep_replaced_rows(['person_id'], changed_person_ids()) }}",
     post_hook="{{ drop_replaced_rows() }}",
 ) }}
 {#- What the summary takes from an act: of the changed acts (to judge the previous rows), of those merged. -#}

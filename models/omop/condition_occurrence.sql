@@ -1,10 +1,8 @@
 {#- Incremental: a build replaces the rows of the acts changed since the last completed build. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('condition_start_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'condition_start_date'},
 ) }}
 with
 
@@ -13,8 +11,7 @@ diagnoses as (
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
     where
         domain_id = 'Condition'
-        and {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        and {{ in_scope(ref('int_diagnoses_mapped_to_standard')) }}
 
 ),
 

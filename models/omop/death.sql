@@ -4,9 +4,8 @@
 -#}
 {#- Incremental: a build replaces the rows of the persons whose acts changed since the last build. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['person_id'], changed_person_ids()) }}",
+    materialized='scoped_incremental',
+    scope='person',
 ) }}
 with
 
@@ -15,7 +14,7 @@ persons as (
     select * from {{ ref('int_persons_derived_from_acts') }}
     where
         death_visit_occurrence_id is not null
-        and {{ in_incremental_scope(['person_id'], changed_person_ids()) }}
+        and {{ in_scope(ref('int_persons_derived_from_acts')) }}
 
 ),
 

@@ -5,11 +5,9 @@
     Incremental: a build replaces the rows of the acts changed since the last completed build.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('drug_exposure_start_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'drug_exposure_start_date'},
 ) }}
 with
 
@@ -17,8 +15,7 @@ prescriptions as (
 
     select * from {{ ref('stg_lake__prescriptions') }}
     where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_child_extract_bound('extract_date') }}
+        {{ in_scope(ref('stg_lake__prescriptions')) }}
 
 ),
 
@@ -26,8 +23,7 @@ visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_acts_typed_as_visits')) }}
 
 ),
 

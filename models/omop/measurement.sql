@@ -1,9 +1,8 @@
 {#- One row per vital sign value measured during an act, as LOINC with its UCUM unit. -#}
 {#- Incremental: a build replaces the rows of the acts changed since the last completed build. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}",
+    materialized='scoped_incremental',
+    scope='visit',
 ) }}
 with
 
@@ -11,8 +10,7 @@ vital_signs as (
 
     select * from {{ ref('stg_lake__vital_signs') }}
     where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_child_extract_bound('extract_date') }}
+        {{ in_scope(ref('stg_lake__vital_signs')) }}
 
 ),
 
@@ -20,8 +18,7 @@ visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_acts_typed_as_visits')) }}
 
 ),
 

@@ -6,11 +6,9 @@
     Incremental: a build replaces the rows of the acts changed since the last completed build.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('observation_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'observation_date'},
 ) }}
 with
 
@@ -18,8 +16,7 @@ visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_acts_typed_as_visits')) }}
 
 ),
 
@@ -28,8 +25,7 @@ diagnoses as (
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
     where
         domain_id != 'Condition'
-        and {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        and {{ in_scope(ref('int_diagnoses_mapped_to_standard')) }}
 
 ),
 

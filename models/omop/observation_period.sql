@@ -5,16 +5,15 @@
     Incremental: a build replaces the periods of the persons whose acts changed since the last build.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['person_id'], changed_person_ids()) }}",
+    materialized='scoped_incremental',
+    scope='person',
 ) }}
 with
 
 persons as (
 
     select * from {{ ref('int_persons_derived_from_acts') }}
-    where {{ in_incremental_scope(['person_id'], changed_person_ids()) }}
+    where {{ in_scope(ref('int_persons_derived_from_acts')) }}
 
 ),
 

@@ -1,10 +1,8 @@
 {#- Incremental: a build replaces the rows of the acts changed since the last completed build. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('visit_start_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'visit_start_date'},
 ) }}
 with
 
@@ -12,8 +10,7 @@ visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_acts_typed_as_visits')) }}
 
 ),
 

@@ -7,11 +7,9 @@
     Left joins: see int_surveillance_acts_classified.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('week_start_date', grain='week')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'week_start_date', 'grain': 'week'},
 ) }}
 with
 
@@ -19,8 +17,7 @@ diagnoses as (
 
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_diagnoses_mapped_to_standard')) }}
 
 ),
 
@@ -28,8 +25,7 @@ acts as (
 
     select * from {{ ref('int_surveillance_acts_classified') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('act_date') }}
+        {{ in_scope(ref('int_surveillance_acts_classified')) }}
 
 ),
 

@@ -9,7 +9,7 @@
       published as such so that départements add up exactly to their région.
     - Joins are left joins with explicit filters, here and in every epidemiology model: written when the
       DuckDB instance ran with filter_pushdown disabled, where DuckDB planned an inner join as a cross
-      product followed by a filter (1e9 rows for 30,000 acts); a left join keeps its hash-join condition
+      product followed by a filter (benchmarks/README.md, "Left joins"); a left join keeps its hash-join condition
       whatever the optimizer settings.
     - Age: age at the act, in the SurSaUD classes; 'unknown' when the extract had no age.
     - Hour band (French out-of-hours care periods): night 00:00-07:59 and evening 20:00-23:59 every
@@ -18,11 +18,9 @@
       not an access delay); negative or over-24-hour delays are clock errors and left out.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['visit_occurrence_id'], changed_visit_ids(), changed_period_bound('act_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='visit',
+    scope_bound={'column': 'act_date'},
 ) }}
 with
 
@@ -30,8 +28,7 @@ visits as (
 
     select * from {{ ref('int_acts_typed_as_visits') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_acts_typed_as_visits')) }}
 
 ),
 
@@ -39,8 +36,7 @@ acts as (
 
     select * from {{ ref('stg_lake__acts') }}
     where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_period_bound('start_at', type='timestamp') }}
+        {{ in_scope(ref('stg_lake__acts')) }}
 
 ),
 
@@ -48,8 +44,7 @@ diagnoses as (
 
     select * from {{ ref('int_diagnoses_mapped_to_standard') }}
     where
-        {{ in_incremental_scope(['visit_occurrence_id'], changed_visit_ids()) }}
-        and {{ changed_period_bound('visit_start_date') }}
+        {{ in_scope(ref('int_diagnoses_mapped_to_standard')) }}
 
 ),
 

@@ -8,11 +8,8 @@
     where a change can add or remove a row.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['week_start_date'], changed_act_week_starts(), changed_period_bound('week_start_date', grain='week')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='act_week',
 ) }}
 
 with
@@ -21,8 +18,7 @@ acts as (
 
     select * from {{ ref('int_surveillance_acts_classified') }}
     where
-        {{ in_incremental_scope(['week_start_date'], changed_act_week_starts()) }}
-        and {{ changed_period_bound('week_start_date', grain='week') }}
+        {{ in_scope(ref('int_surveillance_acts_classified')) }}
 
 ),
 

@@ -7,9 +7,8 @@
     Incremental by ISO week, as the weekly mart: a build replaces the weeks whose acts changed.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts(), changed_period_bound('week_start_date', scope='weeks')) }}",
+    materialized='scoped_incremental',
+    scope='week',
 ) }}
 with
 
@@ -17,8 +16,7 @@ acts as (
 
     select * from {{ ref('int_surveillance_acts_classified') }}
     where
-        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
-        and {{ changed_period_bound('week_start_date', scope='weeks') }}
+        {{ in_scope(ref('int_surveillance_acts_classified')) }}
 
 ),
 
@@ -26,8 +24,7 @@ act_syndromes as (
 
     select * from {{ ref('int_surveillance_act_syndromes') }}
     where
-        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
-        and {{ changed_period_bound('week_start_date', scope='weeks') }}
+        {{ in_scope(ref('int_surveillance_act_syndromes')) }}
 
 ),
 

@@ -8,12 +8,9 @@
     Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        [\"cast(date_trunc('week', act_date) as date)\"], changed_week_starts(),
-        changed_period_bound('act_date', scope='weeks')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='week',
+    scope_column='act_date',
 ) }}
 {%- set k = var('disclosure_k', 11) -%}
 {%- set min_contributors = var('disclosure_min_contributors', 3) -%}

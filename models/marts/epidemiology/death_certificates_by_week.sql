@@ -5,9 +5,8 @@
     Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(['week_start_date'], changed_week_starts(), changed_period_bound('week_start_date', scope='weeks')) }}",
+    materialized='scoped_incremental',
+    scope='week',
 ) }}
 with
 

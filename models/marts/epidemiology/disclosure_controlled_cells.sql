@@ -22,9 +22,8 @@
     complementary suppression included, and gets the cells a full build gets. The dense grid's areas,
     associations and first and last days come from every week (int_surveillance_grid_by_week).
     A year of weeks per statement: the weeks to recompute are cut into groups of at most var
-    surveillance_weeks_per_statement (52) weeks; this query counts the first group's range (the
-    pre-hook's chunk table), the post-hook runs it again for each next one
-    (macros/incremental/week_chunks.sql).
+    surveillance_weeks_per_statement (52) weeks; the materialisation (scoped_incremental) runs this
+    query once per range, the current one in a chunk table (macros/incremental/week_chunks.sql).
     Counting ten years at once (a full refresh) spilled tens of GB; a year fits in memory. A daily build
     is one range. Same cells either way: no cell, and no margin group, crosses an ISO week.
 -#}
@@ -53,17 +52,11 @@
     )
 {%- endset -%}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=[
-        "{{ delete_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts(), changed_period_bound('period_start', scope='weeks')) }}",
-        "{{ start_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement')) }}",
-    ],
-    post_hook=[
-        "{{ insert_remaining_week_chunks(this, changed_week_starts(), var('surveillance_weeks_per_statement'), sql) }}",
-        "{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this), attacker_cell=epidemiology_attacker_cell(), attacker_group='iso_week') }}",
-        "drop table if exists {{ week_chunks_relation(this) }}",
-    ],
+    materialized='scoped_incremental',
+    scope='week',
+    scope_column='period_start',
+    weeks_per_statement=var('surveillance_weeks_per_statement'),
+    post_hook="{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this), attacker_cell=epidemiology_attacker_cell(), attacker_group='iso_week') }}",
 ) }}
 with
 

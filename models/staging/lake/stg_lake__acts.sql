@@ -6,11 +6,9 @@
     (base_lake__changed_acts), every version of them being re-read.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['association_id', 'act_id'], changed_act_keys(), changed_period_bound('start_at', type='timestamp')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='act',
+    scope_bound={'column': 'start_at', 'type': 'timestamp'},
 ) }}
 
 with

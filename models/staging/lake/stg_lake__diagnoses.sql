@@ -6,17 +6,15 @@
     possible extract date on (changed_child_extract_bound: the rows stay in extract order).
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_incremental_scope(
-        ['association_id', 'act_id'], changed_act_keys(), changed_child_extract_bound('extract_date')
-    ) }}",
+    materialized='scoped_incremental',
+    scope='act',
+    scope_bound={'column': 'extract_date', 'by': 'child_extract'},
 ) }}
 
 -- depends_on: {{ ref('base_lake__child_extract_floors') }}
--- Built after stg_lake__acts, not beside it: on a full refresh each of the four
--- staging tables of acts holds every act's key in a hash table, and the four at once spilled
--- 48 GB at ten years (one at a time: 3 GB).
+-- Built after stg_lake__acts, not beside it: on a full refresh each of the four staging tables
+-- of acts holds every act's key in a hash table, and four at once spill far more than one at a
+-- time (benchmarks/README.md, "Staging tables one at a time").
 -- depends_on: {{ ref('stg_lake__acts') }}
 
 with
@@ -24,9 +22,7 @@ with
 source as (
 
     select * from {{ ref('base_lake__diagnoses') }}
-    where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_child_extract_bound('extract_date') }}
+    where {{ in_scope(ref('base_lake__diagnoses')) }}
 
 ),
 

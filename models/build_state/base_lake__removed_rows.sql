@@ -2,7 +2,8 @@
     Keys of the act-keyed base rows a build deleted because their file is no longer committed (purge,
     objection, rewrite): written by the base models' pre-hook (base_lake_remove_uncommitted), read by
     base_lake__changed_acts so that the acts, persons and weeks built from them are rebuilt, and emptied
-    by base_lake__builds_completed once a build has propagated them. This model only creates the empty table.
+    when the watermark moves (advance_build_watermark), once a build has propagated them. This model only
+    creates the empty table.
 -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 

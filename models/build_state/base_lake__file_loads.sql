@@ -5,7 +5,7 @@
     schema, so that the data tables hold only data (two builds of the same lake give identical base,
     staging and CDM tables). This model only creates the empty table.
 -#}
-{{ config(materialized='incremental', incremental_strategy='append', schema='build_state') }}
+{{ config(materialized='incremental', incremental_strategy='append') }}
 
 select
     cast(null as varchar) as dataset,

@@ -1,0 +1,143 @@
+{#-
+    The scopes a scoped_incremental model may declare (config `scope`), each the set of keys a daily build
+    rebuilds, read from the build's bookkeeping:
+      act       association_id, act_id of every changed act (base_lake__changed_acts)
+      visit     visit_occurrence_id of every changed act
+      person    person_id of every version's patient of every changed act
+      act_week  the ISO weeks (Mondays) of every version of the changed acts, of the model's `scope_column`
+      week      the ISO weeks the surveillance marts recompute (int_surveillance_weeks_changed), of the
+                model's `scope_column`
+    `scope_bound` (act and visit grains) names the column the model is stored in order of, with its
+    `type` (date unless given), its `grain` ('week': whole ISO weeks) or `by: child_extract` (a child
+    table in extract order): a literal filter every row of the scope satisfies, which lets a delete or a
+    read skip the row groups of other periods (see changed_period_bound).
+-#}
+
+{% macro scope_source(grain) -%}
+    {{- return('int_surveillance_weeks_changed' if grain == 'week' else 'base_lake__changed_acts') -}}
+{%- endmacro %}
+
+
+{% macro model_relation(name) -%}
+    {#- A unit test's context has no graph. -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) if execute and graph.nodes is defined else none -%}
+    {%- if node is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(api.Relation.create(
+        database=node.database, schema=node.schema, identifier=node.alias or node.name, type='table'
+    )) -}}
+{%- endmacro %}
+
+
+{% macro scoped_models() -%}
+    {%- set found = [] -%}
+    {%- for node in graph.nodes.values() if execute -%}
+        {%- if node.resource_type == 'model' and node.config.materialized == 'scoped_incremental' -%}
+            {%- do found.append(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(found) -}}
+{%- endmacro %}
+
+
+{% macro scope_select(grain, source=none) -%}
+    {%- set source = source if source is not none else model_relation(scope_source(grain)) -%}
+    {%- if grain == 'act' -%}
+        select distinct association_id, act_id from {{ source }}
+    {%- elif grain == 'visit' -%}
+        select distinct visit_occurrence_id from {{ source }}
+    {%- elif grain == 'person' -%}
+        select distinct person_id from {{ source }} where person_id is not null
+    {%- elif grain == 'act_week' -%}
+        select distinct cast(date_trunc('week', act_date) as date) from {{ source }} where act_date is not null
+    {%- elif grain == 'week' -%}
+        select week_start_date from {{ source }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("scope: one of act, visit, person, act_week, week; not " ~ grain) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro scope_key_columns_of(grain, scope_column=none) -%}
+    {%- if grain == 'act' -%}
+        {{- return(['association_id', 'act_id']) -}}
+    {%- elif grain == 'visit' -%}
+        {{- return(['visit_occurrence_id']) -}}
+    {%- elif grain == 'person' -%}
+        {{- return(['person_id']) -}}
+    {%- endif -%}
+    {{- return(["cast(date_trunc('week', " ~ (scope_column or 'week_start_date') ~ ") as date)"]) -}}
+{%- endmacro %}
+
+{% macro scope_key_columns(node) -%}
+    {{- return(scope_key_columns_of(node.config.scope, node.config.get('scope_column'))) -}}
+{%- endmacro %}
+
+
+{% macro scope_bound(node, column=none) -%}
+    {%- set grain = node.config.scope -%}
+    {%- if grain in ('act_week', 'week') -%}
+        {{- return(changed_period_bound(
+            column or node.config.get('scope_column') or 'week_start_date',
+            scope='weeks' if grain == 'week' else 'acts', grain='week'
+        )) -}}
+    {%- endif -%}
+    {%- set bound = node.config.get('scope_bound') -%}
+    {%- if not bound or grain == 'person' -%}
+        {{- return('true') -}}
+    {%- elif bound.get('by') == 'child_extract' -%}
+        {{- return(changed_child_extract_bound(column or bound.column)) -}}
+    {%- endif -%}
+    {{- return(changed_period_bound(
+        column or bound.column, type=bound.get('type', 'date'), grain=bound.get('grain', 'day')
+    )) -}}
+{%- endmacro %}
+
+
+{% macro in_scope(relation, column=none) -%}
+    {#- Parsing, the model's config() is not in model.config yet: its declaration is read from its code. -#}
+    {%- set declared = modules.re.search("scope\\s*=\\s*'(\\w+)'", model.raw_code) -%}
+    {%- set grain = model.config.scope if execute else (declared.group(1) if declared else none) -%}
+    {#- Recorded at parse time: the model depends on its scope's bookkeeping. -#}
+    {%- set source = ref(scope_source(grain)) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set input = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
+    {%- set input_grain = input.config.get('scope') if input is not none else none -%}
+    {%- if grain in ('act', 'visit') and input_grain in ('act', 'visit') -%}
+        {#- The changed acts are the changed visits: the input's own keys and bound. -#}
+        {%- set keys = scope_key_columns_of(input_grain) -%}
+        {%- set filter = '(' ~ keys | join(', ') ~ ') in (' ~ scope_select(input_grain, source) ~ ')' -%}
+        {{- return(filter ~ ' and ' ~ scope_bound(input)) -}}
+    {%- elif grain == 'act' and input_grain is none -%}
+        {#- An unscoped input of the model's own shape (a base table of the lake): the model's keys and bound. -#}
+        {%- set keys = scope_key_columns_of(grain) -%}
+        {{- return('(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ') and ' ~ scope_bound(model)) -}}
+    {%- elif grain in ('act', 'visit', 'person') -%}
+        {%- set keys = scope_key_columns_of(grain) -%}
+        {{- return('(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ')') -}}
+    {%- endif -%}
+    {%- set week_column = column or model.config.get('scope_column') or 'week_start_date' -%}
+    {%- set keys = scope_key_columns_of(grain, week_column) -%}
+    {{- return(
+        '(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ') and '
+        ~ changed_period_bound(week_column, scope='weeks' if grain == 'week' else 'acts', grain='week')
+    ) -}}
+{%- endmacro %}
+
+
+{% macro scope_keeps_changed_rows(node) -%}
+    {{- return(
+        node.config.scope in ('act', 'visit', 'person')
+        and last_completed_build() is not none
+        and var('test_scope', 'changed') == 'changed'
+    ) -}}
+{%- endmacro %}
+
+{% macro changed_rows_relation(identifier) -%}
+    {{- return(api.Relation.create(
+        database=target.database, schema='build_state', identifier=identifier ~ '__changed_rows', type='table'
+    )) -}}
+{%- endmacro %}

@@ -1,0 +1,124 @@
+"""The incremental models' declarations (config `scope`, materialised by scoped_incremental) are the
+one source of what a daily build rebuilds: every incremental model past the lake's base tables declares
+one, each is built after the bookkeeping its scope is read from, and docs/architecture.md's scope table
+is the graph's, row for row (a newcomer reads it there; it cannot drift)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from ingest.keys import init_keystore
+from tests.test_dbt_build import PROJECT, dbt
+
+GRAINS = {"act", "visit", "person", "act_week", "week"}
+SOURCE = {"week": "int_surveillance_weeks_changed"}
+TABLE = re.compile(r"<!-- scope-table -->\n(.*?)<!-- /scope-table -->", re.S)
+# What each grain's tests read on a daily build (macros/incremental/test_scope.sql).
+TESTS_READ = {
+    "act": "the rows it inserted (`build_state.<model>__changed_rows`)",
+    "visit": "the rows it inserted (`build_state.<model>__changed_rows`)",
+    "person": "the rows it inserted (`build_state.<model>__changed_rows`)",
+    "act_week": "its rows of the rebuilt weeks",
+    "week": "its rows of the rebuilt weeks",
+}
+REBUILDS = {
+    "act": "the changed acts' rows",
+    "visit": "the changed acts' visits",
+    "person": "every row of the changed acts' patients (every version's)",
+    "act_week": "the ISO weeks of every version of the changed acts",
+    "week": "the ISO weeks `int_surveillance_weeks_changed` lists",
+}
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("parse")
+    path, _ = init_keystore(root / "keystore.json")
+    env = {
+        **os.environ,
+        "LAKEHOUSE_KEYSTORE": str(path),
+        "LAKEHOUSE_LAKE": str(root / "lake"),
+        "LAKEHOUSE_WAREHOUSE": str(root / "warehouse.duckdb"),
+    }
+    result = dbt(["parse"], env, root)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return json.loads((root / "target" / "manifest.json").read_text())["nodes"]
+
+
+def _models(nodes: dict[str, dict]) -> dict[str, dict]:
+    return {n["name"]: n for n in nodes.values() if n["resource_type"] == "model"}
+
+
+def _scoped(nodes: dict[str, dict]) -> dict[str, dict]:
+    return {
+        name: n for name, n in _models(nodes).items() if n["config"]["materialized"] == "scoped_incremental"
+    }
+
+
+def scope_table(nodes: dict[str, dict]) -> str:
+    """The scope table of docs/architecture.md, from the graph."""
+    tests = {}
+    for n in nodes.values():
+        if n["resource_type"] == "test":
+            for parent in n["depends_on"]["nodes"]:
+                tests.setdefault(parent.rsplit(".", 1)[1], 0)
+                tests[parent.rsplit(".", 1)[1]] += 1
+    lines = [
+        "| model | grain (`scope`) | a daily build rebuilds | bounded by | its tests read |",
+        "|---|---|---|---|---|",
+    ]
+    for name, n in sorted(_scoped(nodes).items(), key=lambda item: (item[1]["config"]["scope"], item[0])):
+        config = n["config"]
+        bound = (config.get("scope_bound") or {}).get("column") or config.get("scope_column") or ""
+        if config["scope"] in ("act_week", "week") and not bound:
+            bound = "week_start_date"
+        lines.append(
+            f"| `{name}` | {config['scope']} | {REBUILDS[config['scope']]} | "
+            f"{f'`{bound}`' if bound else '(keys only)'} | "
+            f"{TESTS_READ[config['scope']]} ({tests.get(name, 0)} tests) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_every_incremental_model_past_the_base_tables_declares_its_scope(nodes: dict[str, dict]) -> None:
+    undeclared = {
+        name
+        for name, n in _models(nodes).items()
+        if n["config"]["materialized"] == "incremental" and not name.startswith("base_lake__")
+    }
+    assert not undeclared
+    scoped = _scoped(nodes)
+    assert len(scoped) >= 25
+    assert {n["config"]["scope"] for n in scoped.values()} <= GRAINS
+
+
+def test_every_scoped_model_is_built_after_the_bookkeeping_of_its_scope(nodes: dict[str, dict]) -> None:
+    parents = {uid: set(n.get("depends_on", {}).get("nodes", [])) for uid, n in nodes.items()}
+
+    def ancestors(uid: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [uid]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return {p.rsplit(".", 1)[1] for p in seen}
+
+    for name, n in _scoped(nodes).items():
+        assert SOURCE.get(n["config"]["scope"], "base_lake__changed_acts") in ancestors(n["unique_id"]), name
+
+
+def test_the_architecture_scope_table_is_the_graphs(nodes: dict[str, dict]) -> None:
+    documented = TABLE.search((PROJECT / "docs" / "architecture.md").read_text())
+    assert documented, "docs/architecture.md has no <!-- scope-table --> section"
+    expected = scope_table(nodes)
+    assert documented.group(1) == expected, "docs/architecture.md's scope table, from the graph:\n" + expected
+
+
+def test_the_table_names_the_model_that_once_escaped_the_lists(nodes: dict[str, dict]) -> None:
+    assert "`int_act_sites_and_doctors_by_week` | act_week" in scope_table(nodes)
