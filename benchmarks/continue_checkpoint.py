@@ -18,7 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from ingest.benchmark import Bench, BenchmarkConfig, run_checkpoint, summary_rows, write_result
+from tools.benchmark.national import Bench, BenchmarkConfig, run_checkpoint, summary_rows, write_result
 
 
 def main() -> None:

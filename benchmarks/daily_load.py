@@ -13,7 +13,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from ingest.benchmark import Bench, BenchmarkConfig
+from tools.benchmark.national import Bench, BenchmarkConfig
 
 
 def main() -> None:

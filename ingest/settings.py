@@ -2,7 +2,7 @@
 
 LAKEHOUSE_HOME         working folder for local state (default ./.lakehouse)
 LAKEHOUSE_LAKE         object store root, a folder or s3://bucket/prefix (default $LAKEHOUSE_HOME/lake)
-LAKEHOUSE_KEYSTORE     key store file, outside the repo and the lake (see ingest.keys.keystore_path)
+LAKEHOUSE_KEYSTORE     key store file, outside the repo and the lake (see ingest.lake.keys.keystore_path)
 LAKEHOUSE_S3_ENDPOINT  S3-compatible endpoint URL, with the AWS_* credentials (default: AWS)
 LAKEHOUSE_MAX_EXTRACT_BYTES  largest extract file ingest reads (default 256 MiB)
 """
@@ -55,7 +55,7 @@ def extracts_dir() -> Path:
     return home() / "extracts"
 
 
-# dbt's file log level for the builds the lakehouse runs (see ingest/cli.py `_dbt`).
+# dbt's file log level for the builds the lakehouse runs (see ingest/cli/pipeline.py `_dbt`).
 DBT_FILE_LOG_LEVEL = "info"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.benchmark import QUERIES
+from tools.benchmark.national import QUERIES
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
-"""The CI check (ingest/disclosure_check.py): passes on the project, fails on manifests where a mart lost
-its disclosure tests, naming every offending model."""
+"""The CI check (ingest/publish/disclosure_check.py): passes on the project, fails on manifests where a mart
+lost its disclosure tests, naming every offending model."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.disclosure_check import check_manifest, main
+from ingest.publish.disclosure_check import check_manifest, main
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import ObjectStore
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, write_extract
 
 # Letters of French names that Windows-1252 encodes outside its 0x80-0x9F block. (A name made only of

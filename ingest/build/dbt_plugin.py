@@ -1,6 +1,6 @@
 """dbt-duckdb plugin: opens the encrypted warehouse and exposes the encrypted landing zone to dbt.
 
-Declared in `profiles.yml` (`plugins: [{module: ingest.dbt_plugin, alias: lakehouse}]`). When dbt-duckdb
+Declared in `profiles.yml` (`plugins: [{module: ingest.build.dbt_plugin, alias: lakehouse}]`). When dbt-duckdb
 opens its DuckDB instance, `configure_connection` runs before the profile's `attach:` list, and:
 
 1. loads httpfs from the installed wheel (encrypted database files, fast Parquet decryption, native S3);
@@ -35,13 +35,13 @@ import pyarrow.parquet as pq
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.flags import get_flags
 
-from ingest import manifest_index
-from ingest.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs, sql_string
 from ingest.exceptions import ConfigError, KeyStoreError, StorageError
-from ingest.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
-from ingest.keystore_binding import check_keystore
-from ingest.landed_schema import LANDED_SCHEMAS
-from ingest.storage import ObjectStore, S3Settings, open_store
+from ingest.lake import manifest_index
+from ingest.lake.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs, sql_string
+from ingest.lake.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
+from ingest.lake.keystore_binding import check_keystore
+from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.storage import ObjectStore, S3Settings, open_store
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def _project_dir() -> Path:
-    return Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent))
+    return Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parents[2]))
 
 
 def _duckdb_types(schema: pa.Schema) -> list[tuple[str, str]]:
@@ -76,7 +76,7 @@ def empty_select(schema: pa.Schema) -> str:
 
 
 # S608 below: the SQL is assembled from a closed list of dataset names, key names validated by
-# ingest.keys, and paths quoted by duckdb_read_sql; no value comes from data.
+# ingest.lake.keys, and paths quoted by duckdb_read_sql; no value comes from data.
 LAKE_FILE_COLUMN = "_lake_file"
 
 
@@ -101,7 +101,7 @@ def committed_raw_files(
     """{dataset: {DuckDB key name: [file URIs]}}: the raw-zone files committed manifests name, grouped by
     the key that encrypts them (what the lake views read; the benchmark's decrypt-and-scan floor too).
     With `cache`, only the manifests new or rewritten since the last call are read
-    (ingest/manifest_index.py)."""
+    (ingest/lake/manifest_index.py)."""
     files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     index = manifest_index.committed_raw_files(store, cache)
     for raw in index.files:
@@ -122,7 +122,7 @@ class Plugin(BasePlugin):
     """Profile settings, all optional (a setting wins over its environment variable):
 
     lake             lake root, a folder or s3://bucket/prefix (LAKEHOUSE_LAKE, default .lakehouse/lake)
-    keystore         key store path (LAKEHOUSE_KEYSTORE, default: see ingest.keys)
+    keystore         key store path (LAKEHOUSE_KEYSTORE, default: see ingest.lake.keys)
     warehouse_path   encrypted DuckDB file (LAKEHOUSE_WAREHOUSE, default .lakehouse/warehouse.duckdb)
     warehouse_alias  catalog dbt builds into (default warehouse)
     """

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from ingest import settings
-from ingest.cli import bound_lake, handle_errors, main, out
-from ingest.cli_governance import _warehouse_path
+from ingest.cli.governance import _warehouse_path
+from ingest.cli.pipeline import bound_lake, handle_errors, main, out
 
 if TYPE_CHECKING:
     from ingest.ai.evaluate import Evaluation
     from ingest.ai.task import PredictionTask
-    from ingest.storage import ObjectStore
+    from ingest.lake.storage import ObjectStore
 
 _TASK = click.option(
     "--task",
@@ -70,7 +70,7 @@ def ai_extract(task_file: Path, project_id: str, out_dir: Path | None) -> None:
     the test labels stay in the lake. Logged in the audit trail."""
     from ingest.ai.extract import make_extract
     from ingest.ai.task import load_task
-    from ingest.query import open_locked_warehouse
+    from ingest.publish.query import open_locked_warehouse
 
     task = load_task(task_file)
     store, keystore = bound_lake()
@@ -96,8 +96,8 @@ def ai_extract(task_file: Path, project_id: str, out_dir: Path | None) -> None:
 @handle_errors
 def ai_key(project_id: str) -> None:
     """Print the project's hand-out key (base64), to send to the team by another channel than the files."""
-    from ingest import audit
     from ingest.ai.extract import handout_key
+    from ingest.lake import audit
 
     store, keystore = bound_lake()
     key = handout_key(keystore, project_id)

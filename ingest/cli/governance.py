@@ -12,17 +12,17 @@ import click
 from rich.table import Table
 
 from ingest import settings
-from ingest.cli import _date, bound_lake, err, handle_errors, keys, main, out
+from ingest.cli.pipeline import _date, bound_lake, err, handle_errors, keys, main, out
 from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ingest.storage import ObjectStore
+    from ingest.lake.storage import ObjectStore
 
 
 def _store() -> ObjectStore:
-    from ingest.storage import S3Settings, open_store
+    from ingest.lake.storage import S3Settings, open_store
 
     return open_store(settings.lake_url(), S3Settings.from_env())
 
@@ -61,8 +61,8 @@ def _check_head(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @handle_errors
 def audit_verify(expected_head: str | None) -> None:
     """Check that no entry of the audit trail was altered, removed or reordered."""
-    from ingest.audit import verify
-    from ingest.keys import open_keystore
+    from ingest.lake.audit import verify
+    from ingest.lake.keys import open_keystore
 
     head = None
     if expected_head:
@@ -84,7 +84,7 @@ def audit_verify(expected_head: str | None) -> None:
 @handle_errors
 def audit_log(last: int) -> None:
     """Show the latest entries of the audit trail: who did what, when, on which data, with what outcome."""
-    from ingest.audit import entries
+    from ingest.lake.audit import entries
 
     table = Table()
     for col in ("seq", "at", "actor", "action", "outcome", "data"):
@@ -115,7 +115,7 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
     """Run ONE read-only query (SELECT/WITH ...) on the warehouse (schemas cdm, epidemiology, ...), on a
     connection that cannot reach files, other databases or extensions; streamed, capped at --max-rows,
     recorded in the audit trail. Example: lakehouse query "select count(*) from cdm.person"."""
-    from ingest.query import FileSink, PreviewSink, open_locked_warehouse, run_query
+    from ingest.publish.query import FileSink, PreviewSink, open_locked_warehouse, run_query
 
     store, keystore = bound_lake()
     con = open_locked_warehouse(_warehouse_path(), keystore)
@@ -162,7 +162,7 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
 def keys_rotate(zone: str, resume: bool) -> None:
     """New master key for a zone: every data key is re-wrapped, no data file is rewritten. Zone warehouse
     also re-encrypts the warehouse database file under a new key (the old key then no longer opens it)."""
-    from ingest.rotation import rotate_master_key
+    from ingest.governance.rotation import rotate_master_key
 
     warehouse = settings.warehouse_path() if zone == "warehouse" else None
     result = rotate_master_key(*bound_lake(), zone, resume=resume, warehouse=warehouse)  # type: ignore[arg-type]
@@ -186,7 +186,7 @@ def keys_rotate(zone: str, resume: bool) -> None:
 @handle_errors
 def keys_retire(key_id: str) -> None:
     """Retire a data key (e.g. raw/acts/2024-01): re-encrypt every file using it with a new one."""
-    from ingest.rotation import retire_data_key
+    from ingest.governance.rotation import retire_data_key
 
     r = retire_data_key(*bound_lake(), key_id)  # type: ignore[arg-type]
     out.print(
@@ -199,7 +199,7 @@ def keys_retire(key_id: str) -> None:
 @handle_errors
 def keys_remove_master(master_key_id: str) -> None:
     """Delete an old master key (refused while a data key is still wrapped by it)."""
-    from ingest.rotation import remove_master_key
+    from ingest.governance.rotation import remove_master_key
 
     remove_master_key(*bound_lake(), master_key_id)  # type: ignore[arg-type]
     out.print(f"Removed master key {master_key_id}", highlight=False)
@@ -211,7 +211,7 @@ def keys_remove_master(master_key_id: str) -> None:
 def keys_rotate_pseudonym_secret(yes: bool) -> None:
     """New pseudonymisation secret. Read docs/security.md first: new pseudonyms no longer link to the
     landed ones, and objections must be entered again before the next ingest."""
-    from ingest.rotation import rotate_pseudonym_secret
+    from ingest.governance.rotation import rotate_pseudonym_secret
 
     if not yes:
         raise click.UsageError("this changes every pseudonym from now on: add --yes to confirm")
@@ -257,7 +257,7 @@ def opposition_add(
 ) -> None:
     """Record one patient's objection. Only its pseudonym is stored; run `lakehouse purge --opposition`
     then `lakehouse build` to remove the records already landed."""
-    from ingest.opposition import Identity, add_identities
+    from ingest.governance.opposition import Identity, add_identities
 
     identity = Identity(nir=nir, last_name=last_name, first_name=first_name, birth_date=birth_date, sex=sex)
     if not identity.has_nir_identity and not identity.has_traits:
@@ -272,7 +272,7 @@ def opposition_add(
 @handle_errors
 def opposition_drop_stale() -> None:
     """After a pseudonymisation-secret rotation and re-entry of the objections: drop the old entries."""
-    from ingest.opposition import drop_stale_entries
+    from ingest.governance.opposition import drop_stale_entries
 
     out.print(f"Dropped {drop_stale_entries(*bound_lake())} stale entries.")
 
@@ -288,7 +288,7 @@ def opposition_drop_stale() -> None:
 def purge(by_opposition: bool, retention: bool, years: int) -> None:
     """Remove records from the landing and quarantine zones (atomically per file, re-runnable); the
     next `lakehouse build` removes them from the warehouse and the marts."""
-    from ingest.purge import purge_opposition, purge_retention
+    from ingest.governance.purge import purge_opposition, purge_retention
 
     if by_opposition == retention:
         raise click.UsageError("choose one of --opposition or --retention")
@@ -322,9 +322,9 @@ def extract(protocol: Path, sql: str, out_dir: Path) -> None:
     k-anonymity checked on its quasi-identifiers first; logged in the audit trail."""
     import duckdb
 
-    from ingest.audit import record
-    from ingest.query import QueryFailed, QueryRefused, open_locked_warehouse, single_query
-    from ingest.study_extract import extract_from_query, load_protocol
+    from ingest.governance.study_extract import extract_from_query, load_protocol
+    from ingest.lake.audit import record
+    from ingest.publish.query import QueryFailed, QueryRefused, open_locked_warehouse, single_query
 
     (store, keystore), chosen = bound_lake(), load_protocol(protocol)
     # The same door as `query`: a locked connection, one query, or `--sql` could COPY the cohort out.

@@ -23,7 +23,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest import dbt_output, settings
+from ingest import settings
+from ingest.build import dbt_output
 from ingest.exceptions import ConfigError, LakehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,9 +52,9 @@ def handle_errors(fn: F) -> F:
 def bound_lake(lake: str | None = None, keystore: Path | None = None) -> tuple[Any, Any]:
     """(store, key store) of a command, once the lake is known to belong to that key store: every
     command that reads or writes the lake's data goes through here before it touches anything."""
-    from ingest.keys import open_keystore
-    from ingest.keystore_binding import check_keystore
-    from ingest.storage import S3Settings, open_store
+    from ingest.lake.keys import open_keystore
+    from ingest.lake.keystore_binding import check_keystore
+    from ingest.lake.storage import S3Settings, open_store
 
     store = open_store(lake or settings.lake_url(), S3Settings.from_env())
     opened = open_keystore(keystore)
@@ -90,7 +91,7 @@ def keys() -> None:
 @handle_errors
 def keys_init(keystore: Path | None) -> None:
     """Create the local key store (mode 600) if it does not exist. Never overwrites one."""
-    from ingest.keys import init_keystore
+    from ingest.lake.keys import init_keystore
 
     path, created = init_keystore(keystore)
     out.print(f"{'Created' if created else 'Kept existing'} key store {path}", highlight=False)
@@ -257,9 +258,9 @@ def ingest(
 
 
 def _ingest(inputs: list[Path], lake: str | None, keystore: Path | None, details: bool = False) -> Any:
-    from ingest.keys import open_keystore
-    from ingest.land import Ingestor, find_extract_files
-    from ingest.storage import S3Settings, open_store
+    from ingest.lake.keys import open_keystore
+    from ingest.lake.storage import S3Settings, open_store
+    from ingest.landing.land import Ingestor, find_extract_files
 
     store = open_store(lake or settings.lake_url(), S3Settings.from_env())
     ingestor = Ingestor(store, open_keystore(keystore))
@@ -390,7 +391,7 @@ def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
     import json
 
     from ingest.contract import PROJECT_ROOT
-    from ingest.disclosure_check import check_manifest
+    from ingest.publish.disclosure_check import check_manifest
 
     # The manifest of the build that just ran, wherever dbt was told to write it.
     target = settings.dbt_target_dir(PROJECT_ROOT, dbt_args)
@@ -415,7 +416,7 @@ def export(out: str | None, k: int, linear_attacker: bool) -> None:
     """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
     dictionary to publication/, outside the encrypted zones."""
     from ingest.contract import PROJECT_ROOT
-    from ingest.export import main as export_main
+    from ingest.publish.export import main as export_main
 
     bound_lake()
     os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
@@ -432,8 +433,8 @@ def export(out: str | None, k: int, linear_attacker: bool) -> None:
 
 
 def _dbt(command: str, *args: str) -> None:
+    from ingest.build.warehouse_lock import hold_warehouse
     from ingest.contract import PROJECT_ROOT
-    from ingest.warehouse_lock import hold_warehouse
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see. Given to
     # dbt's process only: this process's environment (a test session's, say) is left as it was.
@@ -487,9 +488,9 @@ def _print_dbt_result(result: Any, command: str) -> None:
 
 
 def _audit(action: str, data: dict[str, Any], outcome: str = "success") -> None:
-    from ingest import audit
-    from ingest.keys import open_keystore
-    from ingest.storage import S3Settings, open_store
+    from ingest.lake import audit
+    from ingest.lake.keys import open_keystore
+    from ingest.lake.storage import S3Settings, open_store
 
     store = open_store(settings.lake_url(), S3Settings.from_env())
     audit.record(store, open_keystore(), action, data, outcome=outcome)  # type: ignore[arg-type]
@@ -515,9 +516,9 @@ class BuildFailed(LakehouseError):
 def run(start: date, end: date, n_associations: int, scale: float, invalid_share: float) -> None:
     """Run the whole chain on embedded defaults: key store, synthetic extracts, ingest, dbt build
     (staging, OMOP CDM, epidemiology marts with their disclosure tests), export to publication/."""
-    from ingest.keys import init_keystore, open_keystore
-    from ingest.keystore_binding import binding_summary
-    from ingest.storage import S3Settings, open_store
+    from ingest.lake.keys import init_keystore, open_keystore
+    from ingest.lake.keystore_binding import binding_summary
+    from ingest.lake.storage import S3Settings, open_store
 
     path, created = init_keystore(None)
     # Which key store the lake uses, said before anything runs: two checkouts sharing the default
@@ -568,14 +569,8 @@ def _progress() -> Progress:
 
 # The governance (audit, query, keys rotate/retire, opposition, purge, extract) and report commands live
 # in their own modules; importing them registers them on `main`.
-from ingest import cli_benchmark, cli_governance, cli_report  # noqa: E402, F401
+from ingest.cli import governance as _governance  # noqa: E402, F401
+from ingest.cli import report as _report  # noqa: E402, F401
 
 # Prediction tasks for AI teams (docs/ai-evaluation.md), on its own line to stay apart from the line above.
-__import__("ingest.cli_ai")
-
-if __name__ == "__main__":
-    # Run as `python -m ingest.cli`, this file is `__main__`; the governance commands register on the
-    # `main` of the importable module `ingest.cli`, so that is the group to run.
-    from ingest.cli import main as registered_main
-
-    registered_main()
+__import__("ingest.cli.ai")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ingest.cli import handle_errors, main, out
+from ingest.cli.pipeline import handle_errors, main, out
 
 
 @main.command("report")
@@ -35,7 +35,7 @@ def report(
 
     Example: lakehouse report --region 11 --week 2024-W03
     """
-    from ingest.report import build_bulletin
+    from ingest.publish.report import build_bulletin
 
     chosen = tuple(s.strip() for s in syndromes.split(",") if s.strip()) if syndromes else ()
     page = build_bulletin(region, week, out=out_dir, lake=lake, syndromes=chosen)

@@ -35,13 +35,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import audit
-from ingest.crypto import decrypt_blob, encrypt_blob
 from ingest.exceptions import LakehouseError
-from ingest.keys import DataKey, DataKeyring, KeyStore
-from ingest.pseudonymise import PSEUDONYM_SCHEME, pseudonymise_patients
-from ingest.storage import ObjectStore
-from ingest.validate import nir_ok
+from ingest.lake import audit
+from ingest.lake.crypto import decrypt_blob, encrypt_blob
+from ingest.lake.keys import DataKey, DataKeyring, KeyStore
+from ingest.lake.storage import ObjectStore
+from ingest.records.pseudonymise import PSEUDONYM_SCHEME, pseudonymise_patients
+from ingest.records.validate import nir_ok
 
 __all__ = [
     "OPPOSITION_PREFIX",

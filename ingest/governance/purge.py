@@ -1,6 +1,6 @@
 """Removing records from the lake after the fact: patients' objections and the retention period.
 
-Both go through `rewrite_batch`, which also serves data key retirement (ingest.rotation). One batch
+Both go through `rewrite_batch`, which also serves data key retirement (ingest.governance.rotation). One batch
 (one manifest) is rewritten at a time, crash-safe and re-runnable:
 
   1. `_rewrites/<batch_id>.json` lists the batch's current files and the new ones about to be written;
@@ -31,15 +31,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import audit
 from ingest.contract import default_contract
-from ingest.crypto import decrypt_blob, decrypt_parquet, encrypt_blob, encrypt_parquet
-from ingest.keys import DataKey, DataKeyring, KeyStore, parse_key_id
-from ingest.manifest import Manifest, Output, all_manifests, manifest_path, read_manifest, writer_lock
-from ingest.objector_lines import Stripped, strip_objectors
-from ingest.opposition import add_opposed_acts, load_opposition
-from ingest.read_extract import extract_file
-from ingest.storage import ObjectStore
+from ingest.governance.opposition import add_opposed_acts, load_opposition
+from ingest.lake import audit
+from ingest.lake.crypto import decrypt_blob, decrypt_parquet, encrypt_blob, encrypt_parquet
+from ingest.lake.keys import DataKey, DataKeyring, KeyStore, parse_key_id
+from ingest.lake.manifest import Manifest, Output, all_manifests, manifest_path, read_manifest, writer_lock
+from ingest.lake.storage import ObjectStore
+from ingest.records.objector_lines import Stripped, strip_objectors
+from ingest.records.read_extract import extract_file
 
 __all__ = [
     "ACT_CHILD_DATASETS",
@@ -300,7 +300,7 @@ def purge_pseudonyms(
         for _, _, stripped in act_blobs:
             found += stripped.acts
         # Recorded before anything is removed: the children of an act removed now and sent again
-        # later are still recognised (see ingest.opposition).
+        # later are still recognised (see ingest.governance.opposition).
         add_opposed_acts(store, keystore, found)
         if earlier:
             assoc, act = zip(*earlier, strict=True)

@@ -11,8 +11,8 @@
 - `remove_master_key(key_id)`: once no key file of the lake is wrapped with it (checked here).
 - `retire_data_key(key_id)`: a compromised or expiring data key. A new generation of the same
   zone x dataset x month becomes current (new files use it), every file encrypted with the old key is
-  re-encrypted under a new name and its manifest updated (ingest.purge.rewrite_batch: crash-safe per
-  batch), opposition entries are re-encrypted in place, then the old key file is deleted. Re-running after
+  re-encrypted under a new name and its manifest updated (ingest.governance.purge.rewrite_batch: crash-safe
+  per batch), opposition entries are re-encrypted in place, then the old key file is deleted. Re-running after
   a kill continues with the same new generation.
 - The pseudonymisation secret: `rotate_pseudonym_secret` only switches the key store to a new secret; the
   consequences (every pseudonym changes) are a procedure, documented in docs/security.md.
@@ -27,10 +27,13 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import audit
-from ingest.crypto import connect_duckdb, sql_string
+from ingest.build.warehouse_lock import hold_warehouse
 from ingest.exceptions import KeyStoreError
-from ingest.keys import (
+from ingest.governance.opposition import entries_using, reencrypt_entries
+from ingest.governance.purge import Replacement, read_output, recover_rewrites, rewrite_batch
+from ingest.lake import audit
+from ingest.lake.crypto import connect_duckdb, sql_string
+from ingest.lake.keys import (
     ZONES,
     DataKeyring,
     ManagedKeyStore,
@@ -39,11 +42,8 @@ from ingest.keys import (
     key_generation,
     parse_key_id,
 )
-from ingest.manifest import all_manifests, writer_lock
-from ingest.opposition import entries_using, reencrypt_entries
-from ingest.purge import Replacement, read_output, recover_rewrites, rewrite_batch
-from ingest.storage import ObjectStore
-from ingest.warehouse_lock import hold_warehouse
+from ingest.lake.manifest import all_manifests, writer_lock
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "MasterRotation",

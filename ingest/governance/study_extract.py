@@ -32,14 +32,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from ingest import audit
-from ingest.crypto import configure_duckdb_s3, connect_duckdb, duckdb_read_sql
 from ingest.exceptions import LakehouseError
-from ingest.keys import DataKeyring, KeyStore, register_duckdb_keys
-from ingest.landed_schema import LANDED_SCHEMAS
-from ingest.pseudonymise import hmac_pseudonyms
-from ingest.purge import committed_files
-from ingest.storage import ObjectStore, S3ObjectStore
+from ingest.governance.purge import committed_files
+from ingest.lake import audit
+from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb, duckdb_read_sql
+from ingest.lake.keys import DataKeyring, KeyStore, register_duckdb_keys
+from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.storage import ObjectStore, S3ObjectStore
+from ingest.records.pseudonymise import hmac_pseudonyms
 
 __all__ = [
     "FORBIDDEN_COLUMNS",

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ingest.exceptions import KeyStoreError, LakehouseError, MissingKeyError
-from ingest.keys import KEYS_PREFIX, KeyStore, key_generation, parse_key_id
-from ingest.manifest import MANIFEST_PREFIX, PENDING_PREFIX, Manifest
-from ingest.storage import ObjectStore
+from ingest.lake.keys import KEYS_PREFIX, KeyStore, key_generation, parse_key_id
+from ingest.lake.manifest import MANIFEST_PREFIX, PENDING_PREFIX, Manifest
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "ACTIONS",
@@ -489,7 +489,7 @@ def _rewritten_batches(store: ObjectStore, paths: list[str]) -> int:
         emptied = not manifest.outputs and manifest.rows_accepted + manifest.rows_quarantined > 0
         return emptied or any(_REVISED_FILE.search(o.path) for o in manifest.outputs)
 
-    # One GET per manifest: in parallel, since on S3 each is a round trip (as in ingest.manifest_index).
+    # One GET per manifest: in parallel, since on S3 each is a round trip (as in ingest.lake.manifest_index).
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         return sum(pool.map(rewritten, paths))
 

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ingest.exceptions import ConfigError, DecryptionError
-from ingest.storage import S3Settings
+from ingest.lake.storage import S3Settings
 
 __all__ = [
     "DATA_PAGE_SIZE",

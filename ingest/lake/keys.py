@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ingest.exceptions import DecryptionError, KeyStoreError, MissingKeyError, ObjectNotFoundError
-from ingest.storage import ObjectStore
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "DEFAULT_KEYSTORE_PATH",
@@ -80,7 +80,7 @@ _GENERATION = re.compile(r"(?P<period>[^.]+)(?:\.v(?P<generation>[2-9]|[1-9][0-9
 _PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Domain label of per-project study keys, distinct from the pseudonym domains ("nir:", "traits:", "rpps:").
 _PROJECT_KEY_LABEL = b"urgent-care-lakehouse/study-project-key/v1:"
-# Domain label of the key store's fingerprint (ingest.keystore_binding), apart from every other use.
+# Domain label of the key store's fingerprint (ingest.lake.keystore_binding), apart from every other use.
 _FINGERPRINT_LABEL = b"urgent-care-lakehouse/keystore-fingerprint/v1"
 _KEYSTORE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -205,7 +205,7 @@ def _new_keystore_document() -> dict[str, Any]:
         # DuckDB takes the database key as a string; 32 random bytes in base64.
         "warehouse_db_key": _b64(secrets.token_bytes(KEY_BYTES)),
         **_new_audit_keys(),
-        # Names this store in the lakes bound to it (ingest.keystore_binding); not a secret.
+        # Names this store in the lakes bound to it (ingest.lake.keystore_binding); not a secret.
         "keystore_id": secrets.token_hex(16),
     }
 

@@ -6,7 +6,7 @@ months no reader can open next to the others, under the same secret label, and e
 
 The lake records the fingerprint of its key store once, in `_lake/keystore.json` (created with
 put_if_absent, so two first writers agree): the store's random id and an HMAC commitment derived from
-its secret material (ingest.keys.KeyStoreFingerprint), which reveals nothing about the keys. Ingest,
+its secret material (ingest.lake.keys.KeyStoreFingerprint), which reveals nothing about the keys. Ingest,
 build, query, export, purge, objections, extracts and key commands check it first and stop with one line
 naming the key store the lake expects.
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from ingest.exceptions import DecryptionError, KeyStoreError, ObjectNotFoundError
-from ingest.keys import KEYS_PREFIX, DataKeyring, KeyStore, KeyStoreFingerprint, parse_key_id
-from ingest.storage import ObjectStore
+from ingest.lake.keys import KEYS_PREFIX, DataKeyring, KeyStore, KeyStoreFingerprint, parse_key_id
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "BINDING_PATH",

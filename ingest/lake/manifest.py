@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from ingest.exceptions import LakehouseError
-from ingest.storage import ObjectStore
+from ingest.lake.storage import ObjectStore
 
 MANIFEST_PREFIX = "manifests"
 PENDING_PREFIX = "manifests/_pending"
@@ -64,8 +64,8 @@ class Manifest:
     rows_opposed: int = 0  # rows of patients on the opposition list, not landed
     file_reason: str | None = None  # set when the whole file was quarantined
     file_message: str | None = None
-    # Identity scheme of the patient pseudonyms (ingest.pseudonymise.PSEUDONYM_SCHEME); manifests written
-    # before the field existed used scheme 1 (the NIR alone). None when nothing was pseudonymised.
+    # Identity scheme of the patient pseudonyms (ingest.records.pseudonymise.PSEUDONYM_SCHEME); manifests
+    # written before the field existed used scheme 1 (the NIR alone). None when nothing was pseudonymised.
     pseudonym_scheme: int | None = 1
 
     def to_json(self) -> bytes:

@@ -1,6 +1,6 @@
 """The raw-zone files that committed manifests name, kept in a local cache between builds.
 
-Every `dbt build` needs the list of committed raw files (ingest/dbt_plugin.py). Reading every manifest
+Every `dbt build` needs the list of committed raw files (ingest/build/dbt_plugin.py). Reading every manifest
 costs one GET each: ~0.2 ms on a local disk, tens of ms on S3, and a network sending daily files writes
 about 140,000 manifests a year (64 associations x 6 entities x 365 days), so ten years of history would
 cost minutes of every daily build on a disk and hours on S3. The cache keeps, per manifest, its version
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.manifest import MANIFEST_PREFIX, PENDING_PREFIX, Manifest
-from ingest.storage import ObjectStore
+from ingest.lake.manifest import MANIFEST_PREFIX, PENDING_PREFIX, Manifest
+from ingest.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ingest.storage import ObjectStore
+from ingest.lake.storage import ObjectStore
 
 CONTENT_PREFIX = "_content"
 

@@ -26,22 +26,24 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from ingest import audit, settings
-from ingest.content_index import LandedContent, landed_content, record_landed_content
+from ingest import settings
 from ingest.contract import Contract, Entity, default_contract
-from ingest.crypto import encrypt_blob, encrypt_parquet
 from ingest.exceptions import LakehouseError
-from ingest.input_files import check_input_files
-from ingest.keys import DataKeyring, KeyStore
-from ingest.keystore_binding import check_keystore
-from ingest.landed_schema import QUARANTINE_SCHEMA
-from ingest.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
-from ingest.objector_lines import IDENTITY_COLUMNS, Stripped, patients_opposed, strip_objectors
-from ingest.opposition import OppositionList, add_opposed_acts, load_opposition
+from ingest.governance.opposition import OppositionList, add_opposed_acts, load_opposition
+from ingest.governance.purge import quarantine_act_ids, recover_rewrites, retention_cutoff
+from ingest.lake import audit
+from ingest.lake.crypto import encrypt_blob, encrypt_parquet
+from ingest.lake.keys import DataKeyring, KeyStore
+from ingest.lake.keystore_binding import check_keystore
+from ingest.lake.landed_schema import QUARANTINE_SCHEMA
+from ingest.lake.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
+from ingest.lake.storage import ObjectStore
+from ingest.landing.content_index import LandedContent, landed_content, record_landed_content
+from ingest.landing.input_files import check_input_files
 from ingest.processes import die_with_parent
-from ingest.pseudonymise import PSEUDONYM_SCHEME
-from ingest.purge import quarantine_act_ids, recover_rewrites, retention_cutoff
-from ingest.read_extract import (
+from ingest.records.objector_lines import IDENTITY_COLUMNS, Stripped, patients_opposed, strip_objectors
+from ingest.records.pseudonymise import PSEUDONYM_SCHEME
+from ingest.records.read_extract import (
     NAME_REASONS,
     ExtractFile,
     ParsedFile,
@@ -53,9 +55,8 @@ from ingest.read_extract import (
     redacted_name,
     utf8_bytes,
 )
-from ingest.storage import ObjectStore
-from ingest.transform import Lineage, to_landed
-from ingest.validate import Validated, validate
+from ingest.records.transform import Lineage, to_landed
+from ingest.records.validate import Validated, validate
 
 FileStatus = Literal["landed", "duplicate", "quarantined", "expired"]
 # Datasets whose rows belong to an act: dropped with it when its patient objects.
@@ -500,7 +501,7 @@ class Ingestor:
         new_acts = set(p.opposed_acts) - self._opposed_acts
         if new_acts:
             # Recorded before the batch that drops them is committed: their children may come in a later
-            # run, alone (see ingest.opposition). Rare: a file with an objector's act in it.
+            # run, alone (see ingest.governance.opposition). Rare: a file with an objector's act in it.
             add_opposed_acts(self.store, self.keystore, new_acts)
             self._opposed_acts.update(new_acts)
         landed, n_children_opposed = self._drop_opposed_children(dataset, p.landed)

@@ -15,7 +15,7 @@ model, when a materialised marts model
 Ephemeral models are exempt: they are never materialised, so nothing can read them; they exist only
 inside the queries of the aggregate models that are checked.
 
-    python -m ingest.disclosure_check [--manifest target/manifest.json]   # exit 1 on any finding
+    python -m ingest.publish.disclosure_check [--manifest target/manifest.json]   # exit 1 on any finding
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.export import ROLES, column_role
+from ingest.publish.export import ROLES, column_role
 
 MARTS_PREFIX = "marts/"
 MIN_CELL_SIZE = "disclosure_min_cell_size"

@@ -5,7 +5,7 @@ store, no warehouse, no dbt needed). Counts come back as nullable integers (`Int
 count is `<NA>`, never a float NaN mixed with real values, and the `is_<count>_suppressed` flags are kept
 beside them (selected automatically when their count is):
 
-    >>> from ingest.epi import read_mart
+    >>> from ingest.publish.epi import read_mart
     >>> flu = read_mart(
     ...     "syndromic_indicators_by_week",
     ...     lake="/path/to/lake",  # default: LAKEHOUSE_LAKE, else $LAKEHOUSE_HOME/lake
@@ -59,7 +59,7 @@ class _Publication:
         self.root = root.rstrip("/")
         self._store: Any = None
         if self.root.startswith("s3://"):
-            from ingest.storage import open_store
+            from ingest.lake.storage import open_store
 
             self._store = open_store(self.root)
         else:

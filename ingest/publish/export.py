@@ -18,7 +18,7 @@ encrypted (only suppressed aggregates leave the encrypted zones):
     publication/data_dictionary.json / .md    every mart and column with its type and description
     publication/_export.json      when, from which build, which marts and row counts (written last)
 
-    python -m ingest.export [--manifest $DBT_TARGET_PATH/manifest.json] [--out DIR] [--k 11]
+    python -m ingest.publish.export [--manifest $DBT_TARGET_PATH/manifest.json] [--out DIR] [--k 11]
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ingest import settings
-from ingest.crypto import load_httpfs
 from ingest.disclosure_attack import check_publication, information_loss, publication_report
 from ingest.exceptions import LakehouseError
-from ingest.keys import open_keystore
-from ingest.storage import ObjectStore, S3Settings, open_store
+from ingest.lake.crypto import load_httpfs
+from ingest.lake.keys import open_keystore
+from ingest.lake.storage import ObjectStore, S3Settings, open_store
 
 PUBLICATION_PREFIX = "publication"
 DEFAULT_K = 11
@@ -233,7 +233,7 @@ def open_warehouse(path: Path, keystore_path: Path | None = None) -> duckdb.Duck
         con.close()
         if "wrong encryption key" not in str(error).lower():
             raise
-        from ingest.warehouse_lock import wrong_key_reason
+        from ingest.build.warehouse_lock import wrong_key_reason
 
         raise ExportError(wrong_key_reason(path, keystore)) from None
     return con

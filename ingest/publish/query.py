@@ -7,7 +7,7 @@ The door must hold against the analyst's SQL itself, so it does not rely on the 
 - exactly one statement, parsed by DuckDB's own parser, and it must be a query (SELECT, WITH, FROM,
   VALUES, DESCRIBE, SHOW...): a string of several statements never reaches `execute`;
 - the result is read in record batches and stops at a row cap, so memory holds one batch, not the result;
-- the audit entry (ingest.audit) records the SHA-256 of the text, the tables the plan scans (through
+- the audit entry (ingest.lake.audit) records the SHA-256 of the text, the tables the plan scans (through
   views, from DuckDB's own plan) and the rows actually handed to the analyst.
 """
 
@@ -27,12 +27,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ingest import audit
-from ingest.crypto import load_httpfs
+from ingest.build.warehouse_lock import wrong_key_reason
 from ingest.exceptions import LakehouseError
-from ingest.keys import KeyStore
-from ingest.storage import ObjectStore
-from ingest.warehouse_lock import wrong_key_reason
+from ingest.lake import audit
+from ingest.lake.crypto import load_httpfs
+from ingest.lake.keys import KeyStore
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "BATCH_ROWS",

@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.contract import Contract
-from ingest.pseudonymise import pseudonymise_patients
-from ingest.read_extract import ExtractFile, UnusableFile, decode, parse_exact
-from ingest.validate import validate
+from ingest.records.pseudonymise import pseudonymise_patients
+from ingest.records.read_extract import ExtractFile, UnusableFile, decode, parse_exact
+from ingest.records.validate import validate
 
 _BOM = b"\xef\xbb\xbf"
 IDENTITY_COLUMNS = ("patient_nir", "patient_nom", "patient_prenom", "patient_date_naissance", "patient_sexe")

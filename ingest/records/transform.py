@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.landed_schema import LANDED_SCHEMAS
-from ingest.pseudonymise import pseudonymise_doctors, pseudonymise_patients
-from ingest.validate import timestamp
+from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.records.pseudonymise import pseudonymise_doctors, pseudonymise_patients
+from ingest.records.validate import timestamp
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""`lakehouse benchmark`: the national-scale benchmark (ingest/benchmark.py). Registered on the main group
-by cli.py. A command, not a test: a full run takes from minutes (1 year) to hours (10 years)."""
+"""`lakehouse benchmark`: the national-scale benchmark (tools/benchmark/national.py). Registered on the main
+group by cli.py. A command, not a test: a full run takes from minutes (1 year) to hours (10 years)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ingest.cli import _date, handle_errors, main, out
+from ingest.cli.pipeline import _date, handle_errors, main, out
 
 
 def _years(value: str | tuple[float, ...]) -> tuple[float, ...]:
@@ -104,7 +104,7 @@ def benchmark(
     Uses its own key store, lake and warehouse in the scratch folder: nothing of yours is touched.
     Needs disk for the extracts and the lake (about 3 GB per year at national scale).
     """
-    from ingest.benchmark import (
+    from tools.benchmark.national import (
         SCALING_COLUMNS,
         BenchmarkConfig,
         result_path,

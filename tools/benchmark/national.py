@@ -1,8 +1,8 @@
 """End-to-end benchmark: generate → ingest → decrypt-and-scan floor → full dbt build → daily load → queries,
 at one or more sizes of history (the scaling curve).
 
-Run by `lakehouse benchmark` (ingest/cli_benchmark.py). Every phase that a user runs as a command runs here
-as that same command in a child process (`python -m ingest.cli ...`, `dbt build`), so its wall time and
+Run by `lakehouse benchmark` (tools/benchmark/__main__.py). Every phase that a user runs as a command runs
+here as that same command in a child process (`python -m ingest.cli ...`, `dbt build`), so its wall time and
 its peak resident memory (`os.wait4`, which covers the child and the processes it waited for: dbt, DuckDB)
 are those of the real thing, and no phase inherits the memory of another. The in-process measurements are
 the floor (DuckDB reading every landed dataset once) and the epidemiologist queries.
@@ -275,8 +275,8 @@ class Bench:
         }
 
     def _landed_rows(self) -> dict[str, int]:
-        from ingest.manifest import all_manifests
-        from ingest.storage import open_store
+        from ingest.lake.manifest import all_manifests
+        from ingest.lake.storage import open_store
 
         counts: dict[str, int] = {}
         for m in all_manifests(open_store(str(self.paths["lake"]))):
@@ -286,10 +286,10 @@ class Bench:
 
     def landed(self) -> tuple[duckdb.DuckDBPyConnection, dict[str, dict[str, list[str]]]]:
         """A DuckDB connection with the raw-zone keys registered, and the committed files per dataset."""
-        from ingest.crypto import connect_duckdb
-        from ingest.dbt_plugin import committed_raw_files
-        from ingest.keys import DataKeyring, open_keystore, register_duckdb_keys
-        from ingest.storage import open_store
+        from ingest.build.dbt_plugin import committed_raw_files
+        from ingest.lake.crypto import connect_duckdb
+        from ingest.lake.keys import DataKeyring, open_keystore, register_duckdb_keys
+        from ingest.lake.storage import open_store
 
         store = open_store(str(self.paths["lake"]))
         keyring = DataKeyring(store, open_keystore(self.paths["keystore"]))
@@ -300,7 +300,7 @@ class Bench:
 
     def floor(self) -> dict[str, Any]:
         """DuckDB decrypting and scanning every landed dataset once: the lower bound of any build."""
-        from ingest.dbt_plugin import lake_view_sql
+        from ingest.build.dbt_plugin import lake_view_sql
 
         con, files = self.landed()
         try:
@@ -327,7 +327,7 @@ class Bench:
     def _copy_once(self, con: duckdb.DuckDBPyConnection, files: dict[str, dict[str, list[str]]]) -> float:
         """Every landed dataset copied once, as it is, into a new encrypted DuckDB file (what a build's
         first tables do before any transformation): what writing the data costs next to reading it."""
-        from ingest.dbt_plugin import lake_view_sql
+        from ingest.build.dbt_plugin import lake_view_sql
 
         target = self.paths["floor_copy"]
         target.unlink(missing_ok=True)
@@ -348,9 +348,9 @@ class Bench:
     ) -> dict[str, Any]:
         """The same sample of landed files read encrypted and as plain copies (same writer settings, no
         encryption), in the same connection: what encryption itself costs DuckDB."""
-        from ingest.crypto import decrypt_parquet, duckdb_read_sql
-        from ingest.keys import DataKeyring, open_keystore
-        from ingest.storage import open_store
+        from ingest.lake.crypto import decrypt_parquet, duckdb_read_sql
+        from ingest.lake.keys import DataKeyring, open_keystore
+        from ingest.lake.storage import open_store
 
         keyring = DataKeyring(open_store(str(self.paths["lake"])), open_keystore(self.paths["keystore"]))
         key_bytes = {k.duckdb_name: k.key for k in keyring.all(zone="raw")}
@@ -426,7 +426,7 @@ class Bench:
         }
 
     def queries(self) -> dict[str, Any]:
-        from ingest.export import open_warehouse
+        from ingest.publish.export import open_warehouse
 
         con = open_warehouse(self.paths["warehouse"], self.paths["keystore"])
         try:
@@ -452,7 +452,7 @@ def _scan(con: duckdb.DuckDBPyConnection, body: str) -> int:
 
 
 def _write_plain(table: Any, target: Path) -> None:
-    from ingest import crypto
+    from ingest.lake import crypto
 
     pq.write_table(
         table,
@@ -498,7 +498,7 @@ def run_benchmark(
     """Every phase of every checkpoint in order; returns the machine-readable result (see
     benchmarks/README.md). `on_checkpoint` gets the result so far after each checkpoint, so that a long
     run that is stopped keeps the checkpoints it finished."""
-    from ingest.keys import init_keystore
+    from ingest.lake.keys import init_keystore
 
     cfg.workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(cfg)
@@ -585,7 +585,7 @@ def ingest_floor(folder: Path, scratch: Path) -> dict[str, Any]:
     Arrow's CSV reader into string columns (those the ingest reads) and written as encrypted Parquet, on
     one process per CPU as the ingest runs, with no checks, no pseudonyms, no manifests and no fsync.
     The ingest's time is quoted against it, as the build's is against the decrypt-and-scan floor."""
-    from ingest.land import find_extract_files
+    from ingest.landing.land import find_extract_files
 
     paths = find_extract_files([folder])
     scratch.mkdir(parents=True, exist_ok=True)
@@ -614,7 +614,7 @@ def _parse_and_encrypt(job: tuple[Path, Path]) -> tuple[str, int]:
     import pyarrow.csv as pa_csv
 
     from ingest.contract import default_contract
-    from ingest.crypto import encrypt_parquet
+    from ingest.lake.crypto import encrypt_parquet
 
     path, target = job
     # The columns the ingest reads: free text it neither checks nor lands is skipped here too.

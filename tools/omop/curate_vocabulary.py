@@ -11,7 +11,7 @@ the Athena folder given (e.g. the public subset in /work/shared/reference/omop_v
 The seeds keep Athena's layout (tab-separated, YYYYMMDD dates, no quoting), so the same staging models
 read them and a full Athena download alike.
 
-    python -m ingest.omop.curate_vocabulary --athena /path/to/athena [--project-dir .]
+    python -m tools.omop.curate_vocabulary --athena /path/to/athena [--project-dir .]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The weekly bulletin: a static HTML page and its PNG figures for one région and one ISO week, built
 only from the published (disclosure-controlled) marts in publication/.
 
-    from ingest.report import build_bulletin
+    from ingest.publish.report import build_bulletin
     page = build_bulletin("11", "2024-W03", out=Path("bulletin"))   # -> bulletin/index.html
 
 or `lakehouse report --region 11 [--week 2024-W03] [--out DIR]`. See docs/report.md.
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ingest import settings
-from ingest.report.data import DEFAULT_SYNDROMES, BulletinData, ReportError, load
+from ingest.publish.report.data import DEFAULT_SYNDROMES, BulletinData, ReportError, load
 
 __all__ = ["DEFAULT_SYNDROMES", "BulletinData", "ReportError", "build_bulletin", "default_output"]
 
@@ -34,8 +34,8 @@ def build_bulletin(
     """Write the bulletin (index.html + PNGs) into `out` (default $LAKEHOUSE_HOME/reports/bulletin-<région>-
     <week>) and return the path of index.html. `week` defaults to the latest complete ISO week."""
     # matplotlib is imported here, not at module level: `lakehouse --help` stays fast.
-    from ingest.report.figures import draw_all
-    from ingest.report.html import render
+    from ingest.publish.report.figures import draw_all
+    from ingest.publish.report.html import render
 
     data = load(region, week, lake=lake, syndromes=syndromes)
     folder = out or default_output(region, data.iso_week)

@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import MaxNLocator
 
-from ingest.report.data import (
+from ingest.publish.report.data import (
     AGE_CLASSES,
     PAST_SEASONS,
     BulletinData,

@@ -18,8 +18,8 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ingest.report.data import BulletinData, SyndromeWeek, season_label
-from ingest.report.figures import MAP_CREDIT, Written
+from ingest.publish.report.data import BulletinData, SyndromeWeek, season_label
+from ingest.publish.report.figures import MAP_CREDIT, Written
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTHS = (

