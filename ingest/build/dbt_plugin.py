@@ -22,7 +22,6 @@ A dataset with no committed file gets an empty view with the landed schema, so `
 from __future__ import annotations
 
 import logging
-import os
 import re
 import tempfile
 from collections import defaultdict
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.flags import get_flags
 
+from ingest import settings
 from ingest.exceptions import ConfigError, KeyStoreError, StorageError
 from ingest.lake import manifest_index
 from ingest.lake.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs, sql_string
@@ -48,10 +48,6 @@ log = logging.getLogger(__name__)
 LAKE_CATALOG = "memory"
 LAKE_SCHEMA = "lake"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _project_dir() -> Path:
-    return Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parents[2]))
 
 
 def _duckdb_types(schema: pa.Schema) -> list[tuple[str, str]]:
@@ -121,24 +117,20 @@ def committed_raw_files(
 class Plugin(BasePlugin):
     """Profile settings, all optional (a setting wins over its environment variable):
 
-    lake             lake root, a folder or s3://bucket/prefix (LAKEHOUSE_LAKE, default .lakehouse/lake)
-    keystore         key store path (LAKEHOUSE_KEYSTORE, default: see ingest.lake.keys)
-    warehouse_path   encrypted DuckDB file (LAKEHOUSE_WAREHOUSE, default .lakehouse/warehouse.duckdb)
+    lake             lake root, a folder or s3://bucket/prefix (LAKEHOUSE_LAKE, default: see ingest.settings)
+    keystore         key store path (LAKEHOUSE_KEYSTORE, default: see ingest.settings)
+    warehouse_path   encrypted DuckDB file (LAKEHOUSE_WAREHOUSE, default: see ingest.settings)
     warehouse_alias  catalog dbt builds into (default warehouse)
     """
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        project = _project_dir()
-        lake = plugin_config.get("lake") or os.environ.get("LAKEHOUSE_LAKE") or ".lakehouse/lake"
+        project = settings.dbt_project_dir()
+        lake = plugin_config.get("lake") or settings.lake_url()
         if "://" not in lake and not Path(lake).is_absolute():
             lake = str(project / lake)
         self.lake_url: str = lake
-        self.keystore_path: str | None = plugin_config.get("keystore") or os.environ.get("LAKEHOUSE_KEYSTORE")
-        warehouse = (
-            plugin_config.get("warehouse_path")
-            or os.environ.get("LAKEHOUSE_WAREHOUSE")
-            or ".lakehouse/warehouse.duckdb"
-        )
+        self.keystore_path = str(settings.keystore_path(plugin_config.get("keystore")))
+        warehouse = plugin_config.get("warehouse_path") or str(settings.warehouse_path())
         if not Path(warehouse).is_absolute():
             warehouse = str(project / warehouse)
         self.warehouse_path: str = warehouse

@@ -1,5 +1,5 @@
 """`lakehouse ai ...`: prediction tasks for AI teams, inside the perimeter (docs/ai-evaluation.md).
-Registered on the main group by cli.py."""
+Registered in ingest/cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ingest import settings
-from ingest.cli.governance import _warehouse_path
-from ingest.cli.pipeline import bound_lake, handle_errors, main, out
+from ingest.cli.common import bound_lake, handle_errors, out
 
 if TYPE_CHECKING:
     from ingest.ai.evaluate import Evaluation
@@ -50,7 +49,7 @@ def _report(
     )
 
 
-@main.group("ai")
+@click.group("ai")
 def ai() -> None:
     """Prediction tasks: extracts for a project, evaluation that lets only aggregates out, baselines."""
 
@@ -74,7 +73,7 @@ def ai_extract(task_file: Path, project_id: str, out_dir: Path | None) -> None:
 
     task = load_task(task_file)
     store, keystore = bound_lake()
-    con = open_locked_warehouse(_warehouse_path(), keystore)
+    con = open_locked_warehouse(settings.warehouse_path(), keystore)
     try:
         result = make_extract(
             con, task, task_file.read_bytes(), project_id, keystore, store, _handout_dir(out_dir)

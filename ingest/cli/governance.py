@@ -1,5 +1,5 @@
 """`lakehouse` commands of the data-protection officer and of analysts' audited access: audit trail,
-queries, key operations, objections, purges and study extracts. Registered on the main group by cli.py."""
+queries, key operations, objections, purges and study extracts. Registered in ingest/cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from ingest import settings
-from ingest.cli.pipeline import _date, bound_lake, err, handle_errors, keys, main, out
+from ingest.cli.common import bound_lake, err, handle_errors, out, parse_date
 from ingest.exceptions import LakehouseError
 
 if TYPE_CHECKING:
@@ -27,12 +27,6 @@ def _store() -> ObjectStore:
     return open_store(settings.lake_url(), S3Settings.from_env())
 
 
-def _warehouse_path() -> Path:
-    import os
-
-    return Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb")
-
-
 class AuditBroken(LakehouseError):
     exit_code = 8
 
@@ -40,7 +34,7 @@ class AuditBroken(LakehouseError):
 # ---------------------------------------------------------------------------------------------------- audit
 
 
-@main.group()
+@click.group()
 def audit() -> None:
     """Read and verify the hash-chained audit trail."""
 
@@ -68,7 +62,7 @@ def audit_verify(expected_head: str | None) -> None:
     if expected_head:
         seq, _, digest = expected_head.partition(":")
         head = (int(seq), digest)
-    result = verify(_store(), open_keystore(), expected_head=head, warehouse=_warehouse_path())
+    result = verify(_store(), open_keystore(), expected_head=head, warehouse=settings.warehouse_path())
     for problem in result.problems:
         err.print(f"Error: {problem}", highlight=False, markup=False)
     if not result.ok:
@@ -98,7 +92,7 @@ def audit_log(last: int) -> None:
 # ---------------------------------------------------------------------------------------------------- query
 
 
-@main.command()
+@click.command()
 @click.argument("sql")
 @click.option(
     "--out", "out_file", type=click.Path(path_type=Path), help="Write the result (.csv or .parquet)."
@@ -118,7 +112,7 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
     from ingest.publish.query import FileSink, PreviewSink, open_locked_warehouse, run_query
 
     store, keystore = bound_lake()
-    con = open_locked_warehouse(_warehouse_path(), keystore)
+    con = open_locked_warehouse(settings.warehouse_path(), keystore)
     preview: list[PreviewSink] = []
 
     def sink_for(schema: pa.Schema) -> FileSink | PreviewSink:
@@ -155,7 +149,7 @@ def query(sql: str, out_file: Path | None, max_rows: int) -> None:
 # ----------------------------------------------------------------------------------------------------- keys
 
 
-@keys.command("rotate")
+@click.command("rotate")
 @click.option("--zone", type=click.Choice(["raw", "quarantine", "warehouse"]), required=True)
 @click.option("--resume", is_flag=True, help="Finish a rotation that was interrupted.")
 @handle_errors
@@ -181,7 +175,7 @@ def keys_rotate(zone: str, resume: bool) -> None:
         )
 
 
-@keys.command("retire")
+@click.command("retire")
 @click.argument("key_id")
 @handle_errors
 def keys_retire(key_id: str) -> None:
@@ -194,7 +188,7 @@ def keys_retire(key_id: str) -> None:
     )
 
 
-@keys.command("remove-master")
+@click.command("remove-master")
 @click.argument("master_key_id")
 @handle_errors
 def keys_remove_master(master_key_id: str) -> None:
@@ -205,7 +199,7 @@ def keys_remove_master(master_key_id: str) -> None:
     out.print(f"Removed master key {master_key_id}", highlight=False)
 
 
-@keys.command("rotate-pseudonym-secret")
+@click.command("rotate-pseudonym-secret")
 @click.option("--yes", is_flag=True, help="Confirm: every pseudonym computed from now on changes.")
 @handle_errors
 def keys_rotate_pseudonym_secret(yes: bool) -> None:
@@ -221,7 +215,7 @@ def keys_rotate_pseudonym_secret(yes: bool) -> None:
 # ----------------------------------------------------------------------------------------------- opposition
 
 
-@main.group()
+@click.group()
 def opposition() -> None:
     """Patients' right to object: record objections (pseudonymised on entry)."""
 
@@ -248,7 +242,7 @@ def _check_birth_date(_ctx: click.Context, _param: click.Parameter, value: date 
 @click.option("--last-name", help="Last name (when there is no NIR; give both when known).")
 @click.option("--first-name", help="First name.")
 @click.option(
-    "--birth-date", type=_date, metavar="YYYY-MM-DD", callback=_check_birth_date, help="Birth date."
+    "--birth-date", type=parse_date, metavar="YYYY-MM-DD", callback=_check_birth_date, help="Birth date."
 )
 @click.option("--sex", type=click.Choice(["M", "F", "I"]), help="Sex.")
 @handle_errors
@@ -280,7 +274,7 @@ def opposition_drop_stale() -> None:
 # ---------------------------------------------------------------------------------------------------- purge
 
 
-@main.command()
+@click.command()
 @click.option("--opposition", "by_opposition", is_flag=True, help="Remove the records of objecting patients.")
 @click.option("--retention", is_flag=True, help="Remove records older than the retention period.")
 @click.option("--years", type=click.IntRange(1), default=20, show_default=True, help="Retention period.")
@@ -307,7 +301,7 @@ def purge(by_opposition: bool, retention: bool, years: int) -> None:
 # -------------------------------------------------------------------------------------------------- extract
 
 
-@main.command()
+@click.command()
 @click.option(
     "--protocol",
     type=click.Path(exists=True, path_type=Path),
@@ -328,7 +322,7 @@ def extract(protocol: Path, sql: str, out_dir: Path) -> None:
 
     (store, keystore), chosen = bound_lake(), load_protocol(protocol)
     # The same door as `query`: a locked connection, one query, or `--sql` could COPY the cohort out.
-    con = open_locked_warehouse(_warehouse_path(), keystore)
+    con = open_locked_warehouse(settings.warehouse_path(), keystore)
     try:
         try:
             single_query(con, sql)

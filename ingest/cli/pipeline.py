@@ -1,85 +1,29 @@
-"""`lakehouse`: the single command-line entry point.
+"""The pipeline's `lakehouse` commands: keys init, generate, ingest, build, export, run, contract-docs.
 
-Thin: parses options, shows progress and results, maps errors to exit codes; the work is in the library.
-Exit codes: 0 ok, 1 data rejected (some rows or files quarantined, with --strict), 2 configuration,
-3 storage, 4 decryption.
-"""
+Thin: parses options, shows progress and results; the work is in the library."""
 
 from __future__ import annotations
 
 import csv
-import os
 import sys
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ingest import settings
 from ingest.build import dbt_output
+from ingest.cli.common import F, bound_lake, err, handle_errors, out, parse_date
 from ingest.exceptions import ConfigError, LakehouseError
-
-F = TypeVar("F", bound=Callable[..., Any])
-# Logs and CI capture the output: without a terminal, rich would wrap tables at 80 columns.
-_WIDTH = None if sys.stdout.isatty() else 200
-out = Console(width=_WIDTH)
-err = Console(stderr=True, width=_WIDTH)
-
-
-def handle_errors(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LakehouseError as e:
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            # soft_wrap: one line whatever its length, so that logs and schedulers see the whole error.
-            err.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False, markup=True, soft_wrap=True)
-            sys.exit(e.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def bound_lake(lake: str | None = None, keystore: Path | None = None) -> tuple[Any, Any]:
-    """(store, key store) of a command, once the lake is known to belong to that key store: every
-    command that reads or writes the lake's data goes through here before it touches anything."""
-    from ingest.lake.keys import open_keystore
-    from ingest.lake.keystore_binding import check_keystore
-    from ingest.lake.storage import S3Settings, open_store
-
-    store = open_store(lake or settings.lake_url(), S3Settings.from_env())
-    opened = open_keystore(keystore)
-    check_keystore(store, opened)
-    return store, opened
-
-
-def _date(value: str) -> date:
-    return datetime.strptime(value, "%Y-%m-%d").date()
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def main(debug: bool) -> None:
-    """Outpatient health-data lakehouse: synthetic extracts, pseudonymised encrypted ingest, dbt build.
-
-    Locations come from the environment (LAKEHOUSE_HOME, LAKEHOUSE_LAKE, LAKEHOUSE_KEYSTORE,
-    LAKEHOUSE_S3_ENDPOINT with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); see docs/configuration.md.
-    """
-
 
 # ---------------------------------------------------------------------------------------------------- keys
 
 
-@main.group()
+@click.group()
 def keys() -> None:
     """Manage the key store (master keys per zone, pseudonymisation secret)."""
 
@@ -102,7 +46,7 @@ def synthetic_data_options(fn: F) -> F:
     options = [
         click.option(
             "--start",
-            type=_date,
+            type=parse_date,
             metavar="YYYY-MM-DD",
             default="2024-01-01",
             show_default=True,
@@ -110,7 +54,7 @@ def synthetic_data_options(fn: F) -> F:
         ),
         click.option(
             "--end",
-            type=_date,
+            type=parse_date,
             metavar="YYYY-MM-DD",
             default="2024-01-31",
             show_default=True,
@@ -140,7 +84,7 @@ def synthetic_data_options(fn: F) -> F:
 # ------------------------------------------------------------------------------------------------ generate
 
 
-@main.command()
+@click.command()
 @click.option(
     "--out",
     "out_dir",
@@ -235,7 +179,7 @@ def _generate(
 # -------------------------------------------------------------------------------------------------- ingest
 
 
-@main.command()
+@click.command()
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--lake", help="Object store root: folder or s3://bucket/prefix [default: LAKEHOUSE_LAKE].")
 @click.option(
@@ -372,7 +316,7 @@ def _write_report_csv(report: Any) -> Path:
 # --------------------------------------------------------------------------------------------------- build
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 @handle_errors
 def build(dbt_args: tuple[str, ...]) -> None:
@@ -387,15 +331,30 @@ def build(dbt_args: tuple[str, ...]) -> None:
     _check_disclosure(dbt_args)
 
 
-def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
+@click.command("disclosure-check")
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="dbt's manifest.json, after `dbt parse` or a build [default: the one in dbt's target path].",
+)
+@handle_errors
+def disclosure_check(manifest_path: Path | None) -> None:
+    """Check that every marts model carries the disclosure tests its output requires (what `build` checks
+    after dbt), without building."""
+    _check_disclosure(manifest_path=manifest_path)
+    out.print("Every marts model carries its disclosure tests.")
+
+
+def _check_disclosure(dbt_args: tuple[str, ...] = (), manifest_path: Path | None = None) -> None:
     import json
 
     from ingest.contract import PROJECT_ROOT
     from ingest.publish.disclosure_check import check_manifest
 
     # The manifest of the build that just ran, wherever dbt was told to write it.
-    target = settings.dbt_target_dir(PROJECT_ROOT, dbt_args)
-    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest_path = manifest_path or settings.dbt_target_dir(PROJECT_ROOT, dbt_args) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     findings = check_manifest(manifest)
     for finding in findings:
         err.print(f"Error: {finding}", highlight=False, markup=False)
@@ -403,8 +362,10 @@ def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
         raise BuildFailed(f"{len(findings)} disclosure-control finding(s) in the marts models")
 
 
-@main.command()
-@click.option("--out", help="Publication root: folder or s3://bucket/prefix [default: the lake root].")
+@click.command()
+@click.option(
+    "--out", "target", help="Publication root: folder or s3://bucket/prefix [default: the lake root]."
+)
 @click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
 @click.option(
     "--linear-attacker",
@@ -412,24 +373,28 @@ def _check_disclosure(dbt_args: tuple[str, ...] = ()) -> None:
     help="Refuse to publish if a reader solving every published relation pins a suppressed count (LP).",
 )
 @handle_errors
-def export(out: str | None, k: int, linear_attacker: bool) -> None:
+def export(target: str | None, k: int, linear_attacker: bool) -> None:
     """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
     dictionary to publication/, outside the encrypted zones."""
-    from ingest.contract import PROJECT_ROOT
-    from ingest.publish.export import main as export_main
-
     bound_lake()
-    os.environ.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
-    manifest = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
-    args = ["--manifest", str(manifest), "--k", str(k)]
-    if out:
-        args += ["--out", out]
-    if linear_attacker:
-        args.append("--linear-attacker")
-    ok = export_main(args) == 0
-    _audit("export", {"k": k, "target": "custom" if out else "lake"}, "success" if ok else "failure")
-    if not ok:
-        raise BuildFailed("export failed (see the message above)")
+    _export(target, k, linear_attacker)
+
+
+def _export(target: str | None, k: int = 11, linear_attacker: bool = False) -> None:
+    from ingest.publish.export import PUBLICATION_PREFIX, export_publication
+
+    audited = {"k": k, "target": "custom" if target else "lake"}
+    try:
+        root, summary = export_publication(target, k=k, linear_attacker=linear_attacker)
+    except LakehouseError as error:
+        _audit("export", audited, "failure")
+        raise BuildFailed(f"export failed: {error}") from error
+    _audit("export", audited, "success")
+    for name, rows in summary["marts"].items():
+        out.print(f"{name}: {rows} rows", highlight=False, markup=False, soft_wrap=True)
+    for line in summary["disclosure_report"]:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    out.print(f"Published to {root}/{PUBLICATION_PREFIX}/", highlight=False, markup=False, soft_wrap=True)
 
 
 def _dbt(command: str, *args: str) -> None:
@@ -438,8 +403,7 @@ def _dbt(command: str, *args: str) -> None:
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see. Given to
     # dbt's process only: this process's environment (a test session's, say) is left as it was.
-    env = {**os.environ, "LAKEHOUSE_LAKE": settings.lake_url()}
-    env.setdefault("LAKEHOUSE_WAREHOUSE", str(settings.home() / "warehouse.duckdb"))
+    env = settings.dbt_environment()
     # dbt's file log at its default level (debug: every statement's SQL) costs a daily build about a
     # tenth of its time, its threads queueing on the log file; errors and each node's outcome stay.
     # DBT_LOG_LEVEL_FILE=debug brings the SQL back when a build needs investigating.
@@ -503,7 +467,7 @@ class BuildFailed(LakehouseError):
 # ----------------------------------------------------------------------------------------------------- run
 
 
-@main.command()
+@click.command()
 @synthetic_data_options
 @click.option(
     "--invalid-share",
@@ -534,10 +498,10 @@ def run(start: date, end: date, n_associations: int, scale: float, invalid_share
     _ingest([extracts], None, None)
     _dbt("build")
     _check_disclosure()
-    export.callback(out=None, k=11, linear_attacker=False)  # type: ignore[misc]
+    _export(None)
 
 
-@main.command("contract-docs")
+@click.command("contract-docs")
 @click.option("--check", is_flag=True, help="Only check that docs/extract-contract.md is up to date.")
 @handle_errors
 def contract_docs(check: bool) -> None:
@@ -565,12 +529,3 @@ def _progress() -> Progress:
         console=err,
         transient=True,
     )
-
-
-# The governance (audit, query, keys rotate/retire, opposition, purge, extract) and report commands live
-# in their own modules; importing them registers them on `main`.
-from ingest.cli import governance as _governance  # noqa: E402, F401
-from ingest.cli import report as _report  # noqa: E402, F401
-
-# Prediction tasks for AI teams (docs/ai-evaluation.md), on its own line to stay apart from the line above.
-__import__("ingest.cli.ai")

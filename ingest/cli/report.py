@@ -1,4 +1,4 @@
-"""`lakehouse report`: the weekly surveillance bulletin of a région. Registered on `main` by cli.py."""
+"""`lakehouse report`: the weekly surveillance bulletin of a région. Registered in ingest/cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ingest.cli.pipeline import handle_errors, main, out
+from ingest.cli.common import handle_errors, out
 
 
-@main.command("report")
+@click.command("report")
 @click.option("--region", required=True, help="INSEE code of the région, e.g. 11 (Île-de-France).")
 @click.option("--week", help="ISO week, e.g. 2024-W03 [default: the latest complete week in the data].")
 @click.option(

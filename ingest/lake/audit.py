@@ -29,7 +29,6 @@ import getpass
 import hashlib
 import hmac
 import json
-import os
 import re
 import socket
 import time
@@ -40,10 +39,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ingest import settings
 from ingest.exceptions import KeyStoreError, LakehouseError, MissingKeyError
 from ingest.lake.keys import KEYS_PREFIX, KeyStore, key_generation, parse_key_id
 from ingest.lake.manifest import MANIFEST_PREFIX, PENDING_PREFIX, Manifest
 from ingest.lake.storage import ObjectStore
+from ingest.settings import ACTOR_ENV
 
 __all__ = [
     "ACTIONS",
@@ -62,7 +63,6 @@ __all__ = [
 AUDIT_PREFIX = "_audit"
 # Outside `_audit/`: removing the trail's folder leaves the head record behind to say it was there.
 HEAD_PATH = "_audit_head.json"
-ACTOR_ENV = "LAKEHOUSE_ACTOR"
 GENESIS_HASH = "0" * 64
 ACTIONS = frozenset(
     {
@@ -109,7 +109,7 @@ def is_safe_name(text: str) -> bool:
 
 def actor() -> str:
     """$LAKEHOUSE_ACTOR (a named operator behind a shared service account), else the OS user."""
-    who = os.environ.get(ACTOR_ENV) or getpass.getuser()
+    who = settings.audit_actor() or getpass.getuser()
     if not _ACTOR.fullmatch(who):
         raise AuditError(f"{ACTOR_ENV} (or the OS user name) must match {_ACTOR.pattern}")
     return who

@@ -29,8 +29,10 @@ import duckdb
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ingest import settings
 from ingest.exceptions import DecryptionError, KeyStoreError, MissingKeyError, ObjectNotFoundError
 from ingest.lake.storage import ObjectStore
+from ingest.settings import DEFAULT_KEYSTORE_PATH, KEYSTORE_ENV
 
 __all__ = [
     "DEFAULT_KEYSTORE_PATH",
@@ -56,8 +58,6 @@ __all__ = [
 Zone = Literal["raw", "quarantine", "warehouse"]
 ZONES: tuple[Zone, ...] = get_args(Zone)
 
-DEFAULT_KEYSTORE_PATH = Path("~/.config/urgent-care-lakehouse/keystore.json")
-KEYSTORE_ENV = "LAKEHOUSE_KEYSTORE"
 KEYS_PREFIX = "_keys"
 
 KEY_BYTES = 32
@@ -184,8 +184,7 @@ class ManagedKeyStore(KeyStore, Protocol):
 
 def keystore_path(path: str | Path | None = None) -> Path:
     """Explicit path, else $LAKEHOUSE_KEYSTORE, else ~/.config/urgent-care-lakehouse/keystore.json."""
-    chosen = path if path is not None else os.environ.get(KEYSTORE_ENV) or DEFAULT_KEYSTORE_PATH
-    return Path(chosen).expanduser().absolute()
+    return settings.keystore_path(path)
 
 
 def _new_keystore_document() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from ingest import settings
 from ingest.exceptions import ConfigError, ObjectNotFoundError, StorageError
 
 __all__ = [
@@ -74,13 +75,7 @@ class S3Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> S3Settings:
         """LAKEHOUSE_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION."""
-        env = os.environ if environ is None else environ
-        return cls(
-            endpoint_url=env.get("LAKEHOUSE_S3_ENDPOINT") or None,
-            key=env.get("AWS_ACCESS_KEY_ID") or None,
-            secret=env.get("AWS_SECRET_ACCESS_KEY") or None,
-            region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or None,
-        )
+        return cls(**settings.s3_environment(environ))
 
     @property
     def endpoint_label(self) -> str:

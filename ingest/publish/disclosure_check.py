@@ -15,17 +15,13 @@ model, when a materialised marts model
 Ephemeral models are exempt: they are never materialised, so nothing can read them; they exist only
 inside the queries of the aggregate models that are checked.
 
-    python -m ingest.publish.disclosure_check [--manifest target/manifest.json]   # exit 1 on any finding
+    lakehouse disclosure-check [--manifest target/manifest.json]   # exit 6 on any finding
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 from ingest.publish.export import ROLES, column_role
 
@@ -133,24 +129,3 @@ def check_manifest(manifest: dict) -> list[Finding]:
                 )
             )
     return findings
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
-    args = parser.parse_args(argv)
-    if not args.manifest.is_file():
-        print(f"Error: no dbt manifest at `{args.manifest}`; run `dbt parse` first.", file=sys.stderr)
-        return 2
-    findings = check_manifest(json.loads(args.manifest.read_text(encoding="utf-8")))
-    for finding in findings:
-        print(f"Error: {finding}", file=sys.stderr)
-    if findings:
-        print(f"{len(findings)} disclosure-control finding(s) in the marts models.", file=sys.stderr)
-        return 1
-    print("Every marts model carries its disclosure tests.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

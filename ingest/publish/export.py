@@ -18,16 +18,13 @@ encrypted (only suppressed aggregates leave the encrypted zones):
     publication/data_dictionary.json / .md    every mart and column with its type and description
     publication/_export.json      when, from which build, which marts and row counts (written last)
 
-    python -m ingest.publish.export [--manifest $DBT_TARGET_PATH/manifest.json] [--out DIR] [--k 11]
+    lakehouse export [--out DIR] [--k 11] [--linear-attacker]
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import os
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,48 +236,27 @@ def open_warehouse(path: Path, keystore_path: Path | None = None) -> duckdb.Duck
     return con
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--manifest", type=Path, default=None, help="default: manifest.json of dbt's target path"
-    )
-    parser.add_argument("--warehouse", type=Path, default=None, help="default: LAKEHOUSE_WAREHOUSE")
-    parser.add_argument("--out", default=None, help="folder or s3:// root; default: the lake root")
-    parser.add_argument("--k", type=int, default=DEFAULT_K, help="disclosure threshold (var disclosure_k)")
-    parser.add_argument(
-        "--linear-attacker",
-        action="store_true",
-        help="refuse to publish if a reader solving the published relations pins a suppressed count",
-    )
-    args = parser.parse_args(argv)
-    warehouse = args.warehouse or Path(
-        os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"
-    )
-    if args.manifest is None:
-        from ingest.contract import PROJECT_ROOT
+def export_publication(
+    target: str | None = None,
+    *,
+    k: int = DEFAULT_K,
+    linear_attacker: bool = False,
+    manifest_path: Path | None = None,
+    warehouse: Path | None = None,
+) -> tuple[str, dict]:
+    """`export` on the marts dbt built: manifest, warehouse and lake root from settings unless given.
+    Returns the publication root and the export's summary."""
+    from ingest.contract import PROJECT_ROOT
 
-        args.manifest = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    warehouse = warehouse or settings.warehouse_path()
+    manifest_path = manifest_path or settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    if not manifest_path.is_file():
+        raise ExportError(f"No dbt manifest at `{manifest_path}`: run dbt build first.")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    root = target or settings.lake_url()
+    store = open_store(root, S3Settings.from_env() if str(root).startswith("s3://") else None)
+    con = open_warehouse(warehouse)
     try:
-        if not args.manifest.is_file():
-            raise ExportError(f"No dbt manifest at `{args.manifest}`: run dbt build first.")
-        manifest = json.loads(args.manifest.read_text(encoding="utf-8"))
-        root = args.out or settings.lake_url()
-        store = open_store(root, S3Settings.from_env() if str(root).startswith("s3://") else None)
-        con = open_warehouse(warehouse)
-        try:
-            summary = export(manifest, con, store, k=args.k, linear_attacker=args.linear_attacker)
-        finally:
-            con.close()
-    except LakehouseError as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
-    for name, rows in summary["marts"].items():
-        print(f"{name}: {rows} rows")
-    for line in summary["disclosure_report"]:
-        print(line)
-    print(f"Published to {root}/{PUBLICATION_PREFIX}/")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return root, export(manifest, con, store, k=k, linear_attacker=linear_attacker)
+    finally:
+        con.close()

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ingest import settings
 from ingest.build.warehouse_lock import wrong_key_reason
 from ingest.exceptions import LakehouseError
 from ingest.lake import audit
@@ -50,8 +51,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ROWS = 1_000_000
-MEMORY_LIMIT_ENV = "LAKEHOUSE_QUERY_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "1GB"
 # Rows per record batch: memory holds about one batch whatever the size of the result.
 BATCH_ROWS = 65_536
 # Refused at connect time (startup-only options); the rest is set, then locked, after the ATTACH.
@@ -116,8 +115,7 @@ def open_locked_warehouse(path: Path, keystore: KeyStore) -> duckdb.DuckDBPyConn
 
 
 def memory_limit() -> str:
-    """$LAKEHOUSE_QUERY_MEMORY_LIMIT (a DuckDB size, e.g. 2GB), else DEFAULT_MEMORY_LIMIT."""
-    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+    return settings.query_memory_limit()
 
 
 def _sql_literal(text: str) -> str:

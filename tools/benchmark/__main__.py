@@ -1,5 +1,6 @@
-"""`lakehouse benchmark`: the national-scale benchmark (tools/benchmark/national.py). Registered on the main
-group by cli.py. A command, not a test: a full run takes from minutes (1 year) to hours (10 years)."""
+"""`./lakehouse benchmark` (or `python -m tools.benchmark` in the checkout): the national-scale benchmark
+(tools/benchmark/national.py), outside the installed package. A command, not a test: a full run takes from
+minutes (1 year) to hours (10 years)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ingest.cli.pipeline import _date, handle_errors, main, out
+from ingest.cli.common import handle_errors, out, parse_date
 
 
 def _years(value: str | tuple[float, ...]) -> tuple[float, ...]:
@@ -27,7 +28,7 @@ def _years(value: str | tuple[float, ...]) -> tuple[float, ...]:
     return years
 
 
-@main.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--years",
     default="1",
@@ -38,7 +39,7 @@ def _years(value: str | tuple[float, ...]) -> tuple[float, ...]:
 )
 @click.option(
     "--start",
-    type=_date,
+    type=parse_date,
     metavar="YYYY-MM-DD",
     default="2015-01-01",
     show_default=True,
@@ -156,3 +157,7 @@ def benchmark(
             table.add_row(*row)
         out.print(table)
     out.print(f"Results: {path}" + (f"; work folder kept: {folder}" if keep else ""), highlight=False)
+
+
+if __name__ == "__main__":
+    benchmark(prog_name="lakehouse benchmark")

@@ -9,8 +9,6 @@ or `lakehouse report --region 11 [--week 2024-W03] [--out DIR]`. See docs/report
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from ingest import settings
@@ -43,8 +41,7 @@ def build_bulletin(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"Cannot create the bulletin folder `{folder}` ({type(exc).__name__})") from exc
-    # matplotlib caches fonts under MPLCONFIGDIR; a read-only or shared HOME must not break the report.
-    os.environ.setdefault("MPLCONFIGDIR", str(Path(tempfile.gettempdir()) / f"lakehouse-mpl-{os.getuid()}"))
+    settings.use_private_matplotlib_cache()
     figures = draw_all(data, folder)
     page = folder / "index.html"
     # Written last, through a temporary name: a reader never sees a page whose figures are missing.

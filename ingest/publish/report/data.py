@@ -23,6 +23,7 @@ import pandas as pd
 
 from ingest.exceptions import ConfigError
 from ingest.publish.epi import _Publication, available_marts, read_mart
+from ingest.settings import PROJECT_ROOT
 
 # The syndromes a regional bulletin leads with (SpF's SOS Médecins bulletins: influenza, bronchiolitis in
 # under-2s, gastroenteritis, COVID-19, then the composite acute respiratory infections and asthma).
@@ -32,7 +33,7 @@ AGE_MIN = {"00-01": 0, "02-14": 2, "15-74": 15, "75+": 75}
 PAST_SEASONS = 5  # as many as the Serfling baseline is trained on
 REQUIRED_MARTS = ("syndromic_indicators_by_week", "epidemic_baseline_by_week")
 _ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-SEEDS = Path(__file__).resolve().parents[3] / "seeds"
+SEEDS = PROJECT_ROOT / "seeds"
 
 # Surveillance periods used only when the publication has no `is_in_surveillance_period` column (older
 # marts). seeds/surveillance has no period of its own; SpF's heat-health surveillance (iCanicule) runs
