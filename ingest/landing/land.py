@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -126,34 +126,94 @@ def quarantine_file_path(batch_id: str) -> str:
     return f"quarantine/files/{batch_id}.bin"
 
 
-@dataclass
-class _Prepared:
-    """A file read, validated and transformed, not yet written (what a worker process hands back)."""
+# What preparing a file found (in a worker process, CPU only): one of the five outcomes below, which the
+# writer then decides on in input order (`Ingestor._decide`).
+
+
+@dataclass(frozen=True)
+class AlreadyLanded:
+    """A batch an earlier run committed: a duplicate."""
 
     f: ExtractFile
-    existing_date: str | None = None  # set for a batch already committed: a duplicate
-    same_content: LandedContent | None = None  # set for the same bytes landed under another name
-    expired: str | None = None  # set for a file older than the retention period: why
-    unusable: UnusableFile | None = None  # set for a file quarantined whole
-    entity_name: str | None = None
-    dataset: str | None = None
-    encoding: str | None = None
-    rows_read: int = 0
-    landed: pa.Table | None = None  # accepted rows, patients on the opposition list already dropped
-    rejected: pa.Table | None = None
-    n_opposed: int = 0
-    opposed_acts: list[tuple[str, str]] = field(default_factory=list)  # (association, act) dropped
+    entity_name: str | None
+    ingested_on: str
+
+
+@dataclass(frozen=True)
+class SameContent:
+    """The same bytes as a file landed under another name: a duplicate."""
+
+    f: ExtractFile
+    entity_name: str | None
+    earlier: LandedContent
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A file older than the retention period: nothing of it is kept."""
+
+    f: ExtractFile
+    entity_name: str | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A file that cannot be read row by row: quarantined whole."""
+
+    f: ExtractFile
+    error: UnusableFile
+
+    @property
+    def entity_name(self) -> None:
+        """Unknown: a name that failed its checks may hold anything."""
+        return None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A file read, validated and pseudonymised, its objectors' rows dropped: what the writer lands."""
+
+    f: ExtractFile
+    entity_name: str
+    dataset: str
+    encoding: str
+    rows_read: int
+    landed: pa.Table  # accepted rows, patients on the opposition list already dropped
+    rejected: pa.Table
+    n_opposed: int
+    opposed_acts: list[tuple[str, str]]  # (association, act) dropped
+
+
+Prepared = AlreadyLanded | SameContent | Expired | Unusable | Batch
+
+
+class _Objectors(NamedTuple):
+    """The rows of an acts file whose patient is on the opposition list."""
+
+    landed: pa.Table  # the accepted rows without theirs
+    n_rows: int
+    acts: list[tuple[str, str]]  # (association, act) dropped: their children are the objectors' too
+    rejected_rows: set[int]  # rows rejected by validation: not kept in quarantine either
 
 
 # Paths handed to the worker pool at a time (bounds the prepared tables held in memory), and per task.
 _WINDOW = 512
 _CHUNK = 8
-_WORKER_INGESTOR: Ingestor | None = None
+# A worker process's ingestor, given by the pool's initializer: inherited through the fork (contract,
+# secret, opposition list), never pickled; only paths go in and prepared files come out.
+_worker_ingestor: Ingestor | None = None
 
 
-def _prepare_in_worker(path: Path) -> _Prepared:
-    assert _WORKER_INGESTOR is not None
-    return _WORKER_INGESTOR.prepare(path)
+def _start_worker(parent_pid: int, ingestor: Ingestor) -> None:
+    global _worker_ingestor
+    die_with_parent(parent_pid)
+    _worker_ingestor = ingestor
+
+
+def _prepare_in_worker(path: Path) -> Prepared:
+    assert _worker_ingestor is not None
+    return _worker_ingestor.prepare(path)
 
 
 def _worker_count(store: ObjectStore, workers: int | None, n_paths: int) -> int:
@@ -232,7 +292,7 @@ class Ingestor:
                 with ThreadPoolExecutor(max_workers=_WRITER_THREADS if n_workers > 1 else 1) as writers:
                     try:
                         for prepared in self._prepared(paths, n_workers):
-                            in_flight.append((prepared.f.name, writers.submit(self._write(prepared))))
+                            in_flight.append((prepared.f.name, writers.submit(self._decide(prepared))))
                             collect(2 * _WRITER_THREADS)
                     except BaseException:
                         # The writes in flight end; their errors (the same dead endpoint, say) must not
@@ -268,52 +328,54 @@ class Ingestor:
                         raise
         return report
 
-    def _prepared(self, paths: list[Path], workers: int) -> Iterator[_Prepared]:
+    def _prepared(self, paths: list[Path], workers: int) -> Iterator[Prepared]:
+        """The files prepared, in input order: here, or in forked worker processes. Windows bound the
+        tables waiting for the writer."""
         if workers <= 1:
             yield from map(self.prepare, paths)
             return
-        global _WORKER_INGESTOR
-        # Forked workers inherit this ingestor (contract, secret, opposition list): nothing is pickled
-        # but paths in and tables out. Windows bound the tables waiting for the writer.
-        _WORKER_INGESTOR = self
-        try:
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
-            ) as pool:
-                for lo in range(0, len(paths), _WINDOW):
-                    yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)
-        finally:
-            _WORKER_INGESTOR = None
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), self)
+        ) as pool:
+            for lo in range(0, len(paths), _WINDOW):
+                yield from pool.map(_prepare_in_worker, paths[lo : lo + _WINDOW], chunksize=_CHUNK)
 
     # ------------------------------------------------------------------------------------------ one file
 
     def ingest_file(self, path: Path) -> FileReport:
-        return self._write(self.prepare(path))()
+        return self._decide(self.prepare(path))()
 
-    def prepare(self, path: Path) -> _Prepared:
-        """Everything but writing: read, check, validate, pseudonymise (CPU only; reads the store)."""
+    def prepare(self, path: Path) -> Prepared:
+        """Everything but writing (CPU only; reads the store): whether the file is to be landed at all,
+        then its rows read, validated, pseudonymised and cleared of objectors."""
         f = open_extract(path, self.contract)
+        return self._not_to_land(f) or self._read_batch(f)
+
+    def _not_to_land(self, f: ExtractFile) -> AlreadyLanded | SameContent | Expired | None:
         existing = read_manifest(self.store, f.batch_id)
         if existing is not None:
-            return _Prepared(f, existing_date=existing.ingested_at[:10], entity_name=existing.entity)
+            return AlreadyLanded(f, existing.entity, existing.ingested_at[:10])
         same = landed_content(self.store, f.sha256) if self._dated_records(f.entity_name) else None
         # The marker is written after its batch's manifest; a batch rolled back since has none.
         if same is not None and read_manifest(self.store, same.batch_id) is not None:
-            return _Prepared(f, same_content=same, entity_name=f.entity_name)
+            return SameContent(f, f.entity_name, same)
         if f.extract_date is not None and self.retention_cutoff and f.extract_date < self.retention_cutoff:
             # Nothing of it is kept, not even in quarantine: the retention period applies to every zone.
             why = (
                 f"extract date {f.extract_date.isoformat()} is older than the retention period "
                 f"(nothing before {self.retention_cutoff.isoformat()} is kept): not landed"
             )
-            return _Prepared(f, expired=why, entity_name=f.entity_name)
+            return Expired(f, f.entity_name, why)
+        return None
+
+    def _read_batch(self, f: ExtractFile) -> Unusable | Batch:
         try:
             entity = check_name(f, self.contract)
             text, encoding = decode(f)
             parsed = parse(f, text, encoding, entity, self.contract.delimiter, utf8=utf8_bytes(f, encoding))
         except UnusableFile as e:
-            return _Prepared(f, unusable=e)
+            return Unusable(f, e)
         assert f.extract_date is not None and f.association_id is not None
         checked = validate(
             parsed.columns,
@@ -338,77 +400,86 @@ class Ingestor:
             accepted = {k: v.take(pa.array(ok_idx)) for k, v in checked.typed.items()}
             accepted_lines = parsed.lines[ok_idx]
         landed = to_landed(entity.dataset, accepted, accepted_lines, self.secret, lineage)
-        opposed_acts: list[tuple[str, str]] = []
-        n_opposed = 0
-        rejected_opposed: set[int] = set()
-        if entity.dataset == "acts" and self.opposition is not None:
-            rejected_opposed = self._rejected_objectors(checked)
-            # Their act numbers are remembered too: the act's children are the objector's.
-            act_ids = parsed.columns["num_acte"].take(pa.array(sorted(rejected_opposed), pa.int64()))
-            opposed_acts += [(f.association_id, a) for a in act_ids.to_pylist() if a]
-            n_opposed += len(rejected_opposed)
-            opposed = self.opposition.is_opposed(landed.column("patient_pseudonym"))
-            if opposed.any():
-                dropped = landed.filter(pa.array(opposed))
-                opposed_acts += list(
-                    zip(
-                        dropped.column("association_id").to_pylist(),
-                        dropped.column("act_id").to_pylist(),
-                        strict=True,
-                    )
-                )
-                landed, n_opposed = landed.filter(pa.array(~opposed)), n_opposed + int(opposed.sum())
-        rejected = self._rejected_rows(f, entity, parsed, checked, lineage, skip=rejected_opposed)
-        return _Prepared(
+        objectors = self._drop_objectors(f, entity, parsed, checked, landed)
+        rejected = self._rejected_rows(f, entity, parsed, checked, lineage, skip=objectors.rejected_rows)
+        return Batch(
             f,
             entity_name=entity.name,
             dataset=entity.dataset,
             encoding=parsed.encoding,
             rows_read=parsed.rows_read,
-            landed=landed,
+            landed=objectors.landed,
             rejected=rejected,
-            n_opposed=n_opposed,
-            opposed_acts=opposed_acts,
+            n_opposed=objectors.n_rows,
+            opposed_acts=objectors.acts,
         )
 
-    def _write(self, p: _Prepared) -> Callable[[], FileReport]:
+    def _drop_objectors(
+        self, f: ExtractFile, entity: Entity, parsed: ParsedFile, checked: Validated, landed: pa.Table
+    ) -> _Objectors:
+        """Rows of an acts file whose patient objects, accepted or rejected: kept nowhere."""
+        if entity.dataset != "acts" or self.opposition is None:
+            return _Objectors(landed, 0, [], set())
+        assert f.association_id is not None
+        rejected_opposed = self._rejected_objectors(checked)
+        # Their act numbers are remembered too: the act's children are the objector's.
+        act_ids = parsed.columns["num_acte"].take(pa.array(sorted(rejected_opposed), pa.int64()))
+        opposed_acts = [(f.association_id, a) for a in act_ids.to_pylist() if a]
+        n_opposed = len(rejected_opposed)
+        opposed = self.opposition.is_opposed(landed.column("patient_pseudonym"))
+        if opposed.any():
+            dropped = landed.filter(pa.array(opposed))
+            opposed_acts += list(
+                zip(
+                    dropped.column("association_id").to_pylist(),
+                    dropped.column("act_id").to_pylist(),
+                    strict=True,
+                )
+            )
+            landed, n_opposed = landed.filter(pa.array(~opposed)), n_opposed + int(opposed.sum())
+        return _Objectors(landed, n_opposed, opposed_acts, rejected_opposed)
+
+    def _decide(self, p: Prepared) -> Callable[[], FileReport]:
         """Decide, in input order, what to do with one prepared file; returns the writing itself (safe to
         run on another thread). A batch seen earlier in this run (the same file under two paths) is a
         duplicate, as it would have been had the first one been written first."""
         f = p.f
-        if p.existing_date is None and f.batch_id in self._seen_batches:
-            p.existing_date = datetime.now(UTC).date().isoformat()
-        if p.existing_date is None and p.same_content is None and p.unusable is None:
-            p.same_content = self._seen_content.get(f.sha256) if self._dated_records(p.entity_name) else None
-        if p.same_content is not None:
-            same = p.same_content
-            report = FileReport(
-                file=f.name,
-                status="duplicate",
-                entity=p.entity_name,
-                message=f"same content as `{same.source_file}`, already landed on {same.ingested_at[:10]} "
-                f"(batch {same.batch_id[:12]}): not landed again under another name",
+        ingested_on = p.ingested_on if isinstance(p, AlreadyLanded) else None
+        if ingested_on is None and f.batch_id in self._seen_batches:
+            ingested_on = datetime.now(UTC).date().isoformat()
+        earlier = p.earlier if isinstance(p, SameContent) else None
+        if earlier is None and ingested_on is None and not isinstance(p, Unusable):
+            earlier = self._seen_content.get(f.sha256) if self._dated_records(p.entity_name) else None
+        if earlier is not None:
+            return _reported(
+                FileReport(
+                    file=f.name,
+                    status="duplicate",
+                    entity=p.entity_name,
+                    message=f"same content as `{earlier.source_file}`, already landed on "
+                    f"{earlier.ingested_at[:10]} (batch {earlier.batch_id[:12]}): not landed again under "
+                    "another name",
+                )
             )
-            return lambda: report
-        if p.expired is not None:
-            report = FileReport(file=f.name, status="expired", entity=p.entity_name, message=p.expired)
-            return lambda: report
-        if p.existing_date is not None:
-            report = FileReport(
-                file=f.name,
-                status="duplicate",
-                entity=p.entity_name,
-                message=f"already ingested on {p.existing_date} (batch {f.batch_id[:12]})",
+        if isinstance(p, Expired):
+            return _reported(FileReport(file=f.name, status="expired", entity=p.entity_name, message=p.why))
+        if ingested_on is not None:
+            return _reported(
+                FileReport(
+                    file=f.name,
+                    status="duplicate",
+                    entity=p.entity_name,
+                    message=f"already ingested on {ingested_on} (batch {f.batch_id[:12]})",
+                )
             )
-            return lambda: report
+        assert isinstance(p, Unusable | Batch)
         self._seen_batches.add(f.batch_id)
-        if p.unusable is None and p.rows_read and self._dated_records(p.entity_name):
+        if isinstance(p, Unusable):
+            stripped = self._strip_objectors(f)
+            return lambda: self._quarantine_file(f, p.error, stripped)
+        if p.rows_read and self._dated_records(p.entity_name):
             now = datetime.now(UTC).isoformat(timespec="seconds")
             self._seen_content[f.sha256] = LandedContent(f.batch_id, f.name, now)
-        if p.unusable is not None:
-            unusable = p.unusable
-            stripped = self._strip_objectors(f)
-            return lambda: self._quarantine_file(f, unusable, stripped)
         return self._land(p)
 
     def _strip_objectors(self, f: ExtractFile) -> Stripped:
@@ -492,11 +563,8 @@ class Ingestor:
             message=e.message,
         )
 
-    def _land(self, p: _Prepared) -> Callable[[], FileReport]:
+    def _land(self, p: Batch) -> Callable[[], FileReport]:
         """Applies the opposition list to acts' children (order-dependent), then returns the writing."""
-        f = p.f
-        assert f.extract_date is not None and f.association_id is not None
-        assert p.dataset is not None and p.landed is not None and p.rejected is not None
         dataset = p.dataset
         new_acts = set(p.opposed_acts) - self._opposed_acts
         if new_acts:
@@ -513,11 +581,10 @@ class Ingestor:
         return lambda: self._write_batch(p, landed, rejected, n_opposed, reasons)
 
     def _write_batch(
-        self, p: _Prepared, landed: pa.Table, rejected: pa.Table, n_opposed: int, reasons: Counter[str]
+        self, p: Batch, landed: pa.Table, rejected: pa.Table, n_opposed: int, reasons: Counter[str]
     ) -> FileReport:
         f, dataset = p.f, p.dataset
         assert f.extract_date is not None and f.association_id is not None
-        assert dataset is not None and rejected is not None
         period = f.extract_date.strftime("%Y-%m")
         outputs: list[tuple[str, pa.Table, str]] = []
         if landed.num_rows:
@@ -661,3 +728,8 @@ class Ingestor:
             "_contract_version": [lineage.contract_version] * n,
         }
         return pa.Table.from_pydict(cols, schema=QUARANTINE_SCHEMA)
+
+
+def _reported(report: FileReport) -> Callable[[], FileReport]:
+    """A decision with nothing to write."""
+    return lambda: report
