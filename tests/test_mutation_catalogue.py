@@ -45,7 +45,7 @@ def test_the_catalogue_covers_every_critical_area() -> None:
 
 @pytest.mark.slow
 def test_the_runner_kills_a_mutation_in_a_copy_and_leaves_the_tree_alone(tmp_path: Path) -> None:
-    target = PROJECT / "ingest" / "validate.py"
+    target = PROJECT / "ingest" / "records" / "validate.py"
     before = hashlib.sha256(target.read_bytes()).hexdigest()
     command = [
         sys.executable,
