@@ -124,7 +124,7 @@ def benchmark(
         log=lambda phase: out.print(f"[dim]… {phase}[/dim]"),
     )  # fmt: skip
     path = result_path(results_dir)
-    command = "lakehouse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "lakehouse benchmark " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
     def checkpoint_done(result: dict[str, object]) -> None:
         result["command"] = command
