@@ -10,7 +10,7 @@ import argparse
 
 import pandas as pd
 
-from ingest.epi import read_mart
+from ingest.publish.epi import read_mart
 
 
 def week_table(lake: str, region: str, week: str | None) -> pd.DataFrame:

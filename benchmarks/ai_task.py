@@ -28,9 +28,9 @@ from ingest.ai.evaluate import evaluate_predictions
 from ingest.ai.extract import handout_key, load_reference, make_extract, read_handout
 from ingest.ai.features import build_cohort
 from ingest.ai.task import load_task, with_periods
-from ingest.export import open_warehouse
-from ingest.keys import open_keystore
-from ingest.storage import open_store
+from ingest.lake.keys import open_keystore
+from ingest.lake.storage import open_store
+from ingest.publish.export import open_warehouse
 
 
 def _peak_mb() -> float:

@@ -3,7 +3,7 @@ phases it measured stay as they are, the others run (the same `Bench` code), and
 rewritten in place. A ten-year national run spends half an hour generating and landing its history; a
 failure in a later phase should not cost that again.
 
-    .venv/bin/python benchmarks/continue_checkpoint.py --workdir /tmp/nat10 \\
+    .venv/bin/python -m benchmarks.continue_checkpoint --workdir /tmp/nat10 \\
         --results benchmarks/results/<timestamp>.json [--plain-sample-files 500] [--redo build,queries]
 
 `--redo` measures those phases again after a change of the code (delete the warehouse file first: a full
@@ -18,7 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from ingest.benchmark import Bench, BenchmarkConfig, run_checkpoint, summary_rows, write_result
+from tools.benchmark.national import Bench, BenchmarkConfig, run_checkpoint, summary_rows, write_result
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ code: generate one day (daily files, all associations), ingest it, `dbt build` (
 figures as JSON. Used to measure a change of the daily build on a warehouse already built at scale,
 without rebuilding it.
 
-    .venv/bin/python benchmarks/daily_load.py --workdir /tmp/bench1 --day 2016-01-02 [--associations 64]
+    .venv/bin/python -m benchmarks.daily_load --workdir /tmp/bench1 --day 2016-01-02 [--associations 64]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from ingest.benchmark import Bench, BenchmarkConfig
+from tools.benchmark.national import Bench, BenchmarkConfig
 
 
 def main() -> None:

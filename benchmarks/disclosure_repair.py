@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ingest.disclosure_attack import FAMILY_MARTS, STATS_TABLE
 from ingest.disclosure_repair import every_relation, published_cells, repair
-from ingest.export import open_warehouse
+from ingest.publish.export import open_warehouse
 
 CELLS = "warehouse.epidemiology.disclosure_controlled_cells"
 # The struct of macros/disclosure/epidemiology_margins.sql (epidemiology_attacker_cell), as dicts.

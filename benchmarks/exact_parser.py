@@ -1,6 +1,6 @@
 """The exact CSV parser on an irregular file: a diagnoses file of N rows with one unclosed quote near the
-top (which sends the file to the exact parser, ingest/read_extract.py). Prints, as JSON, the best of three
-timings, the peak memory (tracemalloc) and how many rows were read for how many data lines: before the
+top (which sends the file to the exact parser, ingest/records/read_extract.py). Prints, as JSON, the best of
+three timings, the peak memory (tracemalloc) and how many rows were read for how many data lines: before the
 row-loss fix, the unclosed quote swallowed the rows after it up to the csv field size limit.
 
 With --compare REV, the same for the parser of that git revision (read with `git show`), e.g. the
@@ -25,14 +25,17 @@ from pathlib import Path
 from types import ModuleType
 
 from ingest.contract import PROJECT_ROOT, default_contract
-from ingest.read_extract import ExtractFile, parse_exact
+from ingest.records.read_extract import ExtractFile, parse_exact
 
 NAME = "A75001_20240115_diagnostics.csv"
 
 
 def _module_at(rev: str, folder: Path) -> ModuleType:
     source = subprocess.run(
-        ["git", "show", f"{rev}:ingest/read_extract.py"], cwd=PROJECT_ROOT, capture_output=True, check=True
+        ["git", "show", f"{rev}:ingest/records/read_extract.py"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
     ).stdout
     path = folder / f"read_extract_{rev}.py"
     path.write_bytes(source)

@@ -1,5 +1,5 @@
 """What listing the committed raw files costs a build as manifests accumulate, without and with the
-cache of ingest/manifest_index.py. Writes N manifests (one per daily file: a network sending daily
+cache of ingest/lake/manifest_index.py. Writes N manifests (one per daily file: a network sending daily
 files writes ~140,000 a year) into a scratch local lake, then times:
   - reading every manifest (what each build did before the cache),
   - the first cached call (reads them all and writes the cache),
@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.manifest import Manifest, Output, all_manifests, manifest_path
-from ingest.manifest_index import committed_raw_files
-from ingest.storage import open_store
+from ingest.lake.manifest import Manifest, Output, all_manifests, manifest_path
+from ingest.lake.manifest_index import committed_raw_files
+from ingest.lake.storage import open_store
 
 
 def _manifest(i: int) -> Manifest:

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BUILD = """
 import sys
-from ingest.crypto import connect_duckdb
-from ingest.keys import init_keystore, open_keystore
+from ingest.lake.crypto import connect_duckdb
+from ingest.lake.keys import init_keystore, open_keystore
 from ingest import settings
 init_keystore()
 con = connect_duckdb()
@@ -44,8 +44,8 @@ MATERIALISED = """
 import sys
 from pathlib import Path
 import pyarrow.parquet as pq
-from ingest.keys import open_keystore
-from ingest.query import open_locked_warehouse
+from ingest.lake.keys import open_keystore
+from ingest.publish.query import open_locked_warehouse
 con = open_locked_warehouse(Path(sys.argv[1]), open_keystore())
 pq.write_table(con.execute("select * from cdm.big").to_arrow_table(), sys.argv[2])
 """

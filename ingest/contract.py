@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 
 from ingest.exceptions import ContractError
+from ingest.settings import PROJECT_ROOT
 
 ColumnType = Literal["string", "code", "integer", "decimal", "date", "time"]
 Identifying = Literal["drop", "pseudonym", "generalise"]
@@ -20,7 +21,6 @@ CONTRACT_DIR = Path(__file__).parent / "contract"
 DEFAULT_CONTRACT = CONTRACT_DIR / "extract_contract_v1.yaml"
 # Seeds are the single home of the network's code lists, shared with dbt; paths in the contract are
 # relative to the project root.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _TYPES = {"string", "code", "integer", "decimal", "date", "time"}
 _IDENTIFYING = {"drop", "pseudonym", "generalise"}
 

@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     from collections import Counter
 
     from ingest import settings
-    from ingest.export import open_warehouse, published_marts
+    from ingest.publish.export import open_warehouse, published_marts
 
     parser = argparse.ArgumentParser(description="The linear attacker on the published marts of a warehouse.")
     parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))

@@ -1,19 +1,38 @@
-"""Where things are: one place that reads the environment, shared by the CLI, the dbt plugin and tests.
+"""Where things are and how they are tuned: the one module that reads the environment and holds the defaults,
+shared by the CLI, the dbt plugin and tests. Every other module asks here.
 
 LAKEHOUSE_HOME         working folder for local state (default ./.lakehouse)
 LAKEHOUSE_LAKE         object store root, a folder or s3://bucket/prefix (default $LAKEHOUSE_HOME/lake)
-LAKEHOUSE_KEYSTORE     key store file, outside the repo and the lake (see ingest.keys.keystore_path)
-LAKEHOUSE_S3_ENDPOINT  S3-compatible endpoint URL, with the AWS_* credentials (default: AWS)
+LAKEHOUSE_WAREHOUSE    encrypted DuckDB file dbt builds (default $LAKEHOUSE_HOME/warehouse.duckdb)
+LAKEHOUSE_KEYSTORE     key store file, outside the repo and the lake (default under ~/.config)
+LAKEHOUSE_S3_ENDPOINT  S3-compatible endpoint URL, with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+                       AWS_DEFAULT_REGION (or AWS_REGION) (default: AWS)
 LAKEHOUSE_MAX_EXTRACT_BYTES  largest extract file ingest reads (default 256 MiB)
+LAKEHOUSE_ACTOR        who the audit trail names (default: the OS user)
+LAKEHOUSE_QUERY_MEMORY_LIMIT  DuckDB memory limit of `lakehouse query` (default 1GB)
+DBT_PROJECT_DIR, DBT_TARGET_PATH  where dbt's project and output are (default: this checkout, `target`)
+
+profiles.yml reads LAKEHOUSE_DBT_TARGET and LAKEHOUSE_DUCKDB_MEMORY_LIMIT itself (dbt's own env_var).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
+
+# The checkout: dbt's project, seeds and docs sit beside the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+KEYSTORE_ENV = "LAKEHOUSE_KEYSTORE"
+# Outside the repository and the lake, so that neither a commit nor a copy of the lake carries the keys.
+DEFAULT_KEYSTORE_PATH = Path("~/.config/urgent-care-lakehouse/keystore.json")
+ACTOR_ENV = "LAKEHOUSE_ACTOR"
+QUERY_MEMORY_LIMIT_ENV = "LAKEHOUSE_QUERY_MEMORY_LIMIT"
+DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 
 
 def home() -> Path:
@@ -51,11 +70,57 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("LAKEHOUSE_WAREHOUSE") or home() / "warehouse.duckdb").absolute()
 
 
+def keystore_path(path: str | Path | None = None) -> Path:
+    """Explicit path, else $LAKEHOUSE_KEYSTORE, else ~/.config/urgent-care-lakehouse/keystore.json."""
+    chosen = path if path is not None else os.environ.get(KEYSTORE_ENV) or DEFAULT_KEYSTORE_PATH
+    return Path(chosen).expanduser().absolute()
+
+
+def s3_environment(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """The S3 endpoint and credentials: LAKEHOUSE_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_DEFAULT_REGION (or AWS_REGION); None where unset, so that botocore decides."""
+    env = os.environ if environ is None else environ
+    return {
+        "endpoint_url": env.get("LAKEHOUSE_S3_ENDPOINT") or None,
+        "key": env.get("AWS_ACCESS_KEY_ID") or None,
+        "secret": env.get("AWS_SECRET_ACCESS_KEY") or None,
+        "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or None,
+    }
+
+
+def audit_actor() -> str | None:
+    """$LAKEHOUSE_ACTOR: a named operator behind a shared service account (None: the OS user)."""
+    return os.environ.get(ACTOR_ENV) or None
+
+
+def query_memory_limit() -> str:
+    """$LAKEHOUSE_QUERY_MEMORY_LIMIT (a DuckDB size, e.g. 2GB), else 1GB."""
+    return os.environ.get(QUERY_MEMORY_LIMIT_ENV) or DEFAULT_QUERY_MEMORY_LIMIT
+
+
+def use_private_matplotlib_cache() -> None:
+    """matplotlib caches fonts under MPLCONFIGDIR; a read-only or shared HOME must not break a figure."""
+    os.environ.setdefault("MPLCONFIGDIR", str(Path(tempfile.gettempdir()) / f"lakehouse-mpl-{os.getuid()}"))
+
+
 def extracts_dir() -> Path:
     return home() / "extracts"
 
 
-# dbt's file log level for the builds the lakehouse runs (see ingest/cli.py `_dbt`).
+def dbt_project_dir() -> Path:
+    """$DBT_PROJECT_DIR, else this checkout."""
+    return Path(os.environ.get("DBT_PROJECT_DIR") or PROJECT_ROOT)
+
+
+def dbt_environment() -> dict[str, str]:
+    """The environment of a dbt child process: this one's, with the lake and warehouse resolved here, so
+    that dbt's profile sees what the other commands see (this process's environment is left as it was)."""
+    env = {**os.environ, "LAKEHOUSE_LAKE": lake_url()}
+    env.setdefault("LAKEHOUSE_WAREHOUSE", str(warehouse_path()))
+    return env
+
+
+# dbt's file log level for the builds the lakehouse runs (see ingest/cli/pipeline.py `_dbt`).
 DBT_FILE_LOG_LEVEL = "info"
 
 

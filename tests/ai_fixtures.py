@@ -11,9 +11,9 @@ import pyarrow as pa
 
 from ingest.ai.extract import store_reference
 from ingest.ai.task import PredictionTask, load_task
-from ingest.keys import KeyStore
-from ingest.pseudonymise import hmac_pseudonyms
-from ingest.storage import ObjectStore
+from ingest.lake.keys import KeyStore
+from ingest.lake.storage import ObjectStore
+from ingest.records.pseudonymise import hmac_pseudonyms
 
 TASK_FILE = Path(__file__).resolve().parent.parent / "tasks" / "ed_referral_after_act.yaml"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ingest.keys import LocalKeyStore, init_keystore, open_keystore
-from ingest.storage import ObjectStore, RetryPolicy, S3Settings, open_store
+from ingest.lake.keys import LocalKeyStore, init_keystore, open_keystore
+from ingest.lake.storage import ObjectStore, RetryPolicy, S3Settings, open_store
 
 # Moto accepts any credentials; these only have to be non-empty.
 DUMMY_KEY_ID = "testing-key-id"

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from ingest.contract import PROJECT_ROOT, default_contract
-from ingest.opposition import Identity
+from ingest.governance.opposition import Identity
 
 # Values that must never be found in the lake after ingest.
 IDENTIFIERS = {

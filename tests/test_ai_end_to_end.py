@@ -25,16 +25,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ingest import audit
 from ingest.ai.extract import LABEL_COLUMN, handout_key, load_reference, read_handout
 from ingest.ai.task import load_task
 from ingest.cli import main
 from ingest.exceptions import DecryptionError
-from ingest.export import open_warehouse
-from ingest.keys import init_keystore, open_keystore
-from ingest.land import Ingestor, find_extract_files
-from ingest.pseudonymise import hmac_pseudonyms
-from ingest.storage import open_store
+from ingest.lake import audit
+from ingest.lake.keys import init_keystore, open_keystore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
+from ingest.publish.export import open_warehouse
+from ingest.records.pseudonymise import hmac_pseudonyms
 from ingest.synth import generate_extracts
 from tests.ai_fixtures import TASK_FILE
 

@@ -13,7 +13,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest import audit
 from ingest.ai import metrics
 from ingest.ai.evaluate import (
     BudgetExhausted,
@@ -25,8 +24,9 @@ from ingest.ai.evaluate import (
     read_submission,
 )
 from ingest.ai.report import write_report
-from ingest.keys import LocalKeyStore
-from ingest.storage import ObjectStore
+from ingest.lake import audit
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore
 from tests.ai_fixtures import informative_predictions, shipped_task, stored_reference, submission
 
 PROJECT = "startup-a"

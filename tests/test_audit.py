@@ -13,13 +13,18 @@ from typing import Any
 
 import pytest
 
-from ingest import audit
-from ingest.keys import LocalKeyStore, init_keystore
-from ingest.land import Ingestor
-from ingest.opposition import Identity, add_identities
-from ingest.purge import purge_opposition
-from ingest.rotation import remove_master_key, retire_data_key, rotate_master_key, rotate_pseudonym_secret
-from ingest.storage import ObjectStore
+from ingest.governance.opposition import Identity, add_identities
+from ingest.governance.purge import purge_opposition
+from ingest.governance.rotation import (
+    remove_master_key,
+    retire_data_key,
+    rotate_master_key,
+    rotate_pseudonym_secret,
+)
+from ingest.lake import audit
+from ingest.lake.keys import LocalKeyStore, init_keystore
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
 from tests.extract_builder import NIR
 from tests.test_purge import build_lake
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.benchmark import QUERIES
+from tools.benchmark.national import QUERIES
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +20,11 @@ def test_benchmark_small_scaling_run_writes_sane_figures(tmp_path: Path) -> None
     work = tmp_path / "work"
     proc = subprocess.run(
         [
-            sys.executable, "-m", "ingest.cli", "benchmark", "--years", "0.01,0.02", "--associations", "1",
+            sys.executable, "-m", "tools.benchmark", "--years", "0.01,0.02", "--associations", "1",
             "--scale", "0.1", "--repeats", "1", "--plain-sample-files", "5", "--history-files", "day",
             "--workdir", str(work), "--results", str(results),
         ],
-        capture_output=True, text=True, check=False, timeout=600,
+        capture_output=True, text=True, check=False, timeout=600, cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (path,) = results.glob("*.json")

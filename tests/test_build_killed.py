@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import open_store
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor
 from tests.test_dbt_build import PROJECT, make_extracts, open_warehouse
 
 pytestmark = pytest.mark.slow

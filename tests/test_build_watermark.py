@@ -13,10 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.crypto import load_httpfs
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor, find_extract_files
-from ingest.storage import open_store
+from ingest.lake.crypto import load_httpfs
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
 from ingest.synth import generate_extracts
 from tests.test_dbt_build import dbt
 from tests.test_incremental_build import _query

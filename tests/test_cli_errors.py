@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.keys import LocalKeyStore
+from ingest.lake.keys import LocalKeyStore
 from tests.extract_builder import NIR
 
 
@@ -94,15 +94,15 @@ _HOLDERS = {
     # A `lakehouse build` in progress holds the warehouse lock for the life of its dbt run.
     "build": """
         from pathlib import Path
-        from ingest.warehouse_lock import hold_warehouse
+        from ingest.build.warehouse_lock import hold_warehouse
         with hold_warehouse(Path({warehouse!r}), "build"):
             print("ready", flush=True)
             time.sleep(60)
         """,
     # A dbt run started by hand (or an analyst's session) holds DuckDB's own lock on the file.
     "duckdb": """
-        from ingest.crypto import connect_duckdb
-        from ingest.keys import open_keystore
+        from ingest.lake.crypto import connect_duckdb
+        from ingest.lake.keys import open_keystore
         con = connect_duckdb()
         key = open_keystore().warehouse_db_key()
         con.execute(f"attach '{warehouse}' as w (encryption_key '{{key}}')")
@@ -143,8 +143,8 @@ def test_a_second_build_is_told_another_holds_the_warehouse(
 def test_build_check_and_export_read_the_manifest_of_dbt_target_path(
     home: Path, keystore: LocalKeyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.cli import BuildFailed, _check_disclosure
-    from ingest.crypto import connect_duckdb
+    from ingest.cli.pipeline import BuildFailed, _check_disclosure
+    from ingest.lake.crypto import connect_duckdb
 
     untested = {
         "resource_type": "model",
@@ -189,7 +189,7 @@ def test_a_warehouse_the_key_store_does_not_open(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ingest.crypto import connect_duckdb
+    from ingest.lake.crypto import connect_duckdb
 
     # The export reads dbt's manifest before the warehouse: give it one, whatever the checkout holds.
     target = tmp_path / "target"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest import audit
 from ingest.cli import main
-from ingest.crypto import connect_duckdb
-from ingest.keys import LocalKeyStore
-from ingest.storage import open_store
+from ingest.lake import audit
+from ingest.lake.crypto import connect_duckdb
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import open_store
 from tests.extract_builder import NIR, act_row, write_extract
 
 

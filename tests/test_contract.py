@@ -9,7 +9,7 @@ import pytest
 from ingest.contract import PROJECT_ROOT, default_contract, load_contract
 from ingest.contract_docs import render_markdown
 from ingest.exceptions import ContractError
-from ingest.landed_schema import LANDED_SCHEMAS, LINEAGE_FIELDS, PARTITION_FIELDS
+from ingest.lake.landed_schema import LANDED_SCHEMAS, LINEAGE_FIELDS, PARTITION_FIELDS
 
 
 def test_human_readable_contract_is_generated_from_the_yaml() -> None:

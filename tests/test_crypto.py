@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.crypto import (
+from ingest.exceptions import ConfigError, DecryptionError
+from ingest.lake.crypto import (
     ROW_GROUP_SIZE,
     configure_duckdb_s3,
     connect_duckdb,
@@ -26,9 +27,8 @@ from ingest.crypto import (
     encrypt_parquet,
     httpfs_extension_path,
 )
-from ingest.exceptions import ConfigError, DecryptionError
-from ingest.keys import DataKey, LocalKeyStore, register_duckdb_keys
-from ingest.storage import ObjectStore, S3Settings
+from ingest.lake.keys import DataKey, LocalKeyStore, register_duckdb_keys
+from ingest.lake.storage import ObjectStore, S3Settings
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
 OTHER_KEY = bytes.fromhex("ffeeddccbbaa99887766554433221100" * 2)

@@ -18,10 +18,10 @@ import duckdb
 import pytest
 
 from ingest.contract import PROJECT_ROOT
-from ingest.crypto import load_httpfs
-from ingest.keys import DataKeyring, LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import open_store
+from ingest.lake.crypto import load_httpfs
+from ingest.lake.keys import DataKeyring, LocalKeyStore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor
 from tests.extract_builder import RPPS, act_row, diagnosis_row, with_luhn, with_nir_key, write_extract
 
 pytestmark = pytest.mark.slow
@@ -196,7 +196,7 @@ def open_warehouse(path: Path, keystore: LocalKeyStore) -> duckdb.DuckDBPyConnec
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("e2e")
     keystore_path = root / "keys" / "keystore.json"
-    from ingest.keys import init_keystore, open_keystore
+    from ingest.lake.keys import init_keystore, open_keystore
 
     init_keystore(keystore_path)
     keystore = open_keystore(keystore_path)
@@ -313,7 +313,7 @@ def test_warehouse_is_encrypted_and_no_key_leaks(built: dict[str, object]) -> No
 
 def test_uncommitted_batch_is_invisible(built: dict[str, object], tmp_path: Path) -> None:
     """Rows of a batch whose manifest is missing (a crash before commit) are not in the lake views."""
-    from ingest.dbt_plugin import Plugin
+    from ingest.build.dbt_plugin import Plugin
 
     root: Path = built["root"]
     plugin = Plugin(
@@ -354,7 +354,7 @@ def test_spill_settings_survive_a_spill_and_new_cursors(built: dict[str, object]
     from dbt.adapters.duckdb.credentials import DuckDBCredentials
     from dbt.adapters.duckdb.environments import Environment
 
-    from ingest.dbt_plugin import Plugin
+    from ingest.build.dbt_plugin import Plugin
 
     root: Path = built["root"]
     warehouse = tmp_path / "spill.duckdb"

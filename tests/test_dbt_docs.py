@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.keys import init_keystore
+from ingest.lake.keys import init_keystore
 
 pytestmark = pytest.mark.slow
 

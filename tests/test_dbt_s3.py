@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import ObjectStore, S3Settings
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore, S3Settings
+from ingest.landing.land import Ingestor
 from tests.test_dbt_build import dbt, make_extracts, open_warehouse
 
 pytestmark = pytest.mark.slow

@@ -47,9 +47,9 @@ def test_missing_key_store_says_how_to_create_one(tmp_path: Path, monkeypatch: p
 
 
 def test_a_dbt_build_by_hand_with_another_key_store_is_refused(tmp_path: Path, keystore) -> None:
-    from ingest.keys import init_keystore
-    from ingest.keystore_binding import check_keystore
-    from ingest.storage import open_store
+    from ingest.lake.keys import init_keystore
+    from ingest.lake.keystore_binding import check_keystore
+    from ingest.lake.storage import open_store
 
     lake = tmp_path / "lake"
     check_keystore(open_store(lake), keystore)  # the lake belongs to `keystore`

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.crypto import load_httpfs
-from ingest.keys import init_keystore, open_keystore
+from ingest.lake.crypto import load_httpfs
+from ingest.lake.keys import init_keystore, open_keystore
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURE = PROJECT / "tests" / "dbt_fixtures" / "athena"
@@ -111,7 +111,7 @@ def test_shared_athena_subset_loads_whole(tmp_path: Path) -> None:
 
 def test_generated_omop_yaml_is_up_to_date() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ingest.omop.generate_yaml", "--check"],
+        [sys.executable, "-m", "tools.omop.generate_yaml", "--check"],
         cwd=PROJECT,
         capture_output=True,
         text=True,

@@ -29,8 +29,8 @@ from ingest.disclosure_attack import (
     union_groups,
 )
 from ingest.disclosure_repair import published_cells, repair_rows
-from ingest.export import export
-from ingest.storage import open_store
+from ingest.lake.storage import open_store
+from ingest.publish.export import export
 from tests.disclosure_fixtures.gen_raw_cells import write_raw_cells
 
 PROJECT = Path(__file__).resolve().parent.parent

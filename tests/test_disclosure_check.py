@@ -1,5 +1,5 @@
-"""The CI check (ingest/disclosure_check.py): passes on the project, fails on manifests where a mart lost
-its disclosure tests, naming every offending model."""
+"""The CI check (ingest/publish/disclosure_check.py): passes on the project, fails on manifests where a mart
+lost its disclosure tests, naming every offending model."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from ingest.disclosure_check import check_manifest, main
+from ingest.cli import main
+from ingest.publish.disclosure_check import check_manifest
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +90,9 @@ def test_fails_listing_every_mart_that_lost_its_tests(manifest: dict, tmp_path: 
     assert "disclosure_k_anonymity" in by_model["patient_list"]
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(leaky))
-    assert main(["--manifest", str(path)]) == 1
+    result = CliRunner().invoke(main, ["disclosure-check", "--manifest", str(path)])
+    assert result.exit_code == 6, result.output
+    assert f"{len(findings)} disclosure-control finding(s)" in result.output
 
 
 def test_published_columns_all_declare_a_disclosure_role(manifest: dict) -> None:
@@ -130,7 +134,8 @@ def test_ephemeral_helpers_are_exempt(manifest: dict) -> None:
 
 
 def test_missing_manifest_is_a_usage_error(tmp_path: Path) -> None:
-    assert main(["--manifest", str(tmp_path / "absent.json")]) == 2
+    result = CliRunner().invoke(main, ["disclosure-check", "--manifest", str(tmp_path / "absent.json")])
+    assert result.exit_code == 2 and "absent.json" in result.output, result.output
 
 
 def test_every_thesaurus_syndrome_hint_is_mapped_in_the_surveillance_seed() -> None:

@@ -1,4 +1,4 @@
-"""ingest.epi: the published marts as pandas DataFrames, suppressed counts as <NA> beside their flags,
+"""ingest.publish.epi: the published marts as pandas DataFrames, suppressed counts as <NA> beside their flags,
 from a local lake, the publication folder itself, or an S3 bucket (moto on 127.0.0.1)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.epi import MartNotFoundError, available_marts, data_dictionary, read_mart
 from ingest.exceptions import ConfigError
-from ingest.storage import ObjectStore
+from ingest.lake.storage import ObjectStore
+from ingest.publish.epi import MartNotFoundError, available_marts, data_dictionary, read_mart
 from tests.test_report_publication import build_publication
 
 FLU_IDF = {"syndrome_group": "grippe", "age_class": "all", "geo_level": "region", "geo_code": "11"}

@@ -14,13 +14,13 @@ from click.testing import CliRunner
 
 from ingest.cli import main
 from ingest.contract import default_contract
-from ingest.read_extract import check_name, decode, open_extract, parse
+from ingest.records.read_extract import check_name, decode, open_extract, parse
+from ingest.records.validate import ean13_ok, luhn_ok, nir_ok, validate
 from ingest.synth import CLASSES_BY_ENTITY, ENTITIES, GenerationSummary, generate_extracts, network
 from ingest.synth import acts as acts_mod
 from ingest.synth.clinical import profiles
 from ingest.synth.network import rosters
 from ingest.synth.population import NIR_KNOWN, Pool, build_pool
-from ingest.validate import ean13_ok, luhn_ok, nir_ok, validate
 
 START, END = date(2024, 1, 12), date(2024, 1, 18)  # a Friday to a Thursday
 N_ASSOC = 3  # the second association of the network exports Windows-1252

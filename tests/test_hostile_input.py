@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.crypto import decrypt_parquet
-from ingest.keys import DataKeyring, LocalKeyStore
-from ingest.land import FileReport, Ingestor
-from ingest.manifest import all_manifests
-from ingest.storage import ObjectStore
+from ingest.lake.crypto import decrypt_parquet
+from ingest.lake.keys import DataKeyring, LocalKeyStore
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import FileReport, Ingestor
 from tests.extract_builder import NIR
 from tests.hostile.corpus import CASES, SOURCE_NAMES
 

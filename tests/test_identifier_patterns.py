@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from ingest.contract import PROJECT_ROOT, Entity, default_contract
-from ingest.read_extract import _parse_fast, decode, open_extract, parse_exact
-from ingest.validate import validate
+from ingest.records.read_extract import _parse_fast, decode, open_extract, parse_exact
+from ingest.records.validate import validate
 from tests.extract_builder import with_nir_key, write_extract
 
 CONTRACT = default_contract()

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor, find_extract_files
-from ingest.manifest import all_manifests
-from ingest.opposition import add_identities
-from ingest.purge import purge_opposition
-from ingest.storage import open_store
+from ingest.governance.opposition import add_identities
+from ingest.governance.purge import purge_opposition
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
 from ingest.synth import generate_extracts
 from tests.extract_builder import NIR, NIR_PATIENT, act_row, diagnosis_row, with_nir_key, write_extract
 from tests.test_dbt_build import dbt, open_warehouse

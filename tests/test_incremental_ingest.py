@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor, find_extract_files
-from ingest.opposition import add_pseudonyms
-from ingest.storage import ObjectStore, open_store
+from ingest.governance.opposition import add_pseudonyms
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore, open_store
+from ingest.landing.land import Ingestor, find_extract_files
 from ingest.synth import generate_extracts
 from tests.test_purge import zone_rows
 

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ingest.keys import LocalKeyStore, init_keystore
-from ingest.land import Ingestor, find_extract_files
-from ingest.opposition import add_identities
-from ingest.purge import purge_opposition
-from ingest.storage import open_store
+from ingest.governance.opposition import add_identities
+from ingest.governance.purge import purge_opposition
+from ingest.lake.keys import LocalKeyStore, init_keystore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
 from ingest.synth import generate_extracts
 from tests.extract_builder import NIR, NIR_PATIENT, diagnosis_row, write_extract
 from tests.test_dbt_build import dbt

@@ -12,12 +12,12 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from ingest.crypto import configure_duckdb_s3, connect_duckdb, decrypt_parquet, duckdb_read_sql
-from ingest.keys import DataKeyring, LocalKeyStore, register_duckdb_keys
-from ingest.land import Ingestor, IngestReport
-from ingest.landed_schema import LANDED_SCHEMAS
-from ingest.manifest import all_manifests
-from ingest.storage import ObjectStore
+from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb, decrypt_parquet, duckdb_read_sql
+from ingest.lake.keys import DataKeyring, LocalKeyStore, register_duckdb_keys
+from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor, IngestReport
 from ingest.synth import GenerationSummary, generate_extracts
 
 IDENTIFYING_SOURCE_COLUMNS = {

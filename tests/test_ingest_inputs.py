@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 from ingest.cli import main
 from ingest.exceptions import StorageError
-from ingest.input_files import InputFileError
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import ObjectStore, RetryPolicy, S3Settings, open_store
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore, RetryPolicy, S3Settings, open_store
+from ingest.landing.input_files import InputFileError
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, diagnosis_row, write_extract
 from tests.test_storage import _FaultProxy
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest.crypto import configure_duckdb_s3, connect_duckdb, decrypt_parquet, duckdb_read_sql
-from ingest.keys import DataKeyring, LocalKeyStore, register_duckdb_keys
-from ingest.land import Ingestor
-from ingest.manifest import all_manifests
-from ingest.storage import ObjectStore
+from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb, decrypt_parquet, duckdb_read_sql
+from ingest.lake.keys import DataKeyring, LocalKeyStore, register_duckdb_keys
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, diagnosis_row, write_extract
 
 
@@ -98,7 +98,7 @@ def test_ingest_killed_half_way_then_rerun_lands_everything_once(
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
 
-    from ingest.storage import open_store
+    from ingest.lake.storage import open_store
 
     store = open_store(str(lake))
     ms = all_manifests(store)

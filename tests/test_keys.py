@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.crypto import connect_duckdb, duckdb_read_sql, encrypt_parquet
 from ingest.exceptions import DecryptionError, KeyStoreError, MissingKeyError
-from ingest.keys import (
+from ingest.lake.crypto import connect_duckdb, duckdb_read_sql, encrypt_parquet
+from ingest.lake.keys import (
     DataKey,
     DataKeyring,
     LocalKeyStore,
@@ -22,7 +22,7 @@ from ingest.keys import (
     open_keystore,
     register_duckdb_keys,
 )
-from ingest.storage import ObjectStore
+from ingest.lake.storage import ObjectStore
 
 KEY_FILE = "_keys/raw/acts/2024-01.json"
 

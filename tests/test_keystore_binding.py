@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.keys import LocalKeyStore, init_keystore, open_keystore
-from ingest.keystore_binding import BINDING_PATH, KeyStoreMismatchError, check_keystore
-from ingest.land import Ingestor
-from ingest.storage import ObjectStore, S3Settings
+from ingest.lake.keys import LocalKeyStore, init_keystore, open_keystore
+from ingest.lake.keystore_binding import BINDING_PATH, KeyStoreMismatchError, check_keystore
+from ingest.lake.storage import ObjectStore, S3Settings
+from ingest.landing.land import Ingestor
 from tests.extract_builder import NIR, act_row, write_extract
 
 DD = "16/01/2024"

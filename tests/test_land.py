@@ -10,13 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest import audit
-from ingest.crypto import decrypt_blob, decrypt_parquet
-from ingest.keys import DataKeyring, init_keystore, open_keystore
-from ingest.land import Ingestor, find_extract_files
-from ingest.manifest import LOCK_PATH, LakeLockedError, all_manifests, begin, writer_lock
-from ingest.read_extract import NAME_REASONS
-from ingest.storage import ObjectStore, open_store
+from ingest.lake import audit
+from ingest.lake.crypto import decrypt_blob, decrypt_parquet
+from ingest.lake.keys import DataKeyring, init_keystore, open_keystore
+from ingest.lake.manifest import LOCK_PATH, LakeLockedError, all_manifests, begin, writer_lock
+from ingest.lake.storage import ObjectStore, open_store
+from ingest.landing.land import Ingestor, find_extract_files
+from ingest.records.read_extract import NAME_REASONS
 from tests.extract_builder import IDENTIFIERS, NIR, NIR_PATIENT, act_row, diagnosis_row, write_extract
 
 
@@ -451,7 +451,7 @@ def test_folders_are_searched_recursively_skipping_hidden_files_only_below_them(
 
 
 def test_an_objecting_patient_is_not_landed_nor_their_acts_diagnoses(lake, tmp_path: Path) -> None:
-    from ingest.opposition import add_identities
+    from ingest.governance.opposition import add_identities
 
     store, ingestor = lake
     add_identities(store, ingestor.keystore, [NIR_PATIENT])

@@ -1,16 +1,16 @@
-"""The cached list of committed raw files (ingest/manifest_index.py), on both object stores: always equal
+"""The cached list of committed raw files (ingest/lake/manifest_index.py), on both object stores: always equal
 to what every manifest says, while reading only the manifests new or rewritten since the last call."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.manifest import all_manifests, manifest_path
-from ingest.manifest_index import RawFile, committed_raw_files
-from ingest.rotation import retire_data_key
-from ingest.storage import ObjectStore, open_store
+from ingest.governance.rotation import retire_data_key
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.manifest import all_manifests, manifest_path
+from ingest.lake.manifest_index import RawFile, committed_raw_files
+from ingest.lake.storage import ObjectStore, open_store
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, diagnosis_row, write_extract
 
 

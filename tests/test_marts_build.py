@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 from ingest.disclosure_attack import audit_published_tables
-from ingest.disclosure_check import check_manifest
-from ingest.export import ExportError, check_cell_sizes, export, open_warehouse, published_marts
-from ingest.keys import init_keystore, open_keystore
-from ingest.land import Ingestor, find_extract_files
-from ingest.storage import open_store
+from ingest.lake.keys import init_keystore, open_keystore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
+from ingest.publish.disclosure_check import check_manifest
+from ingest.publish.export import ExportError, check_cell_sizes, export, open_warehouse, published_marts
 from ingest.synth import generate_extracts
 
 pytestmark = pytest.mark.slow
@@ -190,7 +190,7 @@ def test_export_then_query_with_duckdb_and_pandas(built: dict, tmp_path: Path) -
         assert bool(flags.loc[cell, "is_syndrome_act_count_suppressed"]) == pd.isna(row.syndrome_act_count)
     assert len(comparison) == 16
     # The bulletin renders from the real pipeline's publication, not only from the test fixture.
-    from ingest.report import build_bulletin
+    from ingest.publish.report import build_bulletin
 
     page = build_bulletin(region, lake=tmp_path, out=tmp_path / "bulletin")
     assert page.is_file() and list((tmp_path / "bulletin").glob("*.png"))

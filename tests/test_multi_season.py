@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.disclosure_check import check_manifest
-from ingest.export import export, open_warehouse
-from ingest.keys import init_keystore, open_keystore
-from ingest.land import Ingestor, find_extract_files
-from ingest.storage import open_store
+from ingest.lake.keys import init_keystore, open_keystore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
+from ingest.publish.disclosure_check import check_manifest
+from ingest.publish.export import export, open_warehouse
 from ingest.synth import generate_extracts
 
 pytestmark = pytest.mark.slow
@@ -141,7 +141,7 @@ def test_export_and_bulletin_succeed_on_the_steady_state(landed: dict, tmp_path:
     assert seasons["epidemic_week_count"].between(1, K - 1).any()
     weekly = pd.read_parquet(tmp_path / "publication" / "syndromic_indicators_by_week.parquet")
     region = weekly.loc[weekly["geo_level"] == "region", "geo_code"].iloc[0]
-    from ingest.report import build_bulletin
+    from ingest.publish.report import build_bulletin
 
     page = build_bulletin(region, lake=tmp_path, out=tmp_path / "bulletin")
     assert page.is_file() and list((tmp_path / "bulletin").glob("*.png"))

@@ -27,14 +27,14 @@ def test_every_catalogue_entry_applies_to_the_tree(mutation: mutation_run.Mutati
 def test_the_catalogue_covers_every_critical_area() -> None:
     files = {m.file for m in MUTATIONS}
     for area in [
-        "ingest/pseudonymise.py",
-        "ingest/crypto.py",
-        "ingest/keys.py",
-        "ingest/validate.py",
-        "ingest/land.py",
-        "ingest/opposition.py",
-        "ingest/purge.py",
-        "ingest/audit.py",
+        "ingest/records/pseudonymise.py",
+        "ingest/lake/crypto.py",
+        "ingest/lake/keys.py",
+        "ingest/records/validate.py",
+        "ingest/landing/land.py",
+        "ingest/governance/opposition.py",
+        "ingest/governance/purge.py",
+        "ingest/lake/audit.py",
         "macros/disclosure/disclosure_tests.sql",
         "macros/disclosure/suppression.sql",
         "macros/incremental/lake_changes.sql",
@@ -45,7 +45,7 @@ def test_the_catalogue_covers_every_critical_area() -> None:
 
 @pytest.mark.slow
 def test_the_runner_kills_a_mutation_in_a_copy_and_leaves_the_tree_alone(tmp_path: Path) -> None:
-    target = PROJECT / "ingest" / "validate.py"
+    target = PROJECT / "ingest" / "records" / "validate.py"
     before = hashlib.sha256(target.read_bytes()).hexdigest()
     command = [
         sys.executable,

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.keys import init_keystore, open_keystore
-from ingest.land import Ingestor
-from ingest.read_extract import decode, open_extract, parse, parse_exact
-from ingest.storage import open_store
+from ingest.lake.keys import init_keystore, open_keystore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Batch, Ingestor
+from ingest.records.read_extract import decode, open_extract, parse, parse_exact
 from tests.test_fast_parse import DIAG, HEADER, _same
 
 CORRUPTIONS = (
@@ -94,7 +94,7 @@ def test_every_data_line_is_landed_or_quarantined(ingestor: Ingestor, extract: t
         f = open_extract(path, ingestor.contract)
         decoded, encoding = decode(f)
         exact = parse_exact(f, decoded, encoding, DIAG, ";")
-    assert p.unusable is None and p.landed is not None and p.rejected is not None
+    assert isinstance(p, Batch), p
     physical = text.encode().split(b"\n")[:-1]
     # Each data line is a row of its own, but for those continuing a row begun above (its first line).
     data_lines = [
@@ -114,7 +114,7 @@ def test_the_ingest_report_shows_counts_that_add_up(tmp_path: Path, keystore) ->
     from click.testing import CliRunner
 
     from ingest.cli import main
-    from ingest.opposition import add_identities
+    from ingest.governance.opposition import add_identities
     from tests.extract_builder import NIR_PATIENT, act_row, write_extract
 
     lake = tmp_path / "lake"

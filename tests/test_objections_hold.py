@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.manifest import all_manifests
-from ingest.opposition import add_identities, load_opposition
-from ingest.purge import purge_opposition, purge_retention
-from ingest.storage import ObjectStore
+from ingest.governance.opposition import add_identities, load_opposition
+from ingest.governance.purge import purge_opposition, purge_retention
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, diagnosis_row, write_extract
 from tests.test_purge import OTHER_NIR, THEIRS, act_of, build_lake, objector, zone_rows
 
@@ -132,8 +132,8 @@ def _cut(path: Path) -> Path:
 
 
 def _blob_text(store: ObjectStore, keystore: LocalKeyStore, name: str) -> str:
-    from ingest.keys import DataKeyring
-    from ingest.purge import read_output
+    from ingest.governance.purge import read_output
+    from ingest.lake.keys import DataKeyring
 
     keyring = DataKeyring(store, keystore)
     (m,) = [m for m in all_manifests(store) if m.source_file == name and m.status == "quarantined"]

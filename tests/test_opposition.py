@@ -10,10 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest.keys import DataKeyring, LocalKeyStore
-from ingest.land import Ingestor
-from ingest.manifest import Manifest, all_manifests
-from ingest.opposition import (
+from ingest.governance.opposition import (
     _FORMAT,
     Identity,
     OppositionError,
@@ -25,8 +22,11 @@ from ingest.opposition import (
     drop_stale_entries,
     load_opposition,
 )
-from ingest.pseudonymise import PSEUDONYM_SCHEME
-from ingest.storage import ObjectStore
+from ingest.lake.keys import DataKeyring, LocalKeyStore
+from ingest.lake.manifest import Manifest, all_manifests
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
+from ingest.records.pseudonymise import PSEUDONYM_SCHEME
 from tests.extract_builder import NIR, NIR_PATIENT, act_row, write_extract
 from tests.test_purge import zone_rows
 

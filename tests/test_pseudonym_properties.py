@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import ObjectStore
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Batch, Ingestor
 from tests.extract_builder import act_row, write_extract
 
 # Letters of French names that Windows-1252 encodes outside its 0x80-0x9F block. (A name made only of
@@ -60,7 +60,8 @@ def _landed_pseudonyms(
     ]
     path = write_extract(folder, "actes", rows, encoding=encoding)
     prepared = ingestor.prepare(path)
-    assert prepared.landed is not None and prepared.encoding in (encoding, "utf-8"), prepared.unusable
+    assert isinstance(prepared, Batch), prepared
+    assert prepared.encoding in (encoding, "utf-8")
     assert prepared.landed.num_rows == len(rows), prepared.rejected
     return prepared.landed.column("patient_pseudonym").to_pylist()
 

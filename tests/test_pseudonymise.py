@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.pseudonymise import normalise_name, pseudonymise_doctors, pseudonymise_patients
+from ingest.records.pseudonymise import normalise_name, pseudonymise_doctors, pseudonymise_patients
 
 SECRET = b"s" * 32
 OTHER_SECRET = b"t" * 32

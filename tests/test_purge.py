@@ -16,12 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest import audit
-from ingest.keys import DataKeyring, KeyStore, LocalKeyStore
-from ingest.land import Ingestor
-from ingest.manifest import all_manifests
-from ingest.opposition import Identity, add_identities, load_opposition
-from ingest.purge import (
+from ingest.governance.opposition import Identity, add_identities, load_opposition
+from ingest.governance.purge import (
     committed_files,
     next_path,
     purge_opposition,
@@ -29,7 +25,11 @@ from ingest.purge import (
     read_output,
     recover_rewrites,
 )
-from ingest.storage import ObjectStore, open_store
+from ingest.lake import audit
+from ingest.lake.keys import DataKeyring, KeyStore, LocalKeyStore
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore, open_store
+from ingest.landing.land import Ingestor
 from tests.extract_builder import NIR, act_row, diagnosis_row, with_nir_key, write_extract
 
 OTHER_NIR = with_nir_key("1850699123456")
@@ -194,7 +194,7 @@ def test_objection_purges_every_zone_and_keeps_everything_else(
 def test_duckdb_reads_the_purged_lake_through_the_manifests(
     local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
 ) -> None:
-    from ingest.study_extract import open_raw_zone
+    from ingest.governance.study_extract import open_raw_zone
 
     Ingestor(local_store, keystore).run(build_lake(tmp_path / "in"))
     add_identities(local_store, keystore, [objector()])
@@ -248,9 +248,9 @@ def test_rewrite_killed_mid_way_leaves_a_readable_lake_and_reruns(
     script = textwrap.dedent(
         f"""
         import os, signal
-        from ingest.keys import open_keystore
-        from ingest.purge import purge_opposition
-        from ingest.storage import LocalObjectStore, open_store
+        from ingest.lake.keys import open_keystore
+        from ingest.governance.purge import purge_opposition
+        from ingest.lake.storage import LocalObjectStore, open_store
 
         store = open_store({str(lake)!r})
         original = LocalObjectStore._put

@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from ingest import audit
 from ingest.cli import main
-from ingest.crypto import connect_duckdb
-from ingest.keys import LocalKeyStore
-from ingest.query import BATCH_ROWS, open_locked_warehouse
-from ingest.storage import ObjectStore, open_store
+from ingest.lake import audit
+from ingest.lake.crypto import connect_duckdb
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore, open_store
+from ingest.publish.query import BATCH_ROWS, open_locked_warehouse
 from tests.test_study_extract import PROTOCOL
 
 PERSONS = 3 * BATCH_ROWS + 17  # several record batches

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from matplotlib.patches import Rectangle
 
 from ingest.cli import main
-from ingest.epi import read_mart
-from ingest.report import ReportError, build_bulletin, default_output
-from ingest.report.data import load, season_slot, week_monday
-from ingest.report.figures import HATCH, age_breakdown, epidemic_curve
+from ingest.publish.epi import read_mart
+from ingest.publish.report import ReportError, build_bulletin, default_output
+from ingest.publish.report.data import load, season_slot, week_monday
+from ingest.publish.report.figures import HATCH, age_breakdown, epidemic_curve
 from tests.test_report_publication import build_publication
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -230,7 +230,7 @@ def _without_columns(lake: Path, tmp_path: Path, *names: str) -> Path:
 def test_curves_have_axis_titles_and_the_threshold_when_history_allows(lake: Path) -> None:
     """The last season has a threshold in the fixture: drawn (counts panel), named in the legend and the
     caption; a week of 2022-2023 has none: nothing drawn, the caption says so."""
-    from ingest.report.html import curve_caption
+    from ingest.publish.report.html import curve_caption
 
     data = load("11", "2024-W05", lake=lake)
     drawn = epidemic_curve(data, "grippe")

@@ -21,7 +21,7 @@ from typing import ClassVar
 import pytest
 from PIL import Image
 
-from ingest.report import build_bulletin
+from ingest.publish.report import build_bulletin
 from tests.test_report_publication import build_publication
 
 # What keeps headless chromium from talking to anything: no background services, no QUIC, no sync, no

@@ -1,6 +1,6 @@
 """A small publication/ folder, built with pyarrow, with the exported marts' exact schemas: what the report
-and ingest.epi tests read instead of running the whole pipeline (minutes). The tests in this module keep
-the fixture honest: its columns must be the marts' columns as dbt documents them, in the same order.
+and ingest.publish.epi tests read instead of running the whole pipeline (minutes). The tests in this module
+keep the fixture honest: its columns must be the marts' columns as dbt documents them, in the same order.
 
 The fixture: région 11 (Île-de-France) with départements 75, 92 and unknown (XX), a second région (84),
 France; three surveillance seasons of weekly data (2021-07 to 2024-03) for five syndromic groups, with

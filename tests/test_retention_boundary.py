@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.manifest import all_manifests
-from ingest.purge import purge_retention
-from ingest.storage import ObjectStore
+from ingest.governance.purge import purge_retention
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, write_extract
 
 

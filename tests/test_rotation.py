@@ -13,28 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from ingest import audit
 from ingest.exceptions import KeyStoreError, MissingKeyError
-from ingest.keys import DataKeyring, LocalKeyStore, open_keystore
-from ingest.land import Ingestor
-from ingest.manifest import all_manifests
-from ingest.opposition import (
+from ingest.governance.opposition import (
     Identity,
     OppositionStaleError,
     add_identities,
     drop_stale_entries,
     load_opposition,
 )
-from ingest.purge import committed_files
-from ingest.rotation import (
+from ingest.governance.purge import committed_files
+from ingest.governance.rotation import (
     master_key_usage,
     remove_master_key,
     retire_data_key,
     rotate_master_key,
     rotate_pseudonym_secret,
 )
-from ingest.storage import ObjectStore, open_store
-from ingest.study_extract import open_raw_zone
+from ingest.governance.study_extract import open_raw_zone
+from ingest.lake import audit
+from ingest.lake.keys import DataKeyring, LocalKeyStore, open_keystore
+from ingest.lake.manifest import all_manifests
+from ingest.lake.storage import ObjectStore, open_store
+from ingest.landing.land import Ingestor
 from tests.extract_builder import act_row, with_nir_key, write_extract
 from tests.test_purge import build_lake, zone_rows
 
@@ -127,7 +127,7 @@ def test_retiring_the_key_of_quarantined_files(
     (m,) = all_manifests(local_store)
     (out,) = m.outputs
     assert out.path == f"quarantine/files/{m.batch_id}.r2.bin" and out.key_id == "quarantine/files/2024-01.v2"
-    from ingest.purge import read_output
+    from ingest.governance.purge import read_output
 
     assert read_output(local_store, DataKeyring(local_store, keystore), m, out) == path.read_bytes()
 
@@ -142,9 +142,9 @@ def test_retirement_killed_mid_way_stays_readable_and_finishes(
     script = textwrap.dedent(
         f"""
         import os, signal
-        from ingest.keys import open_keystore
-        from ingest.rotation import retire_data_key
-        from ingest.storage import LocalObjectStore, open_store
+        from ingest.lake.keys import open_keystore
+        from ingest.governance.rotation import retire_data_key
+        from ingest.lake.storage import LocalObjectStore, open_store
 
         original = LocalObjectStore._put
         manifests = []
@@ -217,7 +217,7 @@ def test_pseudonym_secret_rotation_procedure(
 
 
 def _make_warehouse(path: Path, key: str) -> list[tuple]:
-    from ingest.crypto import connect_duckdb
+    from ingest.lake.crypto import connect_duckdb
 
     con = connect_duckdb()
     con.execute(f"attach '{path}' as w (encryption_key '{key}')")
@@ -232,7 +232,7 @@ def _make_warehouse(path: Path, key: str) -> list[tuple]:
 
 
 def _warehouse_rows(path: Path, key: str) -> list[tuple]:
-    from ingest.crypto import connect_duckdb
+    from ingest.lake.crypto import connect_duckdb
 
     con = connect_duckdb()
     try:
@@ -278,7 +278,7 @@ def test_warehouse_rotation_reencrypts_the_file_and_the_old_key_no_longer_opens_
 def test_warehouse_rotation_killed_keeps_the_warehouse_readable_and_finishes(
     tmp_path: Path, keystore: LocalKeyStore, kill_at: str
 ) -> None:
-    from ingest.rotation import rotate_warehouse_db_key
+    from ingest.governance.rotation import rotate_warehouse_db_key
 
     warehouse = tmp_path / "warehouse.duckdb"
     old_key = keystore.warehouse_db_key()
@@ -293,8 +293,8 @@ def test_warehouse_rotation_killed_keeps_the_warehouse_readable_and_finishes(
         f"""
         import os, signal
         from pathlib import Path
-        from ingest import rotation
-        from ingest.keys import LocalKeyStore, open_keystore
+        from ingest.governance import rotation
+        from ingest.lake.keys import LocalKeyStore, open_keystore
         {patch}
         rotation.rotate_warehouse_db_key(open_keystore({str(keystore.path)!r}), Path({str(warehouse)!r}))
         """

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from ingest.keys import init_keystore
+from ingest.lake.keys import init_keystore
 from tests.test_dbt_build import PROJECT, dbt
 
 GRAINS = {"act", "visit", "person", "act_week", "week"}

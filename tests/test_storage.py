@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ingest.exceptions import ConfigError, ObjectNotFoundError, StorageError
-from ingest.storage import (
+from ingest.lake.storage import (
     TEMP_PREFIX,
     LocalObjectStore,
     ObjectStore,
@@ -169,7 +169,7 @@ def test_killed_writer_keeps_previous_version(tmp_path: Path) -> None:
         f"""
         import os, signal
         from pathlib import Path
-        from ingest.storage import LocalObjectStore
+        from ingest.lake.storage import LocalObjectStore
 
         class Dying(LocalObjectStore):
             def _write_all(self, fd, data):

@@ -9,11 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import audit
-from ingest.keys import LocalKeyStore
-from ingest.land import Ingestor
-from ingest.storage import ObjectStore
-from ingest.study_extract import (
+from ingest.governance.study_extract import (
     ExtractRefused,
     extract_from_query,
     load_protocol,
@@ -21,6 +17,10 @@ from ingest.study_extract import (
     parse_protocol,
     write_extract,
 )
+from ingest.lake import audit
+from ingest.lake.keys import LocalKeyStore
+from ingest.lake.storage import ObjectStore
+from ingest.landing.land import Ingestor
 from tests.test_purge import build_lake
 
 PROTOCOL = """\

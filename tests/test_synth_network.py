@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 
 from ingest.contract import default_contract
+from ingest.records.validate import luhn_ok, nir_ok
 from ingest.synth import network
 from ingest.synth.network import NATIONAL_ACTS_PER_YEAR, postal_code, rosters, rpps_numbers
 from ingest.synth.population import build_pool, format_nir
 from ingest.synth.timeline import day_types_and_factors, easter, public_holidays
-from ingest.validate import luhn_ok, nir_ok
 
 
 def test_network_of_64_associations_sized_to_the_national_volume() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ingest.records.validate import ean13_ok
 from ingest.synth import reference
 from ingest.synth.clinical import profiles
-from ingest.validate import ean13_ok
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SURVEILLANCE_GROUPS = {

@@ -26,13 +26,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from ingest import audit
 from ingest.ai.evaluate import Evaluation, baseline_path, evaluate_predictions, released
 from ingest.ai.extract import LABEL_COLUMN, handout_key, load_reference, read_handout
 from ingest.ai.features import FEATURES, feature_columns
 from ingest.ai.task import PredictionTask
-from ingest.keys import KeyStore
-from ingest.storage import ObjectStore
+from ingest.lake import audit
+from ingest.lake.keys import KeyStore
+from ingest.lake.storage import ObjectStore
 
 __all__ = ["MODELS", "BaselineResult", "fit_predict", "run_baselines"]
 

@@ -30,14 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ingest import audit
 from ingest.ai import metrics
 from ingest.ai.extract import _reference_key, load_reference, load_summary, task_prefix
 from ingest.ai.task import PredictionTask
-from ingest.crypto import decrypt_parquet, encrypt_parquet
 from ingest.exceptions import LakehouseError
-from ingest.keys import KeyStore
-from ingest.storage import ObjectStore
+from ingest.lake import audit
+from ingest.lake.crypto import decrypt_parquet, encrypt_parquet
+from ingest.lake.keys import KeyStore
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "BudgetExhausted",

@@ -33,15 +33,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import audit
 from ingest.ai.features import FEATURES, build_cohort, feature_columns
 from ingest.ai.task import PredictionTask
-from ingest.crypto import decrypt_parquet, encrypt_parquet
 from ingest.exceptions import LakehouseError
-from ingest.keys import KeyStore
-from ingest.pseudonymise import hmac_pseudonyms
-from ingest.storage import ObjectStore
-from ingest.study_extract import k_anonymity_violations, project_pseudonyms
+from ingest.governance.study_extract import k_anonymity_violations, project_pseudonyms
+from ingest.lake import audit
+from ingest.lake.crypto import decrypt_parquet, encrypt_parquet
+from ingest.lake.keys import KeyStore
+from ingest.lake.storage import ObjectStore
+from ingest.records.pseudonymise import hmac_pseudonyms
 
 __all__ = [
     "AI_PREFIX",

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.ai.task import PredictionTask
-from ingest.crypto import sql_string
+from ingest.lake.crypto import sql_string
 
 __all__ = ["AGE_CLASSES", "FEATURES", "Feature", "build_cohort", "cohort_sql", "feature_columns"]
 

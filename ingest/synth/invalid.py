@@ -1,7 +1,7 @@
 """Injection of invalid records, each invalid for exactly one documented reason.
 
-Classes are named after the rule of `ingest/validate.py` (or `ingest/read_extract.py` for the row shape)
-that must quarantine them, so that ingest tests can match what was injected with what was rejected.
+Classes are named after the rule of `ingest/records/validate.py` (or `ingest/records/read_extract.py` for the
+row shape) that must quarantine them, so that ingest tests can match what was injected with what was rejected.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 {#-
     The disclosure role of every column of a published mart, declared once in the mart's YAML
     (`config: {meta: {disclosure: {role: ...}}}` on each column) and read from dbt's graph here, for the
-    generic tests, and from manifest.json by the export (ingest/export.py) and the CI check
-    (ingest/disclosure_check.py), so the three cannot disagree about which columns are counts.
+    generic tests, and from manifest.json by the export (ingest/publish/export.py) and the CI check
+    (ingest/publish/disclosure_check.py), so the three cannot disagree about which columns are counts.
     Roles (docs/epidemiology.md, "Disclosure roles"):
       count_of_acts, count_of_persons, count_of_doctors   primary-suppressed counts (none in 1..k-1);
                                   `suppression_flag: <column>` names the boolean that says it is NULL

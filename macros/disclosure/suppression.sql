@@ -20,7 +20,7 @@
          its own cells). The first pass looks at every group; each later pass only at the groups
          holding a cell picked by the pass before. Same picks as re-reading every group on every pass
          (the full build's passes went from ~10 s each to under 1 s after the first at one national year).
-    Left joins only: the lakehouse's DuckDB runs without filter pushdown (ingest/dbt_plugin.py), and
+    Left joins only: the lakehouse's DuckDB runs without filter pushdown (ingest/build/dbt_plugin.py), and
     inner joins can then be planned as cross products.
     Finally every suppressed count (and contributor count) is set to NULL: the table never keeps a
     suppressed value after the build.

@@ -25,6 +25,6 @@
     {#- Both recorded at parse time, whichever the build reads. -#}
     {%- set unloaded = source('lake', dataset ~ '__unloaded') -%}
     {%- set every_file = source('lake', dataset) -%}
-    {#- The columns are the landed schema (ingest/landed_schema.py), taken whole on purpose. -#}
+    {#- The columns are the landed schema (ingest/lake/landed_schema.py), taken whole on purpose. -#}
     select * from {{ unloaded if is_incremental() else every_file }}
 {%- endmacro %}

@@ -43,7 +43,7 @@ where network.latest_date - latest_by_association.latest_date > {{ max_lag_days 
     (base_lake__changed_acts: the others were judged when they last changed), read through literal
     bounds on the landed start (timestamp_s) and extract dates so that the row groups of other periods
     are skipped: a diagnosis is never extracted before its act's file, which ingest dates at most
-    ACT_DAYS_AFTER_EXTRACT (1) day before the act (ingest/validate.py). -#}
+    ACT_DAYS_AFTER_EXTRACT (1) day before the act (ingest/records/validate.py). -#}
 {% test diagnosis_coding_rate_by_week(model, diagnoses, min_rate=0.5, min_acts=20) %}
 {%- set changed = ref('base_lake__changed_acts') -%}
 {%- set bounds = none -%}

@@ -1,0 +1,1 @@
+"""Governance of the landed data: objections, retention purge, key rotation, study extracts."""

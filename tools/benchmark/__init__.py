@@ -1,0 +1,2 @@
+"""The national-scale benchmark (`./lakehouse benchmark`, or `python -m tools.benchmark`), outside
+the runtime package."""
