@@ -603,52 +603,20 @@ def publication_report(result: AuditResult | None, losses: list[Loss]) -> list[s
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Audit the published marts of a built warehouse and print the attacker's work and findings."""
-    import argparse
-    import json
-    import os
+def audit_lines(result: AuditResult, losses: list[Loss], k: int) -> list[str]:
+    """The attacker's work, the pinned cells by kind, and the information loss, as printed lines."""
     from collections import Counter
 
-    from ingest import settings
-    from ingest.publish.export import open_warehouse, published_marts
-
-    parser = argparse.ArgumentParser(description="The linear attacker on the published marts of a warehouse.")
-    parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
-    parser.add_argument("--warehouse", type=Path, default=None, help="default: LAKEHOUSE_WAREHOUSE")
-    parser.add_argument("--k", type=int, default=11)
-    args = parser.parse_args(argv)
-    warehouse = args.warehouse or Path(
-        os.environ.get("LAKEHOUSE_WAREHOUSE") or settings.home() / "warehouse.duckdb"
-    )
-    con = open_warehouse(warehouse)
-    try:
-        manifest = json.loads(args.manifest.read_text(encoding="utf-8"))
-        tables = {
-            mart.name: con.sql(f"select * from {mart.relation}").to_arrow_table()  # noqa: S608
-            for mart in published_marts(manifest)
-        }
-        result = audit_published_tables(tables, args.k)
-        losses = information_loss(con)
-    finally:
-        con.close()
-    print(
+    lines = [
         f"{result.hidden_cells} suppressed cells, {result.components} independent tables (largest "
         f"{result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s, "
         f"{len(result.findings)} pinned"
-    )
+    ]
     kinds: Counter[tuple[str, str, str | None, str | None]] = Counter()
     for finding in result.findings:
         exact = finding.upper - finding.lower < 0.5
-        kind = "exact" if exact else ("below k" if finding.upper < args.k else "narrow")
+        kind = "exact" if exact else ("below k" if finding.upper < k else "narrow")
         cell = finding.cell
         kinds[(kind, cell.count, cell.geo_level, cell.period_type)] += 1  # type: ignore[union-attr]
-    for key, count in kinds.most_common():
-        print(f"  {count:>6} {' '.join(str(part) for part in key)}")
-    for line in publication_report(None, losses):
-        print(line)
-    return 1 if result.findings else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    lines += [f"  {count:>6} {' '.join(str(part) for part in key)}" for key, count in kinds.most_common()]
+    return lines + publication_report(None, losses)

@@ -111,7 +111,8 @@ def test_build_output_is_a_progress_summary_and_a_log_file(tmp_path: Path, keyst
     assert log.parent == tmp_path / "home" / "logs"
     text = log.read_text(encoding="utf-8")
     assert "\x1b[" not in text and "PASS not_null_omop_gender_concepts_sex_code" in text
-    assert "Done. PASS=3 WARN=0 ERROR=0" in text
+    # dbt's own line counts the on-run-end hook too.
+    assert "Done. PASS=4 WARN=0 ERROR=0" in text
 
     # A warehouse file that is not a database: dbt itself fails, after the build lock was taken.
     broken = {**env, "LAKEHOUSE_WAREHOUSE": str(tmp_path / "not-a-database.duckdb")}
@@ -143,3 +144,22 @@ def test_run_goes_end_to_end_to_a_publication(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
     assert (home / "lake" / "publication" / "_export.json").is_file()
+    # The attacker's audit on the warehouse `run` built: nothing pinned, and the read is in the audit trail.
+    audited = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "disclosure-audit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert audited.returncode == 0, audited.stdout[-3000:] + audited.stderr[-3000:]
+    assert ", 0 pinned" in audited.stdout
+    trail = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "audit", "log", "--action", "disclosure_audit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert trail.returncode == 0, trail.stderr[-3000:]
+    assert "disclosure_audit" in trail.stdout

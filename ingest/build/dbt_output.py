@@ -123,6 +123,10 @@ def _read_results(path: Path, result: DbtRun, since: float) -> None:
         kind, _, name = str(node.get("unique_id", "?.?.?")).partition(".")
         name = name.partition(".")[2] or name
         status = str(node.get("status", "")).lower()
+        # The project's on-run-end hook (the build watermark) is dbt's bookkeeping, not a node the user
+        # selected: it is counted only when it fails.
+        if kind == "operation" and status not in FAILED:
+            continue
         result.nodes[kind] += 1
         result.statuses[status] += 1
         if status in FAILED:

@@ -31,6 +31,7 @@ for command in (
     pipeline.ingest,
     pipeline.build,
     pipeline.disclosure_check,
+    pipeline.disclosure_audit,
     pipeline.export,
     pipeline.run,
     pipeline.contract_docs,

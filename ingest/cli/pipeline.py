@@ -346,6 +346,40 @@ def disclosure_check(manifest_path: Path | None) -> None:
     out.print("Every marts model carries its disclosure tests.")
 
 
+@click.command("disclosure-audit")
+@click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
+@handle_errors
+def disclosure_audit(k: int) -> None:
+    """Play the linear attacker on the published marts of the built warehouse (what `export` runs before
+    writing), and print what it solved for and the information loss; exit 6 if a hidden cell is pinned."""
+    import json
+
+    from ingest.contract import PROJECT_ROOT
+    from ingest.disclosure_attack import audit_lines, audit_published_tables, information_loss
+    from ingest.publish.export import open_warehouse, published_marts
+
+    bound_lake()
+    manifest_path = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    con = open_warehouse(settings.warehouse_path())
+    try:
+        marts = published_marts(manifest)
+        tables = {
+            mart.name: con.sql(f"select * from {mart.relation}").to_arrow_table()  # noqa: S608
+            for mart in marts
+        }
+        result = audit_published_tables(tables, k)
+        losses = information_loss(con)
+    finally:
+        con.close()
+    outcome = "failure" if result.findings else "success"
+    _audit("disclosure_audit", {"k": k, "marts": sorted(tables), "pinned": len(result.findings)}, outcome)
+    for line in audit_lines(result, losses, k):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if result.findings:
+        raise BuildFailed(f"the linear attacker pins {len(result.findings)} hidden cell(s)")
+
+
 def _check_disclosure(dbt_args: tuple[str, ...] = (), manifest_path: Path | None = None) -> None:
     import json
 

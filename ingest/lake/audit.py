@@ -69,6 +69,7 @@ ACTIONS = frozenset(
         "ingest",
         "build",
         "export",
+        "disclosure_audit",
         "report",
         "purge_opposition",
         "purge_retention",
