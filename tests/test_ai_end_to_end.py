@@ -382,3 +382,35 @@ def test_the_second_task_labels_from_its_time_at_risk_only(built: dict) -> None:
         for row, prior in zip(table["row_id"].to_pylist(), table["prior_acts_365d"].to_pylist(), strict=True):
             _, _, start, _, person = visits[row]
             assert prior == sum(1 for s in starts[person] if start - timedelta(days=365) <= s < start)
+
+
+def test_a_second_task_of_the_project_does_not_give_away_the_first_ones_test_labels(built: dict) -> None:
+    """The return-visit cohort is the acts that ended at home (not URG/HOSP): were its rows and persons
+    under the same ids as the referral task's, a team holding both hand-outs would read a referral test
+    label (0) off every test row that also appears in the return-visit files, without any evaluation.
+    Found on a 1-association lake: 75 of 340 test labels, all right. Ids are scoped to the task."""
+    document = yaml.safe_load((PROJECT_ROOT / "tasks" / "return_visit_within_7_days.yaml").read_text())
+    document["split"].update(
+        development_start="2023-11-01",
+        development_end="2024-01-31",
+        test_start="2024-02-01",
+        test_end="2024-02-29",
+    )
+    task_file = built["root"] / "return_task_same_project.yaml"
+    task_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    out = built["root"] / "out-same-project"
+    run = CliRunner().invoke(
+        main,
+        ["ai", "extract", "--task", str(task_file), "--project", PROJECT, "--out", str(out)],
+        env=built["env"],
+    )
+    assert run.exit_code == 0, run.output
+    folder = out / PROJECT / load_task(task_file).task_id
+    other = [read_handout(folder / f"{part}.parquet", built["key"]) for part in ("development", "test")]
+    # The same acts are in both cohorts (inside view): the overlap the ids must not reveal.
+    reference = load_reference(built["store"], built["keystore"], PROJECT, "ed-referral-after-act")
+    assert reference.num_rows and other[0].num_rows and other[1].num_rows
+    test = built["test"]
+    for column in ("row_id", "person_id"):
+        theirs = {v for table in other for v in table[column].to_pylist()}
+        assert not set(test[column].to_pylist()) & theirs, column
