@@ -310,3 +310,23 @@ def test_the_report_sections_are_generated_from_the_data(
     )
     assert "trained on the same development file: A baseline named here." in page
     assert "The team received" not in page  # no submission in a baseline-only report
+
+
+@pytest.mark.parametrize("command", ["extract", "key", "baseline", "evaluate", "budget"])
+def test_a_malformed_project_id_is_a_one_line_usage_error(tmp_path: Path, command: str) -> None:
+    """`ai extract --project P1` ended in a ValueError traceback from the key store."""
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+    from tests.ai_fixtures import TASK_FILE
+
+    predictions = tmp_path / "p.csv"
+    predictions.write_text("row_id,probability\n")
+    args = ["ai", command, "--project", "P1"]
+    args += [] if command == "key" else ["--task", str(TASK_FILE)]
+    args += ["--predictions", str(predictions)] if command == "evaluate" else []
+    env = {"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_KEYSTORE": str(tmp_path / "ks.json")}
+    run = CliRunner().invoke(main, args, env={**env, "LAKEHOUSE_LAKE": str(tmp_path / "lake")})
+    assert run.exit_code == 2, run.output
+    assert "Invalid value for '--project'" in run.output and "Traceback" not in run.output
+    assert not isinstance(run.exception, ValueError)
