@@ -29,6 +29,7 @@ from ingest.disclosure_attack import (
     union_groups,
 )
 from ingest.disclosure_repair import published_cells, repair_rows
+from ingest.exceptions import LakehouseError
 from ingest.lake.storage import open_store
 from ingest.publish.export import export
 from tests.disclosure_fixtures.gen_raw_cells import write_raw_cells
@@ -111,6 +112,38 @@ def test_attacker_reads_a_share_as_an_equation() -> None:
     assert len(findings) == 1 and "recovered exactly (5)" in str(findings[0])
 
 
+def test_export_publishes_nothing_outside_the_epidemiology_schema(tmp_path: Path) -> None:
+    """The marts to publish and their columns' roles come from dbt's manifest.json, a plain file in the
+    target folder: flagging cdm.person `published` there, every column a `dimension`, had the next
+    `lakehouse export` write every person (pseudonym, year and month of birth, location) to
+    publication/. Only the epidemiology schema's marts are ever published."""
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as warehouse")
+    con.execute("create schema warehouse.cdm")
+    con.execute(
+        "create table warehouse.cdm.person as "
+        "select 1 as person_id, 'a3f9c2e1b7d54e0f9a8b6c4d2e1f0a9b' as person_source_value, 2011 as year_of_birth"
+    )
+    manifest = {
+        "nodes": {
+            "model.x.person": {
+                "resource_type": "model",
+                "name": "person",
+                "database": "warehouse",
+                "schema": "cdm",
+                "config": {"meta": {"disclosure": {"published": True}}},
+                "columns": {
+                    name: {"name": name, "config": {"meta": {"disclosure": {"role": "dimension"}}}}
+                    for name in ("person_id", "person_source_value", "year_of_birth")
+                },
+            }
+        }
+    }
+    with pytest.raises(LakehouseError, match=r"`person`.*schema `cdm`"):
+        export(manifest, con, open_store(tmp_path), k=K)
+    assert not (tmp_path / "publication").exists()
+
+
 def test_export_refuses_before_writing_when_the_attacker_wins(tmp_path: Path) -> None:
     con = duckdb.connect()
     con.execute("attach ':memory:' as warehouse")
@@ -123,14 +156,15 @@ def test_export_refuses_before_writing_when_the_attacker_wins(tmp_path: Path) ->
         ]
     )
     con.register("leaky_view", leaky)
-    con.execute("create table warehouse.main.weekly as select * from leaky_view")
+    con.execute("create schema warehouse.epidemiology")
+    con.execute("create table warehouse.epidemiology.weekly as select * from leaky_view")
     manifest = {
         "nodes": {
             "model.x.weekly": {
                 "resource_type": "model",
                 "name": "weekly",
                 "database": "warehouse",
-                "schema": "main",
+                "schema": "epidemiology",
                 "config": {"meta": {"disclosure": {"published": True}}},
                 # Each column's role, as the marts' YAML declares them: the role check passes, the
                 # attacker is what refuses.
