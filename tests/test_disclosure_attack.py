@@ -122,7 +122,8 @@ def test_export_publishes_nothing_outside_the_epidemiology_schema(tmp_path: Path
     con.execute("create schema warehouse.cdm")
     con.execute(
         "create table warehouse.cdm.person as "
-        "select 1 as person_id, 'a3f9c2e1b7d54e0f9a8b6c4d2e1f0a9b' as person_source_value, 2011 as year_of_birth"
+        "select 1 as person_id, 'a3f9c2e1b7d54e0f9a8b6c4d2e1f0a9b' as person_source_value, "
+        "2011 as year_of_birth"
     )
     manifest = {
         "nodes": {

@@ -45,6 +45,9 @@ from ingest.lake.storage import ObjectStore, S3Settings, open_store
 PUBLICATION_PREFIX = "publication"
 DEFAULT_K = 11
 COUNT_ROLES = frozenset({"count_of_acts", "count_of_persons", "count_of_doctors"})
+# The only schema published (dbt_project.yml, models/marts): the manifest that flags the marts is a plain
+# file of the target folder, and a node of cdm or staging flagged there would otherwise go out row by row.
+PUBLISHED_SCHEMA = "epidemiology"
 ROLES = COUNT_ROLES | {"rate", "statistic", "flag", "duration", "model_output", "public", "dimension"}
 
 
@@ -171,6 +174,12 @@ def export(
         raise ExportError("The manifest flags no model as published (`meta.disclosure.published: true`).")
     tables: dict[str, pa.Table] = {}
     for mart in marts:
+        if mart.schema != PUBLISHED_SCHEMA or mart.database != "warehouse":
+            raise ExportError(
+                f"Mart `{mart.name}` is flagged published in the manifest but lives in schema "
+                f"`{mart.schema}` of `{mart.database}`, not `{PUBLISHED_SCHEMA}`: nothing was published. "
+                "Rebuild (dbt build) to regenerate the manifest."
+            )
         try:
             table = con.sql(f"select * from {mart.relation} order by all").to_arrow_table()  # noqa: S608
         except duckdb.Error as error:
