@@ -382,3 +382,37 @@ def test_engine_leaves_no_margin_group_hiding_less_than_k_beside_a_published_cel
         and any(not m[7] and m[6] > 0 for m in members)
     ]
     assert narrow == []
+
+
+def test_a_manifest_name_cannot_smuggle_sql_into_export(tmp_path: Path) -> None:
+    """An alias edited in manifest.json closed the quoted name and ran a COPY of cdm.person to a file in
+    clear, with the warehouse key, at the next `export` or `disclosure-audit`."""
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as warehouse")
+    con.execute("create schema warehouse.epidemiology")
+    con.execute("create table warehouse.epidemiology.weekly as select 12 as syndrome_act_count")
+    leak = tmp_path / "leak.csv"
+    alias = f"weekly\"; copy (select 1 as x) to '{leak}'; "
+    alias += 'select * from "warehouse"."epidemiology"."weekly'
+    manifest = {
+        "nodes": {
+            "model.x.weekly": {
+                "resource_type": "model",
+                "name": "weekly",
+                "alias": alias,
+                "database": "warehouse",
+                "schema": "epidemiology",
+                "config": {"meta": {"disclosure": {"published": True}}},
+                "columns": {
+                    "syndrome_act_count": {
+                        "name": "syndrome_act_count",
+                        "config": {"meta": {"disclosure": {"role": "count_of_acts"}}},
+                    }
+                },
+            }
+        }
+    }
+    with pytest.raises(LakehouseError, match="not a plain name"):
+        export(manifest, con, open_store(tmp_path / "lake"), k=K)
+    assert not leak.exists()
+    assert not (tmp_path / "lake" / "publication").exists()
