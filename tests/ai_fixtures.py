@@ -48,7 +48,7 @@ def stored_reference(
     store: ObjectStore, keystore: KeyStore, task: PredictionTask, project: str, **kwargs: object
 ) -> pa.Table:
     reference = synthetic_reference(**kwargs)  # type: ignore[arg-type]
-    store_reference(store, keystore, project, task.task_id, reference)
+    store_reference(store, keystore, project, task.task_id, reference, task_sha256=task.sha256 or "")
     return reference
 
 

@@ -24,6 +24,8 @@ from ingest.ai.evaluate import (
     read_submission,
 )
 from ingest.ai.report import write_report
+from ingest.ai.task import load_task
+from ingest.exceptions import LakehouseError
 from ingest.lake import audit
 from ingest.lake.keys import LocalKeyStore
 from ingest.lake.storage import ObjectStore
@@ -135,6 +137,25 @@ def test_the_budget_is_counted_in_the_lake_and_cannot_be_overspent_concurrently(
         t.join()
     assert won == [1] and len(lost) == 3
     assert budget_used(store, PROJECT, one.task_id) == 1
+
+
+def test_an_edited_copy_of_the_task_file_lifts_no_bound(local_store, keystore, tmp_path: Path) -> None:
+    """Budget, k, subgroups and bootstrap come from the task file handed to the evaluation: a copy with
+    budget 1000 and k 2 gave slot 2 "of 1000" and 13 of 14 subgroups (4 under k 11). Only the file the
+    test set was extracted with is accepted, and nothing is spent."""
+    task = shipped_task()
+    reference = stored_reference(local_store, keystore, task, PROJECT)
+    text = Path(task.source).read_text(encoding="utf-8")
+    assert "budget: 10\n" in text and "\nk: 11\n" in text
+    edited = tmp_path / "task.yaml"
+    edited.write_text(text.replace("budget: 10\n", "budget: 1000\n").replace("\nk: 11\n", "\nk: 2\n"))
+    with pytest.raises(LakehouseError, match="is not the one the test set"):
+        _evaluate(local_store, keystore, load_task(edited), reference, informative_predictions(reference))
+    assert budget_used(local_store, PROJECT, task.task_id) == 0
+    refused = [e for e in audit.entries(local_store) if e.action == "ai_evaluate"]
+    assert [(e.outcome, e.data["reason"]) for e in refused] == [("refused", "task_changed")]
+    # The file itself is still accepted.
+    assert _evaluate(local_store, keystore, task, reference, informative_predictions(reference)).slot == 1
 
 
 def test_an_exhausted_budget_refuses_even_a_new_model(local_store, keystore, task) -> None:
@@ -289,3 +310,23 @@ def test_the_report_sections_are_generated_from_the_data(
     )
     assert "trained on the same development file: A baseline named here." in page
     assert "The team received" not in page  # no submission in a baseline-only report
+
+
+@pytest.mark.parametrize("command", ["extract", "key", "baseline", "evaluate", "budget"])
+def test_a_malformed_project_id_is_a_one_line_usage_error(tmp_path: Path, command: str) -> None:
+    """`ai extract --project P1` ended in a ValueError traceback from the key store."""
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+    from tests.ai_fixtures import TASK_FILE
+
+    predictions = tmp_path / "p.csv"
+    predictions.write_text("row_id,probability\n")
+    args = ["ai", command, "--project", "P1"]
+    args += [] if command == "key" else ["--task", str(TASK_FILE)]
+    args += ["--predictions", str(predictions)] if command == "evaluate" else []
+    env = {"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_KEYSTORE": str(tmp_path / "ks.json")}
+    run = CliRunner().invoke(main, args, env={**env, "LAKEHOUSE_LAKE": str(tmp_path / "lake")})
+    assert run.exit_code == 2, run.output
+    assert "Invalid value for '--project'" in run.output and "Traceback" not in run.output
+    assert not isinstance(run.exception, ValueError)

@@ -29,6 +29,7 @@ from ingest.disclosure_attack import (
     union_groups,
 )
 from ingest.disclosure_repair import published_cells, repair_rows
+from ingest.exceptions import LakehouseError
 from ingest.lake.storage import open_store
 from ingest.publish.export import export
 from tests.disclosure_fixtures.gen_raw_cells import write_raw_cells
@@ -111,6 +112,39 @@ def test_attacker_reads_a_share_as_an_equation() -> None:
     assert len(findings) == 1 and "recovered exactly (5)" in str(findings[0])
 
 
+def test_export_publishes_nothing_outside_the_epidemiology_schema(tmp_path: Path) -> None:
+    """The marts to publish and their columns' roles come from dbt's manifest.json, a plain file in the
+    target folder: flagging cdm.person `published` there, every column a `dimension`, had the next
+    `lakehouse export` write every person (pseudonym, year and month of birth, location) to
+    publication/. Only the epidemiology schema's marts are ever published."""
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as warehouse")
+    con.execute("create schema warehouse.cdm")
+    con.execute(
+        "create table warehouse.cdm.person as "
+        "select 1 as person_id, 'a3f9c2e1b7d54e0f9a8b6c4d2e1f0a9b' as person_source_value, "
+        "2011 as year_of_birth"
+    )
+    manifest = {
+        "nodes": {
+            "model.x.person": {
+                "resource_type": "model",
+                "name": "person",
+                "database": "warehouse",
+                "schema": "cdm",
+                "config": {"meta": {"disclosure": {"published": True}}},
+                "columns": {
+                    name: {"name": name, "config": {"meta": {"disclosure": {"role": "dimension"}}}}
+                    for name in ("person_id", "person_source_value", "year_of_birth")
+                },
+            }
+        }
+    }
+    with pytest.raises(LakehouseError, match=r"`person`.*schema `cdm`"):
+        export(manifest, con, open_store(tmp_path), k=K)
+    assert not (tmp_path / "publication").exists()
+
+
 def test_export_refuses_before_writing_when_the_attacker_wins(tmp_path: Path) -> None:
     con = duckdb.connect()
     con.execute("attach ':memory:' as warehouse")
@@ -123,14 +157,15 @@ def test_export_refuses_before_writing_when_the_attacker_wins(tmp_path: Path) ->
         ]
     )
     con.register("leaky_view", leaky)
-    con.execute("create table warehouse.main.weekly as select * from leaky_view")
+    con.execute("create schema warehouse.epidemiology")
+    con.execute("create table warehouse.epidemiology.weekly as select * from leaky_view")
     manifest = {
         "nodes": {
             "model.x.weekly": {
                 "resource_type": "model",
                 "name": "weekly",
                 "database": "warehouse",
-                "schema": "main",
+                "schema": "epidemiology",
                 "config": {"meta": {"disclosure": {"published": True}}},
                 # Each column's role, as the marts' YAML declares them: the role check passes, the
                 # attacker is what refuses.
@@ -347,3 +382,37 @@ def test_engine_leaves_no_margin_group_hiding_less_than_k_beside_a_published_cel
         and any(not m[7] and m[6] > 0 for m in members)
     ]
     assert narrow == []
+
+
+def test_a_manifest_name_cannot_smuggle_sql_into_export(tmp_path: Path) -> None:
+    """An alias edited in manifest.json closed the quoted name and ran a COPY of cdm.person to a file in
+    clear, with the warehouse key, at the next `export` or `disclosure-audit`."""
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as warehouse")
+    con.execute("create schema warehouse.epidemiology")
+    con.execute("create table warehouse.epidemiology.weekly as select 12 as syndrome_act_count")
+    leak = tmp_path / "leak.csv"
+    alias = f"weekly\"; copy (select 1 as x) to '{leak}'; "
+    alias += 'select * from "warehouse"."epidemiology"."weekly'
+    manifest = {
+        "nodes": {
+            "model.x.weekly": {
+                "resource_type": "model",
+                "name": "weekly",
+                "alias": alias,
+                "database": "warehouse",
+                "schema": "epidemiology",
+                "config": {"meta": {"disclosure": {"published": True}}},
+                "columns": {
+                    "syndrome_act_count": {
+                        "name": "syndrome_act_count",
+                        "config": {"meta": {"disclosure": {"role": "count_of_acts"}}},
+                    }
+                },
+            }
+        }
+    }
+    with pytest.raises(LakehouseError, match="not a plain name"):
+        export(manifest, con, open_store(tmp_path / "lake"), k=K)
+    assert not leak.exists()
+    assert not (tmp_path / "lake" / "publication").exists()

@@ -384,6 +384,14 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     ) == [(2,)]
     removed = "select count(*) from warehouse.build_state.base_lake__removed_rows"
     assert _query(warehouse, keystore, removed) == [(0,)]
+    # Nor does the objector's pseudonym (with their acts and days) stay in the changed acts, which
+    # `lakehouse query` reads, once the build is through.
+    assert _query(
+        warehouse,
+        keystore,
+        "select count(*) from warehouse.build_state.base_lake__changed_acts "
+        "where patient_pseudonym not in (select person_source_value from warehouse.cdm.person)",
+    ) == [(0,)]
     watermarks = "select count(*) from warehouse.build_state.base_lake__builds_completed"
     assert _query(warehouse, keystore, watermarks) == [(3,)]
     # A partial selection runs the watermark model but does not move the watermark: the models it

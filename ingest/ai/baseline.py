@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ingest.ai.evaluate import Evaluation, baseline_path, evaluate_predictions, released
-from ingest.ai.extract import LABEL_COLUMN, handout_key, load_reference, read_handout
+from ingest.ai.extract import LABEL_COLUMN, handout_key, read_handout, reference_for
 from ingest.ai.features import FEATURES, feature_columns
 from ingest.ai.task import PredictionTask
 from ingest.lake import audit
@@ -133,7 +133,7 @@ def run_baselines(
     key = handout_key(keystore, project_id)
     development = read_handout(development_path, key)
     test = read_handout(test_path, key)
-    reference = load_reference(store, keystore, project_id, task.task_id)
+    reference = reference_for(store, keystore, project_id, task)
     position = pc.index_in(reference["row_id"], value_set=test["row_id"].combine_chunks()).to_numpy()
     y = reference["label"].to_numpy().astype(int)
     evaluations = []

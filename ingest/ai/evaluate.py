@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ingest.ai import metrics
-from ingest.ai.extract import _reference_key, load_reference, load_summary, task_prefix
+from ingest.ai.extract import TaskChanged, _reference_key, load_summary, reference_for, task_prefix
 from ingest.ai.task import PredictionTask
 from ingest.exceptions import LakehouseError
 from ingest.lake import audit
@@ -249,7 +249,18 @@ def evaluate_submission(
         "task_sha256": task.sha256,
         "budget": task.budget,
     }
-    reference = load_reference(store, keystore, project_id, task.task_id)
+    try:
+        reference = reference_for(store, keystore, project_id, task)
+    except TaskChanged:
+        used = budget_used(store, project_id, task.task_id)
+        audit.record(
+            store,
+            keystore,
+            "ai_evaluate",
+            {**log, **_budget(task, used), "reason": "task_changed"},
+            outcome="refused",
+        )
+        raise
     try:
         p = _aligned(submission, reference["row_id"], source)
     except SubmissionRefused:

@@ -7,9 +7,12 @@
   period, which comes after it. No patient is in both.
 - k-anonymity on the task's quasi-identifiers, counting distinct patients per class (as study extracts
   do): rows of a class below k are suppressed, and only their number is reported.
-- Identifiers leave as project pseudonyms (`KeyStore.project_key`, the derivation of study extracts):
-  `person_id` = HMAC(project key, lake pseudonym), `row_id` = HMAC(project key, "row:" + visit id). No
-  date leaves: t = 0 is given as season and time of day.
+- Identifiers leave as pseudonyms of the project *and task*: with the task key = HMAC(project key,
+  label + task id), `person_id` = HMAC(task key, lake pseudonym), `row_id` = HMAC(task key, "row:" +
+  visit id). Scoped to the task because cohorts overlap: the return-visit cohort is the acts that did not
+  end in a referral, so under shared ids a team holding both hand-outs would read referral test labels
+  off the other task's files; and a study extract of the same project id does not link to them either.
+  No date leaves: t = 0 is given as season and time of day.
 - The two files are Parquet with modular encryption (AES-GCM-256, encrypted footer) under the project's
   hand-out key, HMAC(project key, label): a key the DPO hands to the team (`lakehouse ai key`) that
   opens nothing in the lake and cannot be turned back into the project key.
@@ -61,6 +64,9 @@ LABEL_COLUMN = "outcome"
 _HANDOUT_LABEL = b"urgent-care-lakehouse/ai-handout-key/v1"
 _REFERENCE_LABEL = b"urgent-care-lakehouse/ai-reference-key/v1:"
 _PATIENT_SPLIT_LABEL = b"urgent-care-lakehouse/ai-patient-split/v1:"
+_TASK_IDS_LABEL = b"urgent-care-lakehouse/ai-task-ids/v1:"
+# Schema metadata of the test reference: the task file's SHA-256 at extract time.
+_TASK_SHA256 = "task_sha256"
 
 
 class ExtractEmpty(LakehouseError):
@@ -77,6 +83,17 @@ def handout_key(keystore: KeyStore, project_id: str) -> bytes:
 def _reference_key(keystore: KeyStore, project_id: str, task_id: str) -> bytes:
     label = _REFERENCE_LABEL + task_id.encode("ascii")
     return hmac.new(keystore.project_key(project_id), label, hashlib.sha256).digest()
+
+
+def task_ids_key(keystore: KeyStore, project_id: str, task_id: str) -> bytes:
+    """The key of the ids (row_id, person_id) of one task's files: one-way from the project key."""
+    label = _TASK_IDS_LABEL + task_id.encode("ascii")
+    return hmac.new(keystore.project_key(project_id), label, hashlib.sha256).digest()
+
+
+def row_ids(ids_key: bytes, visit_ids: list[int]) -> list[str]:
+    """The row ids of visits (inside view, for checks): what `_handout_table` writes."""
+    return hmac_pseudonyms(ids_key, [f"row:{v}" for v in visit_ids]).to_pylist()
 
 
 def task_prefix(project_id: str, task_id: str) -> str:
@@ -169,12 +186,10 @@ def _row_messages(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise("row:", visit, "")
 
 
-def _handout_table(
-    table: pa.Table, task: PredictionTask, project_key: bytes, *, with_label: bool
-) -> pa.Table:
+def _handout_table(table: pa.Table, task: PredictionTask, ids_key: bytes, *, with_label: bool) -> pa.Table:
     columns: dict[str, pa.Array] = {
-        "row_id": hmac_pseudonyms(project_key, _row_messages(table)),
-        "person_id": project_pseudonyms(project_key, table["lake_pseudonym"]),
+        "row_id": hmac_pseudonyms(ids_key, _row_messages(table)),
+        "person_id": project_pseudonyms(ids_key, table["lake_pseudonym"]),
         "region": table["region"].combine_chunks(),
     }
     for name, kind in feature_columns(task):
@@ -187,9 +202,9 @@ def _handout_table(
     return out.take(pc.sort_indices(out["row_id"]))
 
 
-def _reference_table(test: pa.Table, handed: pa.Table, project_key: bytes) -> pa.Table:
+def _reference_table(test: pa.Table, handed: pa.Table, ids_key: bytes) -> pa.Table:
     """Test labels and subgroups by row id (inside only)."""
-    ids = hmac_pseudonyms(project_key, _row_messages(test))
+    ids = hmac_pseudonyms(ids_key, _row_messages(test))
     ref = pa.table(
         {
             "row_id": ids,
@@ -261,9 +276,10 @@ def make_extract(
             f"{'development' if development.num_rows == 0 else 'test'} period after the split and "
             f"k-anonymity (k={task.k}); check the split dates against the warehouse"
         )
-    dev_out = _handout_table(development, task, project_key, with_label=True)
-    test_out = _handout_table(test, task, project_key, with_label=False)
-    reference = _reference_table(test, test_out, project_key)
+    ids_key = task_ids_key(keystore, project_id, task.task_id)
+    dev_out = _handout_table(development, task, ids_key, with_label=True)
+    test_out = _handout_table(test, task, ids_key, with_label=False)
+    reference = _reference_table(test, test_out, ids_key)
     key = handout_key(keystore, project_id)
     folder = Path(out_dir) / project_id / task.task_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -275,7 +291,7 @@ def make_extract(
     dictionary = _dictionary(task, dev_out, test_out, key)
     dictionary_path = folder / "dictionary.json"
     dictionary_path.write_text(json.dumps(dictionary, indent=1, ensure_ascii=False), encoding="utf-8")
-    store_reference(store, keystore, project_id, task.task_id, reference)
+    store_reference(store, keystore, project_id, task.task_id, reference, task_sha256=log["task_sha256"])
     summary = {
         "task_id": task.task_id,
         "task_version": task.version,
@@ -362,13 +378,43 @@ def read_handout(path: str | Path, key: bytes) -> pa.Table:
 
 
 def store_reference(
-    store: ObjectStore, keystore: KeyStore, project_id: str, task_id: str, reference: pa.Table
+    store: ObjectStore,
+    keystore: KeyStore,
+    project_id: str,
+    task_id: str,
+    reference: pa.Table,
+    *,
+    task_sha256: str,
 ) -> None:
-    """Keep the test labels and subgroups in the lake, encrypted under the project's reference key."""
+    """Keep the test labels and subgroups in the lake, encrypted under the project's reference key, with
+    the SHA-256 of the task file they were extracted for (authenticated by the encryption)."""
+    reference = reference.replace_schema_metadata({_TASK_SHA256: task_sha256})
     store.put(
         reference_path(project_id, task_id),
         encrypt_parquet(reference, _reference_key(keystore, project_id, task_id)),
     )
+
+
+class TaskChanged(LakehouseError):
+    """The task file is not the one the project's test set was extracted with."""
+
+    exit_code = 7
+
+
+def reference_for(store: ObjectStore, keystore: KeyStore, project_id: str, task: PredictionTask) -> pa.Table:
+    """The test reference, refused unless `task` is the very file it was extracted with. The budget, k,
+    subgroups and bootstrap of an evaluation come from the task file given to it: an edited copy (budget
+    1000, k 2) would otherwise lift every bound of the oracle. A new version goes through `ai extract`,
+    which the audit trail records."""
+    reference = load_reference(store, keystore, project_id, task.task_id)
+    extracted = (reference.schema.metadata or {}).get(_TASK_SHA256.encode(), b"").decode()
+    if task.sha256 is None or extracted != task.sha256:
+        raise TaskChanged(
+            f"task file `{task.source}` (SHA-256 {(task.sha256 or 'none')[:16]}) is not the one the test set "
+            f"of project `{project_id}` was extracted with ({extracted[:16] or 'unknown'}): a new version of "
+            "the task needs `lakehouse ai extract` again (docs/ai-evaluation.md)"
+        )
+    return reference
 
 
 def load_reference(store: ObjectStore, keystore: KeyStore, project_id: str, task_id: str) -> pa.Table:
@@ -384,4 +430,14 @@ def load_summary(store: ObjectStore, project_id: str, task_id: str) -> dict[str,
     return json.loads(store.get(summary_path(project_id, task_id)))
 
 
-__all__ += ["load_summary", "reference_path", "store_reference", "summary_path", "task_prefix"]
+__all__ += [
+    "TaskChanged",
+    "load_summary",
+    "reference_for",
+    "reference_path",
+    "row_ids",
+    "store_reference",
+    "summary_path",
+    "task_ids_key",
+    "task_prefix",
+]

@@ -25,7 +25,24 @@ _TASK = click.option(
     required=True,
     help="Task file (YAML), e.g. tasks/ed_referral_after_act.yaml.",
 )
-_PROJECT = click.option("--project", "project_id", required=True, help="Project id (as in study extracts).")
+
+
+def _check_project(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """The key store's own rule, checked before anything is read (it raised a ValueError traceback)."""
+    from ingest.lake.keys import _PROJECT_ID
+
+    if not _PROJECT_ID.fullmatch(value):
+        raise click.BadParameter(f"`{value}` must match {_PROJECT_ID.pattern} (lower case, digits, - and _)")
+    return value
+
+
+_PROJECT = click.option(
+    "--project",
+    "project_id",
+    required=True,
+    callback=_check_project,
+    help="Project id (as in study extracts).",
+)
 
 
 def _handout_dir(out_dir: Path | None) -> Path:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,10 @@ from ingest.lake.storage import ObjectStore, S3Settings, open_store
 PUBLICATION_PREFIX = "publication"
 DEFAULT_K = 11
 COUNT_ROLES = frozenset({"count_of_acts", "count_of_persons", "count_of_doctors"})
+# The only schema published (dbt_project.yml, models/marts): the manifest that flags the marts is a plain
+# file of the target folder, and a node of cdm or staging flagged there would otherwise go out row by row.
+PUBLISHED_SCHEMA = "epidemiology"
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ROLES = COUNT_ROLES | {"rate", "statistic", "flag", "duration", "model_output", "public", "dimension"}
 
 
@@ -78,6 +83,15 @@ def published_marts(manifest: dict) -> list[PublishedMart]:
         disclosure = ((node.get("config") or {}).get("meta") or {}).get("disclosure") or {}
         if disclosure.get("published") is not True:
             continue
+        for part in ("database", "schema", "alias"):
+            # Interpolated into SQL on a connection holding the warehouse key: manifest.json is a plain
+            # file, and a quote in a name ran any statement (a COPY of cdm.person to a file in clear).
+            value = node.get(part) or node["name"] if part == "alias" else node.get(part)
+            if not isinstance(value, str) or not _PLAIN_NAME.fullmatch(value):
+                raise ExportError(
+                    f"Model `{node.get('name')}` of the manifest: its {part} is not a plain name "
+                    "(letters, digits, _); nothing was published. Rebuild (dbt build) to regenerate it."
+                )
         marts.append(
             PublishedMart(
                 name=node["name"],
@@ -171,6 +185,12 @@ def export(
         raise ExportError("The manifest flags no model as published (`meta.disclosure.published: true`).")
     tables: dict[str, pa.Table] = {}
     for mart in marts:
+        if mart.schema != PUBLISHED_SCHEMA or mart.database != "warehouse":
+            raise ExportError(
+                f"Mart `{mart.name}` is flagged published in the manifest but lives in schema "
+                f"`{mart.schema}` of `{mart.database}`, not `{PUBLISHED_SCHEMA}`: nothing was published. "
+                "Rebuild (dbt build) to regenerate the manifest."
+            )
         try:
             table = con.sql(f"select * from {mart.relation} order by all").to_arrow_table()  # noqa: S608
         except duckdb.Error as error:

@@ -131,6 +131,14 @@
         max(last_act_date) as last_act_date,
         {{ surveillance_grid_fingerprints('grid') }}
     from {{ grid }} as grid;
+    {#- The removed versions' keys (an objector's pseudonym, act and day) are also in the changed acts,
+        which any analyst's `lakehouse query` reads: they go with the removed rows, not at the next build. -#}
+    delete from {{ model_relation('base_lake__changed_acts') }}
+    where (association_id, act_id, patient_pseudonym) in (
+        select association_id, act_id, patient_pseudonym
+        from {{ model_relation('base_lake__removed_rows') }}
+        where dataset = 'acts' and _removed_at <= {{ lake_load_stamp() }}
+    );
     delete from {{ model_relation('base_lake__removed_rows') }} where _removed_at <= {{ lake_load_stamp() }}
 {%- endmacro %}
 
