@@ -249,29 +249,22 @@ def evaluate_submission(
         "task_sha256": task.sha256,
         "budget": task.budget,
     }
+
+    def refused(reason: str, used: int | None = None, **extra: Any) -> None:
+        # `used` is the budget spent so far when no slot was claimed for this submission.
+        used = budget_used(store, project_id, task.task_id) if used is None else used
+        entry = {**log, **_budget(task, used), "reason": reason, **extra}
+        audit.record(store, keystore, "ai_evaluate", entry, outcome="refused")
+
     try:
         reference = reference_for(store, keystore, project_id, task)
     except TaskChanged:
-        used = budget_used(store, project_id, task.task_id)
-        audit.record(
-            store,
-            keystore,
-            "ai_evaluate",
-            {**log, **_budget(task, used), "reason": "task_changed"},
-            outcome="refused",
-        )
+        refused("task_changed")
         raise
     try:
         p = _aligned(submission, reference["row_id"], source)
     except SubmissionRefused:
-        used = budget_used(store, project_id, task.task_id)
-        audit.record(
-            store,
-            keystore,
-            "ai_evaluate",
-            {**log, **_budget(task, used), "reason": "invalid_submission"},
-            outcome="refused",
-        )
+        refused("invalid_submission")
         raise
     # Of the probabilities in the test set's order: the same predictions, whatever the file's row order.
     digest = hashlib.sha256(p.tobytes()).hexdigest()
@@ -279,13 +272,7 @@ def evaluate_submission(
     try:
         slot = _claim_slot(store, task, project_id, digest)
     except BudgetExhausted:
-        audit.record(
-            store,
-            keystore,
-            "ai_evaluate",
-            {**log, **_budget(task, task.budget), "reason": "budget_exhausted"},
-            outcome="refused",
-        )
+        refused("budget_exhausted", task.budget)
         raise
     needed = min_changed_rows(len(p), task.k)
     for earlier in _earlier_submissions(store, keystore, project_id, task.task_id):
@@ -293,13 +280,7 @@ def evaluate_submission(
             continue  # made for an earlier extract of the task (another test set): not comparable
         changed = int(np.sum(np.abs(earlier - p) > _CHANGED))
         if changed < needed:
-            audit.record(
-                store,
-                keystore,
-                "ai_evaluate",
-                {**log, **_budget(task, slot), "reason": "near_duplicate", "slot": slot},
-                outcome="refused",
-            )
+            refused("near_duplicate", slot, slot=slot)
             raise SubmissionRefused(
                 f"submission `{source}` differs from an earlier one of project `{project_id}` on {changed} "
                 f"rows (at least {needed} must change by more than {_CHANGED}); evaluation {slot} of "
