@@ -18,6 +18,7 @@ profiles.yml reads LAKEHOUSE_DBT_TARGET and LAKEHOUSE_DUCKDB_MEMORY_LIMIT itself
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -99,8 +100,28 @@ def query_memory_limit() -> str:
 
 
 def use_private_matplotlib_cache() -> None:
-    """matplotlib caches fonts under MPLCONFIGDIR; a read-only or shared HOME must not break a figure."""
-    os.environ.setdefault("MPLCONFIGDIR", str(Path(tempfile.gettempdir()) / f"lakehouse-mpl-{os.getuid()}"))
+    """matplotlib caches fonts under MPLCONFIGDIR; a read-only or shared HOME must not break a figure.
+
+    The folder's name in the shared temporary folder is predictable, so another local user could make it
+    first and fill it (a matplotlibrc naming a backend module, a poisoned font cache): it is used only if
+    it is a real folder of this user that nobody else can write; otherwise a fresh private one is made."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    shared_name = Path(tempfile.gettempdir()) / f"lakehouse-mpl-{os.getuid()}"
+    os.environ["MPLCONFIGDIR"] = str(_private_cache_dir(shared_name))
+
+
+def _private_cache_dir(path: Path) -> Path:
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="lakehouse-mpl-"))
+    info = path.lstat()
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
+        return path
+    return Path(tempfile.mkdtemp(prefix="lakehouse-mpl-"))
 
 
 def extracts_dir() -> Path:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ingest import settings
 from ingest.ai.evaluate import Evaluation
 from ingest.ai.features import FEATURES
 from ingest.ai.task import PredictionTask
@@ -58,7 +57,7 @@ def _e(value: object) -> str:
 def _figures(folder: Path, models: list[dict[str, Any]], task: PredictionTask) -> dict[str, str]:
     from matplotlib.figure import Figure
 
-    os.environ.setdefault("MPLCONFIGDIR", str(Path(tempfile.gettempdir()) / f"lakehouse-mpl-{os.getuid()}"))
+    settings.use_private_matplotlib_cache()
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     out: dict[str, str] = {}
     fig = Figure(figsize=(5.2, 5))
