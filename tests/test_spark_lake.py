@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pqe
 import pytest
 from click.testing import CliRunner
+from pyspark.sql import SparkSession
 
 from ingest.cli import main
 from ingest.governance.footer_keys import add_footer_keys
@@ -43,13 +44,11 @@ from ingest.lake.storage import ObjectStore
 from ingest.landing.land import Ingestor
 from tests.test_purge import build_lake
 
-pyspark_sql = pytest.importorskip("pyspark.sql", reason="the `spark` extra (pyspark) is not installed")
-
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
     jar = kms_client_jar()
-    builder = pyspark_sql.SparkSession.builder.master("local[1]").appName("lakehouse-spark-tests")
+    builder = SparkSession.builder.master("local[1]").appName("lakehouse-spark-tests")
     # The lake and key store of the session are placeholders: every read below names its own.
     conf = spark_read_conf("/nonexistent-lake", "/nonexistent-keystore.json", jar)
     for name, value in {

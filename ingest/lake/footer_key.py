@@ -71,8 +71,10 @@ def with_footer_key_metadata(data: bytes, metadata: bytes) -> bytes:
     kept = [field for field in fields if field[0] != _KEY_METADATA_FIELD]
     kept.append((_KEY_METADATA_FIELD, _BINARY, metadata))
     kept.sort(key=lambda field: field[0])
-    region = _encode_struct(kept) + data[crypto_end:-8]
-    return data[:footer_start] + region + len(region).to_bytes(4, "little") + _ENCRYPTED_FOOTER_MAGIC
+    view = memoryview(data)
+    region = _encode_struct(kept) + bytes(view[crypto_end:-8])
+    # One copy of the file's pages (they may be hundreds of MB), not one per concatenation.
+    return b"".join((view[:footer_start], region, len(region).to_bytes(4, "little"), _ENCRYPTED_FOOTER_MAGIC))
 
 
 def _split_tail(data: bytes) -> tuple[int, list[tuple[int, int, bytes]], int]:

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Paths;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
@@ -168,7 +167,7 @@ public final class KeyStoreKmsClient implements KmsClient {
   private byte[] masterKey(String masterKeyId, String zone) {
     JsonNode store;
     try {
-      if (!Files.isRegularFile(keystore, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(keystore)) {
+      if (!Files.isRegularFile(keystore)) {
         throw new KeyAccessDeniedException("Key store `" + keystore + "` does not exist or is not a file (set "
             + KEYSTORE_PROPERTY + " or " + KEYSTORE_ENV + ")");
       }
