@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from pyspark.sql import SparkSession
 
 from ingest.cli import main
+from ingest.exceptions import DecryptionError
 from ingest.governance.footer_keys import add_footer_keys
 from ingest.governance.purge import committed_files
 from ingest.governance.rotation import remove_master_key, retire_data_key, rotate_master_key
@@ -281,3 +282,15 @@ def test_a_migration_killed_half_way_leaves_readable_files_and_finishes_when_run
     result = add_footer_keys(landed, keystore)
     assert (result.files_updated, result.files_current) == (len(outputs) - 2, 2)
     assert all(read_footer_key_metadata(landed.get(path)) == footer_key_metadata(k) for path, k in outputs)
+
+
+def test_a_file_its_key_does_not_open_is_left_unchanged(landed: ObjectStore, keystore: LocalKeyStore) -> None:
+    _as_before_footer_keys(landed, keystore)
+    path, _ = _parquet_outputs(landed)[0]
+    foreign = encrypt_parquet(pa.table({"act_id": ["x"]}), secrets.token_bytes(32))
+    landed.put(path, foreign)
+    with pytest.raises(
+        DecryptionError, match=r"does not open with data key `.*`, the key its manifest names"
+    ):
+        add_footer_keys(landed, keystore)
+    assert landed.get(path) == foreign

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-import pyarrow.parquet.encryption as pqe
-
 from ingest.exceptions import DecryptionError
 from ingest.governance.purge import recover_rewrites
 from ingest.lake import audit
+from ingest.lake.crypto import decrypt_parquet
 from ingest.lake.footer_key import footer_key_metadata, read_footer_key_metadata, with_footer_key_metadata
-from ingest.lake.keys import DataKey, DataKeyring, KeyStore
+from ingest.lake.keys import DataKeyring, KeyStore
 from ingest.lake.manifest import all_manifests, writer_lock
 from ingest.lake.storage import ObjectStore
 
@@ -59,7 +56,14 @@ def add_footer_keys(store: ObjectStore, keystore: KeyStore) -> FooterMigration:
                 migrated = with_footer_key_metadata(data, wanted)
                 # The reference must name the key that really opens the file: a Spark reader would
                 # otherwise fail on it later, far from the cause.
-                _check_opens(migrated, keyring.get(output.key_id), where)
+                try:
+                    decrypt_parquet(migrated, keyring.get(output.key_id).key, path=where)
+                except DecryptionError as exc:
+                    raise DecryptionError(
+                        f"`{where}` does not open with data key `{output.key_id}`, the key its manifest "
+                        "names: left unchanged",
+                        path=where,
+                    ) from exc
                 store.put(output.path, migrated)
                 result.files_updated += 1
         audit.record(
@@ -69,15 +73,3 @@ def add_footer_keys(store: ObjectStore, keystore: KeyStore) -> FooterMigration:
             {"files_updated": result.files_updated, "files_current": result.files_current},
         )
     return result
-
-
-def _check_opens(data: bytes, key: DataKey, where: str) -> None:
-    properties = pqe.create_decryption_properties(footer_key=key.key)
-    try:
-        pq.ParquetFile(pa.BufferReader(data), decryption_properties=properties).metadata  # noqa: B018
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise DecryptionError(
-            f"`{where}` does not open with data key `{key.key_id}`, the key its manifest names: "
-            "left unchanged",
-            path=where,
-        ) from exc
