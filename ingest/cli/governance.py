@@ -214,8 +214,8 @@ def keys_retire(key_id: str) -> None:
 @click.command("add-footer-keys")
 @handle_errors
 def keys_add_footer_keys() -> None:
-    """Name each landed file's data key in its footer, so that Spark opens it (docs/spark.md). Files
-    landed since then already do; running it again changes nothing."""
+    """Name each landed file's data key in its footer, so that Spark opens it (docs/spark.md): once, for
+    files landed before ingest did so itself. Running it again changes nothing."""
     from ingest.governance.footer_keys import add_footer_keys
 
     result = add_footer_keys(*bound_lake())

@@ -93,8 +93,8 @@ def _check_key(key: bytes) -> None:
 def encrypt_parquet(table: pa.Table, key: bytes, *, key_id: str | None = None) -> bytes:
     """Serialise `table` as an encrypted Parquet file that pyarrow and DuckDB both decrypt with `key`.
 
-    With `key_id` (the lake's data key `key` is), the footer also names that key for Spark
-    (ingest.lake.footer_key): every file of the lake is written so.
+    `key_id`: the id of the lake's data key that `key` is; the footer then names it, for Spark
+    (ingest.lake.footer_key). Every file of the lake is written with it.
     """
     _check_key(key)
     properties = pqe.create_encryption_properties(
