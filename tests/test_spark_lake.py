@@ -294,3 +294,13 @@ def test_a_file_its_key_does_not_open_is_left_unchanged(landed: ObjectStore, key
     ):
         add_footer_keys(landed, keystore)
     assert landed.get(path) == foreign
+
+
+def test_spark_settings_carry_paths_and_never_a_key(keystore: LocalKeyStore, tmp_path: Path) -> None:
+    assert hadoop_lake_url("s3://bucket/lake/") == "s3a://bucket/lake"
+    assert hadoop_lake_url(f"file://{tmp_path}/lake") == f"file://{tmp_path}/lake"
+    conf = spark_read_conf(tmp_path / "lake", keystore.path, "/jars/kms.jar")
+    assert conf["spark.hadoop.parquet.encryption.kms.instance.id"] == f"file://{tmp_path}/lake"
+    assert conf["spark.hadoop.lakehouse.keystore"] == str(keystore.path)
+    secrets_in_store = json.loads(keystore.path.read_text())["master_keys"].values()
+    assert not any(entry["key"] in value for entry in secrets_in_store for value in conf.values())
