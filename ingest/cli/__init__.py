@@ -50,6 +50,7 @@ for command in (
 for key_command in (
     governance.keys_rotate,
     governance.keys_retire,
+    governance.keys_add_footer_keys,
     governance.keys_remove_master,
     governance.keys_rotate_pseudonym_secret,
 ):

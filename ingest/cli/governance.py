@@ -211,6 +211,21 @@ def keys_retire(key_id: str) -> None:
     )
 
 
+@click.command("add-footer-keys")
+@handle_errors
+def keys_add_footer_keys() -> None:
+    """Name each landed file's data key in its footer, so that Spark opens it (docs/spark.md): once, for
+    files landed before ingest did so itself. Running it again changes nothing."""
+    from ingest.governance.footer_keys import add_footer_keys
+
+    result = add_footer_keys(*bound_lake())
+    out.print(
+        f"{result.files_updated} files given their footer key reference "
+        f"({result.files_current} already had it)",
+        highlight=False,
+    )
+
+
 @click.command("remove-master")
 @click.argument("master_key_id")
 @handle_errors

@@ -124,7 +124,8 @@ def rewrite_batch(store: ObjectStore, manifest: Manifest, replacements: dict[str
             raise ValueError(f"batch `{manifest.batch_id}`: new content for `{out.path}` without a key")
         new_path = next_path(out.path)
         if isinstance(content, pa.Table):
-            payload, rows = encrypt_parquet(content, rep.key.key), content.num_rows
+            payload = encrypt_parquet(content, rep.key.key, key_id=rep.key.key_id)
+            rows = content.num_rows
         else:
             # Blobs stay bound to their batch id, as ingest wrote them.
             payload = encrypt_blob(content, rep.key.key, aad=manifest.batch_id.encode())

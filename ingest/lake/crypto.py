@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ingest.exceptions import ConfigError, DecryptionError
+from ingest.lake.footer_key import footer_key_metadata, with_footer_key_metadata
 from ingest.lake.storage import S3Settings
 
 __all__ = [
@@ -89,8 +90,12 @@ def _check_key(key: bytes) -> None:
         raise ValueError(f"encryption keys must be {KEY_BYTES} bytes (AES-256)")
 
 
-def encrypt_parquet(table: pa.Table, key: bytes) -> bytes:
-    """Serialise `table` as an encrypted Parquet file that pyarrow and DuckDB both decrypt with `key`."""
+def encrypt_parquet(table: pa.Table, key: bytes, *, key_id: str | None = None) -> bytes:
+    """Serialise `table` as an encrypted Parquet file that pyarrow and DuckDB both decrypt with `key`.
+
+    `key_id`: the id of the lake's data key that `key` is; the footer then names it, for Spark
+    (ingest.lake.footer_key). Every file of the lake is written with it.
+    """
     _check_key(key)
     properties = pqe.create_encryption_properties(
         footer_key=bytes(key), encryption_algorithm=ENCRYPTION_ALGORITHM, plaintext_footer=False
@@ -108,7 +113,8 @@ def encrypt_parquet(table: pa.Table, key: bytes) -> bytes:
         use_dictionary=_repeating_columns(table),
         encryption_properties=properties,
     )
-    return sink.getvalue().to_pybytes()
+    data = sink.getvalue().to_pybytes()
+    return data if key_id is None else with_footer_key_metadata(data, footer_key_metadata(key_id))
 
 
 def _repeating_columns(table: pa.Table) -> list[str]:

@@ -596,7 +596,7 @@ class Ingestor:
         written = []
         for zone, table, path in outputs:
             key = self.keyring.get_or_create(zone, dataset, period)  # type: ignore[arg-type]
-            self.store.put(path, encrypt_parquet(table, key.key))
+            self.store.put(path, encrypt_parquet(table, key.key, key_id=key.key_id))
             written.append(Output(zone, path, table.num_rows, key.key_id))
         n_read = p.rows_read
         assert landed.num_rows + rejected.num_rows + n_opposed == n_read, f.name

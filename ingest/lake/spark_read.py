@@ -1,0 +1,76 @@
+"""The Spark settings that open the lake's encrypted files (docs/spark.md), and the KMS client's jar.
+
+Spark finds each file's data key through parquet-java's PropertiesDrivenCryptoFactory and the lake's KMS
+client (spark/kms-client), from the reference in the file's footer (ingest.lake.footer_key). The client
+reads the data key from the lake's `_keys/` and the master key from the key store *file*: only paths
+travel in the settings, never a key.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ingest.exceptions import ConfigError
+
+__all__ = [
+    "CRYPTO_FACTORY_CLASS",
+    "KEYSTORE_PROPERTY",
+    "KMS_CLIENT_CLASS",
+    "LAKE_PROPERTY",
+    "hadoop_lake_url",
+    "kms_client_jar",
+    "spark_read_conf",
+]
+
+CRYPTO_FACTORY_CLASS = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
+KMS_CLIENT_CLASS = "urgentcarelakehouse.kms.KeyStoreKmsClient"
+# parquet-java keeps one KMS client per instance id: the lake's URL is the id, so that one session can
+# read two lakes (each read naming its own with `.option(LAKE_PROPERTY, ...)`) without mixing keys.
+LAKE_PROPERTY = "parquet.encryption.kms.instance.id"
+KEYSTORE_PROPERTY = "lakehouse.keystore"
+
+_BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "spark" / "kms-client" / "build.sh"
+
+
+def hadoop_lake_url(lake_url: str | os.PathLike[str]) -> str:
+    """The lake as Hadoop names it: file:///abs/path for a folder, s3a://bucket/prefix for s3://."""
+    text = os.fspath(lake_url)
+    if text.startswith("s3://"):
+        return "s3a://" + text.removeprefix("s3://").rstrip("/")
+    if "://" in text:
+        parsed = urlparse(text)
+        if parsed.scheme != "file":
+            raise ConfigError(f"lake URL `{text}`: only local folders, file:// and s3:// are supported")
+        text = parsed.path
+    return Path(text).expanduser().resolve().as_uri()
+
+
+def spark_read_conf(
+    lake_url: str | os.PathLike[str], keystore: str | os.PathLike[str], jar: str | os.PathLike[str]
+) -> dict[str, str]:
+    """Spark settings (for a SparkSession builder, `spark-submit --conf` or a dbt-spark profile)."""
+    return {
+        "spark.jars": os.fspath(jar),
+        "spark.hadoop.parquet.crypto.factory.class": CRYPTO_FACTORY_CLASS,
+        "spark.hadoop.parquet.encryption.kms.client.class": KMS_CLIENT_CLASS,
+        f"spark.hadoop.{LAKE_PROPERTY}": hadoop_lake_url(lake_url),
+        f"spark.hadoop.{KEYSTORE_PROPERTY}": str(Path(keystore).expanduser().absolute()),
+    }
+
+
+def kms_client_jar() -> Path:
+    """The KMS client's jar, built with Maven from this checkout's spark/kms-client when out of date."""
+    if not _BUILD_SCRIPT.is_file():
+        raise ConfigError(
+            f"`{_BUILD_SCRIPT}` not found: the KMS client is built from a checkout of the project"
+        )
+    done = subprocess.run(
+        ["bash", str(_BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=900
+    )
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"Building the Spark KMS client failed ({_BUILD_SCRIPT}): {detail}")
+    return Path(done.stdout.strip())

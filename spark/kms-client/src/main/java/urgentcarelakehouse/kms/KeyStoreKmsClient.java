@@ -1,0 +1,226 @@
+package urgentcarelakehouse.kms;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.GeneralSecurityException;
+import java.util.Base64;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.crypto.AEADBadTagException;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.parquet.crypto.KeyAccessDeniedException;
+import org.apache.parquet.crypto.keytools.KmsClient;
+
+/**
+ * Opens the lake's data keys for parquet-java's {@code PropertiesDrivenCryptoFactory}, exactly as the
+ * Python key store does (ingest/lake/keys.py).
+ *
+ * <p>A landed file's footer key material names its data key by reference ({@code "wrappedDEK":
+ * "ref:raw/acts/2024-01"}, {@code "masterKeyID": "raw"}), not by a wrapped copy: the key is read from
+ * {@code <lake>/_keys/raw/acts/2024-01.json}, where `keys rotate` re-wraps it, and unwrapped with the
+ * master key that file names (AES-256-GCM, AAD = the key id) taken from the key store file. So rotation
+ * and retirement need no change to the files, and the master keys never travel in a Spark setting: only
+ * the key store's path does ({@code lakehouse.keystore}, else $LAKEHOUSE_KEYSTORE, else the default).
+ * The lake is named by parquet-java's own {@code parquet.encryption.kms.instance.id}.
+ *
+ * <p>Every failure is a {@link KeyAccessDeniedException}: a file whose key cannot be opened is never read.
+ * Reading only: Spark writes nothing with this client.
+ */
+public final class KeyStoreKmsClient implements KmsClient {
+
+  public static final String KEYSTORE_PROPERTY = "lakehouse.keystore";
+  public static final String LAKE_PROPERTY = "parquet.encryption.kms.instance.id";
+  public static final String REFERENCE_PREFIX = "ref:";
+
+  private static final String KEYSTORE_ENV = "LAKEHOUSE_KEYSTORE";
+  private static final String KEYSTORE_FORMAT = "urgent-care-lakehouse/keystore";
+  private static final String KEYS_PREFIX = "_keys";
+  private static final int KEY_BYTES = 32;
+  private static final int TAG_BITS = 128;
+  // The same shapes as ingest/lake/keys.py: <zone>/<dataset>/<YYYY-MM>[.v<n>], and <zone>-v<n>.
+  private static final Pattern KEY_ID = Pattern.compile(
+      "(raw|quarantine|warehouse)/([a-z0-9]+(?:_[a-z0-9]+)*)/(\\d{4}-(?:0[1-9]|1[0-2]))(?:\\.v(?:[2-9]|[1-9][0-9]+))?");
+  private static final Pattern MASTER_KEY_ID = Pattern.compile("(raw|quarantine|warehouse)-v[1-9][0-9]*");
+  // Any of these on the key store refuses it, as the Python key store does.
+  private static final Set<PosixFilePermission> SHARED = EnumSet.of(
+      PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE,
+      PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Configuration configuration;
+  private java.nio.file.Path keystore;
+  private Path lake;
+
+  @Override
+  public void initialize(Configuration conf, String kmsInstanceID, String kmsInstanceURL, String accessToken)
+      throws KeyAccessDeniedException {
+    configuration = conf;
+    String chosen = conf.getTrimmed(KEYSTORE_PROPERTY);
+    if (chosen == null || chosen.isEmpty()) {
+      chosen = System.getenv(KEYSTORE_ENV);
+    }
+    if (chosen == null || chosen.isEmpty()) {
+      chosen = Paths.get(System.getProperty("user.home"), ".config", "urgent-care-lakehouse", "keystore.json")
+          .toString();
+    }
+    keystore = Paths.get(chosen).toAbsolutePath();
+    // The lake is the KMS instance: parquet-java keeps one client per instance id, so one Spark session
+    // reads several lakes (each read's options naming its own) without mixing their keys.
+    if (kmsInstanceID == null || kmsInstanceID.isEmpty() || KMS_INSTANCE_ID_DEFAULT.equals(kmsInstanceID)) {
+      throw new KeyAccessDeniedException(
+          "Set " + LAKE_PROPERTY + " (spark.hadoop." + LAKE_PROPERTY + ") to the lake's URL: the data keys are"
+              + " read from its _keys/ folder");
+    }
+    lake = new Path(kmsInstanceID);
+  }
+
+  @Override
+  public String wrapKey(byte[] keyBytes, String masterKeyIdentifier) throws KeyAccessDeniedException {
+    throw new KeyAccessDeniedException(
+        "The lakehouse KMS client only opens the lake's data keys; it wraps none (master key "
+            + masterKeyIdentifier + ")");
+  }
+
+  @Override
+  public byte[] unwrapKey(String wrappedKey, String masterKeyIdentifier) throws KeyAccessDeniedException {
+    if (wrappedKey == null || !wrappedKey.startsWith(REFERENCE_PREFIX)) {
+      throw new KeyAccessDeniedException(
+          "Footer key material is not a lakehouse data key reference (\"" + REFERENCE_PREFIX + "<key id>\")");
+    }
+    String keyId = wrappedKey.substring(REFERENCE_PREFIX.length());
+    Matcher id = KEY_ID.matcher(keyId);
+    if (!id.matches()) {
+      throw new KeyAccessDeniedException("`" + keyId + "` is not a data key id (<zone>/<dataset>/<YYYY-MM>)");
+    }
+    String zone = id.group(1);
+    if (!zone.equals(masterKeyIdentifier)) {
+      throw new KeyAccessDeniedException(
+          "Data key `" + keyId + "` is not a key of zone `" + masterKeyIdentifier + "`");
+    }
+    Path keyPath = new Path(lake, KEYS_PREFIX + "/" + keyId + ".json");
+    JsonNode document = readKeyFile(keyPath);
+    // The location decides what the key is, as in Python: a key file copied elsewhere fails here or at
+    // the AAD check below, even with its fields edited to match.
+    expect(document, "key_id", keyId, keyPath);
+    expect(document, "zone", zone, keyPath);
+    expect(document, "dataset", id.group(2), keyPath);
+    expect(document, "period", id.group(3), keyPath);
+    String masterKeyId = document.path("master_key_id").asText("");
+    Matcher master = MASTER_KEY_ID.matcher(masterKeyId);
+    if (!master.matches() || !master.group(1).equals(zone)) {
+      throw new KeyAccessDeniedException("Data key file `" + keyPath + "`: no valid field `master_key_id`");
+    }
+    byte[] masterKey = masterKey(masterKeyId, zone);
+    byte[] nonce = base64(document, "nonce", keyPath);
+    byte[] ciphertext = base64(document, "ciphertext", keyPath);
+    byte[] dataKey;
+    try {
+      Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
+      cipher.init(Cipher.DECRYPT_MODE, new SecretKeySpec(masterKey, "AES"), new GCMParameterSpec(TAG_BITS, nonce));
+      cipher.updateAAD(keyId.getBytes(StandardCharsets.UTF_8));
+      dataKey = cipher.doFinal(ciphertext);
+    } catch (AEADBadTagException e) {
+      throw new KeyAccessDeniedException(
+          "Could not unwrap data key `" + keyId + "` with master key `" + masterKeyId + "` of key store `"
+              + keystore + "`: wrong master key, or the key file was altered or moved", e);
+    } catch (GeneralSecurityException e) {
+      throw new KeyAccessDeniedException("Could not unwrap data key `" + keyId + "`: " + e.getMessage(), e);
+    }
+    if (dataKey.length != KEY_BYTES) {
+      throw new KeyAccessDeniedException("Data key `" + keyId + "` is not " + KEY_BYTES + " bytes");
+    }
+    return dataKey;
+  }
+
+  private JsonNode readKeyFile(Path keyPath) {
+    try {
+      FileSystem fs = keyPath.getFileSystem(configuration);
+      try (InputStream in = fs.open(keyPath)) {
+        JsonNode document = JSON.readTree(in);
+        if (document == null || !document.isObject()) {
+          throw new KeyAccessDeniedException("Data key file `" + keyPath + "` is not a JSON object");
+        }
+        return document;
+      }
+    } catch (java.io.FileNotFoundException e) {
+      throw new KeyAccessDeniedException(
+          "Data key file `" + keyPath + "` does not exist: the data it protects cannot be read", e);
+    } catch (IOException e) {
+      throw new KeyAccessDeniedException("Could not read data key file `" + keyPath + "`: " + e, e);
+    }
+  }
+
+  /** The master key `masterKeyId` from the key store file, read afresh: a changed store applies at once. */
+  private byte[] masterKey(String masterKeyId, String zone) {
+    JsonNode store;
+    try {
+      if (!Files.isRegularFile(keystore)) {
+        throw new KeyAccessDeniedException("Key store `" + keystore + "` does not exist or is not a file (set "
+            + KEYSTORE_PROPERTY + " or " + KEYSTORE_ENV + ")");
+      }
+      Set<PosixFilePermission> mode = Files.getPosixFilePermissions(keystore);
+      mode.retainAll(SHARED);
+      if (!mode.isEmpty()) {
+        throw new KeyAccessDeniedException(
+            "Key store `" + keystore + "` is accessible by group or others: run `chmod 600 " + keystore + "`");
+      }
+      store = JSON.readTree(Files.readAllBytes(keystore));
+    } catch (UnsupportedOperationException e) {
+      throw new KeyAccessDeniedException("Key store `" + keystore + "`: file permissions cannot be checked", e);
+    } catch (IOException e) {
+      throw new KeyAccessDeniedException("Could not read key store `" + keystore + "`: " + e, e);
+    }
+    if (store == null || !KEYSTORE_FORMAT.equals(store.path("format").asText(null))) {
+      throw new KeyAccessDeniedException("`" + keystore + "` is not a lakehouse key store (field `format`)");
+    }
+    JsonNode entry = store.path("master_keys").path(masterKeyId);
+    if (!entry.isObject()) {
+      throw new KeyAccessDeniedException(
+          "Master key `" + masterKeyId + "` is not in key store `" + keystore + "`");
+    }
+    if (!zone.equals(entry.path("zone").asText(null))) {
+      throw new KeyAccessDeniedException(
+          "Key store `" + keystore + "`: master key `" + masterKeyId + "` is not a `" + zone + "` key");
+    }
+    byte[] key;
+    try {
+      key = Base64.getDecoder().decode(entry.path("key").asText(""));
+    } catch (IllegalArgumentException e) {
+      throw new KeyAccessDeniedException(
+          "Key store `" + keystore + "`: master key `" + masterKeyId + "` is not valid base64", e);
+    }
+    if (key.length != KEY_BYTES) {
+      throw new KeyAccessDeniedException(
+          "Key store `" + keystore + "`: master key `" + masterKeyId + "` is not " + KEY_BYTES + " bytes");
+    }
+    return key;
+  }
+
+  private static void expect(JsonNode document, String field, String value, Path where) {
+    if (!value.equals(document.path(field).asText(null))) {
+      throw new KeyAccessDeniedException(
+          "Data key file `" + where + "`: field `" + field + "` does not match the file's location");
+    }
+  }
+
+  private static byte[] base64(JsonNode document, String field, Path where) {
+    try {
+      return Base64.getDecoder().decode(document.path(field).asText(""));
+    } catch (IllegalArgumentException e) {
+      throw new KeyAccessDeniedException("Data key file `" + where + "`: field `" + field + "` is not base64", e);
+    }
+  }
+}
