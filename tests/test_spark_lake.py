@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import signal
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -162,6 +164,55 @@ def test_footer_metadata_changes_only_the_tail_and_every_reader_still_opens_the_
         assert pq.read_table(pa.BufferReader(data), decryption_properties=properties).equals(table)
     with pytest.raises(ValueError, match="encrypted footer"):
         read_footer_key_metadata(b"PAR1" + b"\x00" * 16 + b"PAR1")
+
+
+def _with_crypto_metadata(data: bytes, crypto_metadata: bytes) -> bytes:
+    """`data` with the plaintext FileCryptoMetaData of its tail replaced by `crypto_metadata`, as an
+    attacker with write access to the lake can."""
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    region = crypto_metadata + b"\x00" * 32  # stands for the encrypted footer that follows it
+    return data[:footer_start] + region + len(region).to_bytes(4, "little") + b"PARE"
+
+
+# Field 3, a list of booleans whose count is a varint of 2**63 - 1; structs nested 5000 deep.
+_HUGE_LIST_TAIL = bytes([0x39, 0xF1]) + b"\xff" * 8 + b"\x7f" + b"\x00"
+_DEEP_TAIL = b"\x1c" * 5000 + b"\x00" * 5001
+
+
+@pytest.fixture
+def alarm() -> Iterator[None]:
+    """A crafted tail that made the reader loop fails the test instead of hanging it."""
+
+    def hung(*_: Any) -> None:
+        raise AssertionError("the footer reader hung on a crafted tail")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [(_HUGE_LIST_TAIL, "collection size beyond"), (_DEEP_TAIL, "nested too deep")],
+    ids=["huge-list", "deep-nesting"],
+)
+def test_a_crafted_footer_tail_fails_at_once_and_the_migration_names_the_file(
+    alarm: None, landed: ObjectStore, keystore: LocalKeyStore, tail: bytes, message: str
+) -> None:
+    path, _ = _parquet_outputs(landed)[0]
+    crafted = _with_crypto_metadata(landed.get(path), tail)
+    with pytest.raises(ValueError, match=message):
+        read_footer_key_metadata(crafted)
+    landed.put(path, crafted)
+    with pytest.raises(
+        DecryptionError, match=rf"`{re.escape(landed.uri(path))}`: Parquet footer: .*{message}"
+    ):
+        add_footer_keys(landed, keystore)
+    assert landed.get(path) == crafted
 
 
 # ------------------------------------------------------------------------------------------------- Spark
