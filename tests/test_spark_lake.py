@@ -251,6 +251,40 @@ def test_a_wrong_master_key_fails_closed(spark: Any, landed: ObjectStore, keysto
     os.chmod(keystore.path, 0o600)
 
 
+def _plaintext_copy(store: ObjectStore, keystore: LocalKeyStore, path: str, key_id: str) -> bytes:
+    """What an insider with write access and no key can put in a landed file's place: rows in clear."""
+    properties = pqe.create_decryption_properties(footer_key=DataKeyring(store, keystore).get(key_id).key)
+    table = pq.read_table(pa.BufferReader(store.get(path)), decryption_properties=properties)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.slice(0, 1), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def test_a_file_put_in_place_of_a_landed_one_is_refused_by_both_engines(
+    spark: Any, landed: ObjectStore, keystore: LocalKeyStore
+) -> None:
+    outputs = _parquet_outputs(landed)
+    victim = next(path for path, key_id in outputs if key_id == "raw/acts/2024-01")
+    donor = next(path for path, key_id in outputs if key_id == "raw/diagnoses/2024-01")
+    quarantined = next(path for path, key_id in outputs if key_id.startswith("quarantine/"))
+    original = landed.get(victim)
+    forged = _plaintext_copy(landed, keystore, victim, "raw/acts/2024-01")
+    for substitute, refusal in [
+        (forged, r"not encrypted|plaintext"),
+        (landed.get(donor), r"names data key `raw/diagnoses/2024-01`, not a key of raw/acts/2024-01"),
+        (landed.get(quarantined), r"names data key `quarantine/.*`, not a key of raw/acts/2024-01"),
+    ]:
+        landed.put(victim, substitute)
+        with pytest.raises(Exception, match=refusal):
+            _spark_rows(spark, landed, keystore.path, [victim])
+        with pytest.raises(Exception, match=r"not encrypted|differs from read AES tag"):
+            _duckdb_rows(landed, keystore, "raw/acts/2024-01", [victim])
+    landed.put(victim, original)
+    assert _spark_rows(spark, landed, keystore.path, [victim]) == _duckdb_rows(
+        landed, keystore, "raw/acts/2024-01", [victim]
+    )
+
+
 def test_spark_keeps_reading_after_rotation_and_retirement(
     spark: Any, landed: ObjectStore, keystore: LocalKeyStore
 ) -> None:
