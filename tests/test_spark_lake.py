@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import signal
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -164,6 +166,55 @@ def test_footer_metadata_changes_only_the_tail_and_every_reader_still_opens_the_
         read_footer_key_metadata(b"PAR1" + b"\x00" * 16 + b"PAR1")
 
 
+def _with_crypto_metadata(data: bytes, crypto_metadata: bytes) -> bytes:
+    """`data` with the plaintext FileCryptoMetaData of its tail replaced by `crypto_metadata`, as an
+    attacker with write access to the lake can."""
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    region = crypto_metadata + b"\x00" * 32  # stands for the encrypted footer that follows it
+    return data[:footer_start] + region + len(region).to_bytes(4, "little") + b"PARE"
+
+
+# Field 3, a list of booleans whose count is a varint of 2**63 - 1; structs nested 5000 deep.
+_HUGE_LIST_TAIL = bytes([0x39, 0xF1]) + b"\xff" * 8 + b"\x7f" + b"\x00"
+_DEEP_TAIL = b"\x1c" * 5000 + b"\x00" * 5001
+
+
+@pytest.fixture
+def alarm() -> Iterator[None]:
+    """A crafted tail that made the reader loop fails the test instead of hanging it."""
+
+    def hung(*_: Any) -> None:
+        raise AssertionError("the footer reader hung on a crafted tail")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [(_HUGE_LIST_TAIL, "collection size beyond"), (_DEEP_TAIL, "nested too deep")],
+    ids=["huge-list", "deep-nesting"],
+)
+def test_a_crafted_footer_tail_fails_at_once_and_the_migration_names_the_file(
+    alarm: None, landed: ObjectStore, keystore: LocalKeyStore, tail: bytes, message: str
+) -> None:
+    path, _ = _parquet_outputs(landed)[0]
+    crafted = _with_crypto_metadata(landed.get(path), tail)
+    with pytest.raises(ValueError, match=message):
+        read_footer_key_metadata(crafted)
+    landed.put(path, crafted)
+    with pytest.raises(
+        DecryptionError, match=rf"`{re.escape(landed.uri(path))}`: Parquet footer: .*{message}"
+    ):
+        add_footer_keys(landed, keystore)
+    assert landed.get(path) == crafted
+
+
 # ------------------------------------------------------------------------------------------------- Spark
 
 
@@ -198,6 +249,40 @@ def test_a_wrong_master_key_fails_closed(spark: Any, landed: ObjectStore, keysto
     with pytest.raises(Exception, match=r"accessible by group or others"):
         _spark_rows(spark, landed, keystore.path, paths)
     os.chmod(keystore.path, 0o600)
+
+
+def _plaintext_copy(store: ObjectStore, keystore: LocalKeyStore, path: str, key_id: str) -> bytes:
+    """What an insider with write access and no key can put in a landed file's place: rows in clear."""
+    properties = pqe.create_decryption_properties(footer_key=DataKeyring(store, keystore).get(key_id).key)
+    table = pq.read_table(pa.BufferReader(store.get(path)), decryption_properties=properties)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.slice(0, 1), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def test_a_file_put_in_place_of_a_landed_one_is_refused_by_both_engines(
+    spark: Any, landed: ObjectStore, keystore: LocalKeyStore
+) -> None:
+    outputs = _parquet_outputs(landed)
+    victim = next(path for path, key_id in outputs if key_id == "raw/acts/2024-01")
+    donor = next(path for path, key_id in outputs if key_id == "raw/diagnoses/2024-01")
+    quarantined = next(path for path, key_id in outputs if key_id.startswith("quarantine/"))
+    original = landed.get(victim)
+    forged = _plaintext_copy(landed, keystore, victim, "raw/acts/2024-01")
+    for substitute, refusal in [
+        (forged, r"not encrypted|plaintext"),
+        (landed.get(donor), r"names data key `raw/diagnoses/2024-01`, not a key of raw/acts/2024-01"),
+        (landed.get(quarantined), r"names data key `quarantine/.*`, not a key of raw/acts/2024-01"),
+    ]:
+        landed.put(victim, substitute)
+        with pytest.raises(Exception, match=refusal):
+            _spark_rows(spark, landed, keystore.path, [victim])
+        with pytest.raises(Exception, match=r"not encrypted|differs from read AES tag"):
+            _duckdb_rows(landed, keystore, "raw/acts/2024-01", [victim])
+    landed.put(victim, original)
+    assert _spark_rows(spark, landed, keystore.path, [victim]) == _duckdb_rows(
+        landed, keystore, "raw/acts/2024-01", [victim]
+    )
 
 
 def test_spark_keeps_reading_after_rotation_and_retirement(

@@ -38,6 +38,9 @@ _KEY_METADATA_FIELD = 2
 
 # Thrift compact protocol type codes.
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
+# FileCryptoMetaData nests three deep (EncryptionAlgorithm > AesGcmV1 > fields); a tail nesting deeper
+# is crafted, and would otherwise exhaust Python's stack.
+_MAX_DEPTH = 16
 
 
 def footer_key_metadata(key_id: str) -> bytes:
@@ -87,11 +90,13 @@ def _split_tail(data: bytes) -> tuple[int, list[tuple[int, int, bytes]], int]:
     start = len(data) - 8 - length
     if length <= 0 or start < 4:
         raise ValueError("Parquet footer length out of range")
-    fields, end = _read_struct(data, start, len(data) - 8)
+    fields, end = _read_struct(data, start, len(data) - 8, 0)
     return start, fields, end
 
 
-def _read_struct(data: bytes, pos: int, limit: int) -> tuple[list[tuple[int, int, bytes]], int]:
+def _read_struct(data: bytes, pos: int, limit: int, depth: int) -> tuple[list[tuple[int, int, bytes]], int]:
+    if depth > _MAX_DEPTH:
+        raise ValueError("Parquet footer: FileCryptoMetaData nested too deep")
     fields: list[tuple[int, int, bytes]] = []
     last = 0
     while True:
@@ -107,7 +112,7 @@ def _read_struct(data: bytes, pos: int, limit: int) -> tuple[list[tuple[int, int
             raw, pos = _read_varint(data, pos, limit)
             fid = (raw >> 1) ^ -(raw & 1)
         value_start = pos
-        pos = _skip(data, pos, limit, kind)
+        pos = _skip(data, pos, limit, kind, depth)
         if kind == _BINARY:
             size, body = _read_varint(data, value_start, limit)
             fields.append((fid, kind, data[body : body + size]))
@@ -116,8 +121,15 @@ def _read_struct(data: bytes, pos: int, limit: int) -> tuple[list[tuple[int, int
         last = fid
 
 
-def _skip(data: bytes, pos: int, limit: int, kind: int) -> int:
+def _skip(data: bytes, pos: int, limit: int, kind: int, depth: int) -> int:
     """Position after one value of type `kind` starting at `pos` (a field's value, or an element's)."""
+    end = _skip_value(data, pos, limit, kind, depth)
+    if end > limit:
+        raise ValueError("Parquet footer: truncated FileCryptoMetaData")
+    return end
+
+
+def _skip_value(data: bytes, pos: int, limit: int, kind: int, depth: int) -> int:
     if kind in (_TRUE, _FALSE):
         return pos
     if kind == _BYTE:
@@ -132,27 +144,37 @@ def _skip(data: bytes, pos: int, limit: int, kind: int) -> int:
             raise ValueError("Parquet footer: truncated binary field")
         return pos + size
     if kind == _STRUCT:
-        return _read_struct(data, pos, limit)[1]
+        return _read_struct(data, pos, limit, depth + 1)[1]
     if kind in (_LIST, _SET):
         header = _byte(data, pos, limit)
         pos += 1
         size, element = header >> 4, header & 0x0F
         if size == 15:
             size, pos = _read_varint(data, pos, limit)
+        _check_count(size, pos, limit)
         for _ in range(size):
             # Booleans inside a list take one byte each.
-            pos = pos + 1 if element in (_TRUE, _FALSE) else _skip(data, pos, limit, element)
+            pos = pos + 1 if element in (_TRUE, _FALSE) else _skip(data, pos, limit, element, depth + 1)
         return pos
     if kind == _MAP:
         size, pos = _read_varint(data, pos, limit)
         if size:
             types = _byte(data, pos, limit)
             pos += 1
+            _check_count(size, pos, limit)
             for _ in range(size):
                 for element in (types >> 4, types & 0x0F):
-                    pos = pos + 1 if element in (_TRUE, _FALSE) else _skip(data, pos, limit, element)
+                    boolean = element in (_TRUE, _FALSE)
+                    pos = pos + 1 if boolean else _skip(data, pos, limit, element, depth + 1)
         return pos
     raise ValueError(f"Parquet footer: unknown Thrift type {kind}")
+
+
+def _check_count(size: int, pos: int, limit: int) -> None:
+    # Every element takes at least one byte: a count beyond the bytes left is crafted, and looping over
+    # it (up to 2**63 times) would hang the reader.
+    if size > limit - pos:
+        raise ValueError("Parquet footer: collection size beyond the FileCryptoMetaData")
 
 
 def _encode_struct(fields: list[tuple[int, int, bytes]]) -> bytes:

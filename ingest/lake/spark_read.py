@@ -25,7 +25,9 @@ __all__ = [
     "spark_read_conf",
 ]
 
-CRYPTO_FACTORY_CLASS = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
+# The stock PropertiesDrivenCryptoFactory, refusing plaintext files and a footer naming a key its place
+# in the lake does not imply (spark/kms-client, docs/security.md).
+CRYPTO_FACTORY_CLASS = "urgentcarelakehouse.kms.LakeCryptoFactory"
 KMS_CLIENT_CLASS = "urgentcarelakehouse.kms.KeyStoreKmsClient"
 # parquet-java keeps one KMS client per instance id: the lake's URL is the id, so that one session can
 # read two lakes (each read naming its own with `.option(LAKE_PROPERTY, ...)`) without mixing keys.

@@ -51,7 +51,7 @@ public final class KeyStoreKmsClient implements KmsClient {
   private static final int KEY_BYTES = 32;
   private static final int TAG_BITS = 128;
   // The same shapes as ingest/lake/keys.py: <zone>/<dataset>/<YYYY-MM>[.v<n>], and <zone>-v<n>.
-  private static final Pattern KEY_ID = Pattern.compile(
+  static final Pattern KEY_ID = Pattern.compile(
       "(raw|quarantine|warehouse)/([a-z0-9]+(?:_[a-z0-9]+)*)/(\\d{4}-(?:0[1-9]|1[0-2]))(?:\\.v(?:[2-9]|[1-9][0-9]+))?");
   private static final Pattern MASTER_KEY_ID = Pattern.compile("(raw|quarantine|warehouse)-v[1-9][0-9]*");
   // Any of these on the key store refuses it, as the Python key store does.
