@@ -142,9 +142,10 @@
         {%- set grain = input_grain -%}
     {%- elif grain == 'act' and input_grain is none -%}
         {#- An unscoped input of the model's own shape (a base table of the lake): the model's keys and
-            bound, the literals of the input column's own type (a cast column is compared row by row). -#}
+            bound, the literals of the type the input declares for that column (a column cast to the
+            literal's type is compared row by row). -#}
         {%- set keys = scope_key_columns_of(grain) -%}
-        {%- set bound = scope_bound(owner, type=_input_column_type(relation, owner.config.get('scope_bound'))) -%}
+        {%- set bound = scope_bound(owner, type=_declared_type(input, (owner.config.get('scope_bound') or {}).get('column'))) -%}
     {%- elif grain in ('visit', 'person') -%}
         {%- set keys = scope_key_columns_of(grain) -%}
         {%- set bound = none -%}
@@ -153,10 +154,9 @@
         {%- set column = column or (input.config.get('scope_column') if input_grain in ('act_week', 'week') else none)
             or owner.config.get('scope_column') or 'week_start_date' -%}
         {%- set keys = scope_key_columns_of(grain, column) -%}
-        {%- set input_bound = input.config.get('scope_bound') or {} if input is not none else {} -%}
         {%- set bound = _changed_period_bound(
             column, scope='weeks' if grain == 'week' else 'acts', grain='week',
-            type=input_bound.get('type', 'date') if input_bound.get('column') == column else 'date'
+            type=_declared_type(input, column) or 'date'
         ) -%}
     {%- endif -%}
     {%- set filter -%}
@@ -166,14 +166,9 @@
 {%- endmacro %}
 
 
-{% macro _input_column_type(relation, bound) -%}
-    {%- if not bound or bound.get('by') -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {%- for column in adapter.get_columns_in_relation(relation) if column.name == bound.column -%}
-        {{- return(column.dtype | lower) -}}
-    {%- endfor -%}
-    {{- return(none) -}}
+{% macro _declared_type(node, column) -%}
+    {%- set bound = (node.config.get('scope_bound') or {}) if node is not none else {} -%}
+    {{- return(bound.get('type', 'date') if column and bound.get('column') == column else none) -}}
 {%- endmacro %}
 
 
