@@ -1,8 +1,3 @@
-{#-
-    Which version of a landed record wins, in one place for every staging model: the latest extract date,
-    then the latest ingestion (a corrected re-send of the same day), then the batch id, so that duplicate
-    batches (same rows, other file) resolve the same way on every build.
--#}
 {% macro latest_version_columns() -%}
     {{- return(['extract_date', '_ingested_at', '_batch_id']) -}}
 {%- endmacro %}
@@ -12,15 +7,6 @@
 {%- endmacro %}
 
 
-{#-
-    The rows of each act's latest batch in `source` (a relation or CTE of a child dataset: the batch
-    carries the act's whole list, which a correction replaces), as a query. The batches are ranked by
-    version (latest_version_columns: a few thousand rows), and the rows kept by a semi-join on each
-    act's highest rank: it keeps the source's row order (extract order, what the daily build's bound on
-    the child tables skips row groups by), where a window partitioned by act would shuffle the rows,
-    and the per-act maximum is a plain integer (a varchar arg_max over every act ran out of memory at
-    ten years).
--#}
 {% macro rows_of_latest_batch(source) -%}
     with
 
@@ -62,5 +48,27 @@
             latest_ranks.act_id,
             latest_ranks.batch_rank
         from latest_ranks
+    )
+{%- endmacro %}
+
+
+{% macro latest_child_rows(dataset, built_after) -%}
+    {#- The child-extract floors bound the read (in_scope). Built after another staging table of acts,
+        not beside it: on a full refresh each holds every act's key in a hash table, and four at once
+        spill far more than one at a time (benchmarks/README.md, "Staging tables one at a time"). -#}
+    {%- do ref('base_lake__child_extract_floors') -%}
+    {%- do ref(built_after) -%}
+    {%- set base = ref('base_lake__' ~ dataset) -%}
+    source as (
+
+        select * from {{ base }}
+        where {{ in_scope(base) }}
+
+    ),
+
+    latest as (
+
+        {{ rows_of_latest_batch('source') }}
+
     )
 {%- endmacro %}

@@ -24,11 +24,18 @@
     {%- if relation is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set result = run_query(
-        "select strftime(built_through, '%Y-%m-%d %H:%M:%S.%f'), cast(first_act_date as varchar), "
-        ~ "cast(last_act_date as varchar), geography_fingerprint, association_fingerprint from "
-        ~ relation ~ " order by built_through desc limit 1"
-    ) -%}
+    {%- set query -%}
+        select
+            strftime(built_through, '%Y-%m-%d %H:%M:%S.%f'),
+            cast(first_act_date as varchar),
+            cast(last_act_date as varchar),
+            geography_fingerprint,
+            association_fingerprint
+        from {{ relation }}
+        order by built_through desc
+        limit 1
+    {%- endset -%}
+    {%- set result = run_query(query) -%}
     {%- if result.rows | length == 0 -%}
         {{ return(none) }}
     {%- endif -%}
@@ -48,8 +55,10 @@
     {#- The plugin's list of the files in this table and no longer committed. Most days it is empty:
         then the table (every row's file) is not scanned for one. -#}
     {%- set removed_files = source('lake', dataset ~ '__removed_files') -%}
-    {%- if is_incremental() and execute
-        and run_query('select count(*) from ' ~ removed_files).rows[0][0] > 0 -%}
+    {%- set count_removed -%}
+        select count(*) from {{ removed_files }}
+    {%- endset -%}
+    {%- if is_incremental() and execute and run_query(count_removed).rows[0][0] > 0 -%}
         insert into {{ removed }}
         select
             '{{ dataset }}' as dataset,
@@ -154,11 +163,11 @@
 {%- endmacro %}
 
 
-{% macro keep_replaced_rows(key_columns, scope_select) -%}
+{% macro keep_replaced_rows() -%}
     {%- if is_incremental() -%}
         create or replace table {{ replaced_rows_relation() }} as
         select * from {{ this }}
-        where ({{ key_columns | join(', ') }}) in ({{ scope_select }})
+        where ({{ scope_key_columns(model) | join(', ') }}) in ({{ scope_select(model.config.scope) }})
     {%- else -%}
         select 1
     {%- endif -%}
@@ -184,23 +193,6 @@
 {%- endmacro %}
 
 
-{% macro changed_act_keys() -%}
-    select distinct association_id, act_id from {{ ref('base_lake__changed_acts') }}
-{%- endmacro %}
-
-{% macro changed_visit_ids() -%}
-    select distinct visit_occurrence_id from {{ ref('base_lake__changed_acts') }}
-{%- endmacro %}
-
-{% macro changed_person_ids() -%}
-    select distinct person_id from {{ ref('base_lake__changed_acts') }} where person_id is not null
-{%- endmacro %}
-
-{% macro changed_act_week_starts() -%}
-    select distinct cast(date_trunc('week', act_date) as date) from {{ ref('base_lake__changed_acts') }}
-    where act_date is not null
-{%- endmacro %}
-
 {% macro changed_week_starts() -%}
     select week_start_date from {{ ref('int_surveillance_weeks_changed') }}
 {%- endmacro %}
@@ -209,6 +201,13 @@
 {% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
     {#- Bounded on a model's incremental build, and in a data test's scope (test_scope.sql). -#}
     {%- if not execute or (model.resource_type != 'test' and not is_incremental()) -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {{- return(_changed_period_bound(column, scope, type, grain)) -}}
+{%- endmacro %}
+
+{% macro _changed_period_bound(column, scope='acts', type='date', grain='day') -%}
+    {%- if not execute -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- if scope not in ('acts', 'weeks') -%}
@@ -228,10 +227,14 @@
         an unknown week drops the bound. -#}
     {%- set query -%}
         select
-            cast(cast({{ "date_trunc('week', min(" ~ day ~ "))" if whole_weeks else 'min(' ~ day ~ ')' }} as date) as varchar),
-            cast(cast({{ "date_trunc('week', max(" ~ day ~ ")) + interval 7 day" if whole_weeks else 'max(' ~ day ~ ') + 1' }} as date) as varchar),
-            {{ 'count(act_date)' if scope == 'acts' else 'count(*)' }},
-            {{ '0' if scope == 'acts' else 'count(*) - count(week_start_date)' }}
+            {% if whole_weeks -%}
+            cast(cast(date_trunc('week', min({{ day }})) as date) as varchar),
+            cast(cast(date_trunc('week', max({{ day }})) + interval 7 day as date) as varchar),
+            {%- else -%}
+            cast(cast(min({{ day }}) as date) as varchar),
+            cast(cast(max({{ day }}) + 1 as date) as varchar),
+            {%- endif %}
+            {% if scope == 'acts' -%} count(act_date), 0 {%- else -%} count(*), count(*) - count(week_start_date) {%- endif %}
         from {{ counted }}
     {%- endset -%}
     {%- set first_day, day_after, changed, undated = run_query(query).rows[0] -%}
@@ -240,15 +243,15 @@
     {%- elif undated > 0 -%}
         {{- return('true') -}}
     {%- endif -%}
-    {{- return(
-        '(' ~ column ~ " >= cast('" ~ first_day ~ "' as " ~ type ~ ") and " ~ column
-        ~ " < cast('" ~ day_after ~ "' as " ~ type ~ '))'
-    ) -}}
+    {%- set bound -%}
+        ({{ column }} >= cast('{{ first_day }}' as {{ type }}) and {{ column }} < cast('{{ day_after }}' as {{ type }}))
+    {%- endset -%}
+    {{- return(bound) -}}
 {%- endmacro %}
 
 
 {% macro changed_child_extract_bound(column='extract_date') -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- set changed_acts = model_relation('base_lake__changed_acts') -%}
@@ -261,22 +264,42 @@
             {{- return('true') -}}
         {%- endif -%}
     {%- endfor -%}
-    {%- set bounds = run_query(
-        "with changed as (select association_id, act_id, min(act_date) - "
-        ~ var('child_rows_days_before_act') ~ " as by_act, min(child_extract_date) as by_child from "
-        ~ changed_acts ~ " group by all), floors as (select association_id, act_id, min(floor_date) "
-        ~ "as by_floor from " ~ floors ~ " where (association_id, act_id) in (select association_id, "
-        ~ "act_id from changed) group by all) select cast(min(least(by_act, by_child, by_floor)) as "
-        ~ "varchar), count(*), count(least(by_act, by_child, by_floor)) from changed left join floors "
-        ~ "using (association_id, act_id)"
-    ).rows[0] -%}
+    {%- set query -%}
+        with changed as (
+            select
+                association_id,
+                act_id,
+                min(act_date) - {{ var('child_rows_days_before_act') }} as by_act,
+                min(child_extract_date) as by_child
+            from {{ changed_acts }}
+            group by all
+        ),
+
+        floors as (
+            select association_id, act_id, min(floor_date) as by_floor
+            from {{ floors }}
+            where (association_id, act_id) in (select association_id, act_id from changed)
+            group by all
+        )
+
+        select
+            cast(min(least(by_act, by_child, by_floor)) as varchar),
+            count(*),
+            count(least(by_act, by_child, by_floor))
+        from changed
+        left join floors using (association_id, act_id)
+    {%- endset -%}
+    {%- set bounds = run_query(query).rows[0] -%}
     {%- set first_day, changed, bounded = bounds -%}
     {%- if changed == 0 -%}
         {{- return('false') -}}
     {%- elif bounded < changed -%}
         {{- return('true') -}}
     {%- endif -%}
-    {{- return(column ~ " >= cast('" ~ first_day ~ "' as date)") -}}
+    {%- set bound -%}
+        {{ column }} >= cast('{{ first_day }}' as date)
+    {%- endset -%}
+    {{- return(bound) -}}
 {%- endmacro %}
 
 

@@ -75,10 +75,10 @@
 {%- endmacro %}
 
 
-{% macro scope_bound(node, column=none) -%}
+{% macro scope_bound(node, column=none, type=none) -%}
     {%- set grain = node.config.scope -%}
     {%- if grain in ('act_week', 'week') -%}
-        {{- return(changed_period_bound(
+        {{- return(_changed_period_bound(
             column or node.config.get('scope_column') or 'week_start_date',
             scope='weeks' if grain == 'week' else 'acts', grain='week'
         )) -}}
@@ -89,19 +89,48 @@
     {%- elif bound.get('by') == 'child_extract' -%}
         {{- return(changed_child_extract_bound(column or bound.column)) -}}
     {%- endif -%}
-    {{- return(changed_period_bound(
-        column or bound.column, type=bound.get('type', 'date'), grain=bound.get('grain', 'day')
+    {{- return(_changed_period_bound(
+        column or bound.column, type=type or bound.get('type', 'date'), grain=bound.get('grain', 'day')
     )) -}}
 {%- endmacro %}
 
 
-{% macro in_scope(relation, column=none) -%}
+{% macro scope_owner() -%}
+    {#- An ephemeral model is compiled in its own context, not its consumer's: its reads follow the
+        declaration of the one table it is compiled into. -#}
+    {%- if model.config.materialized != 'ephemeral' or not execute -%}
+        {{- return(model) -}}
+    {%- endif -%}
+    {%- set owners = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and model.unique_id in node.depends_on.nodes -%}
+        {%- do owners.append(node) -%}
+    {%- endfor -%}
+    {%- if owners | length != 1 or owners[0].config.materialized != 'scoped_incremental' -%}
+        {{ exceptions.raise_compiler_error(
+            "in_scope: the ephemeral model " ~ model.name ~ " must feed exactly one scoped_incremental model"
+        ) }}
+    {%- endif -%}
+    {{- return(owners[0]) -}}
+{%- endmacro %}
+
+
+{% macro scope_is_incremental(owner) -%}
+    {%- if owner.unique_id == model.unique_id -%}
+        {{- return(is_incremental()) -}}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(owner.database, owner.schema, owner.alias or owner.name) -%}
+    {{- return(relation is not none and relation.type == 'table' and not should_full_refresh()) -}}
+{%- endmacro %}
+
+
+{% macro in_scope(relation, column=none, grain=none) -%}
     {#- Parsing, the model's config() is not in model.config yet: its declaration is read from its code. -#}
     {%- set declared = modules.re.search("scope\\s*=\\s*'(\\w+)'", model.raw_code) -%}
-    {%- set grain = model.config.scope if execute else (declared.group(1) if declared else none) -%}
+    {%- set owner = scope_owner() -%}
+    {%- set grain = grain or (owner.config.scope if execute else (declared.group(1) if declared else none)) -%}
     {#- Recorded at parse time: the model depends on its scope's bookkeeping. -#}
     {%- set source = ref(scope_source(grain)) -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or not scope_is_incremental(owner) -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- set input = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
@@ -109,22 +138,37 @@
     {%- if grain in ('act', 'visit') and input_grain in ('act', 'visit') -%}
         {#- The changed acts are the changed visits: the input's own keys and bound. -#}
         {%- set keys = scope_key_columns_of(input_grain) -%}
-        {%- set filter = '(' ~ keys | join(', ') ~ ') in (' ~ scope_select(input_grain, source) ~ ')' -%}
-        {{- return(filter ~ ' and ' ~ scope_bound(input)) -}}
+        {%- set bound = scope_bound(input) -%}
+        {%- set grain = input_grain -%}
     {%- elif grain == 'act' and input_grain is none -%}
-        {#- An unscoped input of the model's own shape (a base table of the lake): the model's keys and bound. -#}
+        {#- An unscoped input of the model's own shape (a base table of the lake): the model's keys and
+            bound, the literals of the type the input declares for that column (a column cast to the
+            literal's type is compared row by row). -#}
         {%- set keys = scope_key_columns_of(grain) -%}
-        {{- return('(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ') and ' ~ scope_bound(model)) -}}
-    {%- elif grain in ('act', 'visit', 'person') -%}
+        {%- set bound = scope_bound(owner, type=_declared_type(input, (owner.config.get('scope_bound') or {}).get('column'))) -%}
+    {%- elif grain in ('visit', 'person') -%}
         {%- set keys = scope_key_columns_of(grain) -%}
-        {{- return('(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ')') -}}
+        {%- set bound = none -%}
+    {%- else -%}
+        {#- A week grain: the input's week (its own declaration's column, or the one named). -#}
+        {%- set column = column or (input.config.get('scope_column') if input_grain in ('act_week', 'week') else none)
+            or owner.config.get('scope_column') or 'week_start_date' -%}
+        {%- set keys = scope_key_columns_of(grain, column) -%}
+        {%- set bound = _changed_period_bound(
+            column, scope='weeks' if grain == 'week' else 'acts', grain='week',
+            type=_declared_type(input, column) or 'date'
+        ) -%}
     {%- endif -%}
-    {%- set week_column = column or model.config.get('scope_column') or 'week_start_date' -%}
-    {%- set keys = scope_key_columns_of(grain, week_column) -%}
-    {{- return(
-        '(' ~ keys | join(', ') ~ ') in (' ~ scope_select(grain, source) ~ ') and '
-        ~ changed_period_bound(week_column, scope='weeks' if grain == 'week' else 'acts', grain='week')
-    ) -}}
+    {%- set filter -%}
+        ({{ keys | join(', ') }}) in ({{ scope_select(grain, source) }}){% if bound %} and {{ bound }}{% endif %}
+    {%- endset -%}
+    {{- return(filter) -}}
+{%- endmacro %}
+
+
+{% macro _declared_type(node, column) -%}
+    {%- set bound = (node.config.get('scope_bound') or {}) if node is not none else {} -%}
+    {{- return(bound.get('type', 'date') if column and bound.get('column') == column else none) -}}
 {%- endmacro %}
 
 

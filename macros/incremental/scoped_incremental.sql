@@ -1,18 +1,3 @@
-{#-
-    The scoped incremental materialisation (docs/architecture.md, "Incremental build"). A model declares
-    once, in its config, the grain of what a daily build rebuilds in it:
-
-        config(materialized='scoped_incremental', scope='visit',
-               scope_bound={'column': 'visit_start_date'})
-
-    and everything else is derived from that declaration: the delete of the scope and the insert of the
-    model's rows for it (this materialisation), the filters on its inputs (in_scope), the rows its tests
-    read (macros/incremental/test_scope.sql), the watermark's check that it was built
-    (advance_build_watermark) and the scope table of docs/architecture.md (tests/test_scope_declarations.py).
-    The statements are plain CREATE TABLE AS / DELETE / INSERT through dbt's relation helpers, so an engine
-    with DELETE on its tables (Delta, Iceberg) can run the same declaration; the delete is dispatched.
--#}
-
 {% materialization scoped_incremental, default -%}
     {%- set existing = load_cached_relation(this) -%}
     {%- set target = this.incorporate(type='table') -%}

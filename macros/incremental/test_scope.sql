@@ -1,17 +1,3 @@
-{#-
-    Bounded generic tests on incremental builds. Overrides dbt's get_where_subquery, through which every
-    generic test reads the model it tests. On an incremental build (var test_scope = 'changed', the
-    default, and no --full-refresh), the tests of the scoped models read only the rows of
-    the acts or persons this build replaced (base_lake__changed_acts), copied once per model by its
-    materialisation (scoped_incremental): a daily build tests the day's rows, not ten years of them. Rows
-    outside the scope were tested when they were built and have not changed since (every incremental
-    model replaces exactly its scope). A relationships test still looks its parents up in the whole
-    parent table. `--vars '{test_scope: all}'`, and every --full-refresh, test every row. The marts'
-    tests, disclosure tests included, read the ISO weeks the build recomputed (var
-    disclosure_test_scope, below). A test's own `where` config still applies. The subquery has no alias
-    (DuckDB does not need one), so tests that alias their model (`from {{ model }} as checked`) still
-    compile.
--#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set scope = _incremental_test_scope(relation) -%}

@@ -13,7 +13,7 @@
 {{ config(
     materialized='scoped_incremental',
     scope='person',
-    pre_hook="{{ keep_replaced_rows(['person_id'], changed_person_ids()) }}",
+    pre_hook="{{ keep_replaced_rows() }}",
     post_hook="{{ drop_replaced_rows() }}",
 ) }}
 {#- What the summary takes from an act: of the changed acts (to judge the previous rows), of those merged. -#}
@@ -37,11 +37,10 @@ with
 
 changed_acts as (
 
-    -- The current version of every changed act (of every act, on a full build).
+    -- The current version of every changed act (of every act, on a full build): the merge below needs
+    -- the changed acts, not every act of their patients.
     select * from {{ ref('stg_lake__acts') }}
-    where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_period_bound('start_at', type='timestamp') }}
+    where {{ in_scope(ref('stg_lake__acts'), grain='act') }}
 
 ),
 
@@ -76,7 +75,7 @@ rebuilt_patients as (
     from previous
     where
         (
-            (previous.latest_association_id, previous.latest_act_id) in ({{ changed_act_keys() }})
+            (previous.latest_association_id, previous.latest_act_id) in ({{ scope_select('act') }})
             and not exists (
                 select 1 from changed_versions
                 where
@@ -87,7 +86,7 @@ rebuilt_patients as (
             )
         )
         or (
-            previous.first_visit_occurrence_id in ({{ changed_visit_ids() }})
+            previous.first_visit_occurrence_id in ({{ scope_select('visit') }})
             and not exists (
                 select 1 from changed_versions
                 where
@@ -97,7 +96,7 @@ rebuilt_patients as (
             )
         )
         or (
-            previous.last_visit_occurrence_id in ({{ changed_visit_ids() }})
+            previous.last_visit_occurrence_id in ({{ scope_select('visit') }})
             and not exists (
                 select 1 from changed_versions
                 where
@@ -107,7 +106,7 @@ rebuilt_patients as (
             )
         )
         or (
-            previous.death_visit_occurrence_id in ({{ changed_visit_ids() }})
+            previous.death_visit_occurrence_id in ({{ scope_select('visit') }})
             and not exists (
                 select 1 from changed_versions
                 where
@@ -186,7 +185,7 @@ latest_candidates as (
         patient_department_code
 
     from kept_previous
-    where (latest_association_id, latest_act_id) not in ({{ changed_act_keys() }})
+    where (latest_association_id, latest_act_id) not in ({{ scope_select('act') }})
     {%- endif %}
 
 ),

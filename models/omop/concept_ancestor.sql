@@ -1,21 +1,7 @@
-with
+select
+    ancestor_concept_id,
+    descendant_concept_id,
+    min_levels_of_separation,
+    max_levels_of_separation
 
-vocabulary_table as (
-
-    select * from {{ ref('stg_vocabulary__concept_ancestor') }}
-
-),
-
-final as (
-
-    select
-        ancestor_concept_id,
-        descendant_concept_id,
-        min_levels_of_separation,
-        max_levels_of_separation
-
-    from vocabulary_table
-
-)
-
-select * from final
+from {{ ref('stg_vocabulary__concept_ancestor') }}

@@ -8,34 +8,12 @@
     materialized='scoped_incremental',
     scope='person',
 ) }}
-with
+select
+    {{ stable_id('observation_period', ['person_id']) }} as observation_period_id,
+    person_id,
+    first_visit_start_date as observation_period_start_date,
+    last_visit_end_date as observation_period_end_date,
+    {{ type_concept('ehr') }} as period_type_concept_id
 
-persons as (
-
-    select * from {{ ref('int_persons_derived_from_acts') }}
-    where {{ in_scope(ref('int_persons_derived_from_acts')) }}
-
-),
-
-type_concepts as (
-
-    select * from {{ ref('omop_type_concepts') }}
-
-),
-
-final as (
-
-    select
-        {{ stable_id('observation_period', ['persons.person_id']) }} as observation_period_id,
-        persons.person_id,
-        persons.first_visit_start_date as observation_period_start_date,
-        persons.last_visit_end_date as observation_period_end_date,
-        type_concepts.concept_id as period_type_concept_id
-
-    from persons
-    inner join type_concepts
-        on type_concepts.role = 'ehr'
-
-)
-
-select * from final
+from {{ ref('int_persons_derived_from_acts') }}
+where {{ in_scope(ref('int_persons_derived_from_acts')) }}

@@ -1,23 +1,9 @@
-with
+select
+    relationship_id,
+    relationship_name,
+    is_hierarchical,
+    defines_ancestry,
+    reverse_relationship_id,
+    relationship_concept_id
 
-vocabulary_table as (
-
-    select * from {{ ref('stg_vocabulary__relationship') }}
-
-),
-
-final as (
-
-    select
-        relationship_id,
-        relationship_name,
-        is_hierarchical,
-        defines_ancestry,
-        reverse_relationship_id,
-        relationship_concept_id
-
-    from vocabulary_table
-
-)
-
-select * from final
+from {{ ref('stg_vocabulary__relationship') }}

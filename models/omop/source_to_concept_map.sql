@@ -1,27 +1,13 @@
 {#- The network thesaurus codes and the standard concepts they map to (see the intermediate model). -#}
-with
+select
+    thesaurus_code as source_code,
+    0 as source_concept_id,
+    'UCN' as source_vocabulary_id,
+    thesaurus_label as source_code_description,
+    target_concept_id,
+    target_vocabulary_id,
+    date '1970-01-01' as valid_start_date,
+    date '2099-12-31' as valid_end_date,
+    cast(null as varchar) as invalid_reason
 
-thesaurus_map as (
-
-    select * from {{ ref('int_thesaurus_codes_mapped_to_standard') }}
-
-),
-
-final as (
-
-    select
-        thesaurus_code as source_code,
-        0 as source_concept_id,
-        'UCN' as source_vocabulary_id,
-        thesaurus_label as source_code_description,
-        target_concept_id,
-        target_vocabulary_id,
-        date '1970-01-01' as valid_start_date,
-        date '2099-12-31' as valid_end_date,
-        cast(null as varchar) as invalid_reason
-
-    from thesaurus_map
-
-)
-
-select * from final
+from {{ ref('int_thesaurus_codes_mapped_to_standard') }}

@@ -21,19 +21,14 @@ cells as (
     select * from {{ ref('disclosure_controlled_cells') }}
     where
         family like 'association_%'
-        and {{ in_incremental_scope(
-            ["cast(date_trunc('week', period_start) as date)"], changed_week_starts()
-        ) }}
-        and {{ changed_period_bound('period_start', scope='weeks') }}
+        and {{ in_scope(ref('disclosure_controlled_cells')) }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
-    where
-        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
-        and {{ changed_period_bound('week_start_date', scope='weeks') }}
+    where {{ in_scope(ref('int_acts_classified_for_surveillance'), column='week_start_date') }}
 
 ),
 

@@ -22,26 +22,21 @@ cells as (
         and age_class = 'all'
         and geo_level in ('region', 'france')
         and period_type = 'week'
-        and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
-        and {{ changed_period_bound('period_start', scope='weeks') }}
+        and {{ in_scope(ref('disclosure_controlled_cells')) }}
 
 ),
 
 acts as (
 
     select * from {{ ref('int_acts_classified_for_surveillance') }}
-    where
-        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
-        and {{ changed_period_bound('week_start_date', scope='weeks') }}
+    where {{ in_scope(ref('int_acts_classified_for_surveillance')) }}
 
 ),
 
 act_syndromes as (
 
     select * from {{ ref('int_act_syndromes_identified') }}
-    where
-        {{ in_incremental_scope(['week_start_date'], changed_week_starts()) }}
-        and {{ changed_period_bound('week_start_date', scope='weeks') }}
+    where {{ in_scope(ref('int_act_syndromes_identified')) }}
 
 ),
 

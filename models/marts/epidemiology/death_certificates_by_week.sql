@@ -15,8 +15,7 @@ cells as (
     select * from {{ ref('disclosure_controlled_cells') }}
     where
         family = 'death_certificates'
-        and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
-        and {{ changed_period_bound('period_start', scope='weeks') }}
+        and {{ in_scope(ref('disclosure_controlled_cells')) }}
 
 ),
 

@@ -15,8 +15,7 @@ indicators as (
     select * from {{ ref('int_syndromic_indicators_joined') }}
     where
         period_type = 'week'
-        and {{ in_incremental_scope(['period_start'], changed_week_starts()) }}
-        and {{ changed_period_bound('period_start', scope='weeks') }}
+        and {{ in_scope(ref('int_syndromic_indicators_joined'), column='period_start') }}
 
 ),
 

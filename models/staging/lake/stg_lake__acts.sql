@@ -16,9 +16,7 @@ with
 source as (
 
     select * from {{ ref('base_lake__acts') }}
-    where
-        {{ in_incremental_scope(['association_id', 'act_id'], changed_act_keys()) }}
-        and {{ changed_period_bound('start_at', type='timestamp_s') }}
+    where {{ in_scope(ref('base_lake__acts')) }}
 
 ),
 

@@ -11,26 +11,9 @@
     scope_bound={'column': 'extract_date', 'by': 'child_extract'},
 ) }}
 
--- depends_on: {{ ref('base_lake__child_extract_floors') }}
--- Built after stg_lake__acts, not beside it: on a full refresh each of the four staging tables
--- of acts holds every act's key in a hash table, and four at once spill far more than one at a
--- time (benchmarks/README.md, "Staging tables one at a time").
--- depends_on: {{ ref('stg_lake__acts') }}
-
 with
 
-source as (
-
-    select * from {{ ref('base_lake__diagnoses') }}
-    where {{ in_scope(ref('base_lake__diagnoses')) }}
-
-),
-
-latest as (
-
-    {{ rows_of_latest_batch('source') }}
-
-),
+{{ latest_child_rows('diagnoses', built_after='stg_lake__acts') }},
 
 renamed as (
 

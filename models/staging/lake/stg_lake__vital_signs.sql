@@ -10,26 +10,9 @@
     scope_bound={'column': 'extract_date', 'by': 'child_extract'},
 ) }}
 
--- depends_on: {{ ref('base_lake__child_extract_floors') }}
--- Built after stg_lake__prescriptions, not beside it: on a full refresh each of the four staging
--- tables of acts holds every act's key in a hash table, and four at once spill far more than one
--- at a time (benchmarks/README.md, "Staging tables one at a time").
--- depends_on: {{ ref('stg_lake__prescriptions') }}
-
 with
 
-source as (
-
-    select * from {{ ref('base_lake__vital_signs') }}
-    where {{ in_scope(ref('base_lake__vital_signs')) }}
-
-),
-
-latest as (
-
-    {{ rows_of_latest_batch('source') }}
-
-),
+{{ latest_child_rows('vital_signs', built_after='stg_lake__prescriptions') }},
 
 renamed as (
 
