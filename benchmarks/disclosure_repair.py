@@ -1,7 +1,7 @@
 """The linear attacker's audit and repair on the cells of a built warehouse: what it adds, at what cost.
 
 Reads `disclosure_controlled_cells` of a warehouse built by the group rules alone (or by the build with
-the repair: it then has nothing to add), runs ingest/disclosure_repair.py on each ISO week exactly as
+the repair: it then has nothing to add), runs ingest/disclosure/repair.py on each ISO week exactly as
 the build's post-hook does, and prints per week the hidden cells, the cells the attacker pins before the
 repair, the cells the repair hides and the time; then the information loss per table and geography level
 before and after (share of cells, share of counts), and the complementary cells at France and région
@@ -17,8 +17,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ingest.disclosure_attack import FAMILY_MARTS, STATS_TABLE
-from ingest.disclosure_repair import every_relation, published_cells, repair
+from ingest.disclosure.attack import FAMILY_MARTS, STATS_TABLE
+from ingest.disclosure.repair import every_relation, published_cells, repair
 from ingest.publish.export import open_warehouse
 
 CELLS = "warehouse.epidemiology.disclosure_controlled_cells"

@@ -1,4 +1,4 @@
-"""The linear attacker (ingest/disclosure_attack.py) and the suppression engine it audits.
+"""The linear attacker (ingest/disclosure/attack.py) and the suppression engine it audits.
 
 The attacker must win where a reader wins (a union's component by subtraction, two small hidden cells
 under one margin), lose where the protection holds, and run in `export` before anything is written. The
@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ingest.disclosure_attack import (
+from ingest.disclosure.attack import (
     LinearAttackError,
     audit_published_tables,
     check_publication,
     union_groups,
 )
-from ingest.disclosure_repair import published_cells, repair_rows
+from ingest.disclosure.repair import published_cells, repair_rows
 from ingest.exceptions import LakehouseError
 from ingest.lake.storage import open_store
 from ingest.publish.export import export
@@ -251,7 +251,7 @@ def test_repair_reads_the_cells_as_the_attacker_reads_the_marts() -> None:
 
 
 def audit_published_values(table: pa.Table) -> dict:
-    from ingest.disclosure_attack import cells_from_marts
+    from ingest.disclosure.attack import cells_from_marts
 
     return cells_from_marts({"weekly": table}).values
 

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ingest.disclosure_attack import audit_published_tables
+from ingest.disclosure.attack import audit_published_tables
 from ingest.lake.keys import init_keystore, open_keystore
 from ingest.lake.storage import open_store
 from ingest.landing.land import Ingestor, find_extract_files
@@ -86,7 +86,7 @@ def test_no_small_count_anywhere(built: dict) -> None:
 
 def test_every_hidden_cell_of_the_published_marts_is_certified(built: dict) -> None:
     """A reader solving every published relation of every published mart pins no hidden cell: the
-    build's audit and repair (ingest/disclosure_repair.py) did its work, with no export in between."""
+    build's audit and repair (ingest/disclosure/repair.py) did its work, with no export in between."""
     con = built["con"]
     manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
     tables = {

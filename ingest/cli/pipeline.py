@@ -355,7 +355,7 @@ def disclosure_audit(k: int) -> None:
     import json
 
     from ingest.contract import PROJECT_ROOT
-    from ingest.disclosure_attack import audit_lines, audit_published_tables, information_loss
+    from ingest.disclosure.attack import audit_lines, audit_published_tables, information_loss
     from ingest.publish.export import open_warehouse, published_marts
 
     bound_lake()

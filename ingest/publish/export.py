@@ -7,8 +7,8 @@ line of defence, every column by the disclosure role its mart's YAML declares (`
 read from the manifest, the same declaration the dbt tests are derived from): no count of acts, persons
 or doctors between 1 and k-1, no rate or statistic beside a suppressed count it is built on, flags that
 agree with the NULLs, and no column without a role. Then it plays the linear attacker: a reader solving
-every published relation must pin no suppressed count (ingest/disclosure_attack.py; the build's audit
-and repair, ingest/disclosure_repair.py, is what makes that hold). It refuses to write anything
+every published relation must pin no suppressed count (ingest/disclosure/attack.py; the build's audit
+and repair, ingest/disclosure/repair.py, is what makes that hold). It refuses to write anything
 otherwise, and prints the information loss (cells and counts suppressed).
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
@@ -37,7 +37,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ingest import settings
-from ingest.disclosure_attack import check_publication, information_loss, publication_report
+from ingest.disclosure.attack import check_publication, information_loss, publication_report
 from ingest.exceptions import LakehouseError
 from ingest.lake.crypto import load_httpfs
 from ingest.lake.keys import open_keystore
@@ -199,7 +199,7 @@ def export(
             ) from None
         check_cell_sizes(table, mart.name, k, mart.roles)
         tables[mart.name] = table
-    # The linear attacker on everything about to be published at once (ingest/disclosure_attack.py),
+    # The linear attacker on everything about to be published at once (ingest/disclosure/attack.py),
     # always: the build certified each week it recomputed, this checks what is actually written (a mart
     # built by an older engine, or edited by hand, is refused here).
     attack = check_publication(tables, k)

@@ -5,7 +5,7 @@ margins, so a reader solving the published relations as a linear programme can s
 cells. This module closes that gap inside the build: after the engine's fixed point, the post-hook hands
 each ISO week's cells (published values and hidden flags only: no hidden value is needed) to
 `disclosure_audit_repair`, a DuckDB function registered by this module's dbt-duckdb plugin. For that week
-it runs the attacker (ingest/disclosure_attack.py: same cells, same relations, same protection rule) and,
+it runs the attacker (ingest/disclosure/attack.py: same cells, same relations, same protection rule) and,
 for every cell the attacker pins, hides the cheapest published cell sharing a relation with it; then it
 audits again, until the attacker certifies every hidden cell of the week. The function returns the ids of
 the cells to hide; the post-hook hides them before the counts are nulled and the statistics written.
@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from ingest.disclosure_attack import (
+from ingest.disclosure.attack import (
     AuditResult,
     Cell,
     Finding,

@@ -77,9 +77,7 @@ RATE_HALF_UNIT = 0.005
 PARENT_LEVEL = {"departement": "region", "region": "france"}
 AGE_ALL = "all"
 BAND_ALL = "all"
-SYNDROMIC_GROUP_CODES = (
-    Path(__file__).resolve().parent.parent / "seeds/surveillance/syndromic_group_codes.csv"
-)
+SYNDROMIC_GROUP_CODES = Path(__file__).resolve().parents[2] / "seeds/surveillance/syndromic_group_codes.csv"
 
 
 @dataclass(frozen=True)
@@ -211,7 +209,7 @@ def audit(
     """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow.
 
     With `focus`, only the components holding one of those cells are solved, and in them only those
-    cells (ingest/disclosure_repair.py: the others were certified before, and hiding more cells only
+    cells (ingest/disclosure/repair.py: the others were certified before, and hiding more cells only
     widens a certified interval), except where a union is read (adding a variable can let the strict
     reading of a union fit where only its relaxation did, which narrows intervals)."""
     started = time.perf_counter()
