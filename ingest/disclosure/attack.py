@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import math
-import random
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
@@ -47,11 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
 
+from ingest.disclosure.solver import ComponentLP, Rows, interval_ok, intervals
 from ingest.exceptions import LakehouseError
 
 # Which column of which published mart is the same count, and which dimensions it does not depend on.
@@ -140,10 +137,6 @@ class AuditResult:
     inconsistent_components: int = 0
 
 
-def _interval_ok(lower: float, upper: float, k: int) -> bool:
-    return upper >= k - 1e-6 and upper - lower >= k - 1 - 1e-6
-
-
 class _UnionFind:
     def __init__(self, size: int) -> None:
         self.parent = list(range(size))
@@ -171,39 +164,11 @@ def _reduce(relation: Relation, values: dict[Hashable, float | None], index: dic
     return terms, rhs
 
 
-def _solve(c: np.ndarray, a_eq, b_eq, a_ub, b_ub, lower: np.ndarray):
-    bounds = np.column_stack([lower, np.full(len(lower), np.inf)])
-    return linprog(
-        c,
-        A_eq=a_eq,
-        b_eq=b_eq if a_eq is not None else None,
-        A_ub=a_ub,
-        b_ub=b_ub if a_ub is not None else None,
-        bounds=bounds,
-        method="highs",
-    )
-
-
-def _matrices(rows: list[tuple[dict[int, float], float]], size: int):
-    if not rows:
-        return None, None
-    data, row_ids, col_ids, rhs = [], [], [], []
-    for row, (terms, value) in enumerate(rows):
-        for col, coefficient in terms.items():
-            row_ids.append(row)
-            col_ids.append(col)
-            data.append(coefficient)
-        rhs.append(value)
-    return coo_matrix((data, (row_ids, col_ids)), shape=(len(rows), size)).tocsr(), np.array(rhs)
-
-
 def audit(
     values: dict[Hashable, float | None],
     relations: Iterable[Relation],
     k: int,
     where: dict[Hashable, str] | None = None,
-    samples: int = 4,
-    seed: int = 0,
     focus: set[Hashable] | None = None,
 ) -> AuditResult:
     """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow.
@@ -236,7 +201,6 @@ def audit(
         roots = {components.find(position) for position in terms}
         if len(roots) == 1:
             relations_of[roots.pop()].append((relation, terms, rhs))
-    rng = random.Random(seed)
     if focus is not None:
         wanted = {components.find(index[cell]) for cell in focus if cell in index}
         by_component = {root: members for root, members in by_component.items() if root in wanted}
@@ -246,16 +210,14 @@ def audit(
         only = None
         if focus is not None and not any(relation.relaxed for relation, _, _ in relations_of[root]):
             only = {index[cell] for cell in focus if cell in index}
-        intervals, lps, relaxed = _component_intervals(
-            members, relations_of[root], values, index, k, samples, rng, only
-        )
+        intervals, lps, relaxed = _component_intervals(members, relations_of[root], values, index, k, only)
         result.lps += lps
         result.relaxed_components += relaxed
         if intervals is None:
             result.inconsistent_components += 1
             continue
         for position, (lower, upper) in intervals.items():
-            if not _interval_ok(lower, upper, k):
+            if not interval_ok(lower, upper, k):
                 cell = hidden[position]
                 label = (where or {}).get(cell) or (cell.describe() if isinstance(cell, Cell) else str(cell))
                 result.findings.append(Finding(cell, label, lower, upper))
@@ -263,15 +225,16 @@ def audit(
     return result
 
 
-def _component_intervals(members, component_relations, values, index, k, samples, rng, only=None):
-    """Each member's interval (cheaply where a few feasible points suffice), LPs solved, relaxed or not."""
+def _component_intervals(members, component_relations, values, index, k, only=None):
+    """Each member's interval (ingest/disclosure/solver.py), the LPs solved, whether a weaker reading of
+    the relations was needed; no intervals when no reading fits."""
     local = {position: column for column, position in enumerate(members)}
     size = len(members)
+    wanted = None if only is None else [local[position] for position in members if position in only]
     lps = 0
-    # (relax unions, lower bound of a hidden cell, keep orderings): the strongest reading that fits.
-    attempts = [(False, 0.0, True), (True, 0.0, True), (True, 0.0, False)]
-    for relax, floor, orderings in attempts:
-        eq_rows, ub_rows = [], []
+    # (relax unions, keep orderings): the strongest reading that fits.
+    for relax, orderings in [(False, True), (True, True), (True, False)]:
+        rows = Rows.empty()
         for relation, terms, rhs in component_relations:
             if not orderings and relation.label == "ordering":
                 continue
@@ -279,53 +242,19 @@ def _component_intervals(members, component_relations, values, index, k, samples
                 for weaker in relation.relaxed:
                     weaker_terms, weaker_rhs = _reduce(weaker, values, index)
                     if weaker_terms and all(position in local for position in weaker_terms):
-                        ub_rows.append(({local[p]: c for p, c in weaker_terms.items()}, weaker_rhs))
+                        rows.add({local[p]: c for p, c in weaker_terms.items()}, weaker_rhs, equality=False)
                 continue
-            row = ({local[position]: coefficient for position, coefficient in terms.items()}, rhs)
-            (eq_rows if relation.sense == "eq" else ub_rows).append(row)
-        a_eq, b_eq = _matrices(eq_rows, size)
-        a_ub, b_ub = _matrices(ub_rows, size)
-        lower = np.full(size, floor)
-        first = _solve(np.zeros(size), a_eq, b_eq, a_ub, b_ub, lower)
-        lps += 1
-        if first.status == 0:
-            break
-    else:
-        # No reading of the relations fits the published values: the attacker's model of them is wrong
-        # for this component; it is counted (AuditResult.inconsistent_components), not guessed at.
-        return None, lps, 1
-    seen_low = first.x.copy()
-    seen_high = first.x.copy()
-    objectives = [np.ones(size), -np.ones(size)]
-    objectives += [
-        np.array([rng.choice((-1.0, 1.0)) for _ in range(size)]) for _ in range(max(samples - 2, 0))
-    ]
-    for objective in objectives[:samples]:
-        point = _solve(objective, a_eq, b_eq, a_ub, b_ub, lower)
-        lps += 1
-        if point.status == 0:
-            seen_low = np.minimum(seen_low, point.x)
-            seen_high = np.maximum(seen_high, point.x)
-    intervals = {}
-    for column, position in enumerate(members):
-        if only is not None and position not in only:
-            continue
-        low, high = seen_low[column], seen_high[column]
-        if _interval_ok(low, high, k):
-            intervals[position] = (low, high)
-            continue
-        objective = np.zeros(size)
-        objective[column] = -1.0
-        top = _solve(objective, a_eq, b_eq, a_ub, b_ub, lower)
-        lps += 1
-        high = math.inf if top.status == 3 else (-top.fun if top.status == 0 else high)
-        if not _interval_ok(low, high, k):
-            objective[column] = 1.0
-            bottom = _solve(objective, a_eq, b_eq, a_ub, b_ub, lower)
+            terms = {local[position]: coefficient for position, coefficient in terms.items()}
+            rows.add(terms, rhs, equality=relation.sense == "eq")
+        solved = intervals(ComponentLP(size, rows), k, wanted)
+        if solved is None:
             lps += 1
-            low = bottom.fun if bottom.status == 0 else low
-        intervals[position] = (low, high)
-    return intervals, lps, int(relax or not orderings)
+            continue
+        found, solves = solved
+        return {members[column]: interval for column, interval in found.items()}, lps + solves, int(relax)
+    # No reading of the relations fits the published values: the attacker's model of them is wrong for
+    # this component; it is counted (AuditResult.inconsistent_components), not guessed at.
+    return None, lps, 1
 
 
 # --- The published marts as cells and relations -------------------------------------------------------
