@@ -135,6 +135,8 @@ class AuditResult:
     seconds: float = 0.0
     relaxed_components: int = 0
     inconsistent_components: int = 0
+    weeks: int = 0
+    certified_weeks: int = 0  # weeks left out: the build's certificate matches them (certificate.py)
 
 
 class _UnionFind:
@@ -425,11 +427,30 @@ def _orderings(cell: Cell, value: float | None, values: dict[Cell, float | None]
     return relations
 
 
-def audit_published_tables(tables: dict[str, pa.Table], k: int) -> AuditResult:
-    """The attacker on the marts about to be published."""
+def audit_published_tables(
+    tables: dict[str, pa.Table], k: int, certificates: set[tuple[str, int, str]] | None = None
+) -> AuditResult:
+    """The attacker on the marts about to be published; with `certificates` (the build's, from
+    certificate.read_certificates), only on the weeks none of them matches."""
+    started = time.perf_counter()
     published = cells_from_marts(tables)
     relations = relations_of_cells(published, union_groups())
-    return audit(published.values, relations, k, where=published.where)
+    from ingest.disclosure.certificate import unit_of, units_to_audit
+
+    values = published.values
+    unit = {cell: unit_of(cell, published) for cell in values}
+    weeks = set(unit.values()) - {None}
+    audited = set(unit.values())
+    if certificates is not None:
+        audited = units_to_audit(published, relations, k, certificates)
+        # The weeks audited are closed under the relations (certificate.units_to_audit): nothing cut.
+        values = {cell: value for cell, value in values.items() if unit[cell] in audited}
+        relations = [relation for relation in relations if all(cell in values for cell in relation.terms)]
+    result = audit(values, relations, k, where=published.where)
+    result.weeks = len(weeks)
+    result.certified_weeks = len(weeks - audited)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 # --- The price: information loss ----------------------------------------------------------------------
@@ -502,9 +523,12 @@ class LinearAttackError(LakehouseError):
     """A reader of the tables about to be published could pin a suppressed count: nothing is written."""
 
 
-def check_publication(tables: dict[str, pa.Table], k: int, shown: int = 5) -> AuditResult:
-    """Refuse (LinearAttackError, naming the mart and cell, never a value) if the attacker wins anywhere."""
-    result = audit_published_tables(tables, k)
+def check_publication(
+    tables: dict[str, pa.Table], k: int, shown: int = 5, certificates: set[tuple[str, int, str]] | None = None
+) -> AuditResult:
+    """Refuse (LinearAttackError, naming the mart and cell, never a value) if the attacker wins anywhere
+    (in the weeks no certificate of the build matches, when `certificates` are given)."""
+    result = audit_published_tables(tables, k, certificates)
     if result.findings:
         listed = "; ".join(str(finding) for finding in result.findings[:shown])
         more = len(result.findings) - shown
@@ -523,11 +547,21 @@ def publication_report(result: AuditResult | None, losses: list[Loss]) -> list[s
             f"Linear attacker: {result.hidden_cells} suppressed cells in {result.components} independent "
             f"tables (largest {result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s: "
             f"none pinned ({result.inconsistent_components} tables its model of the relations did not fit)."
+            + _certified(result)
         )
     if losses:
         lines.append("Information loss (share of cells and of counts suppressed):")
         lines += [f"  {loss}" for loss in losses]
     return lines
+
+
+def _certified(result: AuditResult) -> str:
+    if not result.certified_weeks:
+        return ""
+    return (
+        f" {result.certified_weeks} of {result.weeks} ISO weeks not audited again: the build's certificate"
+        " matches them (`--full` audits them all)."
+    )
 
 
 def audit_lines(result: AuditResult, losses: list[Loss], k: int) -> list[str]:
@@ -537,7 +571,7 @@ def audit_lines(result: AuditResult, losses: list[Loss], k: int) -> list[str]:
     lines = [
         f"{result.hidden_cells} suppressed cells, {result.components} independent tables (largest "
         f"{result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s, "
-        f"{len(result.findings)} pinned"
+        f"{len(result.findings)} pinned." + _certified(result)
     ]
     kinds: Counter[tuple[str, str, str | None, str | None]] = Counter()
     for finding in result.findings:

@@ -262,6 +262,7 @@
             {{ id_column }} in (select cell_id from disclosure_audit_picks)
             and ({{ scope_where }})
     {% endcall %}
+    {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
         ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
     {%- if stats_relation is not none %}
