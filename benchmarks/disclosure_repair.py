@@ -17,23 +17,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ingest.disclosure.attack import FAMILY_MARTS, STATS_TABLE
+from ingest.disclosure.attack import FAMILY_COUNTS, FAMILY_MARTS, STATS_TABLE
 from ingest.disclosure.repair import every_relation, published_cells, repair
 from ingest.publish.export import open_warehouse
 
 CELLS = "warehouse.epidemiology.disclosure_controlled_cells"
 # The struct of macros/disclosure/epidemiology_margins.sql (epidemiology_attacker_cell), as dicts.
-STRUCT = """
+COUNT_OF_FAMILY = " ".join(f"when '{family}' then '{count}'" for family, count in FAMILY_COUNTS.items())
+STRUCT = f"""
     cell_id,
-    case family
-        when 'acts' then 'act_count' when 'coded_acts' then 'coded_act_count'
-        when 'syndrome_acts' then 'syndrome_act_count'
-        when 'pathway_emergency_referrals' then 'emergency_referral_count'
-        when 'pathway_hospitalisations' then 'hospitalisation_count'
-        when 'death_certificates' then 'death_certificate_count'
-        when 'association_acts' then 'act_count'
-        when 'association_emergency_referrals' then 'emergency_referral_count'
-        when 'association_hospitalisations' then 'hospitalisation_count' end as count,
+    case family {COUNT_OF_FAMILY} end as count,
     syndrome_group, age_class, geo_level, geo_code, parent_geo_code, period_type,
     case when period_type = 'week' then iso_week else strftime(period_start, '%Y-%m-%d') end as period,
     iso_week, association_id, hour_band,

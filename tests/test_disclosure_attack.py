@@ -416,3 +416,15 @@ def test_a_manifest_name_cannot_smuggle_sql_into_export(tmp_path: Path) -> None:
         export(manifest, con, open_store(tmp_path / "lake"), k=K)
     assert not leak.exists()
     assert not (tmp_path / "lake" / "publication").exists()
+
+
+def test_the_attackers_count_of_each_family_is_the_macros() -> None:
+    """epidemiology_attacker_cell (SQL, the build) and FAMILY_COUNTS (Python, the benchmark and the
+    information loss) name the same published count for every family of disclosure_controlled_cells."""
+    from ingest.disclosure.attack import FAMILY_COUNTS, FAMILY_MARTS
+
+    macro = (PROJECT / "macros" / "disclosure" / "epidemiology_margins.sql").read_text()
+    body = macro[macro.index("macro epidemiology_attacker_cell") :]
+    body = body[: body.index("syndrome_group=")]
+    assert dict(re.findall(r"when '(\w+)' then '(\w+)'", body)) == FAMILY_COUNTS
+    assert set(FAMILY_MARTS) == set(FAMILY_COUNTS)

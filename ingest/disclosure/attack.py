@@ -456,6 +456,20 @@ def audit_published_tables(
 # --- The price: information loss ----------------------------------------------------------------------
 
 STATS_TABLE = "build_state.disclosure_controlled_cells__suppression_stats"
+# The count column each family of disclosure_controlled_cells is published as: the macro
+# epidemiology_attacker_cell (macros/disclosure/epidemiology_margins.sql) says the same in SQL
+# (tests/test_disclosure_attack.py checks they agree); benchmarks/disclosure_repair.py reads this one.
+FAMILY_COUNTS = {
+    "acts": "act_count",
+    "coded_acts": "coded_act_count",
+    "syndrome_acts": "syndrome_act_count",
+    "pathway_emergency_referrals": "emergency_referral_count",
+    "pathway_hospitalisations": "hospitalisation_count",
+    "death_certificates": "death_certificate_count",
+    "association_acts": "act_count",
+    "association_emergency_referrals": "emergency_referral_count",
+    "association_hospitalisations": "hospitalisation_count",
+}
 FAMILY_MARTS = {
     "acts": "syndromic_indicators (acts)",
     "coded_acts": "syndromic_indicators (coded acts)",
