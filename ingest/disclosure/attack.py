@@ -44,6 +44,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -77,9 +78,10 @@ BAND_ALL = "all"
 SYNDROMIC_GROUP_CODES = Path(__file__).resolve().parents[2] / "seeds/surveillance/syndromic_group_codes.csv"
 
 
-@dataclass(frozen=True)
-class Cell:
-    """A published count, whatever mart it appears in (the same cell in two marts is one variable)."""
+class Cell(NamedTuple):
+    """A published count, whatever mart it appears in (the same cell in two marts is one variable). A
+    named tuple: hashed and compared in C, millions of times per audit (a frozen dataclass hashed in
+    Python was the largest cost after the LPs)."""
 
     count: str
     syndrome_group: str | None = None
@@ -92,7 +94,7 @@ class Cell:
     hour_band: str | None = None
 
     def describe(self) -> str:
-        parts = [f"{name}={value}" for name, value in vars(self).items() if value is not None]
+        parts = [f"{name}={value}" for name, value in self._asdict().items() if value is not None]
         return " ".join(parts[1:])
 
 
@@ -346,7 +348,7 @@ def cells_from_marts(tables: dict[str, pa.Table]) -> PublishedCells:
 
 
 def _replace(cell: Cell, **changes) -> Cell:
-    return Cell(**{**vars(cell), **changes})
+    return cell._replace(**changes)
 
 
 def relations_of_cells(

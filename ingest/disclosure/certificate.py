@@ -61,7 +61,7 @@ def _line(cell: Cell, value: float | None, published: PublishedCells) -> str:
         published.parent_geo.get((cell.geo_level, cell.geo_code)) if cell.geo_level in PARENT_LEVEL else None
     )
     fields = [
-        *(str(field) for field in vars(cell).values()),
+        *(str(field) for field in cell),
         str(parent),
         "hidden" if value is None else repr(value),
     ]
