@@ -29,10 +29,10 @@ k - 1 for every hidden cell.
 **Scale.** The relations never cross an ISO week, a syndromic family (a group and its union) or a count;
 the problem is cut into its connected components of hidden cells (relations between two hidden cells
 that only order them, e.g. syndrome <= coded acts, are not allowed to join two components: they are kept
-inside a component, dropped between components, a documented relaxation). Per component, a cheap
-sufficient check first: a few LPs with random objectives give feasible points, and every cell whose
-points already span k - 1 (with one reaching k) is safe; only the others get their own min/max LPs
-(HiGHS through scipy.optimize.linprog).
+inside a component, dropped between components, a documented relaxation). Per component, one HiGHS
+model whose LPs' optima are all kept as feasible points: a cell whose points already span k - 1 (with one
+reaching k) is safe; only the others get their own max, then min, LP (ingest/disclosure/solver.py).
+`export` solves only the weeks no build certificate matches (ingest/disclosure/certificate.py).
 """
 
 from __future__ import annotations
