@@ -1,7 +1,7 @@
 """The linear attacker's audit and repair on the cells of a built warehouse: what it adds, at what cost.
 
 Reads `disclosure_controlled_cells` of a warehouse built by the group rules alone (or by the build with
-the repair: it then has nothing to add), runs ingest/disclosure_repair.py on each ISO week exactly as
+the repair: it then has nothing to add), runs ingest/disclosure/repair.py on each ISO week exactly as
 the build's post-hook does, and prints per week the hidden cells, the cells the attacker pins before the
 repair, the cells the repair hides and the time; then the information loss per table and geography level
 before and after (share of cells, share of counts), and the complementary cells at France and région
@@ -17,23 +17,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ingest.disclosure_attack import FAMILY_MARTS, STATS_TABLE
-from ingest.disclosure_repair import every_relation, published_cells, repair
+from ingest.disclosure.attack import FAMILY_COUNTS, FAMILY_MARTS, STATS_TABLE
+from ingest.disclosure.repair import every_relation, published_cells, repair
 from ingest.publish.export import open_warehouse
 
 CELLS = "warehouse.epidemiology.disclosure_controlled_cells"
 # The struct of macros/disclosure/epidemiology_margins.sql (epidemiology_attacker_cell), as dicts.
-STRUCT = """
+COUNT_OF_FAMILY = " ".join(f"when '{family}' then '{count}'" for family, count in FAMILY_COUNTS.items())
+STRUCT = f"""
     cell_id,
-    case family
-        when 'acts' then 'act_count' when 'coded_acts' then 'coded_act_count'
-        when 'syndrome_acts' then 'syndrome_act_count'
-        when 'pathway_emergency_referrals' then 'emergency_referral_count'
-        when 'pathway_hospitalisations' then 'hospitalisation_count'
-        when 'death_certificates' then 'death_certificate_count'
-        when 'association_acts' then 'act_count'
-        when 'association_emergency_referrals' then 'emergency_referral_count'
-        when 'association_hospitalisations' then 'hospitalisation_count' end as count,
+    case family {COUNT_OF_FAMILY} end as count,
     syndrome_group, age_class, geo_level, geo_code, parent_geo_code, period_type,
     case when period_type = 'week' then iso_week else strftime(period_start, '%Y-%m-%d') end as period,
     iso_week, association_id, hour_band,

@@ -1,4 +1,4 @@
-"""The linear attacker (ingest/disclosure_attack.py) and the suppression engine it audits.
+"""The linear attacker (ingest/disclosure/attack.py) and the suppression engine it audits.
 
 The attacker must win where a reader wins (a union's component by subtraction, two small hidden cells
 under one margin), lose where the protection holds, and run in `export` before anything is written. The
@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ingest.disclosure_attack import (
+from ingest.disclosure.attack import (
     LinearAttackError,
     audit_published_tables,
     check_publication,
     union_groups,
 )
-from ingest.disclosure_repair import published_cells, repair_rows
+from ingest.disclosure.repair import published_cells, repair_rows
 from ingest.exceptions import LakehouseError
 from ingest.lake.storage import open_store
 from ingest.publish.export import export
@@ -251,7 +251,7 @@ def test_repair_reads_the_cells_as_the_attacker_reads_the_marts() -> None:
 
 
 def audit_published_values(table: pa.Table) -> dict:
-    from ingest.disclosure_attack import cells_from_marts
+    from ingest.disclosure.attack import cells_from_marts
 
     return cells_from_marts({"weekly": table}).values
 
@@ -416,3 +416,15 @@ def test_a_manifest_name_cannot_smuggle_sql_into_export(tmp_path: Path) -> None:
         export(manifest, con, open_store(tmp_path / "lake"), k=K)
     assert not leak.exists()
     assert not (tmp_path / "lake" / "publication").exists()
+
+
+def test_the_attackers_count_of_each_family_is_the_macros() -> None:
+    """epidemiology_attacker_cell (SQL, the build) and FAMILY_COUNTS (Python, the benchmark and the
+    information loss) name the same published count for every family of disclosure_controlled_cells."""
+    from ingest.disclosure.attack import FAMILY_COUNTS, FAMILY_MARTS
+
+    macro = (PROJECT / "macros" / "disclosure" / "epidemiology_margins.sql").read_text()
+    body = macro[macro.index("macro epidemiology_attacker_cell") :]
+    body = body[: body.index("syndrome_group=")]
+    assert dict(re.findall(r"when '(\w+)' then '(\w+)'", body)) == FAMILY_COUNTS
+    assert set(FAMILY_MARTS) == set(FAMILY_COUNTS)

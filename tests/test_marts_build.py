@@ -13,9 +13,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from ingest.disclosure_attack import audit_published_tables
+from ingest.disclosure.attack import audit_published_tables
+from ingest.disclosure.certificate import read_certificates
 from ingest.lake.keys import init_keystore, open_keystore
 from ingest.lake.storage import open_store
 from ingest.landing.land import Ingestor, find_extract_files
@@ -86,7 +88,7 @@ def test_no_small_count_anywhere(built: dict) -> None:
 
 def test_every_hidden_cell_of_the_published_marts_is_certified(built: dict) -> None:
     """A reader solving every published relation of every published mart pins no hidden cell: the
-    build's audit and repair (ingest/disclosure_repair.py) did its work, with no export in between."""
+    build's audit and repair (ingest/disclosure/repair.py) did its work, with no export in between."""
     con = built["con"]
     manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
     tables = {
@@ -102,6 +104,35 @@ def test_every_hidden_cell_of_the_published_marts_is_certified(built: dict) -> N
         " where suppression_reason = 'complementary'"
     ).fetchone()[0]
     assert repaired > 0
+
+
+def test_export_audits_again_only_the_weeks_changed_after_the_build(built: dict) -> None:
+    """The build stores a certificate per ISO week it audited; the marts' digests match them, so export
+    solves nothing again, except a week whose published cells changed after the build."""
+    con = built["con"]
+    stored = con.sql(
+        "select audit_unit, cells_sha256, disclosure_k"
+        " from warehouse.build_state.disclosure_controlled_cells__disclosure_certificates"
+    ).fetchall()
+    assert len(stored) == 3 and all(digest is not None and k == K for _, digest, k in stored)
+    manifest = json.loads((built["root"] / "target" / "manifest.json").read_text())
+    tables = {
+        mart.name: con.sql(f"select * from {mart.relation}").to_arrow_table()
+        for mart in published_marts(manifest)
+    }
+    certificates = read_certificates(con)
+    result = audit_published_tables(tables, K, certificates)
+    assert (result.weeks, result.certified_weeks, result.hidden_cells) == (3, 3, 0)
+    # One published count of one week changed (by hand in the warehouse, say): that week only is solved.
+    weekly = tables["syndromic_indicators_by_week"].to_pandas()
+    row = weekly[weekly["syndrome_act_count"].notna()].index[0]
+    weekly.loc[row, "syndrome_act_count"] += 1
+    tables["syndromic_indicators_by_week"] = pa.Table.from_pandas(
+        weekly, schema=tables["syndromic_indicators_by_week"].schema, preserve_index=False
+    )
+    result = audit_published_tables(tables, K, certificates)
+    assert (result.weeks, result.certified_weeks) == (3, 2) and result.hidden_cells > 0
+    assert audit_published_tables(tables, K).hidden_cells > 2 * result.hidden_cells  # --full: all three
 
 
 def test_published_numbers_add_up(built: dict) -> None:

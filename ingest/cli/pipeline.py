@@ -348,14 +348,21 @@ def disclosure_check(manifest_path: Path | None) -> None:
 
 @click.command("disclosure-audit")
 @click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Audit every ISO week, not only those whose published cells no build certificate matches.",
+)
 @handle_errors
-def disclosure_audit(k: int) -> None:
+def disclosure_audit(k: int, full: bool) -> None:
     """Play the linear attacker on the published marts of the built warehouse (what `export` runs before
-    writing), and print what it solved for and the information loss; exit 6 if a hidden cell is pinned."""
+    writing: the weeks no build certificate matches, or all with --full), and print what it solved for
+    and the information loss; exit 6 if a hidden cell is pinned."""
     import json
 
     from ingest.contract import PROJECT_ROOT
-    from ingest.disclosure_attack import audit_lines, audit_published_tables, information_loss
+    from ingest.disclosure.attack import audit_lines, audit_published_tables, information_loss
+    from ingest.disclosure.certificate import read_certificates
     from ingest.publish.export import open_warehouse, published_marts
 
     bound_lake()
@@ -368,12 +375,13 @@ def disclosure_audit(k: int) -> None:
             mart.name: con.sql(f"select * from {mart.relation}").to_arrow_table()  # noqa: S608
             for mart in marts
         }
-        result = audit_published_tables(tables, k)
+        result = audit_published_tables(tables, k, None if full else read_certificates(con))
         losses = information_loss(con)
     finally:
         con.close()
     outcome = "failure" if result.findings else "success"
-    _audit("disclosure_audit", {"k": k, "marts": sorted(tables), "pinned": len(result.findings)}, outcome)
+    audited = {"k": k, "full": full, "marts": sorted(tables), "pinned": len(result.findings)}
+    _audit("disclosure_audit", audited, outcome)
     for line in audit_lines(result, losses, k):
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     if result.findings:
@@ -401,21 +409,26 @@ def _check_disclosure(dbt_args: tuple[str, ...] = (), manifest_path: Path | None
     "--out", "target", help="Publication root: folder or s3://bucket/prefix [default: the lake root]."
 )
 @click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Audit every ISO week, not only those whose published cells no build certificate matches.",
+)
 @handle_errors
-def export(target: str | None, k: int) -> None:
+def export(target: str | None, k: int, full: bool) -> None:
     """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
     dictionary to publication/, outside the encrypted zones, after the linear attacker certified every
     suppressed cell."""
     bound_lake()
-    _export(target, k)
+    _export(target, k, full)
 
 
-def _export(target: str | None, k: int = 11) -> None:
+def _export(target: str | None, k: int = 11, full: bool = False) -> None:
     from ingest.publish.export import PUBLICATION_PREFIX, export_publication
 
-    audited = {"k": k, "target": "custom" if target else "lake"}
+    audited = {"k": k, "target": "custom" if target else "lake", "full": full}
     try:
-        root, summary = export_publication(target, k=k)
+        root, summary = export_publication(target, k=k, full=full)
     except LakehouseError as error:
         _audit("export", audited, "failure")
         raise BuildFailed(f"export failed: {error}") from error

@@ -7,8 +7,8 @@ line of defence, every column by the disclosure role its mart's YAML declares (`
 read from the manifest, the same declaration the dbt tests are derived from): no count of acts, persons
 or doctors between 1 and k-1, no rate or statistic beside a suppressed count it is built on, flags that
 agree with the NULLs, and no column without a role. Then it plays the linear attacker: a reader solving
-every published relation must pin no suppressed count (ingest/disclosure_attack.py; the build's audit
-and repair, ingest/disclosure_repair.py, is what makes that hold). It refuses to write anything
+every published relation must pin no suppressed count (ingest/disclosure/attack.py; the build's audit
+and repair, ingest/disclosure/repair.py, is what makes that hold). It refuses to write anything
 otherwise, and prints the information loss (cells and counts suppressed).
 
 Output, under `publication/` of the lake root (or the folder given with `--out`), deliberately NOT
@@ -37,7 +37,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ingest import settings
-from ingest.disclosure_attack import check_publication, information_loss, publication_report
+from ingest.disclosure.attack import check_publication, information_loss, publication_report
+from ingest.disclosure.certificate import read_certificates
 from ingest.exceptions import LakehouseError
 from ingest.lake.crypto import load_httpfs
 from ingest.lake.keys import open_keystore
@@ -177,7 +178,7 @@ def _dictionary_markdown(entries: list[dict]) -> str:
 
 def export(
     manifest: dict, con: duckdb.DuckDBPyConnection, store: ObjectStore, prefix: str = PUBLICATION_PREFIX,
-    k: int = DEFAULT_K,
+    k: int = DEFAULT_K, full: bool = False,
 ) -> dict:  # fmt: skip
     """Read and check every published mart, then write Parquet, CSV and the dictionary; returns a summary."""
     marts = published_marts(manifest)
@@ -199,10 +200,11 @@ def export(
             ) from None
         check_cell_sizes(table, mart.name, k, mart.roles)
         tables[mart.name] = table
-    # The linear attacker on everything about to be published at once (ingest/disclosure_attack.py),
-    # always: the build certified each week it recomputed, this checks what is actually written (a mart
-    # built by an older engine, or edited by hand, is refused here).
-    attack = check_publication(tables, k)
+    # The linear attacker on what is about to be published (ingest/disclosure/attack.py): the build
+    # certified each week it recomputed, so only the weeks whose published cells no certificate matches
+    # are solved again (a mart built by an older engine or attacker, edited by hand, another k: refused
+    # here), all of them with `full` (ingest/disclosure/certificate.py).
+    attack = check_publication(tables, k, certificates=None if full else read_certificates(con))
     # Everything was checked before the first write: a refusal leaves the previous publication intact.
     dictionary = []
     for mart in marts:
@@ -230,6 +232,7 @@ def export(
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dbt_invocation_id": (manifest.get("metadata") or {}).get("invocation_id"),
         "disclosure_k": k,
+        "weeks_audited_again": attack.weeks - attack.certified_weeks,
         "marts": {entry["name"]: entry["rows"] for entry in dictionary},
     }
     store.put(f"{prefix}/_export.json", json.dumps(summary, indent=2).encode())
@@ -264,6 +267,7 @@ def export_publication(
     k: int = DEFAULT_K,
     manifest_path: Path | None = None,
     warehouse: Path | None = None,
+    full: bool = False,
 ) -> tuple[str, dict]:
     """`export` on the marts dbt built: manifest, warehouse and lake root from settings unless given.
     Returns the publication root and the export's summary."""
@@ -278,6 +282,6 @@ def export_publication(
     store = open_store(root, S3Settings.from_env() if str(root).startswith("s3://") else None)
     con = open_warehouse(warehouse)
     try:
-        return root, export(manifest, con, store, k=k)
+        return root, export(manifest, con, store, k=k, full=full)
     finally:
         con.close()

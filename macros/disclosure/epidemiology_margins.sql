@@ -11,7 +11,7 @@
       union       iCanicule is the union of its three components (seeds/surveillance/
                   syndromic_group_codes.csv: its codes are exactly theirs), their sum when no act
                   carries two of them, which is how a reader reads it. IRA has codes of its own, so it
-                  only bounds its components: ingest/disclosure_attack.py checks that relation.
+                  only bounds its components: ingest/disclosure/attack.py checks that relation.
 -#}
 {% macro epidemiology_cell_margins() %}
     {%- set all_dims = [
@@ -73,7 +73,7 @@
 
 
 {#-
-    A cell of disclosure_controlled_cells as a reader of the marts sees it (ingest/disclosure_attack.py,
+    A cell of disclosure_controlled_cells as a reader of the marts sees it (ingest/disclosure/attack.py,
     `cells_from_marts`): the count column its family is published as, the ISO week of a week, the date
     of a day; the association marts have no age class or geography.
 -#}

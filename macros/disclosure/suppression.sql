@@ -8,7 +8,7 @@
          suppressed cells add up to less than k pins each of them (two hidden cells summing to 6 are
          each in 0..6, i.e. 1..6 to a reader who sees zeros published): in each group with one
          suppressed cell, or whose suppressed cells add up to less than k (the protection rule of
-         ingest/disclosure_attack.py), the smallest non-zero published cell is suppressed too (a zero
+         ingest/disclosure/attack.py), the smallest non-zero published cell is suppressed too (a zero
          only against subtraction, when nothing else is left: zeros are often known to be structural,
          a weak cover, and add nothing to a hidden sum);
          a group with every cell hidden and still adding up to less than k gets, once, the smallest
@@ -35,12 +35,12 @@
       protection_k     the threshold k of the protection interval
       stats_relation   optional table of the information loss (cells and counts suppressed) per ISO
                        week, family, geography level, period type and age level, written before the
-                       counts are nulled; read by the export's report (ingest/disclosure_attack.py)
-      attacker_cell    SQL of the struct ingest/disclosure_repair.py reads for a cell (how a reader
+                       counts are nulled; read by the export's report (ingest/disclosure/attack.py)
+      attacker_cell    SQL of the struct ingest/disclosure/repair.py reads for a cell (how a reader
                        of the marts sees it: count, dimensions, published value or NULL when hidden)
       attacker_group   SQL of the unit no relation crosses (the ISO week)
     After the fixed point, the audit and repair: the groups above do not see chains of margins, so
-    the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure_repair.py
+    the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure/repair.py
     registers on dbt's connection) solves each unit's published relations and hides the cheapest
     complementary cells until no hidden cell is pinned. Without `attacker_cell` the macro refuses to
     run: no table of cells is published uncertified.
@@ -109,7 +109,7 @@
                 ),
                 {#- One hidden cell, or hidden cells adding up to less than k: each would then be
                     pinned inside 0..k-1, i.e. 1..k-1 to a reader who sees the zeros published (the
-                    rule ingest/disclosure_attack.py checks). #}
+                    rule ingest/disclosure/attack.py checks). #}
                 exposed as (
                     select
                         group_id,
@@ -235,7 +235,7 @@
         {{ exceptions.raise_compiler_error(
             "Complementary suppression of " ~ relation ~ ": the linear attacker's function "
             ~ "`disclosure_audit_repair` is not on this connection; add the dbt-duckdb plugin "
-            ~ "`ingest.disclosure_repair` to the profile's `plugins` (profiles.yml). Nothing was published."
+            ~ "`ingest.disclosure.repair` to the profile's `plugins` (profiles.yml). Nothing was published."
         ) }}
     {%- endif -%}
     {#- Hidden values are passed as NULL: a reader does not have them, and the repair needs only
@@ -262,6 +262,7 @@
             {{ id_column }} in (select cell_id from disclosure_audit_picks)
             and ({{ scope_where }})
     {% endcall %}
+    {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
         ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
     {%- if stats_relation is not none %}
@@ -323,7 +324,7 @@
 
 
 {#-
-    The struct of one cell as the linear attacker reads it (ingest/disclosure_repair.py, CELL_FIELDS, in
+    The struct of one cell as the linear attacker reads it (ingest/disclosure/repair.py, CELL_FIELDS, in
     that order): SQL expressions for each field; a hidden cell's value is NULL.
 -#}
 {% macro disclosure_attacker_cell(

@@ -29,29 +29,27 @@ k - 1 for every hidden cell.
 **Scale.** The relations never cross an ISO week, a syndromic family (a group and its union) or a count;
 the problem is cut into its connected components of hidden cells (relations between two hidden cells
 that only order them, e.g. syndrome <= coded acts, are not allowed to join two components: they are kept
-inside a component, dropped between components, a documented relaxation). Per component, a cheap
-sufficient check first: a few LPs with random objectives give feasible points, and every cell whose
-points already span k - 1 (with one reaching k) is safe; only the others get their own min/max LPs
-(HiGHS through scipy.optimize.linprog).
+inside a component, dropped between components, a documented relaxation). Per component, one HiGHS
+model whose LPs' optima are all kept as feasible points: a cell whose points already span k - 1 (with one
+reaching k) is safe; only the others get their own max, then min, LP (ingest/disclosure/solver.py).
+`export` solves only the weeks no build certificate matches (ingest/disclosure/certificate.py).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import random
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
 
+from ingest.disclosure.solver import ComponentLP, Rows, interval_ok, intervals
 from ingest.exceptions import LakehouseError
 
 # Which column of which published mart is the same count, and which dimensions it does not depend on.
@@ -77,14 +75,13 @@ RATE_HALF_UNIT = 0.005
 PARENT_LEVEL = {"departement": "region", "region": "france"}
 AGE_ALL = "all"
 BAND_ALL = "all"
-SYNDROMIC_GROUP_CODES = (
-    Path(__file__).resolve().parent.parent / "seeds/surveillance/syndromic_group_codes.csv"
-)
+SYNDROMIC_GROUP_CODES = Path(__file__).resolve().parents[2] / "seeds/surveillance/syndromic_group_codes.csv"
 
 
-@dataclass(frozen=True)
-class Cell:
-    """A published count, whatever mart it appears in (the same cell in two marts is one variable)."""
+class Cell(NamedTuple):
+    """A published count, whatever mart it appears in (the same cell in two marts is one variable). A
+    named tuple: hashed and compared in C, millions of times per audit (a frozen dataclass hashed in
+    Python was the largest cost after the LPs)."""
 
     count: str
     syndrome_group: str | None = None
@@ -97,7 +94,7 @@ class Cell:
     hour_band: str | None = None
 
     def describe(self) -> str:
-        parts = [f"{name}={value}" for name, value in vars(self).items() if value is not None]
+        parts = [f"{name}={value}" for name, value in self._asdict().items() if value is not None]
         return " ".join(parts[1:])
 
 
@@ -140,10 +137,8 @@ class AuditResult:
     seconds: float = 0.0
     relaxed_components: int = 0
     inconsistent_components: int = 0
-
-
-def _interval_ok(lower: float, upper: float, k: int) -> bool:
-    return upper >= k - 1e-6 and upper - lower >= k - 1 - 1e-6
+    weeks: int = 0
+    certified_weeks: int = 0  # weeks left out: the build's certificate matches them (certificate.py)
 
 
 class _UnionFind:
@@ -173,45 +168,17 @@ def _reduce(relation: Relation, values: dict[Hashable, float | None], index: dic
     return terms, rhs
 
 
-def _solve(c: np.ndarray, a_eq, b_eq, a_ub, b_ub, lower: np.ndarray):
-    bounds = np.column_stack([lower, np.full(len(lower), np.inf)])
-    return linprog(
-        c,
-        A_eq=a_eq,
-        b_eq=b_eq if a_eq is not None else None,
-        A_ub=a_ub,
-        b_ub=b_ub if a_ub is not None else None,
-        bounds=bounds,
-        method="highs",
-    )
-
-
-def _matrices(rows: list[tuple[dict[int, float], float]], size: int):
-    if not rows:
-        return None, None
-    data, row_ids, col_ids, rhs = [], [], [], []
-    for row, (terms, value) in enumerate(rows):
-        for col, coefficient in terms.items():
-            row_ids.append(row)
-            col_ids.append(col)
-            data.append(coefficient)
-        rhs.append(value)
-    return coo_matrix((data, (row_ids, col_ids)), shape=(len(rows), size)).tocsr(), np.array(rhs)
-
-
 def audit(
     values: dict[Hashable, float | None],
     relations: Iterable[Relation],
     k: int,
     where: dict[Hashable, str] | None = None,
-    samples: int = 4,
-    seed: int = 0,
     focus: set[Hashable] | None = None,
 ) -> AuditResult:
     """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow.
 
     With `focus`, only the components holding one of those cells are solved, and in them only those
-    cells (ingest/disclosure_repair.py: the others were certified before, and hiding more cells only
+    cells (ingest/disclosure/repair.py: the others were certified before, and hiding more cells only
     widens a certified interval), except where a union is read (adding a variable can let the strict
     reading of a union fit where only its relaxation did, which narrows intervals)."""
     started = time.perf_counter()
@@ -238,7 +205,6 @@ def audit(
         roots = {components.find(position) for position in terms}
         if len(roots) == 1:
             relations_of[roots.pop()].append((relation, terms, rhs))
-    rng = random.Random(seed)
     if focus is not None:
         wanted = {components.find(index[cell]) for cell in focus if cell in index}
         by_component = {root: members for root, members in by_component.items() if root in wanted}
@@ -248,16 +214,14 @@ def audit(
         only = None
         if focus is not None and not any(relation.relaxed for relation, _, _ in relations_of[root]):
             only = {index[cell] for cell in focus if cell in index}
-        intervals, lps, relaxed = _component_intervals(
-            members, relations_of[root], values, index, k, samples, rng, only
-        )
+        intervals, lps, relaxed = _component_intervals(members, relations_of[root], values, index, k, only)
         result.lps += lps
         result.relaxed_components += relaxed
         if intervals is None:
             result.inconsistent_components += 1
             continue
         for position, (lower, upper) in intervals.items():
-            if not _interval_ok(lower, upper, k):
+            if not interval_ok(lower, upper, k):
                 cell = hidden[position]
                 label = (where or {}).get(cell) or (cell.describe() if isinstance(cell, Cell) else str(cell))
                 result.findings.append(Finding(cell, label, lower, upper))
@@ -265,15 +229,16 @@ def audit(
     return result
 
 
-def _component_intervals(members, component_relations, values, index, k, samples, rng, only=None):
-    """Each member's interval (cheaply where a few feasible points suffice), LPs solved, relaxed or not."""
+def _component_intervals(members, component_relations, values, index, k, only=None):
+    """Each member's interval (ingest/disclosure/solver.py), the LPs solved, whether a weaker reading of
+    the relations was needed; no intervals when no reading fits."""
     local = {position: column for column, position in enumerate(members)}
     size = len(members)
+    wanted = None if only is None else [local[position] for position in members if position in only]
     lps = 0
-    # (relax unions, lower bound of a hidden cell, keep orderings): the strongest reading that fits.
-    attempts = [(False, 0.0, True), (True, 0.0, True), (True, 0.0, False)]
-    for relax, floor, orderings in attempts:
-        eq_rows, ub_rows = [], []
+    # (relax unions, keep orderings): the strongest reading that fits.
+    for relax, orderings in [(False, True), (True, True), (True, False)]:
+        rows = Rows.empty()
         for relation, terms, rhs in component_relations:
             if not orderings and relation.label == "ordering":
                 continue
@@ -281,53 +246,19 @@ def _component_intervals(members, component_relations, values, index, k, samples
                 for weaker in relation.relaxed:
                     weaker_terms, weaker_rhs = _reduce(weaker, values, index)
                     if weaker_terms and all(position in local for position in weaker_terms):
-                        ub_rows.append(({local[p]: c for p, c in weaker_terms.items()}, weaker_rhs))
+                        rows.add({local[p]: c for p, c in weaker_terms.items()}, weaker_rhs, equality=False)
                 continue
-            row = ({local[position]: coefficient for position, coefficient in terms.items()}, rhs)
-            (eq_rows if relation.sense == "eq" else ub_rows).append(row)
-        a_eq, b_eq = _matrices(eq_rows, size)
-        a_ub, b_ub = _matrices(ub_rows, size)
-        lower = np.full(size, floor)
-        first = _solve(np.zeros(size), a_eq, b_eq, a_ub, b_ub, lower)
-        lps += 1
-        if first.status == 0:
-            break
-    else:
-        # No reading of the relations fits the published values: the attacker's model of them is wrong
-        # for this component; it is counted (AuditResult.inconsistent_components), not guessed at.
-        return None, lps, 1
-    seen_low = first.x.copy()
-    seen_high = first.x.copy()
-    objectives = [np.ones(size), -np.ones(size)]
-    objectives += [
-        np.array([rng.choice((-1.0, 1.0)) for _ in range(size)]) for _ in range(max(samples - 2, 0))
-    ]
-    for objective in objectives[:samples]:
-        point = _solve(objective, a_eq, b_eq, a_ub, b_ub, lower)
-        lps += 1
-        if point.status == 0:
-            seen_low = np.minimum(seen_low, point.x)
-            seen_high = np.maximum(seen_high, point.x)
-    intervals = {}
-    for column, position in enumerate(members):
-        if only is not None and position not in only:
-            continue
-        low, high = seen_low[column], seen_high[column]
-        if _interval_ok(low, high, k):
-            intervals[position] = (low, high)
-            continue
-        objective = np.zeros(size)
-        objective[column] = -1.0
-        top = _solve(objective, a_eq, b_eq, a_ub, b_ub, lower)
-        lps += 1
-        high = math.inf if top.status == 3 else (-top.fun if top.status == 0 else high)
-        if not _interval_ok(low, high, k):
-            objective[column] = 1.0
-            bottom = _solve(objective, a_eq, b_eq, a_ub, b_ub, lower)
+            terms = {local[position]: coefficient for position, coefficient in terms.items()}
+            rows.add(terms, rhs, equality=relation.sense == "eq")
+        solved = intervals(ComponentLP(size, rows), k, wanted)
+        if solved is None:
             lps += 1
-            low = bottom.fun if bottom.status == 0 else low
-        intervals[position] = (low, high)
-    return intervals, lps, int(relax or not orderings)
+            continue
+        found, solves = solved
+        return {members[column]: interval for column, interval in found.items()}, lps + solves, int(relax)
+    # No reading of the relations fits the published values: the attacker's model of them is wrong for
+    # this component; it is counted (AuditResult.inconsistent_components), not guessed at.
+    return None, lps, 1
 
 
 # --- The published marts as cells and relations -------------------------------------------------------
@@ -417,7 +348,7 @@ def cells_from_marts(tables: dict[str, pa.Table]) -> PublishedCells:
 
 
 def _replace(cell: Cell, **changes) -> Cell:
-    return Cell(**{**vars(cell), **changes})
+    return cell._replace(**changes)
 
 
 def relations_of_cells(
@@ -498,16 +429,49 @@ def _orderings(cell: Cell, value: float | None, values: dict[Cell, float | None]
     return relations
 
 
-def audit_published_tables(tables: dict[str, pa.Table], k: int) -> AuditResult:
-    """The attacker on the marts about to be published."""
+def audit_published_tables(
+    tables: dict[str, pa.Table], k: int, certificates: set[tuple[str, int, str]] | None = None
+) -> AuditResult:
+    """The attacker on the marts about to be published; with `certificates` (the build's, from
+    certificate.read_certificates), only on the weeks none of them matches."""
+    started = time.perf_counter()
     published = cells_from_marts(tables)
     relations = relations_of_cells(published, union_groups())
-    return audit(published.values, relations, k, where=published.where)
+    from ingest.disclosure.certificate import unit_of, units_to_audit
+
+    values = published.values
+    unit = {cell: unit_of(cell, published) for cell in values}
+    weeks = set(unit.values()) - {None}
+    audited = set(unit.values())
+    if certificates is not None:
+        audited = units_to_audit(published, relations, k, certificates)
+        # The weeks audited are closed under the relations (certificate.units_to_audit): nothing cut.
+        values = {cell: value for cell, value in values.items() if unit[cell] in audited}
+        relations = [relation for relation in relations if all(cell in values for cell in relation.terms)]
+    result = audit(values, relations, k, where=published.where)
+    result.weeks = len(weeks)
+    result.certified_weeks = len(weeks - audited)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 # --- The price: information loss ----------------------------------------------------------------------
 
 STATS_TABLE = "build_state.disclosure_controlled_cells__suppression_stats"
+# The count column each family of disclosure_controlled_cells is published as: the macro
+# epidemiology_attacker_cell (macros/disclosure/epidemiology_margins.sql) says the same in SQL
+# (tests/test_disclosure_attack.py checks they agree); benchmarks/disclosure_repair.py reads this one.
+FAMILY_COUNTS = {
+    "acts": "act_count",
+    "coded_acts": "coded_act_count",
+    "syndrome_acts": "syndrome_act_count",
+    "pathway_emergency_referrals": "emergency_referral_count",
+    "pathway_hospitalisations": "hospitalisation_count",
+    "death_certificates": "death_certificate_count",
+    "association_acts": "act_count",
+    "association_emergency_referrals": "emergency_referral_count",
+    "association_hospitalisations": "hospitalisation_count",
+}
 FAMILY_MARTS = {
     "acts": "syndromic_indicators (acts)",
     "coded_acts": "syndromic_indicators (coded acts)",
@@ -575,9 +539,12 @@ class LinearAttackError(LakehouseError):
     """A reader of the tables about to be published could pin a suppressed count: nothing is written."""
 
 
-def check_publication(tables: dict[str, pa.Table], k: int, shown: int = 5) -> AuditResult:
-    """Refuse (LinearAttackError, naming the mart and cell, never a value) if the attacker wins anywhere."""
-    result = audit_published_tables(tables, k)
+def check_publication(
+    tables: dict[str, pa.Table], k: int, shown: int = 5, certificates: set[tuple[str, int, str]] | None = None
+) -> AuditResult:
+    """Refuse (LinearAttackError, naming the mart and cell, never a value) if the attacker wins anywhere
+    (in the weeks no certificate of the build matches, when `certificates` are given)."""
+    result = audit_published_tables(tables, k, certificates)
     if result.findings:
         listed = "; ".join(str(finding) for finding in result.findings[:shown])
         more = len(result.findings) - shown
@@ -596,11 +563,21 @@ def publication_report(result: AuditResult | None, losses: list[Loss]) -> list[s
             f"Linear attacker: {result.hidden_cells} suppressed cells in {result.components} independent "
             f"tables (largest {result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s: "
             f"none pinned ({result.inconsistent_components} tables its model of the relations did not fit)."
+            + _certified(result)
         )
     if losses:
         lines.append("Information loss (share of cells and of counts suppressed):")
         lines += [f"  {loss}" for loss in losses]
     return lines
+
+
+def _certified(result: AuditResult) -> str:
+    if not result.certified_weeks:
+        return ""
+    return (
+        f" {result.certified_weeks} of {result.weeks} ISO weeks not audited again: the build's certificate"
+        " matches them (`--full` audits them all)."
+    )
 
 
 def audit_lines(result: AuditResult, losses: list[Loss], k: int) -> list[str]:
@@ -610,7 +587,7 @@ def audit_lines(result: AuditResult, losses: list[Loss], k: int) -> list[str]:
     lines = [
         f"{result.hidden_cells} suppressed cells, {result.components} independent tables (largest "
         f"{result.largest_component}), {result.lps} LPs, {result.seconds:.1f} s, "
-        f"{len(result.findings)} pinned"
+        f"{len(result.findings)} pinned." + _certified(result)
     ]
     kinds: Counter[tuple[str, str, str | None, str | None]] = Counter()
     for finding in result.findings:

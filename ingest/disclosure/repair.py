@@ -5,7 +5,7 @@ margins, so a reader solving the published relations as a linear programme can s
 cells. This module closes that gap inside the build: after the engine's fixed point, the post-hook hands
 each ISO week's cells (published values and hidden flags only: no hidden value is needed) to
 `disclosure_audit_repair`, a DuckDB function registered by this module's dbt-duckdb plugin. For that week
-it runs the attacker (ingest/disclosure_attack.py: same cells, same relations, same protection rule) and,
+it runs the attacker (ingest/disclosure/attack.py: same cells, same relations, same protection rule) and,
 for every cell the attacker pins, hides the cheapest published cell sharing a relation with it; then it
 audits again, until the attacker certifies every hidden cell of the week. The function returns the ids of
 the cells to hide; the post-hook hides them before the counts are nulled and the statistics written.
@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from ingest.disclosure_attack import (
+from ingest.disclosure.attack import (
     AuditResult,
     Cell,
     Finding,
@@ -41,6 +41,7 @@ from ingest.disclosure_attack import (
     relations_of_cells,
     union_groups,
 )
+from ingest.disclosure.certificate import attacker_version, certified_digest, remember_certified
 from ingest.exceptions import LakehouseError
 
 MAX_ROUNDS = 200
@@ -230,7 +231,17 @@ def repair_rows(k: int, rows: list[dict[str, Any]] | None) -> list[str]:
     published, ids = published_cells(rows)
     relations = every_relation(published)
     added, _, _, _ = repair(published.values, relations, k)
+    remember_certified(k, published)  # the cells with `added` hidden: what the attacker certified
     return sorted(ids[cell] for cell in added)  # type: ignore[index]
+
+
+def certificate_of_rows(k: int, rows: list[dict[str, Any]] | None) -> str | None:
+    """The DuckDB function `disclosure_certificate`: one week's cells as they stand in the table, their
+    digest if the repair certified exactly these cells at this k in this build, else NULL."""
+    if not rows:
+        return None
+    published, _ = published_cells(rows)
+    return certified_digest(k, published)
 
 
 def register(conn: Any) -> None:
@@ -246,6 +257,17 @@ def register(conn: Any) -> None:
         [duckdb.sqltype("INTEGER"), duckdb.list_type(struct)],
         duckdb.list_type(duckdb.sqltype("VARCHAR")),
         side_effects=False,
+    )
+    # The certificate's two functions (certificate.py): the week's digest if certified, and the version.
+    conn.create_function(
+        "disclosure_certificate",
+        certificate_of_rows,
+        [duckdb.sqltype("INTEGER"), duckdb.list_type(struct)],
+        duckdb.sqltype("VARCHAR"),
+        side_effects=True,  # its answer depends on what the repair certified before it, in this process
+    )
+    conn.create_function(
+        "disclosure_attacker_version", attacker_version, [], duckdb.sqltype("VARCHAR"), side_effects=False
     )
 
 
