@@ -197,13 +197,7 @@
                 {%- set state.done = true -%}
             {%- else -%}
                 {% call statement('disclosure_complement') %}
-                    update {{ relation }}
-                    set
-                        is_suppressed = true,
-                        suppression_reason = 'complementary'
-                    where
-                        {{ id_column }} in (select cell_id from disclosure_picks)
-                        and ({{ scope_where }})
+                    {{ disclosure_hide_picked(relation, 'disclosure_picks', id_column, scope_where) }}
                 {% endcall %}
                 {% call statement('disclosure_touched') %}
                     create or replace temp table disclosure_touched as
@@ -254,13 +248,7 @@
     {% endcall %}
     {%- set repaired = run_query('select count(*) from disclosure_audit_picks').columns[0].values()[0] -%}
     {% call statement('disclosure_repair') %}
-        update {{ relation }}
-        set
-            is_suppressed = true,
-            suppression_reason = 'complementary'
-        where
-            {{ id_column }} in (select cell_id from disclosure_audit_picks)
-            and ({{ scope_where }})
+        {{ disclosure_hide_picked(relation, 'disclosure_audit_picks', id_column, scope_where) }}
     {% endcall %}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
         ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
@@ -311,6 +299,18 @@
         is_suppressed
         and ({{ scope_where }})
 {% endmacro %}
+
+
+{#- Complementary suppression of the cells a pass picked (the group rules' or the linear attacker's). -#}
+{% macro disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
+    update {{ relation }}
+    set
+        is_suppressed = true,
+        suppression_reason = 'complementary'
+    where
+        {{ id_column }} in (select cell_id from {{ picks }})
+        and ({{ scope_where }})
+{%- endmacro %}
 
 
 {#- Where a cells table's information-loss figures go (build_state: never published). -#}
