@@ -98,28 +98,46 @@
 
 
 {#-
-    One family model's cells: its grid (one row per published cell, zeros included) left-joined to its
-    counted cells on the dimensions (null matching null), each count and contributor count read from
-    the counted column its family names (`counts`: family -> [count column, contributor column]).
+    Cells from rows per (cell, doctor): each measure summed, with its contributors (the doctors with a
+    positive count: a row per doctor, so a count of rows, not a distinct count).
 -#}
-{% macro surveillance_cells_from_grid(grid, counted, counts, join_on) -%}
+{% macro surveillance_cells_counted(relation, keys, measures) -%}
+    select
+        {%- for key in keys %}
+        {{ key }},
+        {%- endfor %}
+        {%- for measure in measures %}
+        sum({{ measure }}) as {{ measure }},
+        count(*) filter (where {{ measure }} > 0) as {{ measure }}_contributors{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from {{ relation }}
+    group by all
+{%- endmacro %}
+
+
+{#-
+    One family model's cells: its grid (one row per published cell, zeros included) left-joined to its
+    counted cells on the dimensions (null matching null), each cell's count and contributors read from
+    the measure its family names (`measures`: family -> measure of surveillance_cells_counted).
+-#}
+{% macro surveillance_cells_from_grid(grid, counted, measures, join_on) -%}
     select
         grid.family,
-        cast(grid.syndrome_group as varchar) as syndrome_group,
-        cast(grid.age_class as varchar) as age_class,
-        cast(grid.geo_level as varchar) as geo_level,
-        cast(grid.geo_code as varchar) as geo_code,
-        cast(grid.parent_geo_level as varchar) as parent_geo_level,
-        cast(grid.parent_geo_code as varchar) as parent_geo_code,
+        {%- for column in [
+            'syndrome_group', 'age_class', 'geo_level', 'geo_code', 'parent_geo_level', 'parent_geo_code'
+        ] %}
+        cast(grid.{{ column }} as varchar) as {{ column }},
+        {%- endfor %}
         grid.period_type,
         grid.period_start,
         grid.iso_week,
         cast(grid.association_id as varchar) as association_id,
         cast(grid.hour_band as varchar) as hour_band,
-        {%- for column, index in [('cell_count', 0), ('contributor_count', 1)] %}
+        {%- for column, suffix in [('cell_count', ''), ('contributor_count', '_contributors')] %}
         cast(coalesce(case grid.family
-            {%- for family, columns in counts.items() %}
-            when '{{ family }}' then {{ counted }}.{{ columns[index] }}
+            {%- for family, measure in measures.items() %}
+            when '{{ family }}' then {{ counted }}.{{ measure }}{{ suffix }}
             {%- endfor %}
         end, 0) as bigint) as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
@@ -130,4 +148,17 @@
             {%- for column in join_on %}
             {{ 'and ' if not loop.first }}grid.{{ column[0] }} is not distinct from {{ counted }}.{{ column[1] }}
             {%- endfor %}
+{%- endmacro %}
+
+
+{#- Whether the ISO week of `day` is in a surveillance period (`periods`: the relation holding its
+    first_iso_week and last_iso_week), which wraps over the new year when first > last. -#}
+{% macro in_surveillance_period(day, periods) -%}
+    case
+        when {{ periods }}.first_iso_week <= {{ periods }}.last_iso_week
+            then weekofyear({{ day }}) between {{ periods }}.first_iso_week and {{ periods }}.last_iso_week
+        else
+            weekofyear({{ day }}) >= {{ periods }}.first_iso_week
+            or weekofyear({{ day }}) <= {{ periods }}.last_iso_week
+    end
 {%- endmacro %}

@@ -8,8 +8,7 @@ with
 
 acts as (
 
-    select * from {{ ref('int_surveillance_acts_classified') }}
-    where {{ surveillance_cells_in_scope('week_start_date') }}
+    select * from {{ ref('int_cells_acts_in_scope') }}
 
 ),
 
@@ -56,6 +55,7 @@ provider_association_acts as (
 
 ),
 
+{# Each doctor's acts counted once in their hour band and once in all bands. #}
 provider_association_acts_by_cell as (
 
     select
@@ -72,25 +72,17 @@ provider_association_acts_by_cell as (
         association_id,
         act_date,
         provider_id,
-        rollup (hour_band)
+        rollup(hour_band)
 
 ),
 
 association_acts_by_cell as (
 
-    select
-        association_id,
-        act_date,
-        hour_band,
-        sum(act_count) as act_count,
-        count(*) as act_contributor_count,
-        sum(emergency_referral_count) as emergency_referral_count,
-        count(*) filter (where emergency_referral_count > 0) as emergency_referral_contributor_count,
-        sum(hospitalisation_count) as hospitalisation_count,
-        count(*) filter (where hospitalisation_count > 0) as hospitalisation_contributor_count
-
-    from provider_association_acts_by_cell
-    group by all
+    {{ surveillance_cells_counted(
+        'provider_association_acts_by_cell',
+        keys=['association_id', 'act_date', 'hour_band'],
+        measures=['act_count', 'emergency_referral_count', 'hospitalisation_count'],
+    ) }}
 
 ),
 
@@ -121,10 +113,10 @@ grid as (
 
 {{ surveillance_cells_from_grid(
     'grid', 'association_acts_by_cell',
-    counts={
-        'association_acts': ['act_count', 'act_contributor_count'],
-        'association_emergency_referrals': ['emergency_referral_count', 'emergency_referral_contributor_count'],
-        'association_hospitalisations': ['hospitalisation_count', 'hospitalisation_contributor_count'],
+    measures={
+        'association_acts': 'act_count',
+        'association_emergency_referrals': 'emergency_referral_count',
+        'association_hospitalisations': 'hospitalisation_count',
     },
     join_on=[['association_id', 'association_id'], ['period_start', 'act_date'], ['hour_band', 'hour_band']],
 ) }}

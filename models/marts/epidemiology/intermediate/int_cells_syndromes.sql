@@ -2,14 +2,15 @@
     The cells of disclosure_controlled_cells counting a syndromic group's acts (family `syndrome_acts`:
     syndrome x age class x geography x period, where published) and their care pathway (families
     `pathway_emergency_referrals`, `pathway_hospitalisations`: syndrome x région and France x ISO week,
-    all ages), zeros included, counted as int_cells_acts counts (per doctor, then rolled up).
+    all ages), zeros included, counted as int_cells_acts counts (per doctor, then rolled up). What is
+    published of a group is declared in seeds/surveillance/syndromic_groups.csv: by age class and by
+    day only if `is_published_in_detail` (else weekly, all ages), and outside its surveillance period only if `is_published_all_year`.
 -#}
 with
 
 acts as (
 
-    select * from {{ ref('int_surveillance_acts_classified') }}
-    where {{ surveillance_cells_in_scope('week_start_date') }}
+    select * from {{ ref('int_cells_acts_in_scope') }}
 
 ),
 
@@ -26,21 +27,30 @@ syndromic_groups as (
 
 ),
 
-age_classes as (
+surveillance_periods as (
 
-    select * from {{ ref('age_classes') }}
-
-),
-
-geographies as (
-
-    select * from {{ ref('int_cells_geographies') }}
+    select * from {{ ref('surveillance_periods') }}
 
 ),
 
-periods as (
+groups as (
 
-    select * from {{ ref('int_cells_periods') }}
+    select
+        syndromic_groups.syndrome_group,
+        syndromic_groups.is_published_in_detail,
+        syndromic_groups.is_published_all_year,
+        surveillance_periods.first_iso_week,
+        surveillance_periods.last_iso_week
+
+    from syndromic_groups
+    left join surveillance_periods
+        on syndromic_groups.surveillance_period = surveillance_periods.surveillance_period
+
+),
+
+cell_grid as (
+
+    select * from {{ ref('int_cells_grid') }}
 
 ),
 
@@ -78,22 +88,11 @@ provider_syndrome_acts_by_cell as (
 
 syndrome_acts_by_cell as (
 
-    select
-        syndrome_group,
-        age_class,
-        geo_level,
-        geo_code,
-        period_type,
-        period_start,
-        sum(syndrome_act_count) as syndrome_act_count,
-        count(*) as syndrome_act_contributor_count,
-        sum(emergency_referral_count) as emergency_referral_count,
-        count(*) filter (where emergency_referral_count > 0) as emergency_referral_contributor_count,
-        sum(hospitalisation_count) as hospitalisation_count,
-        count(*) filter (where hospitalisation_count > 0) as hospitalisation_contributor_count
-
-    from provider_syndrome_acts_by_cell
-    group by all
+    {{ surveillance_cells_counted(
+        'provider_syndrome_acts_by_cell',
+        keys=['syndrome_group', 'age_class', 'geo_level', 'geo_code', 'period_type', 'period_start'],
+        measures=['syndrome_act_count', 'emergency_referral_count', 'hospitalisation_count'],
+    ) }}
 
 ),
 
@@ -101,42 +100,40 @@ grid as (
 
     select
         families.family,
-        syndromic_groups.syndrome_group,
-        age_classes.age_class,
-        geographies.geo_level,
-        geographies.geo_code,
-        geographies.parent_geo_level,
-        geographies.parent_geo_code,
-        periods.period_type,
-        periods.period_start,
-        periods.iso_week,
+        groups.syndrome_group,
+        cell_grid.*,
         null as association_id,
         null as hour_band
 
     from (
         values ('syndrome_acts'), ('pathway_emergency_referrals'), ('pathway_hospitalisations')
     ) as families (family)
-    cross join syndromic_groups
-    cross join age_classes
-    cross join geographies
-    cross join periods
+    cross join groups
+    cross join cell_grid
     where
-        case
-            when families.family = 'syndrome_acts' then {{ surveillance_cell_published() }}
+        (
+            groups.is_published_all_year
+            or {{ in_surveillance_period('cell_grid.period_start', 'groups') }}
+        )
+        and case
+            when families.family = 'syndrome_acts'
+                then
+                    groups.is_published_in_detail
+                    or (cell_grid.age_class = 'all' and cell_grid.period_type = 'week')
             else
-                age_classes.age_class = 'all'
-                and geographies.geo_level != 'departement'
-                and periods.period_type = 'week'
+                cell_grid.age_class = 'all'
+                and cell_grid.geo_level != 'departement'
+                and cell_grid.period_type = 'week'
         end
 
 )
 
 {{ surveillance_cells_from_grid(
     'grid', 'syndrome_acts_by_cell',
-    counts={
-        'syndrome_acts': ['syndrome_act_count', 'syndrome_act_contributor_count'],
-        'pathway_emergency_referrals': ['emergency_referral_count', 'emergency_referral_contributor_count'],
-        'pathway_hospitalisations': ['hospitalisation_count', 'hospitalisation_contributor_count'],
+    measures={
+        'syndrome_acts': 'syndrome_act_count',
+        'pathway_emergency_referrals': 'emergency_referral_count',
+        'pathway_hospitalisations': 'hospitalisation_count',
     },
     join_on=[
         ['syndrome_group', 'syndrome_group'], ['age_class', 'age_class'], ['geo_level', 'geo_level'],
