@@ -172,6 +172,31 @@ def test_published_numbers_add_up(built: dict) -> None:
     assert influenza > 100  # January: the generator's influenza season is under way
 
 
+def test_marts_publish_only_what_the_syndromic_groups_declare(built: dict) -> None:
+    """A group declared weekly and all ages only (`is_published_in_detail` = 0) has no age class and no
+    daily row, and a group published only in its surveillance period (`is_published_all_year` = 0: the
+    iCanicule components, summer) has no row in January: those relations are not published, so their
+    small cells cannot force France-level cells to be hidden (docs/epidemiology.md, information loss)."""
+    con = built["con"]
+    groups = pd.read_csv(PROJECT / "seeds" / "surveillance" / "syndromic_groups.csv")
+    coarse = set(groups.loc[groups["is_published_in_detail"] == 0, "syndrome_group"])
+    seasonal = set(groups.loc[groups["is_published_all_year"] == 0, "syndrome_group"])
+    assert coarse and seasonal
+
+    def groups_with(sql: str) -> set[str]:
+        return {row[0] for row in con.sql(f"select distinct syndrome_group from {sql}").fetchall()}
+
+    by_age = groups_with("warehouse.epidemiology.syndromic_indicators_by_week where age_class != 'all'")
+    daily = groups_with("warehouse.epidemiology.syndromic_indicators_by_day")
+    weekly = groups_with("warehouse.epidemiology.syndromic_indicators_by_week")
+    pathway = groups_with("warehouse.epidemiology.care_pathway_by_syndrome_week")
+    assert by_age & coarse == set() and daily & coarse == set()
+    assert {"grippe", "bronchiolite"} <= by_age and {"grippe", "bronchiolite"} <= daily
+    assert coarse - seasonal <= weekly  # still published weekly, all ages
+    assert (weekly | daily | pathway) & seasonal == set()  # January: out of the summer surveillance period
+    assert "icanicule" in weekly
+
+
 def test_baseline_degrades_without_history(built: dict) -> None:
     row = (
         built["con"]
@@ -219,7 +244,10 @@ def test_export_then_query_with_duckdb_and_pandas(built: dict, tmp_path: Path) -
     for row in curve.itertuples():
         cell = ("grippe", "all", "region", region, row.iso_week)
         assert bool(flags.loc[cell, "is_syndrome_act_count_suppressed"]) == pd.isna(row.syndrome_act_count)
-    assert len(comparison) == 16
+    france = weekly[(weekly["geo_level"] == "france") & (weekly["age_class"] == "all")]
+    latest = france[france["week_start_date"] == france["week_start_date"].max()]
+    # 16 groups less iCanicule's three components, published in their surveillance period (summer) only.
+    assert len(comparison) == latest["syndrome_group"].nunique() == 13
     # The bulletin renders from the real pipeline's publication, not only from the test fixture.
     from ingest.publish.report import build_bulletin
 

@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from ingest.cli import main
 from ingest.publish.epi import read_mart
 from ingest.publish.report import ReportError, build_bulletin, default_output
-from ingest.publish.report.data import load, season_slot, week_monday
+from ingest.publish.report.data import load, season_slot, syndromes_without_age_breakdown, week_monday
 from ingest.publish.report.figures import HATCH, age_breakdown, epidemic_curve
 from tests.test_report_publication import build_publication
 
@@ -309,6 +309,18 @@ def test_a_suppressed_age_class_is_never_drawn_as_zero(lake: Path) -> None:
     assert [t.get_text() for t in bronchiolitis.get_xticklabels()] == ["< 2"]  # zero by definition above
     for ax in panels.values():
         assert ax.get_xlabel() == "Classe d'âge (ans)" and ax.get_ylabel() == "% des actes codés"
+
+
+def test_a_group_published_for_all_ages_only_has_no_age_panel(lake: Path) -> None:
+    """iCanicule is published weekly for all ages only (seeds/surveillance, `is_published_in_detail`):
+    a summer bulletin features it, but draws no age panel of hatched "s" bars for classes that the marts
+    do not publish (this fixture has them; the marts do not)."""
+    assert "icanicule" in syndromes_without_age_breakdown()
+    data = load("11", "2023-W30", lake=lake, syndromes=("icanicule",))
+    assert data.syndromes == ["icanicule"]
+    drawn = age_breakdown(data)
+    assert [ax for ax in drawn.figure.axes if ax.get_visible()] == []
+    assert "icanicule" not in set(drawn.table["syndrome_group"]) if len(drawn.table) else True
 
 
 def test_heat_syndromes_only_in_their_surveillance_period(lake: Path, tmp_path: Path) -> None:

@@ -7,8 +7,9 @@
       2. a group with exactly one suppressed cell would give it back by subtraction, and a group whose
          suppressed cells add up to less than k pins each of them (two hidden cells summing to 6 are
          each in 0..6, i.e. 1..6 to a reader who sees zeros published): in each group with one
-         suppressed cell, or whose suppressed cells add up to less than k (the protection rule of
-         ingest/disclosure/attack.py), the smallest non-zero published cell is suppressed too (a zero
+         suppressed cell, or whose suppressed children add up to less than k under a published total
+         (the protection rule of ingest/disclosure/attack.py; under a hidden total a group does not
+         tell their sum), the smallest non-zero published cell is suppressed too (a zero
          only against subtraction, when nothing else is left: zeros are often known to be structural,
          a weak cover, and add nothing to a hidden sum);
          a group with every cell hidden and still adding up to less than k gets, once, the smallest
@@ -107,9 +108,12 @@
                     left join (select * from {{ relation }} where {{ scope_where }}) as cells
                         on members.cell_id = cells.{{ id_column }}
                 ),
-                {#- One hidden cell, or hidden cells adding up to less than k: each would then be
-                    pinned inside 0..k-1, i.e. 1..k-1 to a reader who sees the zeros published (the
-                    rule ingest/disclosure/attack.py checks). #}
+                {#- One hidden cell, or hidden children adding up to less than k under a published
+                    total: each would then be pinned inside 0..k-1, i.e. 1..k-1 to a reader who sees
+                    the zeros published (the rule ingest/disclosure/attack.py checks). Under a hidden
+                    total the group tells a reader nothing about the children's sum: not exposed by
+                    it (a région of one département is the same hidden cell twice, and taking that
+                    for a pinned pair hid its published neighbours up to France's total). #}
                 exposed as (
                     select
                         group_id,
@@ -120,6 +124,7 @@
                         count(*) filter (where is_suppressed) = 1
                         or (
                             count(*) filter (where is_suppressed) > 1
+                            and not bool_or(is_parent and is_suppressed)
                             and sum(cell_count) filter (where is_suppressed) < {{ protection_k }}
                         )
                 ),
@@ -197,13 +202,7 @@
                 {%- set state.done = true -%}
             {%- else -%}
                 {% call statement('disclosure_complement') %}
-                    update {{ relation }}
-                    set
-                        is_suppressed = true,
-                        suppression_reason = 'complementary'
-                    where
-                        {{ id_column }} in (select cell_id from disclosure_picks)
-                        and ({{ scope_where }})
+                    {{ disclosure_hide_picked(relation, 'disclosure_picks', id_column, scope_where) }}
                 {% endcall %}
                 {% call statement('disclosure_touched') %}
                     create or replace temp table disclosure_touched as
@@ -254,13 +253,7 @@
     {% endcall %}
     {%- set repaired = run_query('select count(*) from disclosure_audit_picks').columns[0].values()[0] -%}
     {% call statement('disclosure_repair') %}
-        update {{ relation }}
-        set
-            is_suppressed = true,
-            suppression_reason = 'complementary'
-        where
-            {{ id_column }} in (select cell_id from disclosure_audit_picks)
-            and ({{ scope_where }})
+        {{ disclosure_hide_picked(relation, 'disclosure_audit_picks', id_column, scope_where) }}
     {% endcall %}
     {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
@@ -312,6 +305,18 @@
         is_suppressed
         and ({{ scope_where }})
 {% endmacro %}
+
+
+{#- Complementary suppression of the cells a pass picked (the group rules' or the linear attacker's). -#}
+{% macro disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
+    update {{ relation }}
+    set
+        is_suppressed = true,
+        suppression_reason = 'complementary'
+    where
+        {{ id_column }} in (select cell_id from {{ picks }})
+        and ({{ scope_where }})
+{%- endmacro %}
 
 
 {#- Where a cells table's information-loss figures go (build_state: never published). -#}

@@ -146,9 +146,23 @@ def syndrome_max_age() -> dict[str, int]:
         }
 
 
+@cache
+def syndromes_without_age_breakdown() -> frozenset[str]:
+    """Groups the marts publish weekly for all ages only (seeds/surveillance, `is_published_in_detail`)."""
+    path = SEEDS / "surveillance" / "syndromic_groups.csv"
+    if not path.exists():
+        return frozenset()
+    with path.open(encoding="utf-8") as fh:
+        return frozenset(
+            r["syndrome_group"] for r in csv.DictReader(fh) if r.get("is_published_in_detail", "1") == "0"
+        )
+
+
 def age_classes_of(group: str) -> tuple[str, ...]:
     """The age classes a group's definition can count: a class above its age limit is zero by definition
-    and is not drawn."""
+    and is not drawn; a group published for all ages only has none."""
+    if group in syndromes_without_age_breakdown():
+        return ()
     limit = syndrome_max_age().get(group)
     return tuple(a for a in AGE_CLASSES if limit is None or AGE_MIN[a] <= limit)
 

@@ -283,7 +283,7 @@ def age_breakdown(data: BulletinData) -> Drawn:
     """This week's share of coded activity of each featured syndrome by age class (the acts above each
     bar); only the age classes the syndrome's definition covers; a suppressed class is a hatched bar
     marked "s", never a bar of height 0."""
-    groups = data.syndromes
+    groups = [group for group in data.syndromes if age_classes_of(group)]
     columns = 3
     rows = max(1, -(-len(groups) // columns))
     fig = Figure(figsize=(8.6, 2.5 * rows), layout="constrained")

@@ -106,16 +106,8 @@ joined as (
         syndrome_cells.cell_count as syndrome_act_count,
         population.population as area_population,
         covered_population.covered_population,
-        {#- ISO week number against the period, which wraps over the new year when first > last. #}
-        case
-            when surveillance_periods.first_iso_week <= surveillance_periods.last_iso_week
-                then
-                    weekofyear(syndrome_cells.period_start)
-                    between surveillance_periods.first_iso_week and surveillance_periods.last_iso_week
-            else
-                weekofyear(syndrome_cells.period_start) >= surveillance_periods.first_iso_week
-                or weekofyear(syndrome_cells.period_start) <= surveillance_periods.last_iso_week
-        end as is_in_surveillance_period,
+        {{ in_surveillance_period('syndrome_cells.period_start', 'surveillance_periods') }}
+            as is_in_surveillance_period,
         act_cells.is_suppressed as is_act_count_suppressed,
         coded_cells.is_suppressed as is_coded_act_count_suppressed,
         syndrome_cells.is_suppressed as is_syndrome_act_count_suppressed

@@ -1,0 +1,164 @@
+{#-
+    Shared by the family models of disclosure_controlled_cells (models/marts/epidemiology/intermediate/
+    int_cells_*.sql). They are ephemeral: compiled into the cells table's query, which the
+    materialisation (scoped_incremental) runs once per range of weeks, so their inputs are filtered on
+    the cells table's scope, not on their own (an ephemeral model is never incremental itself).
+-#}
+
+{#- The weeks disclosure_controlled_cells computes in this statement, as a filter on a week column:
+    its incremental scope (the changed weeks, bounded so the scan skips other periods) and the current
+    range of weeks (in_current_week_chunk). -#}
+{% macro surveillance_cells_in_scope(week_column) -%}
+    {%- set weeks_changed = ref('int_surveillance_weeks_changed') -%}
+    {%- set cells = model_relation('disclosure_controlled_cells') -%}
+    {%- if not execute or cells is none -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set existing = adapter.get_relation(
+        database=cells.database, schema=cells.schema, identifier=cells.identifier
+    ) -%}
+    {%- set filters = [] -%}
+    {%- if existing is not none and existing.is_table and not should_full_refresh() -%}
+        {%- set first_week, week_after = run_query(
+            "select cast(min(week_start_date) as varchar), cast(max(week_start_date) + 7 as varchar) from "
+            ~ weeks_changed
+        ).rows[0] -%}
+        {%- do filters.append(week_column ~ ' in (' ~ changed_week_starts() ~ ')') -%}
+        {%- if first_week is not none -%}
+            {%- do filters.append(
+                week_column ~ " >= cast('" ~ first_week ~ "' as date) and " ~ week_column
+                ~ " < cast('" ~ week_after ~ "' as date)"
+            ) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- do filters.append(in_current_week_chunk(cells, week_column)) -%}
+    {{- return('(' ~ (filters | join(') and (')) ~ ')') -}}
+{%- endmacro %}
+
+
+{#-
+    The cells of the acts' two families of counts (age class x geography x period), rolled up from rows
+    per doctor at the finest grain (age class x département x day, région and ISO week riding along):
+    one hash table per age level x geography level x period type, with only that level's columns.
+    Written as rollups because sqlfluff cannot parse `grouping sets`: (région, département) stands for
+    the département (one région each), (week, day) for the day (one week each), and the rollup's
+    all-time level, which no cell has, is dropped by `having`. `measures`: the summed columns.
+-#}
+{% macro surveillance_cell_rollup(relation, measures, keys=[]) -%}
+    select
+        {%- for key in keys %}
+        {{ key }},
+        {%- endfor %}
+        case when grouping(age_class) = 1 then 'all' else age_class end as age_class,
+        case
+            when grouping(department_code) = 0 then 'departement'
+            when grouping(region_code) = 0 then 'region'
+            else 'france'
+        end as geo_level,
+        case
+            when grouping(department_code) = 0 then department_code
+            when grouping(region_code) = 0 then region_code
+            else 'FR'
+        end as geo_code,
+        case when grouping(act_date) = 0 then 'day' else 'week' end as period_type,
+        case when grouping(act_date) = 0 then act_date else week_start_date end as period_start,
+        provider_id,
+        {%- for measure in measures %}
+        sum({{ measure }}) as {{ measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from {{ relation }}
+    group by
+        {%- for key in keys %}
+        {{ key }},
+        {%- endfor %}
+        provider_id,
+        rollup (age_class),
+        rollup (region_code, department_code),
+        rollup (week_start_date, act_date)
+    having grouping(week_start_date) = 0
+{%- endmacro %}
+
+
+{#-
+    Where a count of acts by age class x geography x period is published (the grid of the acts,
+    coded acts and syndrome families): every week; daily series only where they survive disclosure
+    control, France by age class and régions all ages. A day's count by département, or by région
+    and age class, is mostly below k, and every such cell hidden cascaded through the day -> week, age
+    and geography margins into weekly and national cells (docs/epidemiology.md, information loss).
+-#}
+{% macro surveillance_cell_published(geo_level='geographies.geo_level', age_class='age_classes.age_class',
+    period_type='periods.period_type') -%}
+    (
+        {{ period_type }} = 'week'
+        or {{ geo_level }} = 'france'
+        or ({{ geo_level }} = 'region' and {{ age_class }} = 'all')
+    )
+{%- endmacro %}
+
+
+{#-
+    Cells from rows per (cell, doctor): each measure summed, with its contributors (the doctors with a
+    positive count: a row per doctor, so a count of rows, not a distinct count).
+-#}
+{% macro surveillance_cells_counted(relation, keys, measures) -%}
+    select
+        {%- for key in keys %}
+        {{ key }},
+        {%- endfor %}
+        {%- for measure in measures %}
+        sum({{ measure }}) as {{ measure }},
+        count(*) filter (where {{ measure }} > 0) as {{ measure }}_contributors{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from {{ relation }}
+    group by all
+{%- endmacro %}
+
+
+{#-
+    One family model's cells: its grid (one row per published cell, zeros included) left-joined to its
+    counted cells on the dimensions (null matching null), each cell's count and contributors read from
+    the measure its family names (`measures`: family -> measure of surveillance_cells_counted).
+-#}
+{% macro surveillance_cells_from_grid(grid, counted, measures, join_on) -%}
+    select
+        grid.family,
+        {%- for column in [
+            'syndrome_group', 'age_class', 'geo_level', 'geo_code', 'parent_geo_level', 'parent_geo_code'
+        ] %}
+        cast(grid.{{ column }} as varchar) as {{ column }},
+        {%- endfor %}
+        grid.period_type,
+        grid.period_start,
+        grid.iso_week,
+        cast(grid.association_id as varchar) as association_id,
+        cast(grid.hour_band as varchar) as hour_band,
+        {%- for column, suffix in [('cell_count', ''), ('contributor_count', '_contributors')] %}
+        cast(coalesce(case grid.family
+            {%- for family, measure in measures.items() %}
+            when '{{ family }}' then {{ counted }}.{{ measure }}{{ suffix }}
+            {%- endfor %}
+        end, 0) as bigint) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from {{ grid }} as grid
+    left join {{ counted }}
+        on
+            {%- for column in join_on %}
+            {{ 'and ' if not loop.first }}grid.{{ column[0] }} is not distinct from {{ counted }}.{{ column[1] }}
+            {%- endfor %}
+{%- endmacro %}
+
+
+{#- Whether the ISO week of `day` is in a surveillance period (`periods`: the relation holding its
+    first_iso_week and last_iso_week), which wraps over the new year when first > last. -#}
+{% macro in_surveillance_period(day, periods) -%}
+    case
+        when {{ periods }}.first_iso_week <= {{ periods }}.last_iso_week
+            then weekofyear({{ day }}) between {{ periods }}.first_iso_week and {{ periods }}.last_iso_week
+        else
+            weekofyear({{ day }}) >= {{ periods }}.first_iso_week
+            or weekofyear({{ day }}) <= {{ periods }}.last_iso_week
+    end
+{%- endmacro %}
