@@ -131,11 +131,33 @@ where
 {% endtest %}
 
 
-{#- cdmDatatype for varchar(n): DuckDB does not enforce lengths, so the contract cannot. -#}
-{% test omop_max_length(model, column_name, length) %}
-    select {{ column_name }} as value
+{#-
+    cdmDatatype for varchar(n): DuckDB does not enforce lengths, so the contract cannot. One scan for every
+    varchar column of a table (`lengths`: {column: n}); one row per column with values too long
+    (column_name, max_length, rows_too_long).
+-#}
+{% test omop_max_lengths(model, lengths) %}
+with
+
+too_long as (
+
+    select
+        {%- for column, length in lengths.items() %}
+        sum(case when length({{ column }}) > {{ length }} then 1 else 0 end) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ model }}
-    where length({{ column_name }}) > {{ length }}
+
+)
+
+{% for column, length in lengths.items() -%}
+select
+    '{{ column }}' as column_name,
+    {{ length }} as max_length,
+    {{ column }} as rows_too_long
+from too_long
+where {{ column }} > 0
+{{ 'union all' if not loop.last }}
+{% endfor %}
 {% endtest %}
 
 

@@ -4,7 +4,7 @@ Inputs are the curated copies in tools/omop/spec/ (only the rows of the tables t
 `--refresh-spec DIR` re-extracts them from the OHDSI CSVs). For each CDM table the output carries:
   - every column, in spec order, with its DuckDB `data_type` and the spec's guidance as description,
     and an enforced contract (names, types, not-null constraints on required fields);
-  - DQD field checks as dbt tests: isRequired -> not_null, isPrimaryKey -> unique,
+  - DQD field checks as dbt tests: isRequired -> not_null_columns (one per table), isPrimaryKey -> unique,
     isForeignKey -> relationships, fkDomain / isStandardValidConcept -> omop_concept_conformance,
     plausibleValueLow/High -> omop_plausible_value, plausibleStartBeforeEnd -> omop_start_before_end,
     plausibleAfterBirth -> omop_after_birth, plausibleBeforeDeath -> omop_before_death,
@@ -136,8 +136,6 @@ def column_tests(table: str, field: dict[str, str], dqd: dict[str, str]) -> list
     tests: list[Any] = []
     if field["isPrimaryKey"] == "Yes":
         tests.append("unique")
-    if field["isRequired"] == "Yes":
-        tests.append("not_null")
     fk_table = field["fkTableName"].lower()
     if (
         field["isForeignKey"] == "Yes"
@@ -231,6 +229,10 @@ def build(table: str) -> dict[str, Any]:
     )
     concept_rows = read_csv(SPEC / "DQD_OMOP_CDMv5.4_Concept_Level.csv")
     columns = []
+    # isRequired and the varchar lengths as one test each per table (one scan and one dbt node, not one
+    # per column: dbt's per-node work is most of a daily build); their failures name the columns.
+    required: list[str] = []
+    lengths: dict[str, int] = {}
     for field in fields:
         name = field["cdmFieldName"].lower()
         column: dict[str, Any] = {
@@ -240,10 +242,11 @@ def build(table: str) -> dict[str, Any]:
         }
         if field["isRequired"] == "Yes":
             column["constraints"] = [{"type": "not_null"}]
+            required.append(name)
         tests = column_tests(table, field, dqd.get(name, {}))
         length = varchar_length(field["cdmDatatype"])
         if length:
-            tests.append({"omop_max_length": {"arguments": {"length": length}}})
+            lengths[name] = length
         if tests:
             column["data_tests"] = tests
         columns.append(column)
@@ -252,7 +255,12 @@ def build(table: str) -> dict[str, Any]:
         "description": description(table_row["tableDescription"], table),
         "config": {"contract": {"enforced": True}},
     }
-    table_tests = concept_tests(table, concept_rows)
+    table_tests: list[Any] = []
+    if required:
+        table_tests.append({"not_null_columns": {"arguments": {"columns": required}}})
+    if lengths:
+        table_tests.append({"omop_max_lengths": {"arguments": {"lengths": lengths}}})
+    table_tests += concept_tests(table, concept_rows)
     if table_tests:
         model["data_tests"] = table_tests
     model["columns"] = columns
