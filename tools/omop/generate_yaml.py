@@ -215,6 +215,21 @@ def concept_tests(table: str, concept_rows: list[dict[str, str]]) -> list[Any]:
     return tests
 
 
+def _foreign_key(arguments: dict[str, Any]) -> dict[str, str]:
+    target = re.fullmatch(r"ref\('([a-z_]+)'\)", arguments["to"])
+    assert target, arguments
+    return {"to": target.group(1), "field": arguments["field"]}
+
+
+# Column tests generated once per table over all its columns (macros/tests/omop_dqd.sql): the test, the
+# table-level test that replaces it, and its arguments for one column.
+MERGED_TESTS: dict[str, tuple[str, Any]] = {
+    "relationships": ("omop_foreign_keys", _foreign_key),
+    "omop_concept_conformance": ("omop_concept_conformances", dict),
+    "omop_plausible_value": ("omop_plausible_values", dict),
+}
+
+
 def build(table: str) -> dict[str, Any]:
     fields = [
         r for r in read_csv(SPEC / "OMOP_CDMv5.4_Field_Level.csv") if r["cdmTableName"].lower() == table
@@ -233,6 +248,8 @@ def build(table: str) -> dict[str, Any]:
     # per column: dbt's per-node work is most of a daily build); their failures name the columns.
     required: list[str] = []
     lengths: dict[str, int] = {}
+    # Likewise the foreign keys, concept conformance and plausible values: {test: {column: arguments}}.
+    merged: dict[str, dict[str, Any]] = {name: {} for name in MERGED_TESTS}
     for field in fields:
         name = field["cdmFieldName"].lower()
         column: dict[str, Any] = {
@@ -243,7 +260,13 @@ def build(table: str) -> dict[str, Any]:
         if field["isRequired"] == "Yes":
             column["constraints"] = [{"type": "not_null"}]
             required.append(name)
-        tests = column_tests(table, field, dqd.get(name, {}))
+        tests = []
+        for test in column_tests(table, field, dqd.get(name, {})):
+            kind = next(iter(test)) if isinstance(test, dict) else test
+            if kind in MERGED_TESTS:
+                merged[kind][name] = MERGED_TESTS[kind][1](test[kind]["arguments"])
+            else:
+                tests.append(test)
         length = varchar_length(field["cdmDatatype"])
         if length:
             lengths[name] = length
@@ -260,6 +283,9 @@ def build(table: str) -> dict[str, Any]:
         table_tests.append({"not_null_columns": {"arguments": {"columns": required}}})
     if lengths:
         table_tests.append({"omop_max_lengths": {"arguments": {"lengths": lengths}}})
+    for kind, (merged_name, _) in MERGED_TESTS.items():
+        if merged[kind]:
+            table_tests.append({merged_name: {"arguments": {"columns": merged[kind]}}})
     table_tests += concept_tests(table, concept_rows)
     if table_tests:
         model["data_tests"] = table_tests
