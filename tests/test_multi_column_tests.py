@@ -54,7 +54,12 @@ def _project(work: Path, rows: str) -> Path:
 
 
 def _build(work: Path, rows: str) -> tuple[subprocess.CompletedProcess[str], dict[str, list[tuple]]]:
-    project = _project(work, rows)
+    return _build_project(work, _project(work, rows))
+
+
+def _build_project(
+    work: Path, project: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, list[tuple]]]:
     command = [str(Path(sys.executable).parent / "dbt"), "build", "--store-failures"]
     command += ["--project-dir", str(project), "--profiles-dir", str(project)]
     command += ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
@@ -112,3 +117,43 @@ def test_an_unlisted_column_is_not_checked(tmp_path: Path) -> None:
     """The column `unchecked` is null in every row and not listed: the test is about the listed columns."""
     result, _ = _build(tmp_path, CLEAN)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+CDM_SCHEMA = """version: 2
+models:
+  - name: concept
+  - name: checked
+    data_tests:
+      - omop_foreign_keys:
+          arguments:
+            columns: {id: {to: concept, field: concept_id}, code: {to: concept, field: concept_code}}
+      - omop_plausible_values:
+          arguments:
+            columns: {id: {low: '1', high: '100', threshold_pct: 0}, unchecked: {low: '0'}}
+      - omop_concept_conformances:
+          arguments:
+            columns: {id: {domain_id: Gender, standard_valid: true}}
+"""
+
+
+def _cdm_build(work: Path, rows: str) -> tuple[subprocess.CompletedProcess[str], dict[str, list[tuple]]]:
+    project = _project(work, rows)
+    (project / "models" / "schema.yml").write_text(CDM_SCHEMA, encoding="utf-8")
+    (project / "models" / "concept.sql").write_text(
+        "select * from (values (1, 'abc', 'Gender', 'S', null), (2, 'de', 'Gender', 'S', null))"
+        " as t (concept_id, concept_code, domain_id, standard_concept, invalid_reason)",
+        encoding="utf-8",
+    )
+    return _build_project(work, project)
+
+
+def test_the_cdm_table_tests_fail_on_the_column_at_fault(tmp_path: Path) -> None:
+    result, failures = _cdm_build(tmp_path / "clean", CLEAN)
+    assert result.returncode == 0, result.stdout[-3000:]
+    # An id neither in concept nor plausible (and so not a standard Gender concept), a code not in concept.
+    result, failures = _cdm_build(tmp_path / "faulty", CLEAN + ", (300, 'zz', 'x', 1)")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert failures["omop_foreign_keys"] == [("code", 1), ("id", 1)]
+    assert failures["omop_plausible_values"] == [("id", 1, 3)]
+    (conformance,) = [rows for name, rows in failures.items() if name.startswith("omop_concept_conformances")]
+    assert conformance == [("id", 1, 3)]
