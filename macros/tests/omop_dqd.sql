@@ -131,11 +131,33 @@ where
 {% endtest %}
 
 
-{#- cdmDatatype for varchar(n): DuckDB does not enforce lengths, so the contract cannot. -#}
-{% test omop_max_length(model, column_name, length) %}
-    select {{ column_name }} as value
+{#-
+    cdmDatatype for varchar(n): DuckDB does not enforce lengths, so the contract cannot. One scan for every
+    varchar column of a table (`lengths`: {column: n}); one row per column with values too long
+    (column_name, max_length, rows_too_long).
+-#}
+{% test omop_max_lengths(model, lengths) %}
+with
+
+too_long as (
+
+    select
+        {%- for column, length in lengths.items() %}
+        sum(case when length({{ column }}) > {{ length }} then 1 else 0 end) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ model }}
-    where length({{ column_name }}) > {{ length }}
+
+)
+
+{% for column, length in lengths.items() -%}
+select
+    '{{ column }}' as column_name,
+    {{ length }} as max_length,
+    {{ column }} as rows_too_long
+from too_long
+where {{ column }} > 0
+{{ 'union all' if not loop.last }}
+{% endfor %}
 {% endtest %}
 
 
@@ -173,4 +195,107 @@ where
         {%- endfor %}
 {% endset %}
 {{ _omop_over_threshold(model, 'measurement_concept_id', violations, threshold_pct) }}
+{% endtest %}
+
+
+{#-
+    The per-table forms of the column checks above, generated for the CDM tables (one scan or one query
+    and one dbt node per table instead of one per column; dbt's per-node work is most of a daily build).
+    `columns` maps each column to the arguments its single-column test takes; each returns one row per
+    failing column (column_name, failing rows, rows judged), under the same thresholds.
+-#}
+
+{#- isForeignKey: every non-null value is in the referenced table's field (dbt's relationships test). -#}
+{% test omop_foreign_keys(model, columns) %}
+{% for column, reference in columns.items() -%}
+select
+    '{{ column }}' as column_name,
+    count(*) as orphan_rows
+from {{ model }} as child
+where
+    child.{{ column }} is not null
+    and not exists (
+        select 1 from {{ ref(reference['to']) }} as parent
+        where parent.{{ reference['field'] }} = child.{{ column }}
+    )
+having count(*) > 0
+{{ 'union all' if not loop.last }}
+{% endfor %}
+{% endtest %}
+
+
+{% macro _omop_columns_over_threshold(model, columns, violation_conditions) %}
+with
+
+counts as (
+
+    select
+        {%- for column in columns %}
+        sum(case when {{ violation_conditions[column] }} then 1 else 0 end) as {{ column }}__violations,
+        count({{ column }}) as {{ column }}__rows{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+
+)
+
+{% for column, arguments in columns.items() -%}
+select
+    '{{ column }}' as column_name,
+    {{ column }}__violations as violations,
+    {{ column }}__rows as row_count
+from counts
+where
+    {{ column }}__violations * 100.0 / greatest({{ column }}__rows, 1)
+    > {{ arguments.get('threshold_pct', 0) }}
+{{ 'union all' if not loop.last }}
+{% endfor %}
+{% endmacro %}
+
+
+{#- plausibleValueLow / plausibleValueHigh over several columns in one scan. -#}
+{% test omop_plausible_values(model, columns) %}
+{%- set conditions = {} -%}
+{%- for column, arguments in columns.items() -%}
+    {%- set bounds = [] -%}
+    {%- if arguments.get('low') is not none -%}
+        {%- do bounds.append(column ~ ' < ' ~ arguments['low']) -%}
+    {%- endif -%}
+    {%- if arguments.get('high') is not none -%}
+        {%- do bounds.append(column ~ ' > ' ~ arguments['high']) -%}
+    {%- endif -%}
+    {%- do conditions.update({column: '(' ~ (bounds | join(' or ') or 'false') ~ ')'}) -%}
+{%- endfor -%}
+{{ _omop_columns_over_threshold(model, columns, conditions) }}
+{% endtest %}
+
+
+{#- fkDomain and isStandardValidConcept over several concept columns: one join to concept per column. -#}
+{% test omop_concept_conformances(model, columns) %}
+{% for column, arguments in columns.items() -%}
+{%- set domain_id = arguments.get('domain_id') -%}
+select
+    '{{ column }}' as column_name,
+    count(*) filter (where violation) as violations,
+    count(*) as row_count
+from (
+    select
+        checked.{{ column }} != 0
+        and (
+            concept.concept_id is null
+            {%- if domain_id %}
+            or concept.domain_id != '{{ domain_id }}'
+            {%- endif %}
+            {%- if arguments.get('standard_valid', true) %}
+            or concept.standard_concept is distinct from 'S'
+            or concept.invalid_reason is not null
+            {%- endif %}
+        ) as violation
+    from {{ model }} as checked
+    left join {{ ref('concept') }} as concept
+        on checked.{{ column }} = concept.concept_id
+    where checked.{{ column }} is not null
+) as judged
+having count(*) filter (where violation) * 100.0 / greatest(count(*), 1) > {{ arguments.get('threshold_pct', 0) }}
+{{ 'union all' if not loop.last }}
+{% endfor %}
 {% endtest %}

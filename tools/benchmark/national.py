@@ -96,6 +96,8 @@ QUERIES: dict[str, str] = {
 class Measured:
     seconds: float
     peak_rss_mb: float
+    # User + system CPU of the child: steadier than wall time on a machine shared with other work.
+    cpu_seconds: float = 0.0
 
 
 HistoryFiles = Literal["month", "day"]
@@ -166,7 +168,7 @@ def run_measured(cmd: Sequence[str], env: dict[str, str], log_file: Path) -> Mea
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise BenchmarkError(f"`{' '.join(cmd[:4])} ...` exited with {proc.returncode}; see {log_file}")
-    return Measured(seconds, usage.ru_maxrss / 1024)
+    return Measured(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 class Bench:
@@ -397,7 +399,12 @@ class Bench:
 
     def build(self) -> dict[str, Any]:
         m = self.dbt_build(full_refresh=True)
-        return {"seconds": m.seconds, "peak_rss_mb": m.peak_rss_mb, **self._run_results()}
+        return {
+            "seconds": m.seconds,
+            "cpu_seconds": m.cpu_seconds,
+            "peak_rss_mb": m.peak_rss_mb,
+            **self._run_results(),
+        }
 
     def _run_results(self) -> dict[str, Any]:
         path = self.paths["dbt"] / "target" / "run_results.json"
@@ -413,12 +420,15 @@ class Bench:
 
     def daily(self, folder: Path, day: date) -> dict[str, Any]:
         """The daily load of `day`, whose files are in `folder`: ingest, then an incremental build."""
+        load_before = os.getloadavg()[0]
         ing = self.ingest(folder)
         bld = self.dbt_build()
         return {
             "day": day.isoformat(),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "ingest_seconds": ing["seconds"],
             "build_seconds": bld.seconds,
+            "build_cpu_seconds": bld.cpu_seconds,
             "seconds": ing["seconds"] + bld.seconds,
             "peak_rss_mb": max(ing["peak_rss_mb"], bld.peak_rss_mb),
             "acts": ing["acts"],

@@ -4,7 +4,7 @@ Inputs are the curated copies in tools/omop/spec/ (only the rows of the tables t
 `--refresh-spec DIR` re-extracts them from the OHDSI CSVs). For each CDM table the output carries:
   - every column, in spec order, with its DuckDB `data_type` and the spec's guidance as description,
     and an enforced contract (names, types, not-null constraints on required fields);
-  - DQD field checks as dbt tests: isRequired -> not_null, isPrimaryKey -> unique,
+  - DQD field checks as dbt tests: isRequired -> not_null_columns (one per table), isPrimaryKey -> unique,
     isForeignKey -> relationships, fkDomain / isStandardValidConcept -> omop_concept_conformance,
     plausibleValueLow/High -> omop_plausible_value, plausibleStartBeforeEnd -> omop_start_before_end,
     plausibleAfterBirth -> omop_after_birth, plausibleBeforeDeath -> omop_before_death,
@@ -136,8 +136,6 @@ def column_tests(table: str, field: dict[str, str], dqd: dict[str, str]) -> list
     tests: list[Any] = []
     if field["isPrimaryKey"] == "Yes":
         tests.append("unique")
-    if field["isRequired"] == "Yes":
-        tests.append("not_null")
     fk_table = field["fkTableName"].lower()
     if (
         field["isForeignKey"] == "Yes"
@@ -217,6 +215,21 @@ def concept_tests(table: str, concept_rows: list[dict[str, str]]) -> list[Any]:
     return tests
 
 
+def _foreign_key(arguments: dict[str, Any]) -> dict[str, str]:
+    target = re.fullmatch(r"ref\('([a-z_]+)'\)", arguments["to"])
+    assert target, arguments
+    return {"to": target.group(1), "field": arguments["field"]}
+
+
+# Column tests generated once per table over all its columns (macros/tests/omop_dqd.sql): the test, the
+# table-level test that replaces it, and its arguments for one column.
+MERGED_TESTS: dict[str, tuple[str, Any]] = {
+    "relationships": ("omop_foreign_keys", _foreign_key),
+    "omop_concept_conformance": ("omop_concept_conformances", dict),
+    "omop_plausible_value": ("omop_plausible_values", dict),
+}
+
+
 def build(table: str) -> dict[str, Any]:
     fields = [
         r for r in read_csv(SPEC / "OMOP_CDMv5.4_Field_Level.csv") if r["cdmTableName"].lower() == table
@@ -231,6 +244,12 @@ def build(table: str) -> dict[str, Any]:
     )
     concept_rows = read_csv(SPEC / "DQD_OMOP_CDMv5.4_Concept_Level.csv")
     columns = []
+    # isRequired and the varchar lengths as one test each per table (one scan and one dbt node, not one
+    # per column: dbt's per-node work is most of a daily build); their failures name the columns.
+    required: list[str] = []
+    lengths: dict[str, int] = {}
+    # Likewise the foreign keys, concept conformance and plausible values: {test: {column: arguments}}.
+    merged: dict[str, dict[str, Any]] = {name: {} for name in MERGED_TESTS}
     for field in fields:
         name = field["cdmFieldName"].lower()
         column: dict[str, Any] = {
@@ -240,10 +259,17 @@ def build(table: str) -> dict[str, Any]:
         }
         if field["isRequired"] == "Yes":
             column["constraints"] = [{"type": "not_null"}]
-        tests = column_tests(table, field, dqd.get(name, {}))
+            required.append(name)
+        tests = []
+        for test in column_tests(table, field, dqd.get(name, {})):
+            kind = next(iter(test)) if isinstance(test, dict) else test
+            if kind in MERGED_TESTS:
+                merged[kind][name] = MERGED_TESTS[kind][1](test[kind]["arguments"])
+            else:
+                tests.append(test)
         length = varchar_length(field["cdmDatatype"])
         if length:
-            tests.append({"omop_max_length": {"arguments": {"length": length}}})
+            lengths[name] = length
         if tests:
             column["data_tests"] = tests
         columns.append(column)
@@ -252,7 +278,15 @@ def build(table: str) -> dict[str, Any]:
         "description": description(table_row["tableDescription"], table),
         "config": {"contract": {"enforced": True}},
     }
-    table_tests = concept_tests(table, concept_rows)
+    table_tests: list[Any] = []
+    if required:
+        table_tests.append({"not_null_columns": {"arguments": {"columns": required}}})
+    if lengths:
+        table_tests.append({"omop_max_lengths": {"arguments": {"lengths": lengths}}})
+    for kind, (merged_name, _) in MERGED_TESTS.items():
+        if merged[kind]:
+            table_tests.append({merged_name: {"arguments": {"columns": merged[kind]}}})
+    table_tests += concept_tests(table, concept_rows)
     if table_tests:
         model["data_tests"] = table_tests
     model["columns"] = columns
