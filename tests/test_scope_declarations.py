@@ -124,9 +124,19 @@ def test_the_table_names_the_model_that_once_escaped_the_lists(nodes: dict[str, 
     assert "`int_act_sites_and_doctors_by_week` | act_week" in scope_table(nodes)
 
 
-# Being split by family on another branch, where its reads become in_scope (docs/architecture.md).
-HAND_WRITTEN_PENDING = {"disclosure_controlled_cells"}
-HAND_WRITTEN = re.compile(r"in_incremental_scope|changed_period_bound|changed_\w+\(\)")
+# The cells of the disclosure control and their family models: their reads also follow the
+# materialisation's ranges of weeks (surveillance_cells_in_scope), not yet derived from the declaration
+# (docs/architecture.md). Named here so that no other model joins them unnoticed.
+HAND_WRITTEN_PENDING = {
+    "disclosure_controlled_cells",
+    "int_cells_acts_in_scope",
+    "int_cells_periods",
+    "int_cells_syndromes",
+}
+HAND_WRITTEN = re.compile(
+    r"in_incremental_scope|changed_period_bound|changed_\w+\(\)|surveillance_cells_in_scope"
+)
+READS_IN_SCOPE = re.compile(r"(?<!\w)in_scope\(")
 
 
 def test_every_input_filter_is_derived_from_the_declarations(nodes: dict[str, dict]) -> None:
@@ -138,7 +148,7 @@ def test_every_input_filter_is_derived_from_the_declarations(nodes: dict[str, di
         if HAND_WRITTEN.search(n["raw_code"]) and name not in HAND_WRITTEN_PENDING
     }
     assert not spelt, f"filters written by hand instead of in_scope(ref(...)): {sorted(spelt)}"
-    readers = {name for name, n in _models(nodes).items() if "in_scope(" in n["raw_code"]}
+    readers = {name for name, n in _models(nodes).items() if READS_IN_SCOPE.search(n["raw_code"])}
     for name in readers:
         n = _models(nodes)[name]
         if n["config"]["materialized"] == "ephemeral":
