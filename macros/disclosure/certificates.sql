@@ -28,13 +28,7 @@
             disclosure_certificate({{ protection_k }}, list(cell)) as cells_sha256,
             {{ protection_k }} as disclosure_k,
             disclosure_attacker_version() as attacker_version
-        from (
-            select
-                {{ attacker_group }} as audit_unit,
-                {{ attacker_cell }} as cell
-            from {{ relation }}
-            where {{ scope_where }}
-        ) as cells_to_certify
+        from ({{ disclosure_cells_by_audit_unit(relation, attacker_cell, attacker_group, scope_where) }}) as cells_to_certify
         group by audit_unit
     {% endcall %}
 {% endmacro %}

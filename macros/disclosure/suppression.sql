@@ -242,13 +242,7 @@
     {% call statement('disclosure_audit') %}
         create or replace temp table disclosure_audit_picks as
         select unnest(disclosure_audit_repair({{ protection_k }}, list(cell))) as cell_id
-        from (
-            select
-                {{ attacker_group }} as audit_unit,
-                {{ attacker_cell }} as cell
-            from {{ relation }}
-            where {{ scope_where }}
-        ) as cells_to_audit
+        from ({{ disclosure_cells_by_audit_unit(relation, attacker_cell, attacker_group, scope_where) }}) as cells_to_audit
         group by audit_unit
     {% endcall %}
     {%- set repaired = run_query('select count(*) from disclosure_audit_picks').columns[0].values()[0] -%}
@@ -349,4 +343,13 @@
         {%- endfor %}
         "value" := cast(case when is_suppressed then null else {{ count_column }} end as double)
     )
+{%- endmacro %}
+
+
+{% macro disclosure_cells_by_audit_unit(relation, attacker_cell, attacker_group, scope_where) -%}
+    select
+        {{ attacker_group }} as audit_unit,
+        {{ attacker_cell }} as cell
+    from {{ relation }}
+    where {{ scope_where }}
 {%- endmacro %}
