@@ -346,13 +346,17 @@ def disclosure_check(manifest_path: Path | None) -> None:
     out.print("Every marts model carries its disclosure tests.")
 
 
-@click.command("disclosure-audit")
-@click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
-@click.option(
+# `export` and `disclosure-audit` run the same attacker over the same weeks.
+full_audit_option = click.option(
     "--full",
     is_flag=True,
     help="Audit every ISO week, not only those whose published cells no build certificate matches.",
 )
+
+
+@click.command("disclosure-audit")
+@click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
+@full_audit_option
 @handle_errors
 def disclosure_audit(k: int, full: bool) -> None:
     """Play the linear attacker on the published marts of the built warehouse (what `export` runs before
@@ -409,11 +413,7 @@ def _check_disclosure(dbt_args: tuple[str, ...] = (), manifest_path: Path | None
     "--out", "target", help="Publication root: folder or s3://bucket/prefix [default: the lake root]."
 )
 @click.option("--k", type=click.IntRange(2), default=11, show_default=True, help="Disclosure threshold.")
-@click.option(
-    "--full",
-    is_flag=True,
-    help="Audit every ISO week, not only those whose published cells no build certificate matches.",
-)
+@full_audit_option
 @handle_errors
 def export(target: str | None, k: int, full: bool) -> None:
     """Export the published marts (disclosure-controlled aggregates only) as Parquet, CSV and a data
