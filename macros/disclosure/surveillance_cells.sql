@@ -1,40 +1,9 @@
 {#-
     Shared by the family models of disclosure_controlled_cells (models/marts/epidemiology/intermediate/
     int_cells_*.sql). They are ephemeral: compiled into the cells table's query, which the
-    materialisation (scoped_incremental) runs once per range of weeks, so their inputs are filtered on
-    the cells table's scope, not on their own (an ephemeral model is never incremental itself).
+    materialisation (scoped_incremental) runs once per range of weeks; their inputs are read through
+    in_scope, on the cells table's declaration (scope_owner).
 -#}
-
-{#- The weeks disclosure_controlled_cells computes in this statement, as a filter on a week column:
-    its incremental scope (the changed weeks, bounded so the scan skips other periods) and the current
-    range of weeks (in_current_week_chunk). -#}
-{% macro surveillance_cells_in_scope(week_column) -%}
-    {%- set weeks_changed = ref('int_surveillance_weeks_changed') -%}
-    {%- set cells = model_relation('disclosure_controlled_cells') -%}
-    {%- if not execute or cells is none -%}
-        {{- return('true') -}}
-    {%- endif -%}
-    {%- set existing = adapter.get_relation(
-        database=cells.database, schema=cells.schema, identifier=cells.identifier
-    ) -%}
-    {%- set filters = [] -%}
-    {%- if existing is not none and existing.is_table and not should_full_refresh() -%}
-        {%- set first_week, week_after = run_query(
-            "select cast(min(week_start_date) as varchar), cast(max(week_start_date) + 7 as varchar) from "
-            ~ weeks_changed
-        ).rows[0] -%}
-        {%- do filters.append(week_column ~ ' in (' ~ changed_week_starts() ~ ')') -%}
-        {%- if first_week is not none -%}
-            {%- do filters.append(
-                week_column ~ " >= cast('" ~ first_week ~ "' as date) and " ~ week_column
-                ~ " < cast('" ~ week_after ~ "' as date)"
-            ) -%}
-        {%- endif -%}
-    {%- endif -%}
-    {%- do filters.append(in_current_week_chunk(cells, week_column)) -%}
-    {{- return('(' ~ (filters | join(') and (')) ~ ')') -}}
-{%- endmacro %}
-
 
 {#-
     The cells of the acts' two families of counts (age class x geography x period), rolled up from rows

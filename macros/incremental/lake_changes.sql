@@ -184,34 +184,12 @@
 {%- endmacro %}
 
 
-{% macro in_incremental_scope(key_columns, scope_select) -%}
-    {%- if is_incremental() -%}
-        ({{ key_columns | join(', ') }}) in ({{ scope_select }})
-    {%- else -%}
-        true
-    {%- endif -%}
-{%- endmacro %}
-
-
-{% macro changed_week_starts() -%}
-    select week_start_date from {{ ref('int_surveillance_weeks_changed') }}
-{%- endmacro %}
-
-
-{% macro changed_period_bound(column, scope='acts', type='date', grain='day') -%}
-    {#- Bounded on a model's incremental build, and in a data test's scope (test_scope.sql). -#}
-    {%- if not execute or (model.resource_type != 'test' and not is_incremental()) -%}
-        {{- return('true') -}}
-    {%- endif -%}
-    {{- return(_changed_period_bound(column, scope, type, grain)) -}}
-{%- endmacro %}
-
 {% macro _changed_period_bound(column, scope='acts', type='date', grain='day') -%}
     {%- if not execute -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- if scope not in ('acts', 'weeks') -%}
-        {{ exceptions.raise_compiler_error("changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
+        {{ exceptions.raise_compiler_error("_changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
     {%- endif -%}
     {%- set counted = model_relation(scope_source('act' if scope == 'acts' else 'week')) -%}
     {#- Not built yet (`dbt compile` or `docs generate` of a new warehouse): nothing to bound by. -#}

@@ -10,7 +10,7 @@
     `scope_bound` (act and visit grains) names the column the model is stored in order of, with its
     `type` (date unless given), its `grain` ('week': whole ISO weeks) or `by: child_extract` (a child
     table in extract order): a literal filter every row of the scope satisfies, which lets a delete or a
-    read skip the row groups of other periods (see changed_period_bound).
+    read skip the row groups of other periods (see _changed_period_bound).
 -#}
 
 {% macro scope_source(grain) -%}
@@ -97,17 +97,30 @@
 
 {% macro scope_owner() -%}
     {#- An ephemeral model is compiled in its own context, not its consumer's: its reads follow the
-        declaration of the one table it is compiled into. -#}
+        declaration of the one table it is compiled into, found down a chain of ephemeral models
+        (int_cells_acts_in_scope -> int_cells_acts -> disclosure_controlled_cells). -#}
     {%- if model.config.materialized != 'ephemeral' or not execute -%}
         {{- return(model) -}}
     {%- endif -%}
-    {%- set owners = [] -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and model.unique_id in node.depends_on.nodes -%}
-        {%- do owners.append(node) -%}
+    {%- set owners = {} -%}
+    {%- set seen = {model.unique_id: true} -%}
+    {%- set todo = [model.unique_id] -%}
+    {%- for _ in range(10000) if todo -%}
+        {%- set parent = todo.pop() -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and parent in node.depends_on.nodes -%}
+            {%- if node.config.materialized == 'ephemeral' and node.unique_id not in seen -%}
+                {%- do seen.update({node.unique_id: true}) -%}
+                {%- do todo.append(node.unique_id) -%}
+            {%- elif node.config.materialized != 'ephemeral' -%}
+                {%- do owners.update({node.unique_id: node}) -%}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endfor -%}
+    {%- set owners = owners.values() | list -%}
     {%- if owners | length != 1 or owners[0].config.materialized != 'scoped_incremental' -%}
         {{ exceptions.raise_compiler_error(
-            "in_scope: the ephemeral model " ~ model.name ~ " must feed exactly one scoped_incremental model"
+            "in_scope: the ephemeral model " ~ model.name ~ " must be compiled into exactly one"
+            ~ " scoped_incremental model, not " ~ (owners | map(attribute='name') | join(', ') or 'none')
         ) }}
     {%- endif -%}
     {{- return(owners[0]) -}}
@@ -123,18 +136,50 @@
 {%- endmacro %}
 
 
-{% macro in_scope(relation, column=none, grain=none) -%}
-    {#- Parsing, the model's config() is not in model.config yet: its declaration is read from its code. -#}
+{% macro _declared_grain() -%}
+    {#- Parsing, the model's config() is not in model.config yet: its declaration is read from its code
+        (an ephemeral model declares none: its owner's is only known once the graph is). -#}
     {%- set declared = modules.re.search("scope\\s*=\\s*'(\\w+)'", model.raw_code) -%}
+    {{- return(declared.group(1) if declared else none) -}}
+{%- endmacro %}
+
+
+{% macro _scope_source_relation(grain) -%}
+    {#- The bookkeeping a grain's scope is read from, by ref(): the model depends on it (recorded at
+        parse time), so that it is compiled after it is rebuilt (the literal bounds are read then). An
+        ephemeral model, whose owner is known only once the graph is, depends on every grain's. -#}
+    {%- if grain is none -%}
+        {%- for any_grain in ['act', 'week'] -%}
+            {%- do ref(scope_source(any_grain)) -%}
+        {%- endfor -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(ref(scope_source(grain))) -}}
+{%- endmacro %}
+
+
+{% macro in_scope(relation, column=none, grain=none) -%}
     {%- set owner = scope_owner() -%}
-    {%- set grain = grain or (owner.config.scope if execute else (declared.group(1) if declared else none)) -%}
-    {#- Recorded at parse time: the model depends on its scope's bookkeeping. -#}
-    {%- set source = ref(scope_source(grain)) -%}
-    {%- if not execute or not scope_is_incremental(owner) -%}
+    {%- set grain = grain or (owner.config.scope if execute else _declared_grain()) -%}
+    {%- set source = _scope_source_relation(grain) -%}
+    {%- if not execute -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set input = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
+    {#- An input named by a string is a CTE of the model (a calendar it generates): unscoped. A unit
+        test's context has no graph. -#}
+    {%- set input = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier)
+        if relation is not string and graph.nodes is defined else none -%}
     {%- set input_grain = input.config.get('scope') if input is not none else none -%}
+    {#- The week grains' key: the input's week (its own declaration's column, or the one named). -#}
+    {%- set week_column = column or (input.config.get('scope_column') if input_grain in ('act_week', 'week') else none)
+        or owner.config.get('scope_column') or 'week_start_date' -%}
+    {#- A week-grained owner computed a range of weeks per statement (weeks_per_statement): the range
+        the materialisation runs now, on a full build too. -#}
+    {%- set chunk = in_current_week_chunk(model_relation(owner.name), scope_key_columns_of(grain, week_column)[0])
+        if grain in ('act_week', 'week') and owner.config.get('weeks_per_statement') else none -%}
+    {%- if not scope_is_incremental(owner) -%}
+        {{- return(chunk or 'true') -}}
+    {%- endif -%}
     {%- if grain in ('act', 'visit') and input_grain in ('act', 'visit') -%}
         {#- The changed acts are the changed visits: the input's own keys and bound. -#}
         {%- set keys = scope_key_columns_of(input_grain) -%}
@@ -150,19 +195,37 @@
         {%- set keys = scope_key_columns_of(grain) -%}
         {%- set bound = none -%}
     {%- else -%}
-        {#- A week grain: the input's week (its own declaration's column, or the one named). -#}
-        {%- set column = column or (input.config.get('scope_column') if input_grain in ('act_week', 'week') else none)
-            or owner.config.get('scope_column') or 'week_start_date' -%}
-        {%- set keys = scope_key_columns_of(grain, column) -%}
+        {%- set keys = scope_key_columns_of(grain, week_column) -%}
         {%- set bound = _changed_period_bound(
-            column, scope='weeks' if grain == 'week' else 'acts', grain='week',
-            type=_declared_type(input, column) or 'date'
+            week_column, scope='weeks' if grain == 'week' else 'acts', grain='week',
+            type=_declared_type(input, week_column) or 'date'
         ) -%}
     {%- endif -%}
     {%- set filter -%}
-        ({{ keys | join(', ') }}) in ({{ scope_select(grain, source) }}){% if bound %} and {{ bound }}{% endif %}
+        ({{ keys | join(', ') }}) in ({{ scope_select(grain, source) }}){% if bound %} and {{ bound }}{% endif %}{% if chunk %} and {{ chunk }}{% endif %}
     {%- endset -%}
     {{- return(filter) -}}
+{%- endmacro %}
+
+
+{% macro in_own_scope() -%}
+    {#- The model's own rows of its scope, as the materialisation deleted and inserted them (its
+        post-hooks' filter); `true` on a full build. -#}
+    {%- set source = _scope_source_relation(model.config.get('scope') or _declared_grain()) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {{- return(scope_filter(model)) -}}
+{%- endmacro %}
+
+
+{% macro scope_filter(node) -%}
+    {#- The rows of a scoped model's table in this build's scope: what its delete removes and its
+        week-grained tests read. -#}
+    {{- return(
+        '(' ~ scope_key_columns(node) | join(', ') ~ ') in (' ~ scope_select(node.config.scope) ~ ') and '
+        ~ scope_bound(node)
+    ) -}}
 {%- endmacro %}
 
 

@@ -34,10 +34,7 @@
             {{- return('') -}}
         {%- endif -%}
         {#- The literal bounds let the scan skip the row groups of other weeks. -#}
-        {{- return(
-            '(' ~ scope_key_columns(node) | join(', ') ~ ') in (' ~ scope_select(grain) ~ ') and '
-            ~ scope_bound(node)
-        ) -}}
+        {{- return(scope_filter(node)) -}}
     {%- endif -%}
     {%- set wanted = changed_rows_relation(relation.identifier) -%}
     {%- set copy = adapter.get_relation(

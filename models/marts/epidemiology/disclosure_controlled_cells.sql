@@ -24,8 +24,8 @@
     A year of weeks per statement: the weeks to recompute are cut into groups of at most var
     surveillance_weeks_per_statement (52) weeks; the materialisation (scoped_incremental) runs this
     query once per range, the current one in a chunk table (macros/incremental/week_chunks.sql; the
-    family models read it through surveillance_cells_in_scope). A daily build is one range. Same cells
-    either way: no cell, and no margin group, crosses an ISO week.
+    family models' in_scope reads it, as this model's declaration says). A daily build is one range.
+    Same cells either way: no cell, and no margin group, crosses an ISO week.
 -#}
 {%- set dims = [
     'family', 'syndrome_group', 'age_class', 'geo_level', 'geo_code', 'period_type', 'period_start',
@@ -43,7 +43,7 @@
     scope='week',
     scope_column='period_start',
     weeks_per_statement=var('surveillance_weeks_per_statement'),
-    post_hook="{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_incremental_scope([\"cast(date_trunc('week', period_start) as date)\"], changed_week_starts()) ~ ' and ' ~ changed_period_bound('period_start', scope='weeks'), stats_relation=suppression_stats_relation(this), attacker_cell=epidemiology_attacker_cell(), attacker_group='iso_week') }}",
+    post_hook="{{ disclosure_suppress_complementary(this, margins=epidemiology_cell_margins(), scope_where=in_own_scope(), stats_relation=suppression_stats_relation(this), attacker_cell=epidemiology_attacker_cell(), attacker_group='iso_week') }}",
 ) }}
 
 with

@@ -1,7 +1,6 @@
 {#-
-    The acts of the weeks disclosure_controlled_cells computes in this statement. The record-level
-    table itself, not the marts' ephemeral handle on it: the materialisation runs the cells' query once
-    per range of weeks.
+    The acts of the weeks disclosure_controlled_cells computes in this statement (its scope, and the
+    range of weeks the materialisation runs its query for): read once, counted by three families.
 -#}
 select * from {{ ref('int_surveillance_acts_classified') }}  -- noqa: AM04
-where {{ surveillance_cells_in_scope('week_start_date') }}
+where {{ in_scope(ref('int_surveillance_acts_classified'), column='week_start_date') }}

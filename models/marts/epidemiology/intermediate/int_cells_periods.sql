@@ -10,16 +10,25 @@ grid_extent as (
 
 ),
 
-days as (
+calendar as (
 
-    select cast(range as date) as period_start
+    select
+        cast(range as date) as period_start,
+        cast(date_trunc('week', range) as date) as week_start_date
+
     from
         range(
             (select min(first_act_date) from grid_extent),
             (select max(last_act_date) from grid_extent) + interval 1 day,
             interval 1 day
         )
-    where {{ surveillance_cells_in_scope("cast(date_trunc('week', range) as date)") }}
+
+),
+
+days as (
+
+    select * from calendar
+    where {{ in_scope('calendar', column='week_start_date') }}
 
 )
 
@@ -34,7 +43,7 @@ union all
 
 select distinct
     'week' as period_type,
-    cast(date_trunc('week', period_start) as date) as period_start,
+    week_start_date as period_start,
     strftime(period_start, '%G-W%V') as iso_week
 
 from days

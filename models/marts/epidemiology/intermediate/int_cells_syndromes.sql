@@ -17,7 +17,7 @@ acts as (
 act_syndromes as (
 
     select * from {{ ref('int_surveillance_act_syndromes') }}
-    where {{ surveillance_cells_in_scope('week_start_date') }}
+    where {{ in_scope(ref('int_surveillance_act_syndromes'), column='week_start_date') }}
 
 ),
 
