@@ -128,7 +128,7 @@ def test_cell_size_test_is_derived_from_the_roles(manifest: dict) -> None:
 
 
 def test_ephemeral_helpers_are_exempt(manifest: dict) -> None:
-    helper = _model(manifest, "int_acts_classified_for_surveillance")
+    helper = _model(manifest, "int_cells_acts_in_scope")
     assert helper["config"]["materialized"] == "ephemeral"
     assert helper["path"].startswith("marts/")
 

@@ -1,7 +1,6 @@
 {#-
-    One row per act and syndromic group it belongs to (read through the marts' ephemeral
-    int_act_syndromes_identified): any diagnosis of the act, at any rank, whose CIM-10 code starts with
-    one of the group's prefixes or whose thesaurus code is one of the group's codes. A group restricted
+    One row per act and syndromic group it belongs to: any diagnosis of the act, at any rank, whose
+    CIM-10 code starts with one of the group's prefixes or whose thesaurus code is one of the group's codes. A group restricted
     by age (bronchiolitis: under 2) ignores acts outside it, as SpF does. Record-level, in the
     intermediate schema. Incremental: a build replaces the acts changed since the last completed build.
     Left joins: see int_surveillance_acts_classified.

@@ -1,7 +1,6 @@
 {#-
-    One row per act with the dimensions the surveillance marts count by (read through the marts' ephemeral
-    int_acts_classified_for_surveillance). Record-level, so it lives in the intermediate schema, never in
-    the marts schema. Incremental: a build replaces the acts changed since the last completed build.
+    One row per act with the dimensions the surveillance marts count by. Record-level, so it lives in
+    the intermediate schema, never in the marts schema (the marts read it into their aggregates). Incremental: a build replaces the acts changed since the last completed build.
     - Geography: the patient's département of residence as the act gives it (its commune, else its
       département: the residence at the time of the act, as SurSaUD codes each visit, so that a patient
       who moves does not rewrite the weeks already published); when unknown, the département of the

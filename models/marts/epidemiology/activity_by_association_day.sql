@@ -27,8 +27,8 @@ cells as (
 
 acts as (
 
-    select * from {{ ref('int_acts_classified_for_surveillance') }}
-    where {{ in_scope(ref('int_acts_classified_for_surveillance'), column='week_start_date') }}
+    select * from {{ ref('int_surveillance_acts_classified') }}
+    where {{ in_scope(ref('int_surveillance_acts_classified'), column='week_start_date') }}
 
 ),
 

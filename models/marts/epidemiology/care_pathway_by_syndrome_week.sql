@@ -28,15 +28,15 @@ cells as (
 
 acts as (
 
-    select * from {{ ref('int_acts_classified_for_surveillance') }}
-    where {{ in_scope(ref('int_acts_classified_for_surveillance')) }}
+    select * from {{ ref('int_surveillance_acts_classified') }}
+    where {{ in_scope(ref('int_surveillance_acts_classified')) }}
 
 ),
 
 act_syndromes as (
 
-    select * from {{ ref('int_act_syndromes_identified') }}
-    where {{ in_scope(ref('int_act_syndromes_identified')) }}
+    select * from {{ ref('int_surveillance_act_syndromes') }}
+    where {{ in_scope(ref('int_surveillance_act_syndromes')) }}
 
 ),
 

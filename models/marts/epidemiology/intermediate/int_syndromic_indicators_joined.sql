@@ -6,7 +6,7 @@
     (seeds/surveillance/surveillance_periods.csv). Rates are computed here once,
     and only from published counts: a NULL (suppressed) count gives a NULL rate, so a rate never
     reveals a suppressed count. The day and week marts select from it. Left joins (every syndrome cell
-    has its acts and coded-acts cells by construction): see int_acts_classified_for_surveillance.
+    has its acts and coded-acts cells by construction): see int_surveillance_acts_classified.
 -#}
 with
 
