@@ -131,3 +131,49 @@
             or weekofyear({{ day }}) <= {{ periods }}.last_iso_week
     end
 {%- endmacro %}
+
+
+{#- A mart's published counts, one column per family of cells (`families`: family -> count column),
+    each with its suppression flag (is_<count column>_suppressed). -#}
+{% macro cells_pivoted_by_family(families) -%}
+    {%- for family, count_column in families.items() %}
+        max(cell_count) filter (where family = '{{ family }}') as {{ count_column }},
+    {%- endfor %}
+    {%- for family, count_column in families.items() %}
+        bool_or(is_suppressed) filter (where family = '{{ family }}')
+            as is_{{ count_column }}_suppressed{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The home-visit delays of a group of acts (`quantiles`: column -> quantile of
+    arrival_delay_minutes), with what published_delay judges them by: how many, and by how many
+    doctors. -#}
+{% macro delay_statistics(quantiles) -%}
+        count(arrival_delay_minutes) as delay_count,
+        count(distinct provider_id) filter (where arrival_delay_minutes is not null) as delay_doctor_count,
+    {%- for column, quantile in quantiles.items() %}
+        quantile_cont(arrival_delay_minutes, {{ quantile }}) as {{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- A delay statistic (of delay_statistics, in the CTE `delays`), published only when the count of its
+    cell is (`published_count` not NULL) and it summarises at least k delays by at least
+    `disclosure_min_contributors` doctors: a median of two delays, or of one doctor's visits, would
+    describe individuals. -#}
+{% macro published_delay(statistic, published_count) -%}
+    case
+        when
+            {{ published_count }} is not null
+            and delays.delay_count >= {{ var('disclosure_k', 11) }}
+            and delays.delay_doctor_count >= {{ var('disclosure_min_contributors', 3) }}
+            then round({{ statistic }})
+    end
+{%- endmacro %}
+
+
+{#- A percentage of two published counts, NULL when either is suppressed or the denominator is 0. -#}
+{% macro share_pct(numerator, denominator, digits=2) -%}
+    round(100.0 * {{ numerator }} / nullif({{ denominator }}, 0), {{ digits }})
+{%- endmacro %}

@@ -163,6 +163,26 @@
 {%- endmacro %}
 
 
+{#- The act keys of a base table's rows from files loaded after `changed_since` (the last completed
+    build; every row when none), with the child rows' extract date (null for the acts). -#}
+{% macro base_rows_loaded_since(dataset, changed_since) -%}
+    select
+        association_id,
+        act_id,
+        {{ 'cast(null as date)' if dataset == 'acts' else 'extract_date' }} as child_extract_date
+
+    from {{ ref('base_lake__' ~ dataset) }}
+    {% if changed_since is not none -%}
+    where _lake_file in (
+        select _lake_file from {{ ref('base_lake__file_loads') }}
+        where
+            dataset = '{{ dataset }}'
+            and loaded_at > cast('{{ changed_since }}' as timestamp)
+    )
+    {%- endif %}
+{%- endmacro %}
+
+
 {% macro keep_replaced_rows() -%}
     {%- if is_incremental() -%}
         create or replace table {{ replaced_rows_relation() }} as

@@ -32,110 +32,43 @@ removed as (
 
 loaded_acts as (
 
-    select
-        association_id,
-        act_id
-
-    from {{ ref('base_lake__acts') }}
-    {% if changed_since is not none -%}
-    where _lake_file in (
-        select _lake_file from {{ ref('base_lake__file_loads') }}
-        where
-            dataset = 'acts'
-            and loaded_at > cast('{{ changed_since }}' as timestamp)
-    )
-    {%- endif %}
+    {{ base_rows_loaded_since('acts', changed_since) }}
 
 ),
 
 loaded_diagnoses as (
 
-    select
-        association_id,
-        act_id,
-        extract_date
-
-    from {{ ref('base_lake__diagnoses') }}
-    {% if changed_since is not none -%}
-    where _lake_file in (
-        select _lake_file from {{ ref('base_lake__file_loads') }}
-        where
-            dataset = 'diagnoses'
-            and loaded_at > cast('{{ changed_since }}' as timestamp)
-    )
-    {%- endif %}
+    {{ base_rows_loaded_since('diagnoses', changed_since) }}
 
 ),
 
 loaded_prescriptions as (
 
-    select
-        association_id,
-        act_id,
-        extract_date
-
-    from {{ ref('base_lake__prescriptions') }}
-    {% if changed_since is not none -%}
-    where _lake_file in (
-        select _lake_file from {{ ref('base_lake__file_loads') }}
-        where
-            dataset = 'prescriptions'
-            and loaded_at > cast('{{ changed_since }}' as timestamp)
-    )
-    {%- endif %}
+    {{ base_rows_loaded_since('prescriptions', changed_since) }}
 
 ),
 
 loaded_vital_signs as (
 
-    select
-        association_id,
-        act_id,
-        extract_date
-
-    from {{ ref('base_lake__vital_signs') }}
-    {% if changed_since is not none -%}
-    where _lake_file in (
-        select _lake_file from {{ ref('base_lake__file_loads') }}
-        where
-            dataset = 'vital_signs'
-            and loaded_at > cast('{{ changed_since }}' as timestamp)
-    )
-    {%- endif %}
+    {{ base_rows_loaded_since('vital_signs', changed_since) }}
 
 ),
 
 touched as (
 
-    select
-        association_id,
-        act_id,
-        cast(null as date) as child_extract_date
-    from loaded_acts
+    select * from loaded_acts
 
     union all
 
-    select
-        association_id,
-        act_id,
-        extract_date as child_extract_date
-    from loaded_diagnoses
+    select * from loaded_diagnoses
 
     union all
 
-    select
-        association_id,
-        act_id,
-        extract_date as child_extract_date
-    from loaded_prescriptions
+    select * from loaded_prescriptions
 
     union all
 
-    select
-        association_id,
-        act_id,
-        extract_date as child_extract_date
-    from loaded_vital_signs
+    select * from loaded_vital_signs
 
     union all
 

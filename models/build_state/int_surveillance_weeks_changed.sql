@@ -75,6 +75,23 @@ bounds as (
 
 ),
 
+moved_ends as (
+
+    -- The first and the last day with acts, now and as the last completed build saw them.
+    select
+        first_act_date as current_day,
+        previous_first_act_date as previous_day
+    from bounds
+
+    union all
+
+    select
+        last_act_date as current_day,
+        previous_last_act_date as previous_day
+    from bounds
+
+),
+
 candidate_days as (
 
     -- Every version's day of the changed acts.
@@ -85,26 +102,14 @@ candidate_days as (
 
     -- From the earlier to the later of the two first days, and of the two last days, when they moved.
     select cast(day_range.range as date) as changed_day
-    from bounds
+    from moved_ends
     cross join
         range(
-            least(bounds.first_act_date, bounds.previous_first_act_date),
-            greatest(bounds.first_act_date, bounds.previous_first_act_date) + interval 1 day,
+            least(moved_ends.current_day, moved_ends.previous_day),
+            greatest(moved_ends.current_day, moved_ends.previous_day) + interval 1 day,
             interval 1 day
         ) as day_range
-    where bounds.first_act_date is distinct from bounds.previous_first_act_date
-
-    union all
-
-    select cast(day_range.range as date) as changed_day
-    from bounds
-    cross join
-        range(
-            least(bounds.last_act_date, bounds.previous_last_act_date),
-            greatest(bounds.last_act_date, bounds.previous_last_act_date) + interval 1 day,
-            interval 1 day
-        ) as day_range
-    where bounds.last_act_date is distinct from bounds.previous_last_act_date
+    where moved_ends.current_day is distinct from moved_ends.previous_day
 
     union all
 

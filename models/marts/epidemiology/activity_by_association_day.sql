@@ -12,8 +12,6 @@
     scope='week',
     scope_column='act_date',
 ) }}
-{%- set k = var('disclosure_k', 11) -%}
-{%- set min_contributors = var('disclosure_min_contributors', 3) -%}
 with
 
 cells as (
@@ -52,10 +50,7 @@ delays as (
         association_id,
         act_date,
         hour_band,
-        count(arrival_delay_minutes) as delay_count,
-        count(distinct provider_id) filter (where arrival_delay_minutes is not null) as delay_doctor_count,
-        quantile_cont(arrival_delay_minutes, 0.5) as median_delay,
-        quantile_cont(arrival_delay_minutes, 0.9) as p90_delay
+        {{ delay_statistics({'median_delay': 0.5, 'p90_delay': 0.9}) }}
 
     from acts_by_band
     group by all
@@ -69,14 +64,11 @@ pivoted as (
         period_start as act_date,
         iso_week,
         hour_band,
-        max(cell_count) filter (where family = 'association_acts') as act_count,
-        max(cell_count) filter (where family = 'association_emergency_referrals') as emergency_referral_count,
-        max(cell_count) filter (where family = 'association_hospitalisations') as hospitalisation_count,
-        bool_or(is_suppressed) filter (where family = 'association_acts') as is_act_count_suppressed,
-        bool_or(is_suppressed) filter (where family = 'association_emergency_referrals')
-            as is_emergency_referral_count_suppressed,
-        bool_or(is_suppressed) filter (where family = 'association_hospitalisations')
-            as is_hospitalisation_count_suppressed
+        {{ cells_pivoted_by_family({
+            'association_acts': 'act_count',
+            'association_emergency_referrals': 'emergency_referral_count',
+            'association_hospitalisations': 'hospitalisation_count',
+        }) }}
 
     from cells
     group by all
@@ -93,24 +85,11 @@ final as (
         pivoted.act_count,
         pivoted.emergency_referral_count,
         pivoted.hospitalisation_count,
-        round(100.0 * pivoted.emergency_referral_count / nullif(pivoted.act_count, 0), 2)
+        {{ share_pct('pivoted.emergency_referral_count', 'pivoted.act_count') }}
             as emergency_referral_share_pct,
-        round(100.0 * pivoted.hospitalisation_count / nullif(pivoted.act_count, 0), 2)
-            as hospitalisation_share_pct,
-        case
-            when
-                pivoted.act_count is not null
-                and delays.delay_count >= {{ k }}
-                and delays.delay_doctor_count >= {{ min_contributors }}
-                then round(delays.median_delay)
-        end as median_arrival_delay_minutes,
-        case
-            when
-                pivoted.act_count is not null
-                and delays.delay_count >= {{ k }}
-                and delays.delay_doctor_count >= {{ min_contributors }}
-                then round(delays.p90_delay)
-        end as p90_arrival_delay_minutes,
+        {{ share_pct('pivoted.hospitalisation_count', 'pivoted.act_count') }} as hospitalisation_share_pct,
+        {{ published_delay('delays.median_delay', 'pivoted.act_count') }} as median_arrival_delay_minutes,
+        {{ published_delay('delays.p90_delay', 'pivoted.act_count') }} as p90_arrival_delay_minutes,
         pivoted.is_act_count_suppressed,
         pivoted.is_emergency_referral_count_suppressed,
         pivoted.is_hospitalisation_count_suppressed

@@ -10,8 +10,6 @@
     materialized='scoped_incremental',
     scope='week',
 ) }}
-{%- set k = var('disclosure_k', 11) -%}
-{%- set min_contributors = var('disclosure_min_contributors', 3) -%}
 with
 
 cells as (
@@ -77,9 +75,7 @@ delays as (
         geo_level,
         geo_code,
         week_start_date,
-        count(arrival_delay_minutes) as delay_count,
-        count(distinct provider_id) filter (where arrival_delay_minutes is not null) as delay_doctor_count,
-        quantile_cont(arrival_delay_minutes, 0.5) as median_delay
+        {{ delay_statistics({'median_delay': 0.5}) }}
 
     from syndrome_acts_by_area
     group by all
@@ -95,14 +91,11 @@ pivoted as (
         parent_geo_code,
         iso_week,
         period_start as week_start_date,
-        max(cell_count) filter (where family = 'syndrome_acts') as syndrome_act_count,
-        max(cell_count) filter (where family = 'pathway_emergency_referrals') as emergency_referral_count,
-        max(cell_count) filter (where family = 'pathway_hospitalisations') as hospitalisation_count,
-        bool_or(is_suppressed) filter (where family = 'syndrome_acts') as is_syndrome_act_count_suppressed,
-        bool_or(is_suppressed) filter (where family = 'pathway_emergency_referrals')
-            as is_emergency_referral_count_suppressed,
-        bool_or(is_suppressed) filter (where family = 'pathway_hospitalisations')
-            as is_hospitalisation_count_suppressed
+        {{ cells_pivoted_by_family({
+            'syndrome_acts': 'syndrome_act_count',
+            'pathway_emergency_referrals': 'emergency_referral_count',
+            'pathway_hospitalisations': 'hospitalisation_count',
+        }) }}
 
     from cells
     group by all
@@ -127,17 +120,12 @@ final as (
         pivoted.syndrome_act_count,
         pivoted.emergency_referral_count,
         pivoted.hospitalisation_count,
-        round(100.0 * pivoted.emergency_referral_count / nullif(pivoted.syndrome_act_count, 0), 2)
+        {{ share_pct('pivoted.emergency_referral_count', 'pivoted.syndrome_act_count') }}
             as emergency_referral_share_pct,
-        round(100.0 * pivoted.hospitalisation_count / nullif(pivoted.syndrome_act_count, 0), 2)
+        {{ share_pct('pivoted.hospitalisation_count', 'pivoted.syndrome_act_count') }}
             as hospitalisation_share_pct,
-        case
-            when
-                pivoted.syndrome_act_count is not null
-                and delays.delay_count >= {{ k }}
-                and delays.delay_doctor_count >= {{ min_contributors }}
-                then round(delays.median_delay)
-        end as median_arrival_delay_minutes,
+        {{ published_delay('delays.median_delay', 'pivoted.syndrome_act_count') }}
+            as median_arrival_delay_minutes,
         pivoted.is_syndrome_act_count_suppressed,
         pivoted.is_emergency_referral_count_suppressed,
         pivoted.is_hospitalisation_count_suppressed
