@@ -10,6 +10,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 from ingest.lake.keys import init_keystore
 from tests.test_dbt_build import PROJECT, dbt
@@ -35,7 +36,7 @@ REBUILDS = {
 
 
 @pytest.fixture(scope="module")
-def nodes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("parse")
     path, _ = init_keystore(root / "keystore.json")
     env = {
@@ -46,7 +47,12 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     }
     result = dbt(["parse"], env, root)
     assert result.returncode == 0, result.stdout[-3000:]
-    return json.loads((root / "target" / "manifest.json").read_text())["nodes"]
+    return json.loads((root / "target" / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def nodes(manifest: dict) -> dict[str, dict]:
+    return manifest["nodes"]
 
 
 def _models(nodes: dict[str, dict]) -> dict[str, dict]:
@@ -118,6 +124,34 @@ def test_the_architecture_scope_table_is_the_graphs(nodes: dict[str, dict]) -> N
     assert documented, "docs/architecture.md has no <!-- scope-table --> section"
     expected = scope_table(nodes)
     assert documented.group(1) == expected, "docs/architecture.md's scope table, from the graph:\n" + expected
+
+
+# Words of the incremental build's prose that are neither the project's symbols nor its grains.
+NOT_SYMBOLS = {"arg_max", "depends_on", "type", "timestamp", "timestamp_s", "_loaded_files"}
+
+
+def test_the_architecture_names_only_symbols_of_the_project(manifest: dict) -> None:
+    """docs/architecture.md's incremental build section names macros, models, columns, config keys and
+    variables that exist: a macro removed or renamed cannot linger in the one page that describes the
+    pattern."""
+    text = (PROJECT / "docs" / "architecture.md").read_text()
+    section = text[text.index("## Incremental build") :]
+    section = section[: section.index("\n## ", 1)]
+    named = set(re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`", section))
+    project = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())
+    known = (
+        {m["name"] for m in manifest["macros"].values()}
+        | {n["name"] for n in manifest["nodes"].values()}
+        | {n["name"] for n in manifest["sources"].values()}
+        | {n["schema"] for n in manifest["nodes"].values()}
+        | {c for n in manifest["nodes"].values() for c in [*n.get("columns", {}), *n.get("config", {})]}
+        | set(project.get("vars", {}))
+        | {n["config"]["materialized"] for n in manifest["nodes"].values() if "materialized" in n["config"]}
+        | GRAINS
+        | NOT_SYMBOLS
+    )
+    unknown = sorted(n for n in named if n not in known and not n.isupper())
+    assert not unknown, f"docs/architecture.md names what the project does not have: {unknown}"
 
 
 def test_the_table_names_the_model_that_once_escaped_the_lists(nodes: dict[str, dict]) -> None:
