@@ -26,7 +26,7 @@ age_class_schemes as (
 
 ),
 
-{#- Each published age class with the detailed classes it adds up (a detailed class and `all`: itself). #}
+{# Each published age class with the detailed classes it adds up (a detailed class and `all`: itself). #}
 age_class_parts as (
 
     select distinct
@@ -116,11 +116,11 @@ syndrome_cells as (
 
 ),
 
-{%- for name, family in [('act_cells', 'acts'), ('coded_cells', 'coded_acts')] %}
-
-{{ name }} as (
+{# The acts and coded acts of every published age class, merged ones summed from their classes. #}
+class_cells as (
 
     select
+        cells.family,
         age_class_parts.age_class,
         cells.geo_level,
         cells.geo_code,
@@ -132,11 +132,24 @@ syndrome_cells as (
     from cells
     inner join age_class_parts
         on cells.age_class = age_class_parts.part_age_class
-    where cells.family = '{{ family }}'
+    where cells.family in ('acts', 'coded_acts')
     group by all
 
 ),
-{%- endfor %}
+
+act_cells as (
+
+    select * from class_cells
+    where family = 'acts'
+
+),
+
+coded_cells as (
+
+    select * from class_cells
+    where family = 'coded_acts'
+
+),
 
 joined as (
 
