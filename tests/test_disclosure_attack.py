@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from ingest.disclosure.attack import (
     LinearAttackError,
     audit_published_tables,
+    cells_from_marts,
     check_publication,
     union_groups,
 )
@@ -110,6 +111,58 @@ def test_attacker_reads_a_share_as_an_equation() -> None:
     table = table.append_column("syndrome_share_of_coded_pct", pa.array([12.5]))
     findings = audit_published_tables({"weekly": table}, K).findings
     assert len(findings) == 1 and "recovered exactly (5)" in str(findings[0])
+
+
+def test_attacker_reads_a_merged_age_class_as_the_sum_of_its_classes() -> None:
+    """A syndrome published in a merged class (`00-14`, seeds/surveillance/age_class_schemes.csv) carries
+    the acts and coded acts of that class as the sum of the detailed classes' cells: the attacker must read
+    it as that sum, not as a cell of its own. Read as a cell, a hidden `00-14` joined the detailed classes
+    under all ages: a phantom variable that absorbed the margin and hid a recovered count."""
+    coded = {"all": 1000, "00-01": None, "02-14": 200, "15-74": 600, "75+": 100, "unknown": 0}
+    rows = [("gea", age, count, 10) for age, count in coded.items()]
+    rows.append(("grippe", "00-14", None, 20))  # 00-01 + 02-14, NULL since 00-01 is hidden
+    table = pa.table(
+        {
+            "syndrome_group": [group for group, _, _, _ in rows],
+            "age_class": [age for _, age, _, _ in rows],
+            "geo_level": ["france"] * len(rows),
+            "geo_code": ["FR"] * len(rows),
+            "parent_geo_code": [None] * len(rows),
+            "iso_week": ["2024-W01"] * len(rows),
+            "coded_act_count": pa.array([count for _, _, count, _ in rows], pa.int64()),
+            "syndrome_act_count": pa.array([count for _, _, _, count in rows], pa.int64()),
+        }
+    )
+    published = cells_from_marts({"weekly": table})
+    assert not [c for c in published.values if c.count == "coded_act_count" and c.age_class == "00-14"]
+    result = audit_published_tables({"weekly": table}, K)
+    assert result.hidden_cells == 1
+    assert [f.cell.age_class for f in result.findings] == ["00-01"]
+    assert "recovered exactly (100)" in str(result.findings[0])
+
+
+def test_attacker_reads_a_share_over_a_merged_class() -> None:
+    """The share of a merged class is over the sum of its detailed classes' coded acts."""
+    rows = [
+        ("gea", "00-01", 100, 50, None),
+        ("gea", "02-14", 200, 50, None),
+        ("grippe", "00-14", 300, None, 2.0),
+    ]
+    table = pa.table(
+        {
+            "syndrome_group": [row[0] for row in rows],
+            "age_class": [row[1] for row in rows],
+            "geo_level": ["france"] * len(rows),
+            "geo_code": ["FR"] * len(rows),
+            "parent_geo_code": [None] * len(rows),
+            "iso_week": ["2024-W01"] * len(rows),
+            "coded_act_count": pa.array([row[2] for row in rows], pa.int64()),
+            "syndrome_act_count": pa.array([row[3] for row in rows], pa.int64()),
+            "syndrome_share_of_coded_pct": pa.array([row[4] for row in rows], pa.float64()),
+        }
+    )
+    findings = audit_published_tables({"weekly": table}, K).findings
+    assert len(findings) == 1 and "recovered exactly (6)" in str(findings[0])
 
 
 def test_export_publishes_nothing_outside_the_epidemiology_schema(tmp_path: Path) -> None:

@@ -197,6 +197,64 @@ def test_marts_publish_only_what_the_syndromic_groups_declare(built: dict) -> No
     assert "icanicule" in weekly
 
 
+def test_marts_publish_the_age_classes_each_series_declares(built: dict) -> None:
+    """Each group published in detail has exactly its declared scheme's age classes (seeds/surveillance:
+    `syndromic_groups.age_class_scheme`, `age_class_schemes.csv`), daily and weekly, at every level, and
+    death certificates under 75 and 75+: a merged class (`00-14`) replaces the classes it merges, so a
+    small class under 2 never stands beside the all-ages total and forces a second France cell to be
+    hidden. A merged class's acts, coded acts and population are the sums of its detailed classes'."""
+    con = built["con"]
+    groups = pd.read_csv(PROJECT / "seeds" / "surveillance" / "syndromic_groups.csv")
+    schemes = pd.read_csv(PROJECT / "seeds" / "surveillance" / "age_class_schemes.csv")
+    classes_of = schemes.groupby("age_class_scheme")["published_age_class"].agg(lambda c: set(c) | {"all"})
+    detailed = groups[groups["is_published_in_detail"] == 1].set_index("syndrome_group")["age_class_scheme"]
+    assert {"grippe", "asthme", "malaise"} <= set(detailed[detailed == "under_15_merged"].index)
+    for mart in ("syndromic_indicators_by_week", "syndromic_indicators_by_day"):
+        published = con.sql(
+            f"select syndrome_group, geo_level, list(distinct age_class) from warehouse.epidemiology.{mart} "
+            "group by all"
+        ).fetchall()
+        found = {(group, level): set(classes) for group, level, classes in published}
+        for (group, level), classes in found.items():
+            expected = classes_of[detailed[group]] if group in detailed.index else {"all"}
+            if mart.endswith("_day") and level == "region":
+                expected = {"all"}  # daily series by région: all ages only
+            assert classes == expected, (mart, group, level)
+    deaths = con.sql(
+        "select distinct age_class from warehouse.epidemiology.death_certificates_by_week"
+    ).fetchall()
+    assert {row[0] for row in deaths} == {"00-74", "75+", "unknown", "all"}
+    # 00-14 beside influenza = 00-01 + 02-14 beside gastroenteritis (same area and week), or NULL.
+    mismatched = con.sql(
+        """
+        with weekly as (select * from warehouse.epidemiology.syndromic_indicators_by_week),
+        parts as (
+            select geo_level, geo_code, iso_week,
+                   case when bool_or(coded_act_count is null) then null else sum(coded_act_count) end
+                       as coded_act_count,
+                   case when bool_or(act_count is null) then null else sum(act_count) end as act_count,
+                   sum(area_population) as area_population
+            from weekly where syndrome_group = 'gea' and age_class in ('00-01', '02-14') group by all
+        )
+        select count(*) from weekly join parts using (geo_level, geo_code, iso_week)
+        where weekly.syndrome_group = 'grippe' and weekly.age_class = '00-14' and (
+            weekly.coded_act_count is distinct from parts.coded_act_count
+            or weekly.act_count is distinct from parts.act_count
+            or weekly.area_population is distinct from parts.area_population
+        )
+        """
+    ).fetchone()[0]
+    assert mismatched == 0
+    assert (
+        con.sql(
+            "select count(*) from warehouse.epidemiology.syndromic_indicators_by_week "
+            "where syndrome_group = 'grippe' and age_class = '00-14'"
+            " and syndrome_share_of_coded_pct is not null"
+        ).fetchone()[0]
+        > 0
+    )
+
+
 def test_baseline_degrades_without_history(built: dict) -> None:
     row = (
         built["con"]

@@ -19,7 +19,7 @@ from ingest.cli import main
 from ingest.publish.epi import read_mart
 from ingest.publish.report import ReportError, build_bulletin, default_output
 from ingest.publish.report.data import load, season_slot, syndromes_without_age_breakdown, week_monday
-from ingest.publish.report.figures import HATCH, age_breakdown, epidemic_curve
+from ingest.publish.report.figures import AGE_LABELS, HATCH, age_breakdown, epidemic_curve
 from tests.test_report_publication import build_publication
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -297,9 +297,7 @@ def test_a_suppressed_age_class_is_never_drawn_as_zero(lake: Path) -> None:
     for row in hidden.itertuples():
         ax = panels[data.label(row.syndrome_group)]
         ticks = [t.get_text() for t in ax.get_xticklabels()]
-        bar = [p for p in ax.patches if isinstance(p, Rectangle)][
-            ticks.index({"00-01": "< 2", "02-14": "2-14", "15-74": "15-74", "75+": "75 +"}[row.age_class])
-        ]
+        bar = [p for p in ax.patches if isinstance(p, Rectangle)][ticks.index(AGE_LABELS[row.age_class])]
         assert bar.get_hatch() == HATCH and bar.get_height() > 0
         assert "s" in [t.get_text() for t in ax.texts]
     csv = drawn.table.set_index(["syndrome_group", "age_class"])
@@ -307,6 +305,9 @@ def test_a_suppressed_age_class_is_never_drawn_as_zero(lake: Path) -> None:
         assert pd.isna(csv.loc[(row.syndrome_group, row.age_class), "syndrome_act_count"])
     bronchiolitis = panels[data.label("bronchiolite")]
     assert [t.get_text() for t in bronchiolitis.get_xticklabels()] == ["< 2"]  # zero by definition above
+    # Influenza is published with its under-15s as one class (seeds/surveillance/age_class_schemes.csv).
+    influenza = panels[data.label("grippe")]
+    assert [t.get_text() for t in influenza.get_xticklabels()] == ["< 15", "15-74", "75 +"]
     for ax in panels.values():
         assert ax.get_xlabel() == "Classe d'âge (ans)" and ax.get_ylabel() == "% des actes codés"
 

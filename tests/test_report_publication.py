@@ -11,6 +11,7 @@ latest *complete* week is 2024-W12 although the weekly mart already holds 2024-W
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from datetime import date, timedelta
@@ -38,6 +39,14 @@ GROUPS = {
     "icanicule": ("Pathologies liées à la chaleur (iCanicule)", 4),
 }
 AGE_WEIGHTS = {"00-01": 0.06, "02-14": 0.22, "15-74": 0.55, "75+": 0.15, "unknown": 0.02}
+# As the marts publish them: influenza's under-15s as one class (seeds/surveillance/age_class_schemes.csv).
+MERGED_AGE_WEIGHTS = {"00-14": 0.28, "15-74": 0.55, "75+": 0.15, "unknown": 0.02}
+with (Path(__file__).resolve().parent.parent / "seeds/surveillance/syndromic_groups.csv").open(
+    encoding="utf-8"
+) as f:
+    MERGED_GROUPS = {
+        r["syndrome_group"] for r in csv.DictReader(f) if r["age_class_scheme"] == "under_15_merged"
+    }
 # (geo_level, geo_code, geo_name, parent_geo_code, weekly acts of all kinds)
 AREAS = [
     ("departement", "75", "Paris", "11", 1400),
@@ -121,7 +130,8 @@ def _weekly_rows(monday: date) -> list[dict]:
     seasonal_activity = 1.0 + 0.3 * _season_intensity(monday, "ira")
     base_acts: dict[str, float] = {code: acts * seasonal_activity for _, code, _, _, acts in AREAS if acts}
     for group, (label, peak_share) in GROUPS.items():
-        for age, weight in [*AGE_WEIGHTS.items(), ("all", 1.0)]:
+        weights = MERGED_AGE_WEIGHTS if group in MERGED_GROUPS else AGE_WEIGHTS
+        for age, weight in [*weights.items(), ("all", 1.0)]:
             for level, code, name, parent, _ in AREAS:
                 leaves = [
                     c for lv, c, _, p, a in AREAS if a and (c == code or p == code or level == "france")

@@ -76,6 +76,7 @@ PARENT_LEVEL = {"departement": "region", "region": "france"}
 AGE_ALL = "all"
 BAND_ALL = "all"
 SYNDROMIC_GROUP_CODES = Path(__file__).resolve().parents[2] / "seeds/surveillance/syndromic_group_codes.csv"
+AGE_CLASS_SCHEMES = Path(__file__).resolve().parents[2] / "seeds/surveillance/age_class_schemes.csv"
 
 
 class Cell(NamedTuple):
@@ -279,6 +280,16 @@ def union_groups(path: Path = SYNDROMIC_GROUP_CODES) -> dict[str, tuple[list[str
     return unions
 
 
+def merged_age_classes(path: Path = AGE_CLASS_SCHEMES) -> dict[str, tuple[str, ...]]:
+    """Each published age class that merges detailed classes (e.g. `00-14`) -> the classes it adds up."""
+    parts: dict[str, set[str]] = defaultdict(set)
+    with path.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["published_age_class"] != row["age_class"]:
+                parts[row["published_age_class"]].add(row["age_class"])
+    return {merged: tuple(sorted(classes)) for merged, classes in parts.items()}
+
+
 def _period(row: dict) -> tuple[str | None, str | None]:
     if row.get("act_date") is not None:
         return "day", str(row["act_date"])
@@ -299,8 +310,13 @@ class PublishedCells:
 
 
 def cells_from_marts(tables: dict[str, pa.Table]) -> PublishedCells:
-    """Read every count column of every published mart into one cell space (a cell shared by marts once)."""
+    """Read every count column of every published mart into one cell space (a cell shared by marts once).
+
+    The acts and coded acts beside a syndrome published in a merged age class (`00-14`) are not cells:
+    the marts publish them as the sum of the detailed classes' cells (NULL when one is hidden), so they
+    are read as that sum, in the shares they are the denominator of."""
     published = PublishedCells()
+    merged = merged_age_classes()
     for mart, table in sorted(tables.items()):
         columns = [name for name in table.column_names if name in COUNT_COLUMNS]
         if not columns:
@@ -311,7 +327,7 @@ def cells_from_marts(tables: dict[str, pa.Table]) -> PublishedCells:
                 published.week_of_day[period] = str(row["iso_week"])
             if row.get("geo_level") in PARENT_LEVEL and row.get("parent_geo_code") is not None:
                 published.parent_geo[(row["geo_level"], str(row["geo_code"]))] = str(row["parent_geo_code"])
-            cells = {}
+            cells: dict[str, dict[Cell, float]] = {}
             for column in columns:
                 count = COUNT_ALIASES.get(column, column)
                 ignored = IGNORED_DIMENSIONS.get(count, set())
@@ -328,7 +344,11 @@ def cells_from_marts(tables: dict[str, pa.Table]) -> PublishedCells:
                     hour_band=row.get("hour_band"),
                 )
                 value = row[column]
-                cells[column] = cell
+                if ignored and cell.age_class in merged:
+                    parts = [_replace(cell, age_class=part) for part in merged[cell.age_class]]
+                    cells[column] = {part: 1.0 for part in parts}
+                    continue
+                cells[column] = {cell: 1.0}
                 if cell not in published.values or published.values[cell] is None:
                     published.values[cell] = None if value is None else float(value)
                     published.where.setdefault(cell, f"mart `{mart}`, column `{column}`, {cell.describe()}")
@@ -338,13 +358,18 @@ def cells_from_marts(tables: dict[str, pa.Table]) -> PublishedCells:
                     continue
                 share = float(row[rate]) / 100.0
                 num, den = cells[numerator], cells[denominator]
+                high, low = share + RATE_HALF_UNIT / 100, share - RATE_HALF_UNIT / 100
                 published.rates.append(
-                    Relation({num: 1.0, den: -(share + RATE_HALF_UNIT / 100)}, "le", label=f"{mart}.{rate}")
+                    Relation(_combine(num, 1.0) | _combine(den, -high), "le", label=f"{mart}.{rate}")
                 )
                 published.rates.append(
-                    Relation({num: -1.0, den: share - RATE_HALF_UNIT / 100}, "le", label=f"{mart}.{rate}")
+                    Relation(_combine(num, -1.0) | _combine(den, low), "le", label=f"{mart}.{rate}")
                 )
     return published
+
+
+def _combine(terms: dict[Cell, float], factor: float) -> dict[Hashable, float]:
+    return {cell: factor * coefficient for cell, coefficient in terms.items()}
 
 
 def _replace(cell: Cell, **changes) -> Cell:

@@ -25,14 +25,23 @@ from collections.abc import Hashable, Iterable
 from functools import cache
 from pathlib import Path
 
-from ingest.disclosure.attack import PARENT_LEVEL, SYNDROMIC_GROUP_CODES, Cell, PublishedCells, Relation
+from ingest.disclosure.attack import (
+    AGE_CLASS_SCHEMES,
+    PARENT_LEVEL,
+    SYNDROMIC_GROUP_CODES,
+    Cell,
+    PublishedCells,
+    Relation,
+)
 
 CERTIFICATE_SUFFIX = "__disclosure_certificates"
-# What the attacker's verdict depends on: its relations and LPs, and the unions' code lists.
+# What the attacker's verdict depends on: its relations and LPs, the unions' code lists and the merged
+# age classes.
 _ATTACKER_SOURCES = (
     Path(__file__).resolve().parent / "attack.py",
     Path(__file__).resolve().parent / "solver.py",
     SYNDROMIC_GROUP_CODES,
+    AGE_CLASS_SCHEMES,
 )
 _CERTIFIED: set[tuple[int, str]] = set()  # (k, digest) the attacker certified in this process
 

@@ -29,7 +29,7 @@ from ingest.settings import PROJECT_ROOT
 # under-2s, gastroenteritis, COVID-19, then the composite acute respiratory infections and asthma).
 DEFAULT_SYNDROMES = ("grippe", "bronchiolite", "gea", "covid19", "ira", "asthme")
 AGE_CLASSES = ("00-01", "02-14", "15-74", "75+")
-AGE_MIN = {"00-01": 0, "02-14": 2, "15-74": 15, "75+": 75}
+AGE_MIN = {"00-01": 0, "02-14": 2, "00-14": 0, "15-74": 15, "00-74": 0, "75+": 75}
 PAST_SEASONS = 5  # as many as the Serfling baseline is trained on
 REQUIRED_MARTS = ("syndromic_indicators_by_week", "epidemic_baseline_by_week")
 _ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -158,13 +158,39 @@ def syndromes_without_age_breakdown() -> frozenset[str]:
         )
 
 
+@cache
+def published_age_classes() -> dict[str, tuple[str, ...]]:
+    """Each group's published age classes, youngest first (seeds/surveillance: the group's
+    `age_class_scheme` in age_class_schemes.csv, e.g. `00-14` for under-15s merged); `unknown` left out."""
+    groups_path = SEEDS / "surveillance" / "syndromic_groups.csv"
+    schemes_path = SEEDS / "surveillance" / "age_class_schemes.csv"
+    if not groups_path.exists() or not schemes_path.exists():
+        return {}
+    schemes: dict[str, list[str]] = {}
+    with schemes_path.open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            classes = schemes.setdefault(r["age_class_scheme"], [])
+            if r["published_age_class"] in AGE_MIN and r["published_age_class"] not in classes:
+                classes.append(r["published_age_class"])
+    with groups_path.open(encoding="utf-8") as fh:
+        published = {
+            r["syndrome_group"]: schemes.get(r.get("age_class_scheme") or "detailed")
+            for r in csv.DictReader(fh)
+        }
+    return {
+        group: tuple(sorted(classes or AGE_CLASSES, key=AGE_MIN.__getitem__))
+        for group, classes in published.items()
+    }
+
+
 def age_classes_of(group: str) -> tuple[str, ...]:
-    """The age classes a group's definition can count: a class above its age limit is zero by definition
-    and is not drawn; a group published for all ages only has none."""
+    """The age classes a group is published in that its definition can count: a class above its age
+    limit is zero by definition and is not drawn; a group published for all ages only has none."""
     if group in syndromes_without_age_breakdown():
         return ()
     limit = syndrome_max_age().get(group)
-    return tuple(a for a in AGE_CLASSES if limit is None or AGE_MIN[a] <= limit)
+    classes = published_age_classes().get(group, AGE_CLASSES)
+    return tuple(a for a in classes if limit is None or AGE_MIN[a] <= limit)
 
 
 @cache
@@ -497,7 +523,7 @@ def load(
     any_prev = last_week.iloc[0] if len(last_week) else None
     ages = in_region[
         (in_region["week_start_date"] == until_week)
-        & in_region["age_class"].isin(AGE_CLASSES)
+        & in_region["age_class"].isin(AGE_MIN)
         & in_region["syndrome_group"].isin(featured)
     ]
     departements = weekly_all[

@@ -39,6 +39,7 @@ from ingest.publish.report.data import (
     season_slot,
     season_start_year,
     season_weeks,
+    syndrome_max_age,
 )
 
 CURRENT = "#c0392b"
@@ -51,7 +52,14 @@ AGE_COLOUR = "#2f6f8f"
 SUPPRESSED = "#555555"
 HATCH = "////"
 DPI = 110
-AGE_LABELS = {"00-01": "< 2", "02-14": "2-14", "15-74": "15-74", "75+": "75 +"}
+AGE_LABELS = {
+    "00-01": "< 2",
+    "02-14": "2-14",
+    "00-14": "< 15",
+    "15-74": "15-74",
+    "00-74": "< 75",
+    "75+": "75 +",
+}
 MIN_SEASON_WEEKS = 8
 WEEK_AXIS = "Semaine (numéro ISO), saison de juillet à juin"
 SHARE_AXIS = "% des actes codés"
@@ -325,9 +333,11 @@ def age_breakdown(data: BulletinData) -> Drawn:
         ax.set_xlabel("Classe d'âge (ans)", fontsize=7)
         ax.set_ylabel(SHARE_AXIS, fontsize=7)
         title = data.label(group)
-        if len(classes) < len(AGE_CLASSES):
+        if syndrome_max_age().get(group) is not None:
             title += " (définition)"
             shows.add("restricted_ages")
+        if set(classes) - set(AGE_CLASSES):
+            shows.add("merged_ages")
         ax.set_title(title, fontsize=8.5, loc="left")
         ax.tick_params(labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)

@@ -221,6 +221,11 @@ def ages_caption(shows: set[str]) -> str:
     text = "Part de l'activité codée de chaque classe d'âge (nombre d'actes au-dessus de chaque barre)"
     if "restricted_ages" in shows:
         text += " ; seules les classes d'âge couvertes par la définition du regroupement"
+    if "merged_ages" in shows:
+        text += (
+            " ; moins de 15 ans en une seule classe pour les regroupements dont les classes fines sont"
+            " souvent sous le seuil du secret statistique"
+        )
     if "suppressed" in shows:
         text += " ; barre hachurée « s » : effectif soumis au secret statistique (ce n'est pas un zéro)"
     return text + "."

@@ -1,7 +1,7 @@
 {#-
     Death certificates written by the network's doctors (acts ending with outcome DC): one row per
-    age class, area (région, France) and ISO week. Counts are small: expect most régional cells to be
-    suppressed; France by age class is the useful series.
+    age class (under 75 and 75+: int_cells_acts), area (région, France) and ISO week. Counts are small:
+    expect most régional cells to be suppressed; France by age class is the useful series.
     Incremental by ISO week: a build replaces the weeks whose cells were recomputed.
 -#}
 {{ config(

@@ -5,7 +5,10 @@
     Counting in two stages: a cell's contributor_count is its number of distinct doctors, so the acts
     cannot simply be summed up the margins. The acts are counted per doctor at the finest grain
     (doctor x age class x département x day), rolled up to (cell, doctor) (surveillance_cell_rollup),
-    then to cells (surveillance_cells_counted).
+    then to cells (surveillance_cells_counted). Death certificates are counted in the age classes of
+    var('death_certificates_age_class_scheme') (seeds/surveillance/age_class_schemes.csv; under 75 and
+    75+ by default): a child's death certificate is rare, and a class of 1 to k-1 beside the all-ages
+    total hid France's 15-74 count every week to protect it.
 -#}
 with
 
@@ -21,6 +24,13 @@ cell_grid as (
 
 ),
 
+death_age_classes as (
+
+    select * from {{ ref('age_class_schemes') }}
+    where age_class_scheme = '{{ var("death_certificates_age_class_scheme", "under_75_merged") }}'
+
+),
+
 provider_acts as (
 
     select
@@ -31,19 +41,41 @@ provider_acts as (
         act_date,
         week_start_date,
         count(*) as act_count,
-        count(*) filter (where is_coded) as coded_act_count,
-        count(*) filter (where outcome = 'DC') as death_certificate_count
+        count(*) filter (where is_coded) as coded_act_count
 
     from acts
     group by all
 
 ),
 
+provider_deaths as (
+
+    select
+        acts.provider_id,
+        death_age_classes.published_age_class as age_class,
+        acts.department_code,
+        acts.region_code,
+        acts.act_date,
+        acts.week_start_date,
+        count(*) as death_certificate_count
+
+    from acts
+    inner join death_age_classes
+        on acts.age_class = death_age_classes.age_class
+    where acts.outcome = 'DC'
+    group by all
+
+),
+
 provider_acts_by_cell as (
 
-    {{ surveillance_cell_rollup(
-        'provider_acts', ['act_count', 'coded_act_count', 'death_certificate_count'],
-    ) }}
+    {{ surveillance_cell_rollup('provider_acts', ['act_count', 'coded_act_count']) }}
+
+),
+
+provider_deaths_by_cell as (
+
+    {{ surveillance_cell_rollup('provider_deaths', ['death_certificate_count']) }}
 
 ),
 
@@ -52,12 +84,22 @@ acts_by_cell as (
     {{ surveillance_cells_counted(
         'provider_acts_by_cell',
         keys=['age_class', 'geo_level', 'geo_code', 'period_type', 'period_start'],
-        measures=['act_count', 'coded_act_count', 'death_certificate_count'],
+        measures=['act_count', 'coded_act_count'],
     ) }}
 
 ),
 
-grid as (
+deaths_by_cell as (
+
+    {{ surveillance_cells_counted(
+        'provider_deaths_by_cell',
+        keys=['age_class', 'geo_level', 'geo_code', 'period_type', 'period_start'],
+        measures=['death_certificate_count'],
+    ) }}
+
+),
+
+acts_grid as (
 
     select
         families.family,
@@ -66,21 +108,54 @@ grid as (
         null as association_id,
         null as hour_band
 
-    from (values ('acts'), ('coded_acts'), ('death_certificates')) as families (family)
+    from (values ('acts'), ('coded_acts')) as families (family)
     cross join cell_grid
+    where cell_grid.age_class_scheme = 'detailed'
+
+),
+
+deaths_grid as (
+
+    select
+        'death_certificates' as family,
+        null as syndrome_group,
+        cell_grid.*,
+        null as association_id,
+        null as hour_band
+
+    from cell_grid
     where
-        families.family != 'death_certificates'
-        or (cell_grid.geo_level != 'departement' and cell_grid.period_type = 'week')
+        cell_grid.age_class_scheme = '{{ var("death_certificates_age_class_scheme", "under_75_merged") }}'
+        and cell_grid.geo_level != 'departement'
+        and cell_grid.period_type = 'week'
+
+),
+
+{%- set cell_keys = [
+    ['age_class', 'age_class'], ['geo_level', 'geo_level'], ['geo_code', 'geo_code'],
+    ['period_type', 'period_type'], ['period_start', 'period_start'],
+] %}
+
+acts_cells as (
+
+    {{ surveillance_cells_from_grid(
+        'acts_grid', 'acts_by_cell',
+        measures={'acts': 'act_count', 'coded_acts': 'coded_act_count'},
+        join_on=cell_keys,
+    ) }}
+
+),
+
+death_cells as (
+
+    {{ surveillance_cells_from_grid(
+        'deaths_grid', 'deaths_by_cell',
+        measures={'death_certificates': 'death_certificate_count'},
+        join_on=cell_keys,
+    ) }}
 
 )
 
-{{ surveillance_cells_from_grid(
-    'grid', 'acts_by_cell',
-    measures={
-        'acts': 'act_count', 'coded_acts': 'coded_act_count', 'death_certificates': 'death_certificate_count',
-    },
-    join_on=[
-        ['age_class', 'age_class'], ['geo_level', 'geo_level'], ['geo_code', 'geo_code'],
-        ['period_type', 'period_type'], ['period_start', 'period_start'],
-    ],
-) }}
+select * from acts_cells
+union all
+select * from death_cells

@@ -1,13 +1,34 @@
 {#-
     The published cells of a count of acts by age class x geography x period (surveillance_cell_published:
     every week, daily series France by age class and régions all ages), zeros included: the grid of the
-    acts, coded acts and syndrome families, which narrow it further.
+    acts, coded acts and syndrome families, which narrow it further. One row per age class scheme
+    (seeds/surveillance/age_class_schemes.csv) and class it publishes: each family keeps its scheme's
+    classes (acts and coded acts `detailed`, a syndromic group its declared scheme, death certificates
+    var('death_certificates_age_class_scheme')).
 -#}
 with
 
+age_class_schemes as (
+
+    select * from {{ ref('age_class_schemes') }}
+
+),
+
 age_classes as (
 
-    select * from {{ ref('age_classes') }}
+    select distinct
+        age_class_scheme,
+        published_age_class as age_class
+
+    from age_class_schemes
+
+    union all
+
+    select distinct
+        age_class_scheme,
+        'all' as age_class
+
+    from age_class_schemes
 
 ),
 
@@ -24,6 +45,7 @@ periods as (
 )
 
 select
+    age_classes.age_class_scheme,
     age_classes.age_class,
     geographies.geo_level,
     geographies.geo_code,

@@ -5,6 +5,9 @@
     all ages), zeros included, counted as int_cells_acts counts (per doctor, then rolled up). What is
     published of a group is declared in seeds/surveillance/syndromic_groups.csv: by age class and by
     day only if `is_published_in_detail` (else weekly, all ages), and outside its surveillance period only if `is_published_all_year`.
+    Its age classes are those of its `age_class_scheme` (seeds/surveillance/age_class_schemes.csv: e.g.
+    under 15 years as one class where the class under 2 is routinely below k), at every level and
+    period, so that its classes add up to all ages everywhere.
 -#}
 with
 
@@ -27,6 +30,12 @@ syndromic_groups as (
 
 ),
 
+age_class_schemes as (
+
+    select * from {{ ref('age_class_schemes') }}
+
+),
+
 surveillance_periods as (
 
     select * from {{ ref('surveillance_periods') }}
@@ -39,6 +48,7 @@ groups as (
         syndromic_groups.syndrome_group,
         syndromic_groups.is_published_in_detail,
         syndromic_groups.is_published_all_year,
+        syndromic_groups.age_class_scheme,
         surveillance_periods.first_iso_week,
         surveillance_periods.last_iso_week
 
@@ -59,7 +69,7 @@ provider_syndrome_acts as (
     select
         acts.provider_id,
         act_syndromes.syndrome_group,
-        acts.age_class,
+        age_class_schemes.published_age_class as age_class,
         acts.department_code,
         acts.region_code,
         acts.act_date,
@@ -69,9 +79,14 @@ provider_syndrome_acts as (
         count(*) filter (where acts.outcome = 'HOSP') as hospitalisation_count
 
     from acts
-    left join act_syndromes
+    inner join act_syndromes
         on acts.visit_occurrence_id = act_syndromes.visit_occurrence_id
-    where act_syndromes.syndrome_group is not null
+    inner join groups
+        on act_syndromes.syndrome_group = groups.syndrome_group
+    inner join age_class_schemes
+        on
+            groups.age_class_scheme = age_class_schemes.age_class_scheme
+            and acts.age_class = age_class_schemes.age_class
     group by all
 
 ),
@@ -109,7 +124,8 @@ grid as (
         values ('syndrome_acts'), ('pathway_emergency_referrals'), ('pathway_hospitalisations')
     ) as families (family)
     cross join groups
-    cross join cell_grid
+    inner join cell_grid
+        on groups.age_class_scheme = cell_grid.age_class_scheme
     where
         (
             groups.is_published_all_year

@@ -7,6 +7,10 @@
     and only from published counts: a NULL (suppressed) count gives a NULL rate, so a rate never
     reveals a suppressed count. The day and week marts select from it. Left joins (every syndrome cell
     has its acts and coded-acts cells by construction): see int_surveillance_acts_classified.
+    A syndrome published in merged age classes (seeds/surveillance/age_class_schemes.csv, e.g. `00-14`)
+    takes the acts, coded acts and population of the class as the sum over its detailed classes, NULL
+    when one of them is suppressed: a sum of published counts, so it tells a reader nothing more
+    (ingest/disclosure/attack.py reads it as that sum, not as a cell of its own).
 -#}
 with
 
@@ -16,15 +20,58 @@ cells as (
 
 ),
 
+age_class_schemes as (
+
+    select * from {{ ref('age_class_schemes') }}
+
+),
+
+{# Each published age class with the detailed classes it adds up (a detailed class and `all`: itself). #}
+age_class_parts as (
+
+    select distinct
+        published_age_class as age_class,
+        age_class as part_age_class
+
+    from age_class_schemes
+
+    union all
+
+    select
+        'all' as age_class,
+        'all' as part_age_class
+
+),
+
 population as (
 
-    select * from {{ ref('int_population_by_area_and_age_class') }}
+    select
+        population.population_year,
+        population.geo_level,
+        population.geo_code,
+        age_class_parts.age_class,
+        sum(population.population) as population
+
+    from {{ ref('int_population_by_area_and_age_class') }} as population
+    inner join age_class_parts
+        on population.age_class = age_class_parts.part_age_class
+    group by all
 
 ),
 
 covered_population as (
 
-    select * from {{ ref('int_population_covered_by_area_and_age_class') }}
+    select
+        covered.week_start_date,
+        covered.geo_level,
+        covered.geo_code,
+        age_class_parts.age_class,
+        sum(covered.covered_population) as covered_population
+
+    from {{ ref('int_population_covered_by_area_and_age_class') }} as covered
+    inner join age_class_parts
+        on covered.age_class = age_class_parts.part_age_class
+    group by all
 
 ),
 
@@ -69,16 +116,37 @@ syndrome_cells as (
 
 ),
 
+{# The acts and coded acts of every published age class, merged ones summed from their classes. #}
+class_cells as (
+
+    select
+        cells.family,
+        age_class_parts.age_class,
+        cells.geo_level,
+        cells.geo_code,
+        cells.period_type,
+        cells.period_start,
+        case when bool_or(cells.is_suppressed) then null else sum(cells.cell_count) end as cell_count,
+        bool_or(cells.is_suppressed) as is_suppressed
+
+    from cells
+    inner join age_class_parts
+        on cells.age_class = age_class_parts.part_age_class
+    where cells.family in ('acts', 'coded_acts')
+    group by all
+
+),
+
 act_cells as (
 
-    select * from cells
+    select * from class_cells
     where family = 'acts'
 
 ),
 
 coded_cells as (
 
-    select * from cells
+    select * from class_cells
     where family = 'coded_acts'
 
 ),
