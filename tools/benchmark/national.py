@@ -294,11 +294,11 @@ class Bench:
         from ingest.lake.storage import open_store
 
         store = open_store(str(self.paths["lake"]))
-        keyring = DataKeyring(store, open_keystore(self.paths["keystore"]))
-        keys = {k.key_id: k for k in keyring.all(zone="raw")}
+        keystore = open_keystore(self.paths["keystore"])
+        keys = {k.key_id: k for k in DataKeyring(store, keystore).all(zone="raw")}
         con = connect_duckdb()
         register_duckdb_keys(con, keys.values())
-        return con, committed_raw_files(store, keys)
+        return con, committed_raw_files(store, keys, keystore=keystore)
 
     def floor(self) -> dict[str, Any]:
         """DuckDB decrypting and scanning every landed dataset once: the lower bound of any build."""
