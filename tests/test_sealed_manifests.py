@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 
+from ingest.cli import main
 from ingest.exceptions import LakeIntegrityError
 from ingest.governance.opposition import add_identities
 from ingest.governance.purge import purge_opposition
@@ -257,7 +259,7 @@ def _unseal(store: ObjectStore) -> int:
 
 
 def test_a_lake_landed_before_seals_is_refused_then_sealed_once_and_builds(
-    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = local_store
     _land(store, keystore, tmp_path / "extracts")
@@ -270,8 +272,10 @@ def test_a_lake_landed_before_seals_is_refused_then_sealed_once_and_builds(
     assert f"{manifests} manifests are not sealed" in refused.stdout, refused.stdout[-3000:]
     assert "run `lakehouse keys seal-manifests` once" in refused.stdout
 
-    first = seal_manifests(store, keystore)
-    assert (first.manifests_sealed, first.manifests_current, first.files_hashed) == (manifests, 0, files)
+    monkeypatch.setenv("LAKEHOUSE_LAKE", store.url)
+    first = CliRunner().invoke(main, ["keys", "seal-manifests"])
+    assert first.exit_code == 0, first.output
+    assert f"{manifests} manifests sealed ({files} files hashed), 0 already sealed" in first.output
     second = seal_manifests(store, keystore)
     assert (second.manifests_sealed, second.manifests_current, second.files_hashed) == (0, manifests, 0)
     assert verify(store, keystore).ok, verify(store, keystore).problems
@@ -296,3 +300,18 @@ def test_the_migration_never_reseals_an_altered_manifest(
     with pytest.raises(LakeIntegrityError, match="content does not match its MAC"):
         seal_manifests(store, keystore)
     assert json.loads(store.get(manifest_path(victim.batch_id))) == doc
+
+
+def test_a_batch_deleted_whole_is_named_by_audit_verify(
+    local_store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    """Manifest and files deleted together leave no seal to check; the trail's count of batches does."""
+    store = local_store
+    _land(store, keystore, tmp_path / "extracts")
+    assert verify(store, keystore).ok
+    (victim,) = [m for m in all_manifests(store) if m.dataset == "acts" and m.association_id == "A75001"]
+    for output in victim.outputs:
+        store.delete(output.path)
+    store.delete(manifest_path(victim.batch_id))
+
+    assert "1 batches were deleted, manifest and files" in _problems(store, keystore)
