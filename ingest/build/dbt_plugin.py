@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,13 @@ class Plugin(BasePlugin):
             # Before dbt decrypts a byte of them: the files this build loads must be those their sealed
             # manifests name (docs/security.md, "Sealed manifests"; the files loaded earlier are not
             # read again by a daily build, a full refresh reads and checks them all).
+            began = time.perf_counter()
             check_objects(store, [sealed[uri] for uri in to_load])
+            log.info(
+                "Lake: %d files checked against their sealed digests in %.3f s",
+                len(to_load),
+                time.perf_counter() - began,
+            )
         except Exception:
             # dbt retries a failed connection: left attached, the warehouse would turn this error into
             # "Unique file handle conflict ... being detached" on the retry, hiding the real cause.

@@ -23,7 +23,7 @@ from ingest.governance.purge import recover_rewrites
 from ingest.lake import audit
 from ingest.lake.keys import KeyStore
 from ingest.lake.manifest import Manifest, writer_lock
-from ingest.lake.manifest_seal import file_digest, manifest_paths, open_manifest, seal
+from ingest.lake.manifest_seal import UnsealedManifestError, file_digest, manifest_paths, open_manifest, seal
 from ingest.lake.storage import ObjectStore
 
 __all__ = ["SealMigration", "seal_manifests"]
@@ -49,10 +49,8 @@ def _seal_one(store: ObjectStore, keystore: KeyStore, path: str) -> tuple[str | 
     try:
         open_manifest(store, path, data, keystore)
         return None, 0
-    except LakeIntegrityError as e:
-        if Manifest.from_json(data).mac is not None:
-            raise  # altered after it was sealed: never re-sealed
-        del e
+    except UnsealedManifestError:
+        pass  # sealed below; any other failure (altered after it was sealed) is never re-sealed
     manifest = Manifest.from_json(data)
     if path.rsplit("/", 1)[-1] != f"{manifest.batch_id}.json":
         where = store.uri(path)

@@ -35,6 +35,7 @@ from ingest.lake.storage import ObjectStore
 __all__ = [
     "SEAL_COMMAND",
     "IntegrityReport",
+    "UnsealedManifestError",
     "check_object",
     "check_objects",
     "file_digest",
