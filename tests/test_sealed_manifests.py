@@ -54,6 +54,25 @@ def _raw_acts(store: ObjectStore) -> dict[str, str]:
     return found
 
 
+def _acts_manifest(store: ObjectStore, association: str) -> str:
+    (found,) = [m for m in all_manifests(store) if m.dataset == "acts" and m.association_id == association]
+    return manifest_path(found.batch_id)
+
+
+def unseal(store: ObjectStore, paths: list[str] | None = None) -> int:
+    """Make manifests look written by the code before seals (no digests, no MAC); all by default."""
+    if paths is None:
+        paths = [p for p in store.list("manifests") if p.endswith(".json") and "/_pending/" not in p]
+    for path in paths:
+        doc = json.loads(store.get(path))
+        doc.pop("mac")
+        doc.pop("mac_key_id")
+        for output in doc["outputs"]:
+            output.pop("sha256")
+        store.put(path, json.dumps(doc, indent=2, sort_keys=True).encode())
+    return len(paths)
+
+
 def _swap(store: ObjectStore, a: str, b: str) -> None:
     first, second = store.get(a), store.get(b)
     store.put(a, second)
@@ -170,8 +189,8 @@ def test_an_edited_manifest_fails_its_mac(
     store: ObjectStore, keystore: LocalKeyStore, tmp_path: Path, edit: str
 ) -> None:
     _land(store, keystore, tmp_path / "extracts")
-    (victim,) = [m for m in all_manifests(store) if m.dataset == "acts" and m.association_id == "A75001"]
-    doc = json.loads(store.get(manifest_path(victim.batch_id)))
+    victim = _acts_manifest(store, "A75001")
+    doc = json.loads(store.get(victim))
     raw = next(o for o in doc["outputs"] if o["zone"] == "raw")
     if edit == "sha256":
         # Made to match a swapped-in file: the digest of another association's file.
@@ -184,8 +203,8 @@ def test_an_edited_manifest_fails_its_mac(
         doc["rows_accepted"] -= 1
     else:
         raw["path"] = next(p for a, p in _raw_acts(store).items() if a != "A75001")
-    where = store.uri(manifest_path(victim.batch_id))
-    store.put(manifest_path(victim.batch_id), json.dumps(doc).encode())
+    where = store.uri(victim)
+    store.put(victim, json.dumps(doc).encode())
 
     with pytest.raises(LakeIntegrityError, match="content does not match its MAC") as caught:
         spark_input_files(store, keystore, "raw", "acts")
@@ -200,14 +219,9 @@ def test_a_manifest_stripped_of_its_seal_is_refused(
 ) -> None:
     store = local_store
     _land(store, keystore, tmp_path / "extracts")
-    (victim,) = [m for m in all_manifests(store) if m.dataset == "acts" and m.association_id == "A13001"]
-    doc = json.loads(store.get(manifest_path(victim.batch_id)))
-    for name in ("mac", "mac_key_id"):
-        doc.pop(name)
-    for output in doc["outputs"]:
-        output.pop("sha256")
-    store.put(manifest_path(victim.batch_id), json.dumps(doc).encode())
-    where = store.uri(manifest_path(victim.batch_id))
+    victim = _acts_manifest(store, "A13001")
+    unseal(store, [victim])
+    where = store.uri(victim)
 
     result = dbt(BASE, _env(store, keystore, tmp_path), tmp_path)
 
@@ -242,20 +256,8 @@ def test_the_manifest_cache_is_no_way_around_the_seals(
 
     assert again.read == again.manifests  # every manifest read again: the cache was not trusted
     assert again.files == genuine.files
-    assert forged_digest not in {f.sha256 for f in again.files}
-
-
-def _unseal(store: ObjectStore) -> int:
-    """Make the lake look landed by the code before seals: manifests without digests and MAC."""
-    paths = [p for p in store.list("manifests") if p.endswith(".json") and "/_pending/" not in p]
-    for path in paths:
-        doc = json.loads(store.get(path))
-        doc.pop("mac")
-        doc.pop("mac_key_id")
-        for output in doc["outputs"]:
-            output.pop("sha256")
-        store.put(path, json.dumps(doc, indent=2, sort_keys=True).encode())
-    return len(paths)
+    (victim,) = [f for f in again.files if f.path == files["A75001"]]
+    assert victim.sha256 != forged_digest
 
 
 def test_a_lake_landed_before_seals_is_refused_then_sealed_once_and_builds(
@@ -263,7 +265,7 @@ def test_a_lake_landed_before_seals_is_refused_then_sealed_once_and_builds(
 ) -> None:
     store = local_store
     _land(store, keystore, tmp_path / "extracts")
-    manifests = _unseal(store)
+    manifests = unseal(store)
     files = sum(len(m.outputs) for m in all_manifests(store))
     env = _env(store, keystore, tmp_path)
 
@@ -292,14 +294,14 @@ def test_the_migration_never_reseals_an_altered_manifest(
 ) -> None:
     store = local_store
     _land(store, keystore, tmp_path / "extracts")
-    (victim,) = [m for m in all_manifests(store) if m.dataset == "acts" and m.association_id == "A75001"]
-    doc = json.loads(store.get(manifest_path(victim.batch_id)))
+    victim = _acts_manifest(store, "A75001")
+    doc = json.loads(store.get(victim))
     doc["rows_accepted"] += 1
-    store.put(manifest_path(victim.batch_id), json.dumps(doc).encode())
+    store.put(victim, json.dumps(doc).encode())
 
     with pytest.raises(LakeIntegrityError, match="content does not match its MAC"):
         seal_manifests(store, keystore)
-    assert json.loads(store.get(manifest_path(victim.batch_id))) == doc
+    assert json.loads(store.get(victim)) == doc
 
 
 def test_a_batch_deleted_whole_is_named_by_audit_verify(

@@ -48,6 +48,7 @@ from ingest.lake.spark_read import (
 from ingest.lake.storage import ObjectStore
 from ingest.landing.land import Ingestor
 from tests.test_purge import build_lake
+from tests.test_sealed_manifests import unseal
 
 
 @pytest.fixture(scope="module")
@@ -329,14 +330,7 @@ def test_spark_keeps_reading_after_rotation_and_retirement(
 def _sealed_as_found(store: ObjectStore, keystore: LocalKeyStore) -> None:
     """Seal the lake as it is now, as `keys seal-manifests` seals a lake landed before seals (which
     predate footer key references too): the files' current bytes are taken as landed."""
-    for path in store.list("manifests"):
-        if path.endswith(".json") and "/_pending/" not in path:
-            doc = json.loads(store.get(path))
-            doc.pop("mac", None)
-            doc.pop("mac_key_id", None)
-            for output in doc["outputs"]:
-                output.pop("sha256", None)
-            store.put(path, json.dumps(doc).encode())
+    unseal(store)
     seal_manifests(store, keystore)
 
 
