@@ -205,6 +205,13 @@ class Bench:
     def cli(self, *args: str) -> Measured:
         return run_measured([sys.executable, "-m", "ingest.cli", *args], self.env, self.paths["log"])
 
+    def seal_manifests(self) -> Measured:
+        """`keys seal-manifests` on a kept work folder landed before manifests were sealed (the build
+        refuses such a lake); on a sealed lake it only checks each manifest's MAC."""
+        measured = self.cli("keys", "seal-manifests")
+        self.cfg.log(f"keys seal-manifests: {measured.seconds:.1f} s, peak {measured.peak_rss_mb:,.0f} MB")
+        return measured
+
     def dbt_build(self, *, full_refresh: bool = False) -> Measured:
         # `lakehouse build` minus its audit record and manifest check (seconds, not build work); called
         # directly so that target/ and logs/ go to the work folder, not the shared project folder.
