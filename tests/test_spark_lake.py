@@ -400,9 +400,42 @@ def test_a_migration_killed_half_way_leaves_readable_files_and_finishes_when_run
         properties = pqe.create_decryption_properties(footer_key=keyring.get(key_id).key)
         assert pq.read_table(pa.BufferReader(landed.get(path)), decryption_properties=properties).num_rows
 
+    # The batch killed between its files and its manifest left a sealed record of the new digests.
+    assert landed.list("_footer_keys")
+
     result = add_footer_keys(landed, keystore)
     assert (result.files_updated, result.files_current) == (len(outputs) - 2, 2)
     assert all(read_footer_key_metadata(landed.get(path)) == footer_key_metadata(k) for path, k in outputs)
+    # Every manifest records its files' new digests: the migration re-sealed what it wrote, nothing else.
+    assert not landed.list("_footer_keys")
+    assert audit.verify(landed, keystore).ok, audit.verify(landed, keystore).problems
+
+
+def test_a_migration_killed_between_a_file_and_its_manifest_reseals_only_what_it_wrote(
+    landed: ObjectStore, keystore: LocalKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file has its new tail, its manifest the old digest: the next run re-seals the manifest from
+    the sealed record of the digests it meant to write, never from whatever bytes it finds."""
+    _as_before_footer_keys(landed, keystore)
+    outputs = _parquet_outputs(landed)
+    real_put = landed.put
+
+    def dies_at_the_first_manifest(path: str, data: bytes) -> None:
+        if path.startswith("manifests/"):
+            raise KeyboardInterrupt
+        real_put(path, data)
+
+    monkeypatch.setattr(landed, "put", dies_at_the_first_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        add_footer_keys(landed, keystore)
+    monkeypatch.setattr(landed, "put", real_put)
+    assert landed.list("_footer_keys")
+    assert not audit.verify(landed, keystore).ok  # the migrated file differs from its manifest now
+
+    add_footer_keys(landed, keystore)
+    assert all(read_footer_key_metadata(landed.get(path)) == footer_key_metadata(k) for path, k in outputs)
+    assert not landed.list("_footer_keys")
+    assert audit.verify(landed, keystore).ok, audit.verify(landed, keystore).problems
 
 
 def test_a_file_its_key_does_not_open_is_left_unchanged(landed: ObjectStore, keystore: LocalKeyStore) -> None:
