@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--associations", type=int, default=64)
     args = parser.parse_args()
     bench = Bench(BenchmarkConfig(workdir=args.workdir, associations=args.associations, keep=True))
+    bench.seal_manifests()  # a work folder landed before seals: once, then only MACs are checked
     folder = args.workdir / "extracts" / f"day-{args.day}"
     bench.generate_files(folder, args.day, args.day, "day")
     print(json.dumps(bench.daily(folder, args.day), indent=2))

@@ -18,12 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from ingest.lake.keys import init_keystore, open_keystore
 from ingest.lake.manifest import Manifest, Output, all_manifests, manifest_path
 from ingest.lake.manifest_index import committed_raw_files
+from ingest.lake.manifest_seal import seal
 from ingest.lake.storage import open_store
 
 
-def _manifest(i: int) -> Manifest:
+def _manifest(i: int, keystore) -> Manifest:  # type: ignore[no-untyped-def]
     batch = f"{i:032x}"
     day = f"2024-01-{i % 28 + 1:02d}"
     return Manifest(
@@ -33,10 +35,10 @@ def _manifest(i: int) -> Manifest:
         contract_version="1.1.0", rows_read=170, rows_accepted=170, rows_quarantined=0,
         quarantine_reasons={},
         outputs=[Output("raw", f"raw/acts/association_id=A{i % 64:05d}/extract_date={day}/{batch}.parquet",
-                        170, "raw/acts/2024-01")],
+                        170, "raw/acts/2024-01", batch * 2)],
         ingested_at=f"{day}T06:00:00+00:00", ingest_version="0.1.0",
         pseudonym_secret_version="v1",  # noqa: S106
-    )  # fmt: skip
+    ) if keystore is None else seal(_manifest(i, None), keystore)  # fmt: skip
 
 
 def _timed(fn):  # type: ignore[no-untyped-def]
@@ -56,20 +58,22 @@ def main() -> None:
     lake = folder / "lake"
     shutil.rmtree(lake, ignore_errors=True)
     store = open_store(str(lake))
+    keystore_file, _ = init_keystore(folder / "keystore.json")
+    keystore = open_keystore(keystore_file)
     # Written straight to the folder (the store's put fsyncs each object: minutes for nothing here).
     (lake / "manifests").mkdir(parents=True)
     _, write_s = _timed(
         lambda: [
-            (lake / manifest_path(f"{i:032x}")).write_bytes(_manifest(i).to_json())
+            (lake / manifest_path(f"{i:032x}")).write_bytes(_manifest(i, keystore).to_json())
             for i in range(args.manifests)
         ]
     )
     cache = folder / "warehouse.duckdb.manifests.parquet"
     cache.unlink(missing_ok=True)
     every, every_s = _timed(lambda: all_manifests(store))
-    first, first_s = _timed(lambda: committed_raw_files(store, cache))
-    store.put(manifest_path(f"{args.manifests:032x}"), _manifest(args.manifests).to_json())
-    daily, daily_s = _timed(lambda: committed_raw_files(store, cache))
+    first, first_s = _timed(lambda: committed_raw_files(store, cache, keystore=keystore))
+    store.put(manifest_path(f"{args.manifests:032x}"), _manifest(args.manifests, keystore).to_json())
+    daily, daily_s = _timed(lambda: committed_raw_files(store, cache, keystore=keystore))
     print(json.dumps({
         "manifests": args.manifests,
         "write_manifests_s": write_s,

@@ -47,6 +47,11 @@ class DecryptionError(LakehouseError):
         self.path = path
 
 
+class LakeIntegrityError(DecryptionError):
+    """A manifest's seal (MAC) fails, or a data file's bytes differ from the digest its manifest records:
+    an object of the lake was replaced or altered; nothing is read from it."""
+
+
 class ContractError(LakehouseError):
     """The extract contract itself is invalid (a bug in the contract file, not in the data)."""
 

@@ -47,23 +47,23 @@ def test_cache_reads_only_new_and_rewritten_manifests(
     unusable.write_bytes(unusable.read_text().encode("utf-16"))  # quarantined whole: no raw file
     Ingestor(store, keystore).run([*_day(tmp_path / "in", 1), *_day(tmp_path / "in", 2), unusable])
 
-    first = committed_raw_files(store, cache)
+    first = committed_raw_files(store, cache, keystore=keystore)
     assert (first.manifests, first.read) == (5, 5)
     assert _listed(first.files) == _from_every_manifest(store) and len(first.files) == 4
 
-    again = committed_raw_files(store, cache)
+    again = committed_raw_files(store, cache, keystore=keystore)
     assert again.read == 0  # the quarantined file's manifest is remembered too
     assert again.files == first.files
 
     Ingestor(store, keystore).run(_day(tmp_path / "in", 3))
-    after_day = committed_raw_files(store, cache)
+    after_day = committed_raw_files(store, cache, keystore=keystore)
     assert (after_day.manifests, after_day.read) == (7, 2)
     assert _listed(after_day.files) == _from_every_manifest(store) and len(after_day.files) == 6
 
     # Retiring a data key re-encrypts its files and rewrites their manifests in place: read again.
     acts_key = next(f.key_id for f in after_day.files if f.dataset == "acts")
     retire_data_key(store, keystore, acts_key)
-    rotated = committed_raw_files(store, cache)
+    rotated = committed_raw_files(store, cache, keystore=keystore)
     assert rotated.read == 3
     assert _listed(rotated.files) == _from_every_manifest(store)
     assert {f.key_id for f in rotated.files if f.dataset == "acts"} == {f"{acts_key}.v2"}
@@ -71,7 +71,7 @@ def test_cache_reads_only_new_and_rewritten_manifests(
     # A manifest gone from the lake takes its files with it.
     gone = next(m for m in all_manifests(store) if m.dataset == "diagnoses")
     store.delete(manifest_path(gone.batch_id))
-    after_delete = committed_raw_files(store, cache)
+    after_delete = committed_raw_files(store, cache, keystore=keystore)
     assert after_delete.read == 0
     assert _listed(after_delete.files) == _from_every_manifest(store) and len(after_delete.files) == 5
 
@@ -84,12 +84,12 @@ def test_a_torn_or_foreign_cache_is_rebuilt_from_the_manifests(
     expected = _from_every_manifest(local_store)
 
     cache.write_bytes(b"PAR1 not a parquet file")
-    rebuilt = committed_raw_files(local_store, cache)
+    rebuilt = committed_raw_files(local_store, cache, keystore=keystore)
     assert rebuilt.read == 2 and _listed(rebuilt.files) == expected
-    assert committed_raw_files(local_store, cache).read == 0
+    assert committed_raw_files(local_store, cache, keystore=keystore).read == 0
 
     # The same cache file used for another lake: nothing of it is trusted.
     other = open_store(str(tmp_path / "other-lake"))
     Ingestor(other, keystore).run(_day(tmp_path / "in2", 2))
-    assert committed_raw_files(other, cache).read == 2
-    assert _listed(committed_raw_files(other, cache).files) == _from_every_manifest(other)
+    assert committed_raw_files(other, cache, keystore=keystore).read == 2
+    assert _listed(committed_raw_files(other, cache, keystore=keystore).files) == _from_every_manifest(other)

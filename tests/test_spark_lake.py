@@ -27,10 +27,11 @@ from click.testing import CliRunner
 from pyspark.sql import SparkSession
 
 from ingest.cli import main
-from ingest.exceptions import DecryptionError
+from ingest.exceptions import DecryptionError, LakeIntegrityError
 from ingest.governance.footer_keys import add_footer_keys
 from ingest.governance.purge import committed_files
 from ingest.governance.rotation import remove_master_key, retire_data_key, rotate_master_key
+from ingest.governance.seal_manifests import seal_manifests
 from ingest.lake import audit
 from ingest.lake.crypto import connect_duckdb, duckdb_read_sql, encrypt_parquet
 from ingest.lake.footer_key import footer_key_metadata, read_footer_key_metadata, with_footer_key_metadata
@@ -41,11 +42,13 @@ from ingest.lake.spark_read import (
     LAKE_PROPERTY,
     hadoop_lake_url,
     kms_client_jar,
+    spark_input_files,
     spark_read_conf,
 )
 from ingest.lake.storage import ObjectStore
 from ingest.landing.land import Ingestor
 from tests.test_purge import build_lake
+from tests.test_sealed_manifests import unseal
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +211,7 @@ def test_a_crafted_footer_tail_fails_at_once_and_the_migration_names_the_file(
     with pytest.raises(ValueError, match=message):
         read_footer_key_metadata(crafted)
     landed.put(path, crafted)
+    _sealed_as_found(landed, keystore)  # in the lake before it was sealed: the parser is reached
     with pytest.raises(
         DecryptionError, match=rf"`{re.escape(landed.uri(path))}`: Parquet footer: .*{message}"
     ):
@@ -285,6 +289,29 @@ def test_a_file_put_in_place_of_a_landed_one_is_refused_by_both_engines(
     )
 
 
+def test_spark_is_handed_only_files_that_match_their_sealed_digest(
+    spark: Any, landed: ObjectStore, keystore: LocalKeyStore
+) -> None:
+    """Two associations' acts files of one month (one data key) swapped: the crypto factory cannot tell,
+    Spark reads both as genuine; the listing checks each file's digest before handing paths over."""
+    (urls,) = spark_input_files(landed, keystore, "raw", "acts").values()
+    assert all(url.startswith(hadoop_lake_url(landed.url) + "/raw/acts/") for url in urls)
+
+    def count() -> int:
+        reader = spark.read.option(LAKE_PROPERTY, hadoop_lake_url(landed.url))
+        return int(reader.option(KEYSTORE_PROPERTY, str(keystore.path)).parquet(*urls).count())
+
+    rows = count()
+    assert rows == 16
+    first, second = sorted(committed_files(landed, "raw", "acts")["raw/acts/2024-01"])
+    one, other = landed.get(first), landed.get(second)
+    landed.put(first, other)
+    landed.put(second, one)
+    assert count() == rows  # read as genuine by Spark alone
+    with pytest.raises(LakeIntegrityError, match="bytes differ from the SHA-256 its manifest records"):
+        spark_input_files(landed, keystore, "raw", "acts")
+
+
 def test_spark_keeps_reading_after_rotation_and_retirement(
     spark: Any, landed: ObjectStore, keystore: LocalKeyStore
 ) -> None:
@@ -300,8 +327,16 @@ def test_spark_keeps_reading_after_rotation_and_retirement(
     assert audit.verify(landed, keystore).ok
 
 
+def _sealed_as_found(store: ObjectStore, keystore: LocalKeyStore) -> None:
+    """Seal the lake as it is now, as `keys seal-manifests` seals a lake landed before seals (which
+    predate footer key references too): the files' current bytes are taken as landed."""
+    unseal(store)
+    seal_manifests(store, keystore)
+
+
 def _as_before_footer_keys(store: ObjectStore, keystore: LocalKeyStore) -> None:
-    """Rewrite every landed file as the writer did before footer key material existed."""
+    """Rewrite every landed file as the writer did before footer key material existed (then sealed by
+    the migration that comes first on such a lake)."""
     keyring = DataKeyring(store, keystore)
     for path, key_id in _parquet_outputs(store):
         key = keyring.get(key_id).key
@@ -309,6 +344,7 @@ def _as_before_footer_keys(store: ObjectStore, keystore: LocalKeyStore) -> None:
         table = pq.read_table(pa.BufferReader(store.get(path)), decryption_properties=properties)
         store.put(path, encrypt_parquet(table, key))
         assert read_footer_key_metadata(store.get(path)) is None
+    _sealed_as_found(store, keystore)
 
 
 def test_an_older_lake_is_migrated_idempotently(
@@ -364,9 +400,42 @@ def test_a_migration_killed_half_way_leaves_readable_files_and_finishes_when_run
         properties = pqe.create_decryption_properties(footer_key=keyring.get(key_id).key)
         assert pq.read_table(pa.BufferReader(landed.get(path)), decryption_properties=properties).num_rows
 
+    # The batch killed between its files and its manifest left a sealed record of the new digests.
+    assert landed.list("_footer_keys")
+
     result = add_footer_keys(landed, keystore)
     assert (result.files_updated, result.files_current) == (len(outputs) - 2, 2)
     assert all(read_footer_key_metadata(landed.get(path)) == footer_key_metadata(k) for path, k in outputs)
+    # Every manifest records its files' new digests: the migration re-sealed what it wrote, nothing else.
+    assert not landed.list("_footer_keys")
+    assert audit.verify(landed, keystore).ok, audit.verify(landed, keystore).problems
+
+
+def test_a_migration_killed_between_a_file_and_its_manifest_reseals_only_what_it_wrote(
+    landed: ObjectStore, keystore: LocalKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file has its new tail, its manifest the old digest: the next run re-seals the manifest from
+    the sealed record of the digests it meant to write, never from whatever bytes it finds."""
+    _as_before_footer_keys(landed, keystore)
+    outputs = _parquet_outputs(landed)
+    real_put = landed.put
+
+    def dies_at_the_first_manifest(path: str, data: bytes) -> None:
+        if path.startswith("manifests/"):
+            raise KeyboardInterrupt
+        real_put(path, data)
+
+    monkeypatch.setattr(landed, "put", dies_at_the_first_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        add_footer_keys(landed, keystore)
+    monkeypatch.setattr(landed, "put", real_put)
+    assert landed.list("_footer_keys")
+    assert not audit.verify(landed, keystore).ok  # the migrated file differs from its manifest now
+
+    add_footer_keys(landed, keystore)
+    assert all(read_footer_key_metadata(landed.get(path)) == footer_key_metadata(k) for path, k in outputs)
+    assert not landed.list("_footer_keys")
+    assert audit.verify(landed, keystore).ok, audit.verify(landed, keystore).problems
 
 
 def test_a_file_its_key_does_not_open_is_left_unchanged(landed: ObjectStore, keystore: LocalKeyStore) -> None:
@@ -374,6 +443,7 @@ def test_a_file_its_key_does_not_open_is_left_unchanged(landed: ObjectStore, key
     path, _ = _parquet_outputs(landed)[0]
     foreign = encrypt_parquet(pa.table({"act_id": ["x"]}), secrets.token_bytes(32))
     landed.put(path, foreign)
+    _sealed_as_found(landed, keystore)  # in the lake before it was sealed: the key check is reached
     with pytest.raises(
         DecryptionError, match=r"does not open with data key `.*`, the key its manifest names"
     ):

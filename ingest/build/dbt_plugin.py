@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ from ingest import settings
 from ingest.exceptions import ConfigError, KeyStoreError, StorageError
 from ingest.lake import manifest_index
 from ingest.lake.crypto import configure_duckdb_s3, duckdb_read_sql, load_httpfs, sql_string
-from ingest.lake.keys import DataKey, DataKeyring, open_keystore, register_duckdb_keys
+from ingest.lake.keys import DataKey, DataKeyring, KeyStore, open_keystore, register_duckdb_keys
 from ingest.lake.keystore_binding import check_keystore
 from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.manifest import Output
+from ingest.lake.manifest_seal import check_objects
 from ingest.lake.storage import ObjectStore, S3Settings, open_store
 
 log = logging.getLogger(__name__)
@@ -92,14 +95,20 @@ def lake_view_sql(dataset: str, files_by_key: dict[str, list[str]]) -> str:
 
 
 def committed_raw_files(
-    store: ObjectStore, keys: dict[str, DataKey], cache: Path | None = None
+    store: ObjectStore,
+    keys: dict[str, DataKey],
+    cache: Path | None = None,
+    *,
+    keystore: KeyStore,
+    sealed: dict[str, Output] | None = None,
 ) -> dict[str, dict[str, list[str]]]:
     """{dataset: {DuckDB key name: [file URIs]}}: the raw-zone files committed manifests name, grouped by
     the key that encrypts them (what the lake views read; the benchmark's decrypt-and-scan floor too).
     With `cache`, only the manifests new or rewritten since the last call are read
-    (ingest/lake/manifest_index.py)."""
+    (ingest/lake/manifest_index.py); each is authenticated. `sealed` receives {URI: output with its
+    digest}, for the check before a file is loaded."""
     files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    index = manifest_index.committed_raw_files(store, cache)
+    index = manifest_index.committed_raw_files(store, cache, keystore=keystore)
     for raw in index.files:
         if raw.dataset not in LANDED_SCHEMAS:
             continue
@@ -110,6 +119,8 @@ def committed_raw_files(
                 f"`{store.url}` does not hold: the lake is incomplete"
             )
         files[raw.dataset][key.duckdb_name].append(store.uri(raw.path))
+        if sealed is not None:
+            sealed[store.uri(raw.path)] = Output("raw", raw.path, 0, raw.key_id, raw.sha256)
     log.info("Lake: %d manifests, %d read (the others from the cache)", index.manifests, index.read)
     return files
 
@@ -156,7 +167,9 @@ class Plugin(BasePlugin):
             # A `dbt build` run by hand with another key store stops here, before the warehouse is opened.
             check_keystore(store, keystore)
             keys = {key.key_id: key for key in DataKeyring(store, keystore).all(zone="raw")}
-            files = committed_raw_files(store, keys, Path(self.warehouse_path + ".manifests.parquet"))
+            cache = Path(self.warehouse_path + ".manifests.parquet")
+            sealed: dict[str, Output] = {}
+            files = committed_raw_files(store, keys, cache, keystore=keystore, sealed=sealed)
         except StorageError as e:
             endpoint = s3.endpoint_label if s3 is not None else "local folder"
             raise ConfigError(
@@ -165,7 +178,17 @@ class Plugin(BasePlugin):
             ) from e
         self._attach_warehouse(conn, keystore.warehouse_db_key())
         try:
-            self._create_lake_views(conn, s3, keys, files)
+            to_load = self._create_lake_views(conn, s3, keys, files)
+            # Before dbt decrypts a byte of them: the files this build loads must be those their sealed
+            # manifests name (docs/security.md, "Sealed manifests"; the files loaded earlier are not
+            # read again by a daily build, a full refresh reads and checks them all).
+            began = time.perf_counter()
+            check_objects(store, [sealed[uri] for uri in to_load])
+            log.info(
+                "Lake: %d files checked against their sealed digests in %.3f s",
+                len(to_load),
+                time.perf_counter() - began,
+            )
         except Exception:
             # dbt retries a failed connection: left attached, the warehouse would turn this error into
             # "Unique file handle conflict ... being detached" on the retry, hiding the real cause.
@@ -178,12 +201,14 @@ class Plugin(BasePlugin):
         s3: S3Settings | None,
         keys: dict[str, DataKey],
         files: dict[str, dict[str, list[str]]],
-    ) -> None:
+    ) -> list[str]:
+        """Creates the views; returns the URIs of the files the build will decrypt."""
         if s3 is not None:
             configure_duckdb_s3(conn, s3)
         register_duckdb_keys(conn, keys.values())
 
         conn.execute(f"create schema if not exists {LAKE_CATALOG}.{LAKE_SCHEMA}")
+        to_load: list[str] = []
         for dataset in sorted(LANDED_SCHEMAS):
             lake = f"{LAKE_CATALOG}.{LAKE_SCHEMA}.{dataset}"
             conn.execute(f"create or replace view {lake} as {lake_view_sql(dataset, files[dataset])}")
@@ -196,6 +221,7 @@ class Plugin(BasePlugin):
             conn.execute(f"create or replace view {lake}__unloaded as {body}")
             uris = [u for per_key in files[dataset].values() for u in per_key]
             new_uris = [u for per_key in unloaded.values() for u in per_key]
+            to_load += uris if getattr(get_flags(), "FULL_REFRESH", False) else new_uris
             # The loaded files no longer committed: the base model's pre-hook deletes their rows, and does
             # not scan the table for them when there are none (the usual day).
             removed = sorted(loaded.difference(uris))
@@ -209,6 +235,7 @@ class Plugin(BasePlugin):
                 conn.execute(f"create or replace table {lake}__{suffix} as select * from files_arrow")  # noqa: S608
                 conn.unregister("files_arrow")
         log.info("lake views ready: %d datasets, %d data keys", len(LANDED_SCHEMAS), len(keys))
+        return to_load
 
     def _loaded_files(self, conn: duckdb.DuckDBPyConnection, dataset: str) -> set[str]:
         table = f"base_lake__{dataset}"

@@ -51,6 +51,7 @@ for key_command in (
     governance.keys_rotate,
     governance.keys_retire,
     governance.keys_add_footer_keys,
+    governance.keys_seal_manifests,
     governance.keys_remove_master,
     governance.keys_rotate_pseudonym_secret,
 ):

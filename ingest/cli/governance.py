@@ -226,6 +226,22 @@ def keys_add_footer_keys() -> None:
     )
 
 
+@click.command("seal-manifests")
+@handle_errors
+def keys_seal_manifests() -> None:
+    """Seal the manifests of a lake landed before seals existed (docs/security.md, "Sealed manifests"):
+    the digest of each file they name and a MAC. Reads each file once; running it again changes nothing.
+    Seal a lake as it was landed: the files are taken as they are."""
+    from ingest.governance.seal_manifests import seal_manifests
+
+    result = seal_manifests(*bound_lake())
+    out.print(
+        f"{result.manifests_sealed} manifests sealed ({result.files_hashed} files hashed), "
+        f"{result.manifests_current} already sealed",
+        highlight=False,
+    )
+
+
 @click.command("remove-master")
 @click.argument("master_key_id")
 @handle_errors

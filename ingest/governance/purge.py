@@ -37,6 +37,7 @@ from ingest.lake import audit
 from ingest.lake.crypto import decrypt_blob, decrypt_parquet, encrypt_blob, encrypt_parquet
 from ingest.lake.keys import DataKey, DataKeyring, KeyStore, parse_key_id
 from ingest.lake.manifest import Manifest, Output, all_manifests, manifest_path, read_manifest, writer_lock
+from ingest.lake.manifest_seal import check_object, file_digest, seal, verified_manifests
 from ingest.lake.storage import ObjectStore
 from ingest.records.objector_lines import Stripped, strip_objectors
 from ingest.records.read_extract import extract_file
@@ -96,14 +97,19 @@ def read_output(
 ) -> pa.Table | bytes:
     """Decrypted content of one output: a table (Parquet) or the original bytes (a quarantined file)."""
     key = keyring.get(output.key_id).key
-    data = store.get(output.path)
+    # Checked against the digest its authenticated manifest records: a file swapped for another of the
+    # same key must not come out of a rewrite re-sealed as genuine.
+    data = check_object(store, output)
     if output.path.endswith(".bin"):
         return decrypt_blob(data, key, aad=manifest.batch_id.encode(), path=store.uri(output.path))
     return decrypt_parquet(data, key, path=store.uri(output.path))
 
 
-def rewrite_batch(store: ObjectStore, manifest: Manifest, replacements: dict[str, Replacement]) -> Manifest:
-    """Replace some outputs of one batch (keyed by current path), crash-safe; returns the new manifest.
+def rewrite_batch(
+    store: ObjectStore, manifest: Manifest, replacements: dict[str, Replacement], *, keystore: KeyStore
+) -> Manifest:
+    """Replace some outputs of one batch (keyed by current path), crash-safe; returns the new manifest,
+    sealed with each new file's digest (`manifest` must come from verified_manifests).
 
     An output replaced by an empty table or by None is removed from the manifest and deleted.
     """
@@ -130,7 +136,8 @@ def rewrite_batch(store: ObjectStore, manifest: Manifest, replacements: dict[str
             # Blobs stay bound to their batch id, as ingest wrote them.
             payload = encrypt_blob(content, rep.key.key, aad=manifest.batch_id.encode())
             rows = out.rows if rep.rows is None else rep.rows
-        plan.append((out, new_path, payload, Output(out.zone, new_path, rows, rep.key.key_id)))
+        new = Output(out.zone, new_path, rows, rep.key.key_id, file_digest(payload))
+        plan.append((out, new_path, payload, new))
 
     old_paths = [out.path for out, _, _, new in plan if new is None or new.path != out.path]
     new_paths = [p for _, p, _, _ in plan if p is not None]
@@ -141,7 +148,7 @@ def rewrite_batch(store: ObjectStore, manifest: Manifest, replacements: dict[str
     for _, new_path, payload, _ in plan:
         if new_path is not None and payload is not None:
             store.put(new_path, payload)
-    updated = replace(manifest, outputs=[new for _, _, _, new in plan if new is not None])
+    updated = seal(replace(manifest, outputs=[new for _, _, _, new in plan if new is not None]), keystore)
     store.put(manifest_path(manifest.batch_id), updated.to_json())  # the commit point
     for path in old_paths:
         store.delete(path)
@@ -242,7 +249,7 @@ def _filter_batches(
             report.rows_removed[f"{o.zone}/{m.dataset}"] += removed
             report.files_deleted += kept.num_rows == 0
         if replacements:
-            rewrite_batch(store, m, replacements)
+            rewrite_batch(store, m, replacements, keystore=keyring.keystore)
             report.batches_rewritten += 1
 
 
@@ -265,7 +272,7 @@ def purge_pseudonyms(
         if len(opposed) == 0 and not earlier:
             return report
         keyring = DataKeyring(store, keystore)
-        manifests = [m for m in all_manifests(store) if m.outputs]
+        manifests = [m for m in verified_manifests(store, keystore) if m.outputs]
 
         # Pass 1: which acts are theirs (association_id + act_id), from every landed version of the act.
         acts: list[pa.Array] = []
@@ -328,7 +335,8 @@ def purge_pseudonyms(
         for m, o, stripped in act_blobs + child_blobs:
             if stripped.rows_removed:
                 rows = max(o.rows - stripped.rows_removed, 0)
-                rewrite_batch(store, m, {o.path: Replacement(stripped.data, _key_for(keyring, o), rows)})
+                replacement = Replacement(stripped.data, _key_for(keyring, o), rows)
+                rewrite_batch(store, m, {o.path: replacement}, keystore=keystore)
                 report.rows_removed[f"quarantine/{m.dataset}"] += stripped.rows_removed
                 report.batches_rewritten += 1
         audit.record(
@@ -394,7 +402,7 @@ def purge_retention(
         # Recorded first: from now on ingest refuses what this purge is about to delete.
         store.put(RETENTION_PATH, json.dumps({"years": years, "cutoff": cutoff.isoformat()}).encode())
         keyring = DataKeyring(store, keystore)
-        manifests = all_manifests(store)
+        manifests = verified_manifests(store, keystore)
         partitions: set[str] = set()
         for m in manifests:
             day = date.fromisoformat(m.extract_date or m.ingested_at[:10])
@@ -404,7 +412,7 @@ def purge_retention(
                 report.rows_removed[f"{o.zone}/{m.dataset or 'files'}"] += o.rows
                 partitions.add(o.path.rsplit("/", 1)[0])
             report.files_deleted += len(m.outputs)
-            rewrite_batch(store, m, {o.path: Replacement(None) for o in m.outputs})
+            rewrite_batch(store, m, {o.path: Replacement(None) for o in m.outputs}, keystore=keystore)
             report.batches_rewritten += 1
         named = {o.key_id for m in all_manifests(store) for o in m.outputs}
         cutoff_month = cutoff.strftime("%Y-%m")

@@ -43,6 +43,7 @@ from ingest.lake.keys import (
     parse_key_id,
 )
 from ingest.lake.manifest import all_manifests, writer_lock
+from ingest.lake.manifest_seal import verified_manifests
 from ingest.lake.storage import ObjectStore
 
 __all__ = [
@@ -259,12 +260,12 @@ def retire_data_key(store: ObjectStore, keystore: ManagedKeyStore, key_id: str) 
             # A previous run was killed after creating the new generation: carry on with it.
             new_key = keyring.get_or_create(zone, dataset, period)
         result = Retirement(key_id, new_key.key_id, recovered=recovered)
-        for m in all_manifests(store):
+        for m in verified_manifests(store, keystore):
             using = [o for o in m.outputs if o.key_id == key_id]
             if not using:
                 continue
             replacements = {o.path: Replacement(read_output(store, keyring, m, o), new_key) for o in using}
-            rewrite_batch(store, m, replacements)
+            rewrite_batch(store, m, replacements, keystore=keystore)
             result.batches_rewritten += 1
             result.files_reencrypted += len(using)
         if dataset == "opposition":

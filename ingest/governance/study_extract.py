@@ -33,11 +33,11 @@ import pyarrow.parquet as pq
 import yaml
 
 from ingest.exceptions import LakehouseError
-from ingest.governance.purge import committed_files
 from ingest.lake import audit
 from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb, duckdb_read_sql
 from ingest.lake.keys import DataKeyring, KeyStore, register_duckdb_keys
 from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.manifest_seal import verified_committed_files
 from ingest.lake.storage import ObjectStore, S3ObjectStore
 from ingest.records.pseudonymise import hmac_pseudonyms
 
@@ -225,7 +225,7 @@ def open_raw_zone(store: ObjectStore, keystore: KeyStore) -> duckdb.DuckDBPyConn
         configure_duckdb_s3(con, store.settings)
     keyring = DataKeyring(store, keystore)
     for dataset, schema in sorted(LANDED_SCHEMAS.items()):
-        files = committed_files(store, "raw", dataset)
+        files = verified_committed_files(store, keystore, "raw", dataset)
         keys = [keyring.get(key_id) for key_id in files]
         register_duckdb_keys(con, keys)
         if files:

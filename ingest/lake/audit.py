@@ -43,6 +43,7 @@ from ingest import settings
 from ingest.exceptions import KeyStoreError, LakehouseError, MissingKeyError
 from ingest.lake.keys import KEYS_PREFIX, KeyStore, key_generation, parse_key_id
 from ingest.lake.manifest import MANIFEST_PREFIX, PENDING_PREFIX, Manifest
+from ingest.lake.manifest_seal import integrity_problems
 from ingest.lake.storage import ObjectStore
 from ingest.settings import ACTOR_ENV
 
@@ -78,6 +79,8 @@ ACTIONS = frozenset(
         "key_retire",
         # Footer key references added to files landed before they existed (docs/spark.md).
         "key_footer_migrate",
+        # Manifests of a lake landed before seals existed, sealed (ingest/governance/seal_manifests.py).
+        "manifest_seal",
         "master_key_remove",
         "pseudonym_secret_rotate",
         "query",
@@ -453,6 +456,9 @@ def _lake_problems(
     """What the lake holds must have the entries that made it: a removed entry leaves its work behind."""
     problems = _batch_problems(store, trail) + _data_key_problems(store, trail)
     problems += _key_store_problems(keystore, trail) + _ai_problems(store, trail)
+    # Every manifest's seal and every data object's digest: a file swapped for another of the same key,
+    # or put back as it was before a purge, is named here.
+    problems += integrity_problems(store, keystore)
     if store.list("publication") and not any(e.action == "export" and e.outcome == "success" for e in trail):
         problems.append("`publication/` holds an export, and no export entry is in the trail (removed)")
     if warehouse is not None and warehouse.exists():
@@ -513,6 +519,14 @@ def _batch_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:
             f"`{MANIFEST_PREFIX}/` holds {len(paths)} committed batches, the trail's ingest entries account "
             f"for {counted} (entries removed, or an ingest killed before it logged: run the ingest again)"
         )
+    # Manifests are never deleted (a retention purge leaves them, emptied): fewer than the last ingest
+    # counted means a whole batch, manifest and files, was deleted, which no seal can show.
+    landed = max((int(e.data.get("batches_in_lake") or 0) for e in ingests), default=0)
+    if len(paths) < landed:
+        problems.append(
+            f"`{MANIFEST_PREFIX}/` holds {len(paths)} committed batches, the trail's last ingest counted "
+            f"{landed}: {landed - len(paths)} batches were deleted, manifest and files"
+        )
     rewritten = _rewritten_batches(store, paths)
     rewrites = [e for e in trail if e.action in _REWRITING]
     # Entries from before `batches_rewritten_in_lake` counted the batches each run rewrote.
@@ -522,6 +536,15 @@ def _batch_problems(store: ObjectStore, trail: list[AuditEntry]) -> list[str]:
         problems.append(
             f"`{MANIFEST_PREFIX}/`: {rewritten} batches were rewritten (purge or key retirement), the trail "
             f"accounts for {logged} (entries removed, or a purge killed before it logged: run it again)"
+        )
+    # A rewritten batch stays rewritten (a `.rN` file, or emptied; manifests are never deleted): fewer
+    # than the last rewrite counted means a manifest was put back as it was before its rewrite (with
+    # the old file, both validly sealed then: the seal alone cannot tell an old state from the current).
+    counted = max((int(e.data.get("batches_rewritten_in_lake") or 0) for e in rewrites), default=0)
+    if rewritten < counted:
+        problems.append(
+            f"`{MANIFEST_PREFIX}/`: {rewritten} batches are rewritten, the trail's last purge or key "
+            f"retirement counted {counted}: a batch was put back as it was before a rewrite (restored)"
         )
     return problems
 

@@ -82,6 +82,8 @@ _PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _PROJECT_KEY_LABEL = b"urgent-care-lakehouse/study-project-key/v1:"
 # Domain label of the key store's fingerprint (ingest.lake.keystore_binding), apart from every other use.
 _FINGERPRINT_LABEL = b"urgent-care-lakehouse/keystore-fingerprint/v1"
+# Domain label of the key sealing manifests (ingest.lake.manifest_seal), derived from the audit key.
+_MANIFEST_KEY_LABEL = b"urgent-care-lakehouse/manifest-seal/v1"
 _KEYSTORE_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -141,6 +143,10 @@ class KeyStore(Protocol):
 
     def audit_key(self, key_id: str | None = None) -> tuple[str, bytes]:
         """(id, 32 bytes) of the key authenticating audit entries: `key_id`'s, else the current one."""
+        ...
+
+    def manifest_key(self, key_id: str | None = None) -> tuple[str, bytes]:
+        """(id of the audit key it derives from, 32 bytes) of the key sealing manifests."""
         ...
 
     def fingerprint(self) -> KeyStoreFingerprint:
@@ -390,6 +396,13 @@ class LocalKeyStore:
         if len(key) != KEY_BYTES:
             raise KeyStoreError(f"Key store `{self.path}`: audit key `{chosen}` is not {KEY_BYTES} bytes")
         return chosen, key
+
+    def manifest_key(self, key_id: str | None = None) -> tuple[str, bytes]:
+        # Derived from the audit key, not stored: it is apart from the data keys in the lake (which an
+        # insider may hold wrapped) and from the pseudonym secrets, and a key store made before
+        # manifests were sealed needs no upgrade. The label keeps it from ever being the audit MAC key.
+        audit_id, audit = self.audit_key(key_id)
+        return audit_id, hmac.new(audit, _MANIFEST_KEY_LABEL, hashlib.sha256).digest()
 
     def _add_audit_key(self) -> None:
         """Upgrade a key store made before audit keys existed. Under a lock on its folder, re-read first:

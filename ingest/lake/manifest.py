@@ -7,7 +7,8 @@ Protocol for one batch (one source file):
   4. the pending record is deleted.
 A crash before 3 leaves a pending record; `recover()` (run at the start of every ingest) deletes the objects
 it lists, so a re-run starts clean. A crash between 3 and 4 leaves a harmless pending record, dropped too.
-Manifests hold no health data: counts, checksums, key ids, never a key or a value.
+Manifests hold no health data: counts, checksums, key ids, never a key or a value. Each is sealed (a MAC
+under a key of the key store) and records the SHA-256 of every object it names: ingest.lake.manifest_seal.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Output:
     path: str
     rows: int
     key_id: str
+    # SHA-256 of the object's bytes as stored (ingest.lake.manifest_seal); None only in manifests written
+    # before digests existed, which `lakehouse keys seal-manifests` completes.
+    sha256: str | None = None
 
 
 @dataclass
@@ -67,6 +71,10 @@ class Manifest:
     # Identity scheme of the patient pseudonyms (ingest.records.pseudonymise.PSEUDONYM_SCHEME); manifests
     # written before the field existed used scheme 1 (the NIR alone). None when nothing was pseudonymised.
     pseudonym_scheme: int | None = 1
+    # HMAC-SHA256 over every other field, under the manifest key of the key store (ingest.lake.manifest_seal)
+    # derived from audit key `mac_key_id`; None in manifests written before seals existed.
+    mac_key_id: str | None = None
+    mac: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode("utf-8")

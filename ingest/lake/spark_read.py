@@ -3,7 +3,9 @@
 Spark finds each file's data key through parquet-java's PropertiesDrivenCryptoFactory and the lake's KMS
 client (spark/kms-client), from the reference in the file's footer (ingest.lake.footer_key). The client
 reads the data key from the lake's `_keys/` and the master key from the key store *file*: only paths
-travel in the settings, never a key.
+travel in the settings, never a key. Spark is given the files sealed manifests name, each checked against
+its digest here, in Python, before its path is handed over (`spark_input_files`): the crypto factory
+cannot tell a file from another one encrypted with the same key.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ingest.exceptions import ConfigError
+from ingest.lake.keys import KeyStore
+from ingest.lake.manifest_seal import verified_committed_files
+from ingest.lake.storage import ObjectStore
 
 __all__ = [
     "CRYPTO_FACTORY_CLASS",
@@ -22,6 +27,7 @@ __all__ = [
     "LAKE_PROPERTY",
     "hadoop_lake_url",
     "kms_client_jar",
+    "spark_input_files",
     "spark_read_conf",
 ]
 
@@ -60,6 +66,20 @@ def spark_read_conf(
         "spark.hadoop.parquet.encryption.kms.client.class": KMS_CLIENT_CLASS,
         f"spark.hadoop.{LAKE_PROPERTY}": hadoop_lake_url(lake_url),
         f"spark.hadoop.{KEYSTORE_PROPERTY}": str(Path(keystore).expanduser().absolute()),
+    }
+
+
+def spark_input_files(
+    store: ObjectStore, keystore: KeyStore, zone: str, dataset: str
+) -> dict[str, list[str]]:
+    """{data key id: [file URLs as Hadoop names them]} of zone x dataset: the files sealed manifests name,
+    each one's bytes checked against its manifest's digest; LakeIntegrityError naming the first that
+    fails (nothing is handed to Spark). The files can still be swapped between this check and Spark's
+    read (docs/security.md, "Sealed manifests")."""
+    root = hadoop_lake_url(store.url)
+    return {
+        key_id: [f"{root}/{path}" for path in paths]
+        for key_id, paths in verified_committed_files(store, keystore, zone, dataset).items()
     }
 
 

@@ -37,6 +37,7 @@ from ingest.lake.keys import DataKeyring, KeyStore
 from ingest.lake.keystore_binding import check_keystore
 from ingest.lake.landed_schema import QUARANTINE_SCHEMA
 from ingest.lake.manifest import Manifest, Output, begin, commit, read_manifest, recover, writer_lock
+from ingest.lake.manifest_seal import file_digest, seal
 from ingest.lake.storage import ObjectStore
 from ingest.landing.content_index import LandedContent, landed_content, record_landed_content
 from ingest.landing.input_files import check_input_files
@@ -517,6 +518,9 @@ class Ingestor:
         fields.update(kw)
         return Manifest(**fields)  # type: ignore[arg-type]
 
+    def _sealed(self, f: ExtractFile, **kw: object) -> Manifest:
+        return seal(self._manifest(f, **kw), self.keystore)
+
     def _quarantine_file(self, f: ExtractFile, e: UnusableFile, stripped: Stripped) -> FileReport:
         # Rows cannot be told apart reliably, so every non-empty line after the first counts as a row read.
         lines = [ln for ln in f.data.splitlines() if ln.strip()]
@@ -526,13 +530,14 @@ class Ingestor:
         key = self.keyring.get_or_create("quarantine", "files", period)
         path = quarantine_file_path(f.batch_id)
         begin(self.store, f.batch_id, [path])
-        self.store.put(path, encrypt_blob(stripped.data, key.key, aad=f.batch_id.encode()))
+        blob = encrypt_blob(stripped.data, key.key, aad=f.batch_id.encode())
+        self.store.put(path, blob)
         entity = self.contract.entities.get(f.entity_name or "")
         # A name that failed its checks may hold anything (a patient's name): only a placeholder is kept.
         named = e.reason not in NAME_REASONS
         commit(
             self.store,
-            self._manifest(
+            self._sealed(
                 f,
                 source_file=f.name if named else redacted_name(f),
                 association_id=f.association_id if named else None,
@@ -545,7 +550,7 @@ class Ingestor:
                 rows_quarantined=rows - n_opposed,
                 rows_opposed=n_opposed,
                 quarantine_reasons={f"file:{e.reason}": rows - n_opposed},
-                outputs=[Output("quarantine", path, rows - n_opposed, key.key_id)],
+                outputs=[Output("quarantine", path, rows - n_opposed, key.key_id, file_digest(blob))],
                 pseudonym_secret_version=None,
                 pseudonym_scheme=None,
                 file_reason=e.reason,
@@ -596,11 +601,12 @@ class Ingestor:
         written = []
         for zone, table, path in outputs:
             key = self.keyring.get_or_create(zone, dataset, period)  # type: ignore[arg-type]
-            self.store.put(path, encrypt_parquet(table, key.key, key_id=key.key_id))
-            written.append(Output(zone, path, table.num_rows, key.key_id))
+            payload = encrypt_parquet(table, key.key, key_id=key.key_id)
+            self.store.put(path, payload)
+            written.append(Output(zone, path, table.num_rows, key.key_id, file_digest(payload)))
         n_read = p.rows_read
         assert landed.num_rows + rejected.num_rows + n_opposed == n_read, f.name
-        manifest = self._manifest(
+        manifest = self._sealed(
             f,
             status="committed",
             entity=p.entity_name,

@@ -205,6 +205,13 @@ class Bench:
     def cli(self, *args: str) -> Measured:
         return run_measured([sys.executable, "-m", "ingest.cli", *args], self.env, self.paths["log"])
 
+    def seal_manifests(self) -> Measured:
+        """`keys seal-manifests` on a kept work folder landed before manifests were sealed (the build
+        refuses such a lake); on a sealed lake it only checks each manifest's MAC."""
+        measured = self.cli("keys", "seal-manifests")
+        self.cfg.log(f"keys seal-manifests: {measured.seconds:.1f} s, peak {measured.peak_rss_mb:,.0f} MB")
+        return measured
+
     def dbt_build(self, *, full_refresh: bool = False) -> Measured:
         # `lakehouse build` minus its audit record and manifest check (seconds, not build work); called
         # directly so that target/ and logs/ go to the work folder, not the shared project folder.
@@ -294,11 +301,11 @@ class Bench:
         from ingest.lake.storage import open_store
 
         store = open_store(str(self.paths["lake"]))
-        keyring = DataKeyring(store, open_keystore(self.paths["keystore"]))
-        keys = {k.key_id: k for k in keyring.all(zone="raw")}
+        keystore = open_keystore(self.paths["keystore"])
+        keys = {k.key_id: k for k in DataKeyring(store, keystore).all(zone="raw")}
         con = connect_duckdb()
         register_duckdb_keys(con, keys.values())
-        return con, committed_raw_files(store, keys)
+        return con, committed_raw_files(store, keys, keystore=keystore)
 
     def floor(self) -> dict[str, Any]:
         """DuckDB decrypting and scanning every landed dataset once: the lower bound of any build."""
