@@ -73,7 +73,7 @@ final as (
         visits.visit_occurrence_id,
         unpivoted.vital_sign as measurement_source_value,
         vital_sign_concepts.unit_source_value,
-        cast(unpivoted.value_as_number as varchar) as value_source_value
+        cast(unpivoted.value_as_number as string) as value_source_value
 
     from unpivoted
     inner join visits
