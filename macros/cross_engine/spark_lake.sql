@@ -6,10 +6,11 @@
     live as long as the build's session. Nothing on DuckDB.
 -#}
 {% macro spark_lake_views() -%}
-    {%- if target.type != 'spark' or not execute -%}
+    {#- compile, docs, show: nothing reads the lake. -#}
+    {%- if target.type != 'spark' or not execute or flags.WHICH not in ('build', 'run', 'seed', 'test') -%}
         {{ return('') }}
     {%- endif -%}
-    {%- if not flags.FULL_REFRESH -%}
+    {%- if flags.WHICH in ('build', 'run') and not flags.FULL_REFRESH -%}
         {{ exceptions.raise_compiler_error(
             "Builds on Spark are full builds for now (docs/spark.md): run with --full-refresh "
             ~ "(`lakehouse build --target spark` does)"
@@ -41,11 +42,41 @@
             ~ " (`lakehouse build --target spark` does)"
         ) }}
     {%- endif -%}
-    {{ return(dbt_spark.materialization_table_spark()) }}
+    {{ return(dbt.materialization_table_spark()) }}
 {%- endmaterialization %}
 
 
 {% macro base_lake_strategy() -%}
     {#- The base tables' strategy: Spark's parquet tables have no delete+insert (full builds only, above). -#}
     {{- return('append' if target.type == 'spark' else 'delete+insert') -}}
+{%- endmacro %}
+
+
+{#- The CDM's contracts on Spark: the columns the model's SQL gives, by name and type, against its YAML,
+    whose types are DuckDB's names (dbt-spark would cast to them: Spark has no varchar without a length). -#}
+{% macro spark__get_assert_columns_equivalent(sql) -%}
+    {#- Integers compare as one family: dbt-spark types a seed's integers bigint where dbt-duckdb says
+        integer, so an id read from a seed is wider on Spark (the values are equal). -#}
+    {%- set spark_names = {
+        'varchar': 'string', 'timestamp': 'timestamp_ntz',
+        'integer': 'integer', 'int': 'integer', 'bigint': 'integer', 'smallint': 'integer', 'tinyint': 'integer',
+    } -%}
+    {%- set built = {} -%}
+    {%- for column in get_column_schema_from_query(get_empty_subquery_sql(sql)) -%}
+        {%- set dtype = column.dtype | lower -%}
+        {%- do built.update({column.name: spark_names.get(dtype, dtype)}) -%}
+    {%- endfor -%}
+    {%- set wrong = [] -%}
+    {%- for name, column in model.columns.items() -%}
+        {%- set declared = (column.data_type or '') | lower -%}
+        {%- set declared = spark_names.get(declared, declared) -%}
+        {%- if built.get(name) != declared -%}
+            {%- do wrong.append(name ~ ': declared ' ~ declared ~ ', built ' ~ built.get(name, 'none')) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if wrong or built | length != model.columns | length -%}
+        {{ exceptions.raise_compiler_error(
+            "Contract of " ~ model.name ~ " on Spark: " ~ (wrong | join('; ') or 'other columns: ' ~ (built.keys() | list))
+        ) }}
+    {%- endif -%}
 {%- endmacro %}
