@@ -170,7 +170,7 @@ def test_every_compiled_node_parses_on_spark_but_the_listed_ones(
     target = root / "target-parse"
     # Models only: the disclosure tests' macros find their model by its DuckDB relation name (a later slice).
     args = ["compile", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target", "spark"]
-    args += ["--resource-type", "model"]
+    args += ["--select", "resource_type:model"]
     result = dbtRunner().invoke([*args, "--target-path", str(target), "--quiet"])
     spark = SparkSession.builder.getOrCreate()
     try:
