@@ -49,8 +49,23 @@ BUILD_TIME_COLUMNS = {"base_lake__file_loads": {"loaded_at"}}
 
 # The compiled nodes Spark's parser does not read yet, each with why (docs/spark.md). Only shrinks: a
 # node that parses is reported, so that it leaves the list.
+_MARTS = "the marts' slice: DuckDB SQL of the model or of macros/disclosure (varchar, exclude, ...)"
 NOT_PARSED_YET = {
-    # placeholder, filled below from the first run
+    "epidemic_baseline_by_week": "a Python model (dbt-spark runs those on Databricks only)",
+    "int_surveillance_acts_classified": "strftime, isodow, date_diff('minute', ...)",
+    "int_surveillance_weeks_changed": "range() over dates; cast as varchar",
+    "int_population_by_area_and_age_class": "cast as varchar",
+    "int_population_covered_by_area_and_age_class": "cast as varchar",
+    "epidemic_seasons_by_region": "arg_max/arg_min; cast as varchar",
+    "disclosure_controlled_cells": "cast as varchar; " + _MARTS,
+    "int_cells_geographies": "cast as varchar; " + _MARTS,
+    "int_cells_acts": _MARTS,
+    "int_cells_associations": _MARTS,
+    "int_cells_grid": _MARTS,
+    "int_cells_syndromes": _MARTS,
+    "int_syndromic_indicators_joined": _MARTS,
+    "syndromic_indicators_by_day": _MARTS,
+    "syndromic_indicators_by_week": _MARTS,
 }
 
 
@@ -170,7 +185,7 @@ def test_every_compiled_node_parses_on_spark_but_the_listed_ones(
     target = root / "target-parse"
     # Models only: the disclosure tests' macros find their model by its DuckDB relation name (a later slice).
     args = ["compile", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target", "spark"]
-    args += ["--select", "resource_type:model"]
+    args += ["--select", "resource_type:model", "--indirect-selection", "empty"]
     result = dbtRunner().invoke([*args, "--target-path", str(target), "--quiet"])
     spark = SparkSession.builder.getOrCreate()
     try:
