@@ -41,7 +41,7 @@
 
     )
 
-    select * exclude (batch_rank) from ranked
+    select {{ star_except(['batch_rank']) }} from ranked
     where (association_id, act_id, batch_rank) in (
         select
             latest_ranks.association_id,

@@ -43,34 +43,27 @@
         {% if type == 'date' -%}
             {{ athena_date(name) }}
         {%- elif type == 'code' -%}
-            nullif(cast({{ name }} as varchar), '')
+            nullif(cast({{ name }} as string), '')
         {%- else -%}
-            cast({{ name }} as {{ type }})
+            cast({{ name }} as {{ 'string' if type == 'varchar' else type }})
         {%- endif %} as {{ name }}{{ ',' if not loop.last }}
     {%- endfor %}
     from (
-        select * from {{ vocabulary_relation(table_name, read_types) }}
+        {#- By name, as both engines spell it: the columns listed on both sides. -#}
+        select {{ columns.keys() | join(', ') }} from {{ vocabulary_relation(table_name, read_types) }}
         {%- if custom %}
-        union all by name
-        select * from {{ ref(custom) }}
+        union all
+        select {{ columns.keys() | join(', ') }} from {{ ref(custom) }}
         {%- endif %}
     ) as source
 {%- endmacro %}
 
 
-{% macro athena_date(column) -%}
-    case
-        when regexp_full_match(cast({{ column }} as varchar), '\d{5}')
-            then date '1899-12-30' + cast({{ column }} as integer)
-        else cast(strptime(cast({{ column }} as varchar), '%Y%m%d') as date)
-    end
-{%- endmacro %}
-
-
 {% macro stable_id(prefix, parts) -%}
-    cast(md5_number_upper(concat_ws('|', '{{ prefix }}'
-    {%- for part in parts -%}, cast({{ part }} as varchar){%- endfor -%}
-    )) >> 1 as bigint)
+    {%- set natural_key -%}
+        concat_ws('|', '{{ prefix }}'{%- for part in parts -%}, cast({{ part }} as string){%- endfor -%})
+    {%- endset -%}
+    {{ md5_upper_bigint(natural_key) }}
 {%- endmacro %}
 
 

@@ -317,9 +317,15 @@ def _write_report_csv(report: Any) -> Path:
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--target",
+    "dbt_target",
+    help="dbt target of profiles.yml [default: $LAKEHOUSE_DBT_TARGET, else local]. `spark`: the same "
+    "models on an in-process Spark reading the same lake, a full build (docs/spark.md).",
+)
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 @handle_errors
-def build(dbt_args: tuple[str, ...]) -> None:
+def build(dbt_target: str | None, dbt_args: tuple[str, ...]) -> None:
     """Run `dbt build` on the lake (staging, OMOP CDM, marts) into the encrypted warehouse.
 
     Extra arguments go to dbt, e.g. `lakehouse build --select +person`. The lake, key store and
@@ -327,7 +333,17 @@ def build(dbt_args: tuple[str, ...]) -> None:
     marts/ lacks its disclosure-control tests.
     """
     bound_lake()
-    _dbt("build", *dbt_args)
+    env = None
+    if dbt_target == "spark":
+        from ingest.build.spark_target import spark_environment
+
+        env = spark_environment(settings.dbt_environment())
+        # Full builds only on Spark for now (macros/cross_engine/spark_lake.sql).
+        if "--full-refresh" not in dbt_args:
+            dbt_args = ("--full-refresh", *dbt_args)
+    if dbt_target:
+        dbt_args = ("--target", dbt_target, *dbt_args)
+    _dbt("build", *dbt_args, env=env)
     _check_disclosure(dbt_args)
 
 
@@ -440,13 +456,13 @@ def _export(target: str | None, k: int = 11, full: bool = False) -> None:
     out.print(f"Published to {root}/{PUBLICATION_PREFIX}/", highlight=False, markup=False, soft_wrap=True)
 
 
-def _dbt(command: str, *args: str) -> None:
+def _dbt(command: str, *args: str, env: dict[str, str] | None = None) -> None:
     from ingest.build.warehouse_lock import hold_warehouse
     from ingest.contract import PROJECT_ROOT
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see. Given to
     # dbt's process only: this process's environment (a test session's, say) is left as it was.
-    env = settings.dbt_environment()
+    env = env or settings.dbt_environment()
     # dbt's file log at its default level (debug: every statement's SQL) costs a daily build about a
     # tenth of its time, its threads queueing on the log file; errors and each node's outcome stay.
     # DBT_LOG_LEVEL_FILE=debug brings the SQL back when a build needs investigating.

@@ -3,7 +3,7 @@
     {%- if keyed_on_acts -%}
         {{ config(
             materialized='incremental',
-            incremental_strategy='delete+insert',
+            incremental_strategy=base_lake_strategy(),
             unique_key='_batch_id',
             on_schema_change='append_new_columns',
             pre_hook="{{ base_lake_remove_uncommitted('" ~ dataset ~ "') }}",
@@ -15,7 +15,7 @@
     {%- else -%}
         {{ config(
             materialized='incremental',
-            incremental_strategy='delete+insert',
+            incremental_strategy=base_lake_strategy(),
             unique_key='_batch_id',
             on_schema_change='append_new_columns',
             pre_hook="{% if is_incremental() %}delete from {{ this }} where _lake_file not in (select _lake_file from {{ source('lake', '"

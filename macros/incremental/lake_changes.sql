@@ -19,7 +19,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set relation = adapter.get_relation(
-        database=target.database, schema='build_state', identifier='base_lake__builds_completed'
+        database=target.get('database'), schema='build_state', identifier='base_lake__builds_completed'
     ) -%}
     {%- if relation is none -%}
         {{ return(none) }}
@@ -199,7 +199,7 @@
 
 {% macro replaced_rows_relation() -%}
     {{- return(api.Relation.create(
-        database=target.database, schema='build_state', identifier=this.identifier ~ '__replaced', type='table'
+        database=target.get('database'), schema='build_state', identifier=this.identifier ~ '__replaced', type='table'
     )) -}}
 {%- endmacro %}
 

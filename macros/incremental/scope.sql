@@ -245,6 +245,6 @@
 
 {% macro changed_rows_relation(identifier) -%}
     {{- return(api.Relation.create(
-        database=target.database, schema='build_state', identifier=identifier ~ '__changed_rows', type='table'
+        database=target.get('database'), schema='build_state', identifier=identifier ~ '__changed_rows', type='table'
     )) -}}
 {%- endmacro %}

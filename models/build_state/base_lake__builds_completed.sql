@@ -12,6 +12,6 @@ select
     cast(null as timestamp) as built_through,
     cast(null as date) as first_act_date,
     cast(null as date) as last_act_date,
-    cast(null as varchar) as geography_fingerprint,
-    cast(null as varchar) as association_fingerprint
+    cast(null as string) as geography_fingerprint,
+    cast(null as string) as association_fingerprint
 where false

@@ -8,7 +8,7 @@
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
 select
-    cast(null as varchar) as dataset,
-    cast(null as varchar) as _lake_file,
+    cast(null as string) as dataset,
+    cast(null as string) as _lake_file,
     cast(null as timestamp) as loaded_at
 where false

@@ -8,11 +8,11 @@
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
 select
-    cast(null as varchar) as dataset,
-    cast(null as varchar) as association_id,
-    cast(null as varchar) as act_id,
-    cast(null as varchar) as patient_pseudonym,
+    cast(null as string) as dataset,
+    cast(null as string) as association_id,
+    cast(null as string) as act_id,
+    cast(null as string) as patient_pseudonym,
     cast(null as timestamp) as start_at,
-    cast(null as varchar) as _lake_file,
+    cast(null as string) as _lake_file,
     cast(null as timestamp) as _removed_at
 where false

@@ -232,10 +232,10 @@ spans as (
     select
         person_id,
         min(first_visit_start_date) as first_visit_start_date,
-        arg_min(first_visit_occurrence_id, (first_visit_start_date, first_visit_occurrence_id))
+        min_by(first_visit_occurrence_id, (first_visit_start_date, first_visit_occurrence_id))
             as first_visit_occurrence_id,
         max(last_visit_end_date) as last_visit_end_date,
-        arg_max(last_visit_occurrence_id, (last_visit_end_date, last_visit_occurrence_id))
+        max_by(last_visit_occurrence_id, (last_visit_end_date, last_visit_occurrence_id))
             as last_visit_occurrence_id
 
     from span_candidates
@@ -272,7 +272,7 @@ first_certificates as (
     select
         person_id,
         min(death_datetime) as death_datetime,
-        arg_min(death_visit_occurrence_id, (death_datetime, death_visit_occurrence_id))
+        min_by(death_visit_occurrence_id, (death_datetime, death_visit_occurrence_id))
             as death_visit_occurrence_id
 
     from certificate_candidates

@@ -21,9 +21,9 @@ standard_map as (
 thesaurus_codes as (
 
     select
-        cast(thesaurus_code as varchar) as thesaurus_code,
-        cast(label_fr as varchar) as thesaurus_label,
-        nullif(upper(replace(cast(icd10_code as varchar), '.', '')), '') as icd10_code
+        cast(thesaurus_code as string) as thesaurus_code,
+        cast(label_fr as string) as thesaurus_label,
+        nullif(upper(replace(cast(icd10_code as string), '.', '')), '') as icd10_code
 
     from thesaurus
 

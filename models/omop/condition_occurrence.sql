@@ -18,13 +18,13 @@ select
         when diagnosis_rank = 1 then {{ type_concept('primary_diagnosis') }}
         else {{ type_concept('secondary_diagnosis') }}
     end as condition_status_concept_id,
-    cast(null as varchar) as stop_reason,
+    cast(null as string) as stop_reason,
     provider_id,
     visit_occurrence_id,
     cast(null as bigint) as visit_detail_id,
     source_value as condition_source_value,
     source_concept_id as condition_source_concept_id,
-    cast(diagnosis_rank as varchar) as condition_status_source_value
+    cast(diagnosis_rank as string) as condition_status_source_value
 
 from {{ ref('int_diagnoses_mapped_to_standard') }}
 where

@@ -13,7 +13,7 @@ select
     death_datetime,
     {{ type_concept('death_certificate') }} as death_type_concept_id,
     cast(null as integer) as cause_concept_id,
-    cast(null as varchar) as cause_source_value,
+    cast(null as string) as cause_source_value,
     cast(null as integer) as cause_source_concept_id
 
 from {{ ref('int_persons_derived_from_acts') }}

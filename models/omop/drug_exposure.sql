@@ -14,19 +14,19 @@ select
     cast(null as timestamp) as drug_exposure_end_datetime,
     cast(null as date) as verbatim_end_date,
     drug_type_concept_id,
-    cast(null as varchar) as stop_reason,
+    cast(null as string) as stop_reason,
     cast(null as integer) as refills,
     quantity,
     days_supply,
-    cast(null as varchar) as sig,
+    cast(null as string) as sig,
     cast(null as integer) as route_concept_id,
-    cast(null as varchar) as lot_number,
+    cast(null as string) as lot_number,
     provider_id,
     visit_occurrence_id,
     cast(null as bigint) as visit_detail_id,
     drug_source_value,
     drug_source_concept_id,
-    cast(null as varchar) as route_source_value,
+    cast(null as string) as route_source_value,
     dose_unit_source_value
 
 from {{ ref('int_prescriptions_mapped_to_drugs') }}

@@ -21,8 +21,8 @@ select
     cast(null as bigint) as visit_detail_id,
     observation_source_value,
     observation_source_concept_id,
-    cast(null as varchar) as unit_source_value,
-    cast(null as varchar) as qualifier_source_value,
+    cast(null as string) as unit_source_value,
+    cast(null as string) as qualifier_source_value,
     value_source_value,
     cast(null as bigint) as observation_event_id,
     cast(null as integer) as obs_event_field_concept_id

@@ -20,9 +20,9 @@ select
     left(patient_pseudonym, 50) as person_source_value,
     patient_sex as gender_source_value,
     0 as gender_source_concept_id,
-    cast(null as varchar) as race_source_value,
+    cast(null as string) as race_source_value,
     cast(null as integer) as race_source_concept_id,
-    cast(null as varchar) as ethnicity_source_value,
+    cast(null as string) as ethnicity_source_value,
     cast(null as integer) as ethnicity_source_concept_id
 
 from {{ ref('int_persons_derived_from_acts') }}

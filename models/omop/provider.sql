@@ -1,8 +1,8 @@
 select
     provider_id,
-    cast(null as varchar) as provider_name,
-    cast(null as varchar) as npi,
-    cast(null as varchar) as dea,
+    cast(null as string) as provider_name,
+    cast(null as string) as npi,
+    cast(null as string) as dea,
     specialty_concept_id,
     care_site_id,
     cast(null as integer) as year_of_birth,

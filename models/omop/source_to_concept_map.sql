@@ -8,6 +8,6 @@ select
     target_vocabulary_id,
     date '1970-01-01' as valid_start_date,
     date '2099-12-31' as valid_end_date,
-    cast(null as varchar) as invalid_reason
+    cast(null as string) as invalid_reason
 
 from {{ ref('int_thesaurus_codes_mapped_to_standard') }}

@@ -105,11 +105,11 @@ diagnosis_observations as (
         visit_start_date as observation_date,
         visit_start_datetime as observation_datetime,
         cast(null as integer) as value_as_concept_id,
-        cast(null as varchar) as value_as_string,
+        cast(null as string) as value_as_string,
         provider_id,
         visit_occurrence_id,
         source_value as observation_source_value,
-        cast(null as varchar) as value_source_value,
+        cast(null as string) as value_source_value,
         {#- The ICD-10 (or thesaurus) concept of the code, as condition_occurrence carries it. #}
         coalesce(source_concept_id, 0) as observation_source_concept_id
 

@@ -62,7 +62,7 @@ commune_locations as (
 
     from commune_codes
     left join communes
-        on commune_codes.commune_code = cast(communes.com_code as varchar)
+        on commune_codes.commune_code = cast(communes.com_code as string)
 
 ),
 
@@ -70,14 +70,14 @@ department_locations as (
 
     select
         {{ stable_id('location', ["'departement'", 'department_codes.department_code']) }} as location_id,
-        cast(null as varchar) as city,
+        cast(null as string) as city,
         department_codes.department_code as county,
         'departement:' || department_codes.department_code || ' ' || coalesce(departements.dep_name, '')
             as location_source_value
 
     from department_codes
     left join departements
-        on department_codes.department_code = cast(departements.dep_code as varchar)
+        on department_codes.department_code = cast(departements.dep_code as string)
 
 ),
 

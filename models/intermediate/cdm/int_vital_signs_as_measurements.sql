@@ -34,7 +34,14 @@ type_concepts as (
 
 unpivoted as (
 
-    unpivot (
+    {#- The SQL standard's unpivot, which both engines read; NULL values are left out. -#}
+    select
+        association_id,
+        act_id,
+        measured_at,
+        vital_sign,
+        value_as_number
+    from (
         select
             association_id,
             act_id,
@@ -47,11 +54,13 @@ unpivoted as (
             cast(respiratory_rate_pm as double) as respiratory_rate_pm,
             cast(weight_kg as double) as weight_kg
         from vital_signs
+    ) as measured
+    unpivot (
+        value_as_number for vital_sign in (
+            temperature_c, heart_rate_bpm, spo2_pct, systolic_bp_mmhg,
+            diastolic_bp_mmhg, respiratory_rate_pm, weight_kg
+        )
     )
-    on
-    temperature_c, heart_rate_bpm, spo2_pct, systolic_bp_mmhg,
-    diastolic_bp_mmhg, respiratory_rate_pm, weight_kg
-    into name vital_sign value value_as_number
 
 ),
 
@@ -65,7 +74,7 @@ final as (
         vital_sign_concepts.measurement_concept_id,
         cast(unpivoted.measured_at as date) as measurement_date,
         unpivoted.measured_at as measurement_datetime,
-        strftime(unpivoted.measured_at, '%H:%M:%S') as measurement_time,
+        {{ time_of_day('unpivoted.measured_at') }} as measurement_time,
         type_concepts.concept_id as measurement_type_concept_id,
         unpivoted.value_as_number,
         vital_sign_concepts.unit_concept_id,
@@ -73,7 +82,7 @@ final as (
         visits.visit_occurrence_id,
         unpivoted.vital_sign as measurement_source_value,
         vital_sign_concepts.unit_source_value,
-        cast(unpivoted.value_as_number as varchar) as value_source_value
+        cast(unpivoted.value_as_number as string) as value_source_value
 
     from unpivoted
     inner join visits

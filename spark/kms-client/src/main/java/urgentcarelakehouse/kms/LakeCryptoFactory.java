@@ -22,6 +22,10 @@ import org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory;
  * {@code <zone>/<dataset>/<YYYY-MM>[.vN]} (ingest/landing/land.py). Without the check, another month's,
  * dataset's or zone's file copied over a landed one opened with its own key and was read as this one's
  * rows; DuckDB, handed the key the manifest names, refuses both.
+ *
+ * <p>One folder may be named as the build's own ({@value #BUILD_ROOT_PROPERTY}: the Spark warehouse of a
+ * {@code lakehouse build --target spark}): the tables Spark writes there are read as they were written, in
+ * clear until the build encrypts what it writes (issue 19, item 3). Every other file is read as above.
  */
 public final class LakeCryptoFactory extends PropertiesDrivenCryptoFactory {
 
@@ -29,8 +33,13 @@ public final class LakeCryptoFactory extends PropertiesDrivenCryptoFactory {
   private static final Pattern LANDED = Pattern.compile(
       "(raw|quarantine)/(?:rows/)?([a-z0-9]+(?:_[a-z0-9]+)*)/(?:[^/]+/)*extract_date=(\\d{4}-\\d{2})-\\d{2}/[^/]+");
 
+  public static final String BUILD_ROOT_PROPERTY = "lakehouse.build.root";
+
   @Override
   public FileDecryptionProperties getFileDecryptionProperties(Configuration conf, Path filePath) {
+    if (underBuildRoot(conf, filePath)) {
+      return null;
+    }
     DecryptionKeyRetriever unwrapper = super.getFileDecryptionProperties(conf, filePath).getKeyRetriever();
     String lake = conf.getTrimmed(KeyStoreKmsClient.LAKE_PROPERTY, "");
     DecryptionKeyRetriever checked = metadata -> {
@@ -39,6 +48,19 @@ public final class LakeCryptoFactory extends PropertiesDrivenCryptoFactory {
     };
     // No withPlaintextFilesAllowed(): parquet-java then refuses a file in clear.
     return FileDecryptionProperties.builder().withKeyRetriever(checked).build();
+  }
+
+  private static boolean underBuildRoot(Configuration conf, Path filePath) {
+    String build = conf.getTrimmed(BUILD_ROOT_PROPERTY, "");
+    if (build.isEmpty()) {
+      return false;
+    }
+    String root = new Path(build).toUri().getPath();
+    root = root.endsWith("/") ? root : root + "/";
+    // Normalised by Hadoop's Path: a `..` cannot lead out of the folder and back into the lake.
+    String file = new Path(filePath.toUri().normalize()).toUri().getPath();
+    String lake = new Path(conf.getTrimmed(KeyStoreKmsClient.LAKE_PROPERTY, "/")).toUri().getPath();
+    return file.startsWith(root) && !file.startsWith(lake.endsWith("/") ? lake : lake + "/");
   }
 
   private static void expectLocation(byte[] metadata, String lake, Path filePath) {

@@ -1,0 +1,142 @@
+"""The dbt `spark` target (profiles.yml): the environment its profile reads, and the lake's views on Spark.
+
+dbt-spark has no plugin hook like dbt-duckdb's (ingest/build/dbt_plugin.py), so the lake views are made in
+two steps: before dbt starts, this module reads the committed manifests and writes the statements that
+make the views, one JSON line each (`{"sql": ...}`), to a file of the build's Spark home; dbt's
+`on-run-start` (macro `spark_lake_views`, macros/cross_engine/spark_lake.sql) runs them: the views are
+Spark's global temporary views (`global_temp.<dataset>`), which the `lake` source names on Spark.
+Each view reads exactly the files committed manifests name, through the project's KMS client (docs/spark.md):
+a file the client cannot open fails the build, nothing is read in clear. The file holds paths only, no key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+
+from ingest import settings
+from ingest.lake import manifest_index
+from ingest.lake.keys import open_keystore
+from ingest.lake.keystore_binding import check_keystore
+from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.spark_read import hadoop_lake_url, kms_client_jar
+from ingest.lake.storage import S3Settings, open_store
+
+__all__ = ["LAKE_VIEWS_ENV", "spark_environment", "spark_lake_views", "spark_type"]
+
+LAKE_VIEWS_ENV = "LAKEHOUSE_SPARK_LAKE_VIEWS"
+LAKE_FILE_COLUMN = "_lake_file"
+
+
+def spark_type(dtype: pa.DataType) -> str:
+    """The Spark SQL type Spark reads a landed column as (TIMESTAMP_NTZ session: a timestamp without
+    zone stays without zone, `_ingested_at`, stored as UTC instants, is a `timestamp`)."""
+    if pa.types.is_timestamp(dtype):
+        return "timestamp" if dtype.tz is not None else "timestamp_ntz"
+    for check, name in (
+        (pa.types.is_string, "string"),
+        (pa.types.is_large_string, "string"),
+        (pa.types.is_date32, "date"),
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_int8, "tinyint"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_float64, "double"),
+    ):
+        if check(dtype):
+            return name
+    if pa.types.is_decimal(dtype):
+        return f"decimal({dtype.precision},{dtype.scale})"
+    raise TypeError(f"landed type {dtype} has no Spark mapping (ingest/build/spark_target.py)")
+
+
+def _quote(text: str) -> str:
+    if "`" in text or "'" in text or "\\" in text:
+        raise ValueError(f"lake path `{text}` holds a quote or backslash: not put into Spark SQL")
+    return text
+
+
+def _view_sql(dataset: str, files: list[tuple[str, str]]) -> list[str]:
+    """The statements of `global_temp.<dataset>`: one view per committed file, typed with the landed
+    schema (Spark then reads no footer to infer one: it ran a job per file), and their union, each row
+    with the file it came from as DuckDB names it (`_lake_file`)."""
+    schema = LANDED_SCHEMAS[dataset]
+    typed = ", ".join(f"{field.name} {spark_type(field.type)}" for field in schema)
+    if not files:
+        columns = ", ".join(f"cast(null as {spark_type(f.type)}) as {f.name}" for f in schema)
+        empty = f"select {columns}, cast(null as string) as {LAKE_FILE_COLUMN} where false"
+        return [f"create or replace global temporary view {dataset} as {empty}"]
+    names = ", ".join(schema.names)
+    statements, reads = [], []
+    for i, (url, name) in enumerate(sorted(files)):
+        view = f"{dataset}__file_{i}"
+        statements.append(
+            f"create or replace global temporary view {view} ({typed}) "
+            f"using parquet options (path '{_quote(url)}')"
+        )
+        # S608: names from the landed schema, paths checked by _quote; no data value.
+        reads.append(f"select {names}, '{_quote(name)}' as {LAKE_FILE_COLUMN} from global_temp.{view}")  # noqa: S608
+    return [
+        *statements,
+        f"create or replace global temporary view {dataset} as " + "\nunion all\n".join(reads),
+    ]
+
+
+def _files_sql(files: list[tuple[str, str]]) -> str:
+    if not files:
+        return f"select cast(null as string) as {LAKE_FILE_COLUMN} where false"
+    return "\nunion all\n".join(f"select '{_quote(name)}' as {LAKE_FILE_COLUMN}" for _, name in sorted(files))
+
+
+def spark_lake_views(lake_url: str, keystore_path: Path) -> list[str]:
+    """The statements that make the lake's views on Spark (`global_temp.*`: they live as long as the
+    build's Spark session, as DuckDB's in-memory views), for a full build: every committed file; the
+    incremental base models' views (`__unloaded` and the file lists) as a first build sees them."""
+    s3 = S3Settings.from_env() if lake_url.startswith("s3://") else None
+    store = open_store(lake_url, s3)
+    check_keystore(store, open_keystore(keystore_path))
+    root = hadoop_lake_url(lake_url)
+    files: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for raw in manifest_index.committed_raw_files(store).files:
+        if raw.dataset in LANDED_SCHEMAS:
+            files[raw.dataset].append((f"{root}/{raw.path}", store.uri(raw.path)))
+    statements = []
+    for dataset in sorted(LANDED_SCHEMAS):
+        statements += _view_sql(dataset, files[dataset])
+        view = f"create or replace global temporary view {dataset}"
+        statements += [
+            # A full build loads every committed file.
+            f"{view}__unloaded as select * from global_temp.{dataset}",  # noqa: S608
+            f"{view}__committed_files as {_files_sql(files[dataset])}",
+            f"{view}__unloaded_files as {_files_sql(files[dataset])}",
+            f"{view}__removed_files as {_files_sql([])}",
+        ]
+    return statements
+
+
+def spark_environment(env: dict[str, str]) -> dict[str, str]:
+    """dbt's environment for `--target spark`: the Spark home (metastore, tables), the KMS client's jar
+    (built when out of date), the lake as Hadoop names it, and the file of lake views, written here."""
+    home = Path(env.get("LAKEHOUSE_SPARK_HOME") or settings.home() / "spark").absolute()
+    home.mkdir(parents=True, exist_ok=True)
+    lake = env["LAKEHOUSE_LAKE"]
+    keystore = settings.keystore_path(env.get("LAKEHOUSE_KEYSTORE"))
+    views = home / "lake_views.jsonl"
+    views.write_text(
+        "".join(json.dumps({"sql": sql}) + "\n" for sql in spark_lake_views(lake, keystore)),
+        encoding="utf-8",
+    )
+    return {
+        **env,
+        "LAKEHOUSE_DBT_TARGET": "spark",
+        "LAKEHOUSE_SPARK_HOME": str(home),
+        "LAKEHOUSE_SPARK_KMS_JAR": str(kms_client_jar()),
+        "LAKEHOUSE_SPARK_LAKE": hadoop_lake_url(lake),
+        "LAKEHOUSE_KEYSTORE": str(Path(keystore).absolute()),
+        LAKE_VIEWS_ENV: str(views),
+    }

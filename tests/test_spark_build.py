@@ -1,0 +1,211 @@
+"""The same dbt models on Spark (`lakehouse build --target spark`, dbt-spark's session method) and on DuckDB,
+from the same encrypted lake: every table the Spark build makes equals DuckDB's row for row (a hash of
+every row; OMOP ids bit-identical; timestamps without time zone on both). And every compiled node is
+read by Spark's SQL parser, but for an explicit allow-list of the nodes not ported yet, each with its
+reason: the list may only shrink.
+
+The builds run as the CLI runs them, each in its own process (one Spark JVM at a time, local[2]); the Spark
+tables are read from their Parquet files, the DuckDB tables from the encrypted warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'"
+)
+
+from ingest.lake.keys import init_keystore, open_keystore
+from ingest.lake.storage import open_store
+from ingest.landing.land import Ingestor, find_extract_files
+from ingest.publish.export import open_warehouse
+from ingest.synth import generate_extracts
+
+pytestmark = pytest.mark.slow
+
+PROJECT = Path(__file__).resolve().parent.parent
+LAKEHOUSE = Path(sys.executable).parent / "lakehouse"
+
+# What builds on Spark today (docs/spark.md): staging and these CDM tables, with all they are built from.
+CDM = [
+    "person", "visit_occurrence", "condition_occurrence", "measurement", "drug_exposure", "observation",
+    "death", "location", "care_site", "provider",
+]  # fmt: skip
+SELECT = ["--select", *(f"+{table}" for table in CDM)]
+
+# Columns that hold the build's own time, not data: equal on no two builds.
+BUILD_TIME_COLUMNS = {"base_lake__file_loads": {"loaded_at"}}
+
+# The compiled nodes Spark's parser does not read yet, each with why (docs/spark.md). Only shrinks: a
+# node that parses is reported, so that it leaves the list.
+_MARTS = "the marts' slice: DuckDB SQL of the model or of macros/disclosure (varchar, exclude, ...)"
+NOT_PARSED_YET = {
+    "epidemic_baseline_by_week": "a Python model (dbt-spark runs those on Databricks only)",
+    "int_surveillance_acts_classified": "strftime, isodow, date_diff('minute', ...)",
+    "int_surveillance_weeks_changed": "range() over dates; cast as varchar",
+    "int_population_by_area_and_age_class": "cast as varchar",
+    "int_population_covered_by_area_and_age_class": "cast as varchar",
+    "epidemic_seasons_by_region": "arg_max/arg_min; cast as varchar",
+    "disclosure_controlled_cells": "cast as varchar; " + _MARTS,
+    "int_cells_geographies": "cast as varchar; " + _MARTS,
+    "int_cells_acts": _MARTS,
+    "int_cells_associations": _MARTS,
+    "int_cells_grid": _MARTS,
+    "int_cells_syndromes": _MARTS,
+    "int_syndromic_indicators_joined": _MARTS,
+    "syndromic_indicators_by_day": _MARTS,
+    "syndromic_indicators_by_week": _MARTS,
+}
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LAKEHOUSE), *args], env=env, cwd=PROJECT, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One association, three weeks, landed once; built on DuckDB, then on Spark (models and seeds:
+    the dbt tests are DuckDB's, see docs/spark.md)."""
+    root = tmp_path_factory.mktemp("spark_build")
+    init_keystore(root / "keystore.json")
+    generate_extracts(root / "extracts", date(2024, 1, 8), date(2024, 1, 21), n_associations=1, scale=0.3)
+    Ingestor(open_store(root / "lake"), open_keystore(root / "keystore.json")).run(
+        find_extract_files([root / "extracts"])
+    )
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(root),
+        "LAKEHOUSE_KEYSTORE": str(root / "keystore.json"),
+        "LAKEHOUSE_LAKE": str(root / "lake"),
+        "LAKEHOUSE_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    no_tests = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    duck = _run(["build", *SELECT, *no_tests, "--target-path", str(root / "target-duckdb")], env)
+    spark = _run(
+        ["build", "--target", "spark", *SELECT, *no_tests, "--target-path", str(root / "target-spark")], env
+    )
+    return {"root": root, "env": env, "duckdb": duck, "spark": spark}
+
+
+def _built_models(target: Path) -> dict[str, str]:
+    """{model: schema} of the tables and views the build made (run_results.json)."""
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    built = {}
+    for result in results:
+        node = manifest["nodes"].get(result["unique_id"], {})
+        if node.get("resource_type") in ("model", "seed") and result["status"] == "success":
+            built[node["name"]] = node["schema"]
+    return built
+
+
+def _plain(value: Any) -> Any:
+    """One value as both engines' rows compare: timestamps naive (UTC where they had a zone)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _row_hashes(rows: list[tuple], columns: list[str], order: list[str]) -> Counter[str]:
+    index = [columns.index(name) for name in order]
+    return Counter(
+        hashlib.sha256(repr(tuple(_plain(row[i]) for i in index)).encode()).hexdigest() for row in rows
+    )
+
+
+def test_spark_builds_staging_and_the_cdm(builds: dict[str, Any]) -> None:
+    assert builds["duckdb"].returncode == 0, builds["duckdb"].stdout[-3000:] + builds["duckdb"].stderr[-3000:]
+    assert builds["spark"].returncode == 0, builds["spark"].stdout[-3000:] + builds["spark"].stderr[-3000:]
+    built = _built_models(builds["root"] / "target-spark")
+    assert set(CDM) <= set(built), sorted(set(CDM) - set(built))
+    assert {"stg_lake__acts", "stg_lake__diagnoses", "base_lake__acts"} <= set(built)
+
+
+def test_every_table_spark_builds_equals_duckdb_row_for_row(builds: dict[str, Any]) -> None:
+    root = builds["root"]
+    spark_built = _built_models(root / "target-spark")
+    duck_built = _built_models(root / "target-duckdb")
+    assert set(spark_built) == set(duck_built)
+    warehouse = root / "spark" / "warehouse"
+    con = open_warehouse(root / "warehouse.duckdb", root / "keystore.json")
+    compared = []
+    try:
+        for name, schema in sorted(spark_built.items()):
+            folder = warehouse / f"{schema}.db" / name
+            if not folder.is_dir():
+                continue  # a view (staging): its rows are those of the tables built from it
+            duck = con.execute(f"select * from warehouse.{schema}.{name}")
+            duck_columns = [d[0] for d in duck.description]
+            duck_rows = duck.fetchall()
+            spark = con.execute(f"select * from read_parquet('{folder}/*.parquet')")
+            spark_columns = [d[0] for d in spark.description]
+            spark_rows = spark.fetchall()
+            assert sorted(spark_columns) == sorted(duck_columns), name
+            assert len(spark_rows) == len(duck_rows), name
+            compared_columns = [c for c in duck_columns if c not in BUILD_TIME_COLUMNS.get(name, set())]
+            hashes = _row_hashes(duck_rows, duck_columns, compared_columns)
+            assert _row_hashes(spark_rows, spark_columns, compared_columns) == hashes, name
+            compared.append(name)
+    finally:
+        con.close()
+    # The CDM tables are tables on both engines: each was compared, and holds rows.
+    assert set(CDM) <= set(compared), sorted(set(CDM) - set(compared))
+
+
+def test_every_compiled_node_parses_on_spark_but_the_listed_ones(
+    builds: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dbt compile --target spark` in this process (dbt-spark's session), then Spark's own SQL parser
+    on every model's compiled SQL: no data read, no plan run."""
+    from dbt.cli.main import dbtRunner
+    from pyspark.sql import SparkSession
+
+    from ingest.build.spark_target import spark_environment
+
+    root = builds["root"]
+    # A Spark home of its own: the Derby metastore of the build above is one process's at a time.
+    env = spark_environment({**builds["env"], "LAKEHOUSE_SPARK_HOME": str(root / "spark-parse")})
+    for name, value in env.items():
+        if name.startswith("LAKEHOUSE_"):
+            monkeypatch.setenv(name, value)
+    target = root / "target-parse"
+    # Models only: the disclosure tests' macros find their model by its DuckDB relation name (a later slice).
+    args = ["compile", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target", "spark"]
+    args += ["--select", "resource_type:model", "--indirect-selection", "empty"]
+    result = dbtRunner().invoke([*args, "--target-path", str(target), "--quiet"])
+    spark = SparkSession.builder.getOrCreate()
+    try:
+        assert result.success, result.exception
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        parser = spark._jsparkSession.sessionState().sqlParser()
+        failing: dict[str, str] = {}
+        parsed = 0
+        for node in manifest["nodes"].values():
+            if node["resource_type"] != "model" or not node.get("compiled_code"):
+                continue
+            try:
+                parser.parsePlan(node["compiled_code"])
+                parsed += 1
+            except Exception as error:  # py4j's wrapper of Spark's ParseException
+                failing[node["name"]] = str(error).splitlines()[0][:200]
+    finally:
+        spark.stop()
+    unexpected = sorted(set(failing) - set(NOT_PARSED_YET))
+    now_parsing = sorted(set(NOT_PARSED_YET) - set(failing))
+    assert not unexpected, {name: failing[name] for name in unexpected}
+    assert not now_parsing, f"these nodes parse on Spark now: remove them from NOT_PARSED_YET: {now_parsing}"
+    assert parsed > 40
