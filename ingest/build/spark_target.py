@@ -22,6 +22,8 @@ from ingest.lake import manifest_index
 from ingest.lake.keys import open_keystore
 from ingest.lake.keystore_binding import check_keystore
 from ingest.lake.landed_schema import LANDED_SCHEMAS
+from ingest.lake.manifest import Output
+from ingest.lake.manifest_seal import check_objects
 from ingest.lake.spark_read import hadoop_lake_url, kms_client_jar
 from ingest.lake.storage import S3Settings, open_store
 
@@ -99,12 +101,20 @@ def spark_lake_views(lake_url: str, keystore_path: Path) -> list[str]:
     incremental base models' views (`__unloaded` and the file lists) as a first build sees them."""
     s3 = S3Settings.from_env() if lake_url.startswith("s3://") else None
     store = open_store(lake_url, s3)
-    check_keystore(store, open_keystore(keystore_path))
+    keystore = open_keystore(keystore_path)
+    check_keystore(store, keystore)
     root = hadoop_lake_url(lake_url)
     files: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for raw in manifest_index.committed_raw_files(store).files:
-        if raw.dataset in LANDED_SCHEMAS:
-            files[raw.dataset].append((f"{root}/{raw.path}", store.uri(raw.path)))
+    raws = [
+        raw
+        for raw in manifest_index.committed_raw_files(store, keystore=keystore).files
+        if raw.dataset in LANDED_SCHEMAS
+    ]
+    # As the DuckDB plugin does: every file's bytes against its sealed manifest's digest before any view
+    # names it (the check-then-read race is in docs/security.md, "Sealed manifests").
+    check_objects(store, [Output("raw", raw.path, 0, raw.key_id, raw.sha256) for raw in raws])
+    for raw in raws:
+        files[raw.dataset].append((f"{root}/{raw.path}", store.uri(raw.path)))
     statements = []
     for dataset in sorted(LANDED_SCHEMAS):
         statements += _view_sql(dataset, files[dataset])
