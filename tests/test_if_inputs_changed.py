@@ -108,13 +108,14 @@ def test_models_are_built_again_only_when_their_inputs_changed(tmp_path: Path) -
     _tamper(tmp_path)
     assert "UNCHANGED" in _build(tmp_path)
     assert _tampered(tmp_path) == {"codes_table"}
-    (project / "models" / "codes_view.sql").write_text(MODELS["codes_view"] + " where a > 1", encoding="utf-8")
+    models = project / "models"
+    (models / "codes_view.sql").write_text(MODELS["codes_view"] + " where a > 1", encoding="utf-8")
     _build(tmp_path)
     assert _sql(tmp_path, "select a from main.codes_table order by a") == [(2,), (3,)]
 
     # A changed table SQL, a --full-refresh and dbt's own materialisation each build it again.
     _tamper(tmp_path)
-    (project / "models" / "codes_table.sql").write_text(MODELS["codes_table"] + " where a < 3", encoding="utf-8")
+    (models / "codes_table.sql").write_text(MODELS["codes_table"] + " where a < 3", encoding="utf-8")
     _build(tmp_path)
     assert _sql(tmp_path, "select a from main.codes_table order by a") == [(2,)]
     for args in (["--full-refresh"], ["--vars", "{stamped: false}"]):
