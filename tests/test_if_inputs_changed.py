@@ -12,16 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-PROJECT = Path(__file__).resolve().parent.parent
-
-PROFILE = """fixture:
-  target: dev
-  outputs:
-    dev:
-      type: duckdb
-      path: "{db}"
-      threads: 1
-"""
+from tests.test_seed_when_changed import PROFILE, PROJECT
 
 DBT_PROJECT = """name: fixture
 version: '1.0.0'
