@@ -366,8 +366,9 @@ def test_spill_settings_survive_a_spill_and_new_cursors(built: dict[str, object]
             "warehouse_path": str(warehouse),
         },
     )
+    # The profile's instance settings, applied here on every cursor as dbt-duckdb applies `settings`.
     settings = yaml.safe_load((PROJECT_ROOT / "profiles.yml").read_text())["lakehouse"]["outputs"]["local"][
-        "settings"
+        "config_options"
     ]
     assert not {"temp_directory", "temp_file_encryption"} & set(settings)
     settings = {**settings, "memory_limit": "64MB"}
