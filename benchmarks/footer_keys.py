@@ -9,7 +9,6 @@ Everything runs in a temporary folder with its own key store and lake (the machi
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pqe
 
+from benchmarks.scratch import scratch_env
 from ingest.governance.footer_keys import add_footer_keys
 from ingest.lake.crypto import encrypt_parquet
 from ingest.lake.footer_key import footer_key_metadata, with_footer_key_metadata
@@ -66,13 +66,7 @@ def time_writes(rows: int, repeats: int = 3) -> None:
 def time_migration(days: int, associations: int) -> None:
     with tempfile.TemporaryDirectory(prefix="footer-keys-") as folder:
         root = Path(folder)
-        env = {
-            **os.environ,
-            "LAKEHOUSE_HOME": str(root),
-            "LAKEHOUSE_KEYSTORE": str(root / "keystore.json"),
-            "LAKEHOUSE_LAKE": str(root / "lake"),
-            "LAKEHOUSE_WAREHOUSE": str(root / "warehouse.duckdb"),
-        }
+        env = scratch_env(root)
         end = (datetime(2024, 1, 1) + timedelta(days=days - 1)).date().isoformat()
         lakehouse = str(Path(sys.executable).parent / "lakehouse")
         init_keystore(root / "keystore.json")

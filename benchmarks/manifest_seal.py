@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from benchmarks.scratch import scratch_env
 from ingest.build.dbt_plugin import lake_view_sql
 from ingest.governance.seal_manifests import seal_manifests
 from ingest.lake.crypto import connect_duckdb
@@ -64,13 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="manifest-seal-") as folder:
         root = Path(folder)
-        env = {
-            **os.environ,
-            "LAKEHOUSE_HOME": str(root),
-            "LAKEHOUSE_KEYSTORE": str(root / "keystore.json"),
-            "LAKEHOUSE_LAKE": str(root / "lake"),
-            "LAKEHOUSE_WAREHOUSE": str(root / "warehouse.duckdb"),
-        }
+        env = scratch_env(root)
         end = (datetime(2024, 1, 1) + timedelta(days=args.days - 1)).date().isoformat()
         lakehouse = str(Path(sys.executable).parent / "lakehouse")
         init_keystore(root / "keystore.json")

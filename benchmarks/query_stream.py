@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.scratch import scratch_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BUILD = """
@@ -72,13 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="query-bench-") as scratch:
         work = Path(scratch)
-        env = {
-            **os.environ,
-            "LAKEHOUSE_HOME": str(work),
-            "LAKEHOUSE_KEYSTORE": str(work / "keystore.json"),
-            "LAKEHOUSE_LAKE": str(work / "lake"),
-            "LAKEHOUSE_WAREHOUSE": str(work / "warehouse.duckdb"),
-        }
+        env = scratch_env(work)
         # Built in a child: a child forked from a parent holding the table would count the parent's
         # pages in its own peak RSS.
         subprocess.run([sys.executable, "-c", BUILD, str(args.rows)], env=env, check=True)
