@@ -111,8 +111,8 @@ def test_build_output_is_a_progress_summary_and_a_log_file(tmp_path: Path, keyst
     assert log.parent == tmp_path / "home" / "logs"
     text = log.read_text(encoding="utf-8")
     assert "\x1b[" not in text and "PASS not_null_omop_gender_concepts_sex_code" in text
-    # dbt's own line counts the on-run-end hook too.
-    assert "Done. PASS=4 WARN=0 ERROR=0" in text
+    # dbt's own line counts the on-run-start and on-run-end hooks too.
+    assert "Done. PASS=5 WARN=0 ERROR=0" in text
 
     # A warehouse file that is not a database: dbt itself fails, after the build lock was taken.
     broken = {**env, "LAKEHOUSE_WAREHOUSE": str(tmp_path / "not-a-database.duckdb")}
