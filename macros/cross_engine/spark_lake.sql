@@ -46,6 +46,21 @@
 {%- endmaterialization %}
 
 
+{#- Whether scoped_incremental writes a model of `weeks_per_statement` a range of weeks at a time (the
+    chunk table in_scope reads): on Spark the table above is written by one statement. -#}
+{% macro scope_writes_week_chunks() -%}
+    {{ return(adapter.dispatch('scope_writes_week_chunks')()) }}
+{%- endmacro %}
+
+{% macro default__scope_writes_week_chunks() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__scope_writes_week_chunks() -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+
 {% macro base_lake_strategy() -%}
     {#- The base tables' strategy: Spark's parquet tables have no delete+insert (full builds only, above). -#}
     {{- return('append' if target.type == 'spark' else 'delete+insert') -}}

@@ -302,8 +302,8 @@
 
 
 {% macro surveillance_grid_fingerprints(acts) -%}
-    md5(coalesce(string_agg(distinct department_code || ':' || region_code, ',' order by department_code || ':' || region_code), ''))
+    md5(coalesce({{ sorted_distinct_string_agg("department_code || ':' || region_code", "','") }}, ''))
         as geography_fingerprint,
-    md5(coalesce(string_agg(distinct association_id, ',' order by association_id), ''))
+    md5(coalesce({{ sorted_distinct_string_agg('association_id', "','") }}, ''))
         as association_fingerprint
 {%- endmacro %}

@@ -232,10 +232,10 @@ with_rates as (
 
     select
         *,
-        round(100.0 * coded_act_count / nullif(act_count, 0), 2) as coding_rate_pct,
-        round(100.0 * syndrome_act_count / nullif(coded_act_count, 0), 2) as syndrome_share_of_coded_pct,
-        round(100.0 * covered_population / nullif(area_population, 0), 1) as population_coverage_pct,
-        round(100000.0 * syndrome_act_count / nullif(covered_population, 0), 3) as incidence_per_100k
+        round(cast(100 as double) * coded_act_count / nullif(act_count, 0), 2) as coding_rate_pct,
+        round(cast(100 as double) * syndrome_act_count / nullif(coded_act_count, 0), 2) as syndrome_share_of_coded_pct,
+        round(cast(100 as double) * covered_population / nullif(area_population, 0), 1) as population_coverage_pct,
+        round(cast(100000 as double) * syndrome_act_count / nullif(covered_population, 0), 3) as incidence_per_100k
 
     from joined
 
