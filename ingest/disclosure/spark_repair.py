@@ -37,7 +37,9 @@ def cells_by_unit(lines: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
             continue
         unit, separator, cell = line.partition("\t")
         if not separator or cell == NULL:
-            raise ValueError(f"line {number} of the cells to audit: expected `unit<TAB>cell JSON`, got {line!r}")
+            raise ValueError(
+                f"line {number} of the cells to audit: expected `unit<TAB>cell JSON`, got {line!r}"
+            )
         units[unit].append(json.loads(cell))
     return units
 

@@ -10,8 +10,9 @@
     per doctor at the finest grain (age class x département x day, région and ISO week riding along):
     one hash table per age level x geography level x period type, with only that level's columns.
     Written as rollups because sqlfluff cannot parse `grouping sets`: (région, département) stands for
-    the département (one région each), (week, day) for the day (one week each), and the rollup's
-    all-time level, which no cell has, is dropped by `having`. `measures`: the summed columns.
+    the département (one région each), (week, day) for the day (one week each); the week is a plain
+    key, so no all-time level is made (Spark resolves no `grouping()` in HAVING of a column it does not
+    select). `measures`: the summed columns.
 -#}
 {% macro surveillance_cell_rollup(relation, measures, keys=[]) -%}
     select
@@ -44,8 +45,8 @@
         provider_id,
         rollup (age_class),
         rollup (region_code, department_code),
-        rollup (week_start_date, act_date)
-    having grouping(week_start_date) = 0
+        week_start_date,
+        rollup (act_date)
 {%- endmacro %}
 
 
