@@ -144,24 +144,3 @@
     end
 {%- endmacro %}
 
-
-{#- A struct from `fields`, a list of (name, SQL expression) pairs, in that order. -#}
-{% macro struct_of(fields) -%}
-    {{ return(adapter.dispatch('struct_of')(fields)) }}
-{%- endmacro %}
-
-{% macro default__struct_of(fields) -%}
-    struct_pack(
-        {%- for name, expression in fields %}
-        "{{ name }}" := {{ expression }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
-{%- endmacro %}
-
-{% macro spark__struct_of(fields) -%}
-    named_struct(
-        {%- for name, expression in fields %}
-        '{{ name }}', {{ expression }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
-{%- endmacro %}
