@@ -42,8 +42,9 @@
       attacker_group   SQL of the unit no relation crosses (the ISO week)
     After the fixed point, the audit and repair: the groups above do not see chains of margins, so
     the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure/repair.py
-    registers on dbt's connection) solves each unit's published relations and hides the cheapest
-    complementary cells until no hidden cell is pinned. Without `attacker_cell` the macro refuses to
+    registers on dbt's connection; on Spark a script transform, suppression_statements.sql) solves
+    each unit's published relations and hides the cheapest complementary cells until no hidden cell is
+    pinned. Without `attacker_cell` the macro refuses to
     run: no table of cells is published uncertified.
 -#}
 {% macro disclosure_suppress_complementary(
@@ -101,7 +102,9 @@
                     from (
                         select * from {{ disclosure_work_table('disclosure_members') }}
                         {%- if pass > 0 %}
-                        where group_id in (select group_id from {{ disclosure_work_table('disclosure_touched') }})
+                        where group_id in (
+                            select group_id from {{ disclosure_work_table('disclosure_touched') }}
+                        )
                         {%- endif %}
                     ) as members
                     {#- Every member is in scope: the scope's bounds let the scan skip the rest. #}
@@ -197,12 +200,16 @@
                 union
                 select cell_id from ranked_neighbours where pick_rank = 1
             {% endcall %}
-            {%- set picked = run_query('select count(*) from ' ~ disclosure_work_table('disclosure_picks')).columns[0].values()[0] -%}
+            {%- set picked = run_query(
+                'select count(*) from ' ~ disclosure_work_table('disclosure_picks')
+            ).columns[0].values()[0] -%}
             {%- if picked == 0 -%}
                 {%- set state.done = true -%}
             {%- else -%}
                 {% call statement('disclosure_complement') %}
-                    {{ disclosure_hide_picked(relation, disclosure_work_table('disclosure_picks'), id_column, scope_where) }}
+                    {{ disclosure_hide_picked(
+                        relation, disclosure_work_table('disclosure_picks'), id_column, scope_where
+                    ) }}
                 {% endcall %}
                 {% call statement('disclosure_touched') %}
                     {{ disclosure_create_work_table('disclosure_touched') }}
@@ -234,7 +241,9 @@
         'select count(*) from ' ~ disclosure_work_table('disclosure_audit_picks')
     ).columns[0].values()[0] -%}
     {% call statement('disclosure_repair') %}
-        {{ disclosure_hide_picked(relation, disclosure_work_table('disclosure_audit_picks'), id_column, scope_where) }}
+        {{ disclosure_hide_picked(
+            relation, disclosure_work_table('disclosure_audit_picks'), id_column, scope_where
+        ) }}
     {% endcall %}
     {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
