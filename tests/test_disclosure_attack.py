@@ -297,6 +297,58 @@ def test_repair_closes_a_union_subtraction() -> None:
     assert audit_published_tables({"weekly": _after_repair(table, added)}, K).findings == []
 
 
+# One France week of asthme: two primary cells (5 and 4), two complementary ones (20 and 60) hidden by
+# the greedy rules, and the true counts the post-hook passes for the complementary cells only.
+GREEDY_WEEK = [("all", 100, "published"), ("00-01", 5, "primary"), ("02-14", 4, "primary")]
+GREEDY_WEEK += [("15-74", 20, "complementary"), ("75+", 60, "complementary"), ("unknown", 11, "published")]
+
+
+def _rows_with_truth(week: list[tuple[str, int, str]]) -> list[dict]:
+    """The post-hook's structs: a hidden cell's value is NULL, a complementary cell carries its count."""
+    table = _weekly([("asthme", age, None if state != "published" else count) for age, count, state in week])
+    rows = _struct_rows(table)
+    for row, (_, count, state) in zip(rows, week, strict=True):
+        row["true_value"] = float(count) if state == "complementary" else None
+    return rows
+
+
+def _published_after(week: list[tuple[str, int, str]], changed: list[str]) -> pa.Table:
+    """The week as the marts publish it once the post-hook has flipped the cells the function returned."""
+    hidden = {f"asthme|{age}" for age, _, state in week if state != "published"} ^ set(changed)
+    return _weekly([("asthme", age, None if f"asthme|{age}" in hidden else count) for age, count, _ in week])
+
+
+def test_give_back_publishes_a_complementary_cell_the_attacker_does_not_need() -> None:
+    """The greedy rules hid 15-74 and 75+; the primary pair (5 + 4) needs only one of them beside it. The
+    give-back pass publishes the larger one again at its true count, and the attacker, run on what is then
+    published, pins nothing."""
+    changed = repair_rows(K, _rows_with_truth(GREEDY_WEEK))
+    assert changed == ["asthme|75+"]
+    published = _published_after(GREEDY_WEEK, changed)
+    counts = dict(
+        zip(published["age_class"].to_pylist(), published["syndrome_act_count"].to_pylist(), strict=True)
+    )
+    assert counts["75+"] == 60 and counts["15-74"] is None
+    result = audit_published_tables({"weekly": published}, K)
+    assert result.hidden_cells == 3 and result.findings == []
+
+
+def test_give_back_keeps_hidden_a_cell_whose_publication_pins_a_primary_cell() -> None:
+    """15-74 (20) stays hidden: published too, it would leave the primary pair summing to 9 under the
+    total, each pinned inside 0..9 (an LP finds it: no margin is left with one hidden cell). A primary
+    cell is never published, even when a caller hands its count over."""
+    rows = _rows_with_truth(GREEDY_WEEK)
+    for row in rows:
+        if row["age_class"] in ("00-01", "02-14"):
+            row["true_value"] = 5.0 if row["age_class"] == "00-01" else 4.0
+    changed = repair_rows(K, rows)
+    assert changed == ["asthme|75+"]
+    too_much = _published_after(GREEDY_WEEK, [*changed, "asthme|15-74"])
+    findings = audit_published_tables({"weekly": too_much}, K).findings
+    assert sorted(f.cell.age_class for f in findings) == ["00-01", "02-14"]
+    assert all("pinned inside 0..9" in str(f) for f in findings)
+
+
 def test_repair_reads_the_cells_as_the_attacker_reads_the_marts() -> None:
     table = _weekly(_asthme(total=40))
     published, _ = published_cells(_struct_rows(table))

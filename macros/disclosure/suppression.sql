@@ -43,8 +43,10 @@
     After the fixed point, the audit and repair: the groups above do not see chains of margins, so
     the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure/repair.py
     registers on dbt's connection) solves each unit's published relations and hides the cheapest
-    complementary cells until no hidden cell is pinned. Without `attacker_cell` the macro refuses to
-    run: no table of cells is published uncertified.
+    complementary cells until no hidden cell is pinned; then its give-back pass publishes again, most
+    valuable first, each complementary cell the attacker does not need hidden (greedy picks only ever
+    add cells). Without `attacker_cell` the macro refuses to run: no table of cells is published
+    uncertified.
 -#}
 {% macro disclosure_suppress_complementary(
     relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true',
@@ -237,21 +239,27 @@
             ~ "`ingest.disclosure.repair` to the profile's `plugins` (profiles.yml). Nothing was published."
         ) }}
     {%- endif -%}
-    {#- Hidden values are passed as NULL: a reader does not have them, and the repair needs only
-        what a reader sees. -#}
+    {#- Hidden values are passed as NULL (`value`): the attacker sees what a reader sees. Only a
+        complementary cell's count also travels (`true_value`), for the give-back pass to publish it
+        again where the attacker does not need it hidden; a primary cell's never does. -#}
     {% call statement('disclosure_audit') %}
         create or replace temp table disclosure_audit_picks as
         select unnest(disclosure_audit_repair({{ protection_k }}, list(cell))) as cell_id
         from ({{ disclosure_cells_by_audit_unit(relation, attacker_cell, attacker_group, scope_where) }}) as cells_to_audit
         group by audit_unit
     {% endcall %}
-    {%- set repaired = run_query('select count(*) from disclosure_audit_picks').columns[0].values()[0] -%}
+    {%- set audit_changes = run_query(
+        'select count(*) filter (where not is_suppressed), count(*) filter (where is_suppressed) from '
+        ~ relation ~ ' where ' ~ id_column ~ ' in (select cell_id from disclosure_audit_picks) and ('
+        ~ scope_where ~ ')'
+    ).rows[0] -%}
     {% call statement('disclosure_repair') %}
-        {{ disclosure_hide_picked(relation, 'disclosure_audit_picks', id_column, scope_where) }}
+        {{ disclosure_apply_audit(relation, 'disclosure_audit_picks', id_column, scope_where) }}
     {% endcall %}
     {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
-        ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
+        ~ state.passes ~ " passes, " ~ audit_changes[0] ~ " more after the linear attacker's audit, "
+        ~ audit_changes[1] ~ " given back", info=true) }}
     {%- if stats_relation is not none %}
         {#- The price of the protection, aggregated before the values go: no cell's value is kept. #}
         {% call statement('disclosure_stats') %}
@@ -301,7 +309,7 @@
 {% endmacro %}
 
 
-{#- Complementary suppression of the cells a pass picked (the group rules' or the linear attacker's). -#}
+{#- Complementary suppression of the cells a pass of the group rules picked. -#}
 {% macro disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
     update {{ relation }}
     set
@@ -310,6 +318,24 @@
     where
         {{ id_column }} in (select cell_id from {{ picks }})
         and ({{ scope_where }})
+{%- endmacro %}
+
+
+{#-
+    The linear attacker's changes (ingest/disclosure/repair.py, `repair_rows`): each id it returns is a
+    cell whose state it changed, a published cell it hides (complementary) or a complementary cell it
+    publishes again (the give-back pass). Never a primary cell: the guard keeps one hidden whatever the
+    function says (the week's certificate then does not match, and `export` audits it again).
+-#}
+{% macro disclosure_apply_audit(relation, picks, id_column, scope_where) -%}
+    update {{ relation }}
+    set
+        is_suppressed = not is_suppressed,
+        suppression_reason = case when is_suppressed then null else 'complementary' end
+    where
+        {{ id_column }} in (select cell_id from {{ picks }})
+        and ({{ scope_where }})
+        and (not is_suppressed or suppression_reason = 'complementary')
 {%- endmacro %}
 
 
@@ -324,7 +350,8 @@
 
 {#-
     The struct of one cell as the linear attacker reads it (ingest/disclosure/repair.py, CELL_FIELDS, in
-    that order): SQL expressions for each field; a hidden cell's value is NULL.
+    that order): SQL expressions for each field; a hidden cell's value is NULL. `true_value` is the count
+    of a complementary cell only (NULL otherwise), for the give-back pass: never a primary cell's.
 -#}
 {% macro disclosure_attacker_cell(
     count, syndrome_group='null', age_class='null', geo_level='null', geo_code='null',
@@ -341,7 +368,11 @@
         {%- for name, expression in fields %}
         "{{ name }}" := cast({{ expression }} as varchar),
         {%- endfor %}
-        "value" := cast(case when is_suppressed then null else {{ count_column }} end as double)
+        "value" := cast(case when is_suppressed then null else {{ count_column }} end as double),
+        "true_value" := cast(
+            case when is_suppressed and suppression_reason = 'complementary' then {{ count_column }} end
+            as double
+        )
     )
 {%- endmacro %}
 
