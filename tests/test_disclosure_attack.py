@@ -447,6 +447,36 @@ def test_for_any_table_and_k_published_cells_are_safe(
     assert findings == [], [str(f) for f in findings[:5]]
 
 
+def test_engine_hides_no_complementary_cell_the_attacker_does_not_need(tmp_path: Path) -> None:
+    """The group rules and the repair only add hidden cells; the give-back pass publishes again those not
+    needed. On the built tables, each complementary cell left hidden is needed: published alone at its
+    true count (from the seed), it lets the attacker pin a cell of its table."""
+    result, db = _build_fixture_project(tmp_path, seed=20261207, tables=8, k=K)
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cells = con.sql(
+            "select s.family as syndrome_group, s.age_class, s.geo_level, s.geo_code, s.parent_geo_code,"
+            " '2024-W01' as iso_week, s.cell_count as syndrome_act_count, r.cell_count as true_count,"
+            " s.suppression_reason from main.suppressed_cells as s"
+            " left join main.raw_cells as r on s.cell_id = r.cell_id order by s.cell_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    rows = cells.to_pylist()
+    complementary = [row for row in rows if row["suppression_reason"] == "complementary"]
+    assert len(complementary) > 20
+    assert any(row["suppression_reason"] is None and row["true_count"] > 0 for row in rows)
+    for cell in complementary:
+        table = [
+            {**row, "syndrome_act_count": row["true_count"] if row is cell else row["syndrome_act_count"]}
+            for row in rows
+            if row["syndrome_group"] == cell["syndrome_group"]
+        ]
+        mart = pa.Table.from_pylist(table).drop_columns(["true_count", "suppression_reason"])
+        assert audit_published_tables({"cells": mart}, K).findings, f"not needed: {cell}"
+
+
 def test_a_build_without_the_attacker_publishes_nothing(tmp_path: Path) -> None:
     result, db = _build_fixture_project(tmp_path, seed=7, tables=2, k=K, attacker=False)
     assert result.returncode != 0
