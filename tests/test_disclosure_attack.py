@@ -349,6 +349,20 @@ def test_give_back_keeps_hidden_a_cell_whose_publication_pins_a_primary_cell() -
     assert all("pinned inside 0..9" in str(f) for f in findings)
 
 
+def test_give_back_publishes_two_classes_hidden_together_under_one_total() -> None:
+    """The national case: France's under-15s (835) and 75+ (454) hidden as complementary under a published
+    all-ages total. Published alone, either one gives the other back by subtraction; published together
+    they disclose nothing. A cell whose partner is primary stays hidden (00-01 under the 2-14s' margin)."""
+    week = [("all", 1500, "published"), ("00-14", 835, "complementary"), ("15-74", 211, "published")]
+    week += [("75+", 454, "complementary"), ("unknown", 0, "published")]
+    changed = repair_rows(K, _rows_with_truth(week))
+    assert changed == ["asthme|00-14", "asthme|75+"]
+    assert audit_published_tables({"weekly": _published_after(week, changed)}, K).hidden_cells == 0
+    primary_partner = [("all", 100, "published"), ("00-01", 5, "primary"), ("02-14", 30, "complementary")]
+    primary_partner += [("15-74", 65, "published")]
+    assert repair_rows(K, _rows_with_truth(primary_partner)) == []
+
+
 def test_repair_reads_the_cells_as_the_attacker_reads_the_marts() -> None:
     table = _weekly(_asthme(total=40))
     published, _ = published_cells(_struct_rows(table))

@@ -267,29 +267,33 @@ def give_back(
     k: int,
     true_values: dict[Hashable, float],
 ) -> GiveBack:
-    """Publish again (in `values`, in place) each hidden cell of `true_values` the attacker does not need.
+    """Publish again (in `values`, in place) the hidden cells of `true_values` the attacker does not need.
 
     `values` must be certified (the repair's fixed point). Each candidate, most valuable first, is
-    published at its true value and kept so only if no equation is left with a single hidden cell and
-    the attacker, on the components of the hidden cells it is related to (the only intervals publishing
-    it can narrow), pins none of them and finds every reading consistent. A count of 1..k-1 is never
-    published, whatever it was given as."""
+    published at its true value with its partners: a margin left with a single hidden cell would give it
+    back by subtraction, so that cell is published too if it is a candidate (two classes hidden together
+    under one total come back together), else the candidate stays hidden. The group is kept published
+    only if the attacker, on the components of the hidden cells related to it (the only intervals
+    publishing it can narrow), pins none of them and finds every reading consistent. A count of 1..k-1
+    is never published, whatever it was given as."""
     started = time.perf_counter()
     result = GiveBack()
     relations_of = _relations_by_cell(relations)
     # The relations of a local audit in their global order: the LPs' rows do not depend on set order.
     position = {id(relation): rank for rank, relation in enumerate(relations)}
+    allowed = {cell: value for cell, value in true_values.items() if not 0 < value < k}
     candidates = sorted(
-        (cell for cell, value in true_values.items() if values.get(cell, 0.0) is None and not 0 < value < k),
-        key=lambda cell: give_back_order(cell, true_values[cell]),
+        (cell for cell in allowed if _is_hidden(cell, values)),
+        key=lambda cell: give_back_order(cell, allowed[cell]),
     )
     for cell in candidates:
+        if not _is_hidden(cell, values):
+            continue  # published already, as a partner
         result.tried += 1
-        values[cell] = true_values[cell]
-        if _leaves_a_lone_hidden_cell(cell, values, relations_of):
-            values[cell] = None
+        group = _publish_with_partners(cell, values, relations_of, allowed)
+        if group is None:
             continue
-        scope = _hidden_around(cell, values, relations_of)
+        scope = set().union(*(_hidden_around(member, values, relations_of) for member in group))
         if scope:
             local = sorted(
                 {id(relation): relation for other in scope for relation in relations_of[other]}.values(),
@@ -300,23 +304,40 @@ def give_back(
             result.audits += 1
             result.lps += found.lps
             if found.findings or found.inconsistent_components:
-                values[cell] = None
+                for member in group:
+                    values[member] = None
                 continue
-        result.published.add(cell)
+        result.published |= set(group)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _leaves_a_lone_hidden_cell(
-    cell: Hashable, values: dict[Hashable, float | None], relations_of: dict[Hashable, list[Relation]]
-) -> bool:
-    """A margin with one hidden cell left gives it back by subtraction (no LP needed to see it). A union
-    is left to the attacker: where its strict reading does not fit, it only bounds its components."""
-    for relation in relations_of[cell]:
-        if relation.sense == "eq" and relation.relaxed is None:
-            if sum(1 for other in relation.terms if _is_hidden(other, values)) == 1:
-                return True
-    return False
+def _publish_with_partners(
+    cell: Hashable,
+    values: dict[Hashable, float | None],
+    relations_of: dict[Hashable, list[Relation]],
+    allowed: dict[Hashable, float],
+) -> list[Hashable] | None:
+    """Publish `cell` (in `values`) and every cell a margin would then give back by subtraction, if each
+    is one that may be published; else publish nothing and return None. A union is left to the attacker:
+    where its strict reading does not fit, it only bounds its components."""
+    group = [cell]
+    values[cell] = allowed[cell]
+    for member in group:  # grows while it is read: each partner's own margins are checked in turn
+        for relation in relations_of[member]:
+            if relation.sense != "eq" or relation.relaxed is not None:
+                continue
+            hidden = [other for other in relation.terms if _is_hidden(other, values)]
+            if len(hidden) != 1:
+                continue
+            partner = hidden[0]
+            if partner not in allowed:
+                for published in group:
+                    values[published] = None
+                return None
+            values[partner] = allowed[partner]
+            group.append(partner)
+    return group
 
 
 def _is_hidden(cell: Hashable, values: dict[Hashable, float | None]) -> bool:
