@@ -363,6 +363,27 @@ def test_give_back_publishes_two_classes_hidden_together_under_one_total() -> No
     assert repair_rows(K, _rows_with_truth(primary_partner)) == []
 
 
+def test_publication_folder_is_checked_on_its_own(tmp_path: Path) -> None:
+    """tools/check_publication.py reads only the exported Parquet files: the give-back's week passes; the
+    same week with 15-74 published too (the primary pair pinned) and a count of 4 published fail."""
+    import pyarrow.parquet as pq
+
+    from tools.check_publication import check_folder
+
+    changed = repair_rows(K, _rows_with_truth(GREEDY_WEEK))
+    (tmp_path / "safe").mkdir()
+    pq.write_table(_published_after(GREEDY_WEEK, changed), tmp_path / "safe" / "weekly.parquet")
+    small, result = check_folder(tmp_path / "safe", K)
+    assert small == [] and result.hidden_cells == 3 and result.findings == []
+    (tmp_path / "leaky").mkdir()
+    leaky = _published_after(GREEDY_WEEK, [*changed, "asthme|15-74"])
+    pq.write_table(leaky, tmp_path / "leaky" / "weekly.parquet")
+    pq.write_table(_weekly([("grippe", "all", 4)]), tmp_path / "leaky" / "small.parquet")
+    small, result = check_folder(tmp_path / "leaky", K)
+    assert small == ["small.syndrome_act_count: 1 value(s) between 1 and 10"]
+    assert sorted(finding.cell.age_class for finding in result.findings) == ["00-01", "02-14"]
+
+
 def test_repair_reads_the_cells_as_the_attacker_reads_the_marts() -> None:
     table = _weekly(_asthme(total=40))
     published, _ = published_cells(_struct_rows(table))
