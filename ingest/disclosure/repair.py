@@ -3,12 +3,14 @@
 The SQL engine (macros/disclosure/suppression.sql) hides cells group by group; it does not see chains of
 margins, so a reader solving the published relations as a linear programme can still pin a few hidden
 cells. This module closes that gap inside the build: after the engine's fixed point, the post-hook hands
-each ISO week's cells (published values and hidden flags only: no hidden value is needed) to
-`disclosure_audit_repair`, a DuckDB function registered by this module's dbt-duckdb plugin. For that week
-it runs the attacker (ingest/disclosure/attack.py: same cells, same relations, same protection rule) and,
-for every cell the attacker pins, hides the cheapest published cell sharing a relation with it; then it
-audits again, until the attacker certifies every hidden cell of the week. The function returns the ids of
-the cells to hide; the post-hook hides them before the counts are nulled and the statistics written.
+each ISO week's cells (what a reader sees: published values, NULL when hidden; and the true count of
+each complementary cell, for the give-back pass below) to `disclosure_audit_repair`, a DuckDB function
+registered by this module's dbt-duckdb plugin. For that week it runs the attacker
+(ingest/disclosure/attack.py: same cells, same relations, same protection rule) on what a reader sees
+and, for every cell the attacker pins, hides the cheapest published cell sharing a relation with it;
+then it audits again, until the attacker certifies every hidden cell of the week. The function returns
+the ids of the cells whose state changes (to hide, or to publish again); the post-hook applies them
+before the counts are nulled and the statistics written.
 
 Cheapest first, among the published cells sharing a sum (a margin, a union) with the pinned cell, or
 failing that with a hidden cell next to it: never a France- or région-level cell whose count is at least
@@ -27,10 +29,11 @@ Both the group rules and the repair only ever add hidden cells, so a greedy pick
 later pick protects what it protected). The give-back pass then publishes again, one at a time and most
 valuable first (France, then région, then the largest count), each complementary cell whose true value
 it was given (the post-hook passes `true_value` for complementary cells only: a primary cell's value
-never reaches it) or that the repair itself hid, and keeps it published only if the attacker, solving
-the hidden cells it can have narrowed, still certifies every one of them. Publishing a cell only adds
-to what a reader knows, so a cell refused stays refused: the result does not depend on retrying, and
-every cell left hidden as complementary is needed (publishing it alone would let the attacker pin one).
+never reaches it) or that the repair itself hid, with the partners a margin would otherwise give back
+by subtraction, and keeps them published only if the attacker, solving the hidden cells they can have
+narrowed, still certifies every one of them. Publishing cells only adds to what a reader knows, so a
+cell refused stays refused: the result does not depend on retrying, and every cell left hidden as
+complementary is needed (publishing it alone would let the attacker pin one).
 """
 
 from __future__ import annotations
