@@ -363,6 +363,32 @@ def test_give_back_publishes_two_classes_hidden_together_under_one_total() -> No
     assert repair_rows(K, _rows_with_truth(primary_partner)) == []
 
 
+def test_give_back_tries_france_then_region_then_the_largest_count() -> None:
+    """The order the pass tries cells in: a France cell before a larger région one, a région cell before a
+    larger département one, then the largest count, the cell breaking ties (the same in every build)."""
+    from ingest.disclosure.attack import Cell
+    from ingest.disclosure.repair import give_back_order
+
+    def cell(level: str, code: str) -> Cell:
+        return Cell("syndrome_act_count", "grippe", "00-14", level, code, "week", "2024-W03")
+
+    counts = {
+        cell("departement", "75"): 2000.0,
+        cell("region", "11"): 900.0,
+        cell("france", "FR"): 454.0,
+        cell("region", "84"): 900.0,
+        cell("region", "24"): 1200.0,
+    }
+    tried = sorted(counts, key=lambda c: give_back_order(c, counts[c]))
+    assert [(c.geo_level, c.geo_code) for c in tried] == [
+        ("france", "FR"),
+        ("region", "24"),
+        ("region", "11"),
+        ("region", "84"),
+        ("departement", "75"),
+    ]
+
+
 def test_publication_folder_is_checked_on_its_own(tmp_path: Path) -> None:
     """tools/check_publication.py reads only the exported Parquet files: the give-back's week passes; the
     same week with 15-74 published too (the primary pair pinned) and a count of 4 published fail."""
