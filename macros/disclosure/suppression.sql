@@ -44,8 +44,9 @@
     the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure/repair.py
     registers on dbt's connection; on Spark a script transform, suppression_statements.sql) solves
     each unit's published relations and hides the cheapest complementary cells until no hidden cell is
-    pinned. Without `attacker_cell` the macro refuses to
-    run: no table of cells is published uncertified.
+    pinned; then its give-back pass publishes again, most valuable first, each complementary cell the
+    attacker does not need hidden (greedy picks only ever add cells). Without `attacker_cell` the macro
+    refuses to run: no table of cells is published uncertified.
 -#}
 {% macro disclosure_suppress_complementary(
     relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true',
@@ -234,20 +235,24 @@
             ~ "audit and repair is what certifies the hidden cells (macros/disclosure/suppression.sql)."
         ) }}
     {%- endif -%}
-    {#- Hidden values are passed as NULL: a reader does not have them, and the repair needs only
-        what a reader sees. -#}
+    {#- Hidden values are passed as NULL (`value`): the attacker sees what a reader sees. Only a
+        complementary cell's count also travels (`true_value`), for the give-back pass to publish it
+        again where the attacker does not need it hidden; a primary cell's never does. -#}
     {%- do disclosure_audit_repair_picks(relation, attacker_cell, attacker_group, scope_where, protection_k) -%}
-    {%- set repaired = run_query(
-        'select count(*) from ' ~ disclosure_work_table('disclosure_audit_picks')
-    ).columns[0].values()[0] -%}
+    {%- set audit_changes = run_query(
+        'select count(*) filter (where not is_suppressed), count(*) filter (where is_suppressed) from '
+        ~ relation ~ ' where ' ~ id_column ~ ' in (select cell_id from '
+        ~ disclosure_work_table('disclosure_audit_picks') ~ ') and (' ~ scope_where ~ ')'
+    ).rows[0] -%}
     {% call statement('disclosure_repair') %}
-        {{ disclosure_hide_picked(
+        {{ disclosure_apply_audit(
             relation, disclosure_work_table('disclosure_audit_picks'), id_column, scope_where
         ) }}
     {% endcall %}
     {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
-        ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
+        ~ state.passes ~ " passes, " ~ audit_changes[0] ~ " more after the linear attacker's audit, "
+        ~ audit_changes[1] ~ " given back", info=true) }}
     {%- if stats_relation is not none %}
         {#- The price of the protection, aggregated before the values go: no cell's value is kept. #}
         {%- do disclosure_write_stats(stats_relation, relation, count_column, scope_where) -%}
@@ -257,7 +262,7 @@
 {% endmacro %}
 
 
-{#- Complementary suppression of the cells a pass picked (the group rules' or the linear attacker's). -#}
+{#- Complementary suppression of the cells a pass of the group rules picked. -#}
 {% macro disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
     {{ return(adapter.dispatch('disclosure_hide_picked')(relation, picks, id_column, scope_where)) }}
 {%- endmacro %}
@@ -273,6 +278,28 @@
 {%- endmacro %}
 
 
+{#-
+    The linear attacker's changes (ingest/disclosure/repair.py, `repair_rows`): each id it returns is a
+    cell whose state it changed, a published cell it hides (complementary) or a complementary cell it
+    publishes again (the give-back pass). Never a primary cell: the guard keeps one hidden whatever the
+    function says (the week's certificate then does not match, and `export` audits it again).
+-#}
+{% macro disclosure_apply_audit(relation, picks, id_column, scope_where) -%}
+    {{ return(adapter.dispatch('disclosure_apply_audit')(relation, picks, id_column, scope_where)) }}
+{%- endmacro %}
+
+{% macro default__disclosure_apply_audit(relation, picks, id_column, scope_where) -%}
+    update {{ relation }}
+    set
+        is_suppressed = not is_suppressed,
+        suppression_reason = case when is_suppressed then null else 'complementary' end
+    where
+        {{ id_column }} in (select cell_id from {{ picks }})
+        and ({{ scope_where }})
+        and (not is_suppressed or suppression_reason = 'complementary')
+{%- endmacro %}
+
+
 {#- Where a cells table's information-loss figures go (build_state: never published). -#}
 {% macro suppression_stats_relation(model_relation) -%}
     {{- return(api.Relation.create(
@@ -284,7 +311,8 @@
 
 {#-
     The struct of one cell as the linear attacker reads it (ingest/disclosure/repair.py, CELL_FIELDS, in
-    that order): SQL expressions for each field; a hidden cell's value is NULL.
+    that order): SQL expressions for each field; a hidden cell's value is NULL. `true_value` is the count
+    of a complementary cell only (NULL otherwise), for the give-back pass: never a primary cell's.
 -#}
 {% macro disclosure_attacker_cell(
     count, syndrome_group='null', age_class='null', geo_level='null', geo_code='null',
@@ -302,6 +330,8 @@
         {%- do members.append((name, 'cast(' ~ expression ~ ' as string)')) -%}
     {%- endfor -%}
     {%- do members.append(('value', 'cast(case when is_suppressed then null else ' ~ count_column ~ ' end as double)')) -%}
+    {%- do members.append(('true_value', 'cast(case when is_suppressed and suppression_reason = '
+        ~ "'complementary' then " ~ count_column ~ ' end as double)')) -%}
     {{ struct_of(members) }}
 {%- endmacro %}
 

@@ -233,6 +233,23 @@
 {%- endmacro %}
 
 
+{#- The linear attacker's changes (suppression.sql, default__disclosure_apply_audit): each picked cell
+    flips, never a primary one. -#}
+{% macro spark__disclosure_apply_audit(relation, picks, id_column, scope_where) -%}
+    {%- set picked = 'picked.disclosure_picked_id is not null and (' ~ scope_where ~ ')'
+        ~ " and (not is_suppressed or suppression_reason = 'complementary')" -%}
+    {%- do _spark_disclosure_rewrite(relation, {
+        'is_suppressed': 'case when ' ~ picked ~ ' then not is_suppressed else is_suppressed end',
+        'suppression_reason': 'case when ' ~ picked ~ ' then (case when is_suppressed then null'
+            ~ " else 'complementary' end) else suppression_reason end",
+    }, join=(
+        'left join (select distinct cell_id as disclosure_picked_id from ' ~ picks ~ ') as picked'
+        ~ ' on rewritten.' ~ id_column ~ ' = picked.disclosure_picked_id'
+    )) -%}
+    refresh table {{ relation }}
+{%- endmacro %}
+
+
 {% macro _disclosure_rewrite_name(relation) -%}
     {{ return(relation.identifier ~ '__disclosure_rewrite') }}
 {%- endmacro %}
