@@ -6,8 +6,12 @@ for bit.
 
 The inputs are the model's own (the weekly mart, the full weekly counts, the two seeds), made here with
 seasonal series long enough for the fit (five seasons, epidemics, suppressed weeks) rather than built
-from the lake: a fixture of two weeks fits nothing. One Spark session for the module (dbt's), in this
-process.
+from the lake: a fixture of two weeks fits nothing.
+
+The same session runs the project's generic tests on Spark against a CDM table, before and after a
+broken row is inserted: dbt's tests are proved on Spark by failing, not only by passing (the build of
+the staging and CDM fixture, tests/test_spark_build.py, shows them passing on real data). One Spark
+session for the module (dbt's), in this process.
 """
 
 from __future__ import annotations
@@ -129,21 +133,21 @@ def _on_duckdb(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return result
 
 
-def _dbt(args: list[str]) -> None:
+def _dbt(args: list[str]) -> Any:
+    """dbt on the spark target, in this process (dbt-spark's session method: this process's Spark)."""
     from dbt.cli.main import dbtRunner
 
     common = ["--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target", "spark", "--quiet"]
-    result = dbtRunner().invoke([*args, *common])
-    assert result.success, result.exception or result.result
+    return dbtRunner().invoke([*args, *common])
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The model built by dbt on Spark, in this process, from the inputs written to Spark's tables."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """dbt's Spark session, opened by dbt with the profile's settings; no lake (nothing here reads it)."""
     from ingest.build.spark_python_models import register
 
     root = tmp_path_factory.mktemp("spark_baseline")
-    views = root / "lake_views.jsonl"  # no lake: the model reads dbt's tables only
+    views = root / "lake_views.jsonl"
     views.write_text(json.dumps({"sql": "select 1"}) + "\n", encoding="utf-8")
     env = {
         "LAKEHOUSE_SPARK_HOME": str(root / "spark"),
@@ -158,28 +162,34 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     register()
-    inputs = _weekly_inputs()
     try:
-        # dbt opens its Spark session (the profile's settings); the inputs are written in that session.
-        _dbt(["show", "--inline", "select 1"])
+        result = _dbt(["show", "--inline", "select 1"])
+        assert result.success, result.exception
         from pyspark.sql import SparkSession
 
-        spark = SparkSession.builder.getOrCreate()
-        for name, schema in INPUTS.items():
-            spark.sql(f"create schema if not exists {schema}")
-            spark.createDataFrame(inputs[name]).write.mode("overwrite").saveAsTable(f"{schema}.{name}")
-        _dbt(["run", "--select", "epidemic_baseline_by_week", "--full-refresh"])
-        table = spark.table("epidemiology.epidemic_baseline_by_week")
-        yield {"spark": table.toPandas(), "duckdb": _on_duckdb(inputs), "columns": table.columns}
+        session = SparkSession.builder.getOrCreate()
+        yield session
+        session.stop()
     finally:
-        from pyspark.sql import SparkSession
-
-        SparkSession.builder.getOrCreate().stop()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def built(spark: Any) -> dict[str, Any]:
+    """The model built by `dbt run` on Spark from the inputs written to Spark's tables, and the model
+    run on DuckDB over the same inputs."""
+    inputs = _weekly_inputs()
+    for name, schema in INPUTS.items():
+        spark.sql(f"create schema if not exists {schema}")
+        spark.createDataFrame(inputs[name]).write.mode("overwrite").saveAsTable(f"{schema}.{name}")
+    result = _dbt(["run", "--select", "epidemic_baseline_by_week", "--full-refresh"])
+    assert result.success, result.exception or result.result
+    table = spark.table("epidemiology.epidemic_baseline_by_week")
+    return {"spark": table.toPandas(), "duckdb": _on_duckdb(inputs), "columns": table.columns}
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -207,3 +217,45 @@ def test_spark_builds_the_baseline_equal_to_duckdb_bit_for_bit(built: dict[str, 
             assert (left[known].astype("int64") == right[known].astype("int64")).all(), name
         else:
             assert [str(v) for v in left[known]] == [str(v) for v in right[known]], name
+
+
+LOCATION = (
+    "location_id bigint, address_1 string, address_2 string, city string, state string, zip string, "
+    "county string, location_source_value string, country_concept_id int, country_source_value string, "
+    "latitude double, longitude double"
+)
+
+
+def _location_tests() -> dict[str, tuple[str, int | None]]:
+    """`dbt test` of the CDM's location table on Spark: {test: (status, failures)}."""
+    result = _dbt(["test", "--select", "location", "--indirect-selection", "cautious"])
+    assert result.exception is None, result.exception
+    return {r.node.name: (str(r.status), r.failures) for r in result.result.results}
+
+
+def test_generic_tests_pass_on_spark_and_fail_on_a_broken_row(spark: Any) -> None:
+    """The project's generic tests (dbt's unique, not_null_columns, omop_max_lengths) run on Spark: they
+    pass on the CDM's location table, and fail (not error) once a broken row is inserted."""
+    spark.sql("create schema if not exists cdm")
+    spark.sql(f"create or replace table cdm.location ({LOCATION}) using parquet")
+    row = "'{city}', 'IF', '{zip}', null, '{zip}', 4330442, 'France', 48.85, 2.35"
+    spark.sql(
+        "insert into cdm.location values "
+        f"(1, null, null, {row.format(city='Paris', zip='75001')}), "
+        f"(2, null, null, {row.format(city='Lyon', zip='69001')})"
+    )
+    passed = _location_tests()
+    assert {"unique_location_location_id", "not_null_columns_location_location_id"} <= set(passed)
+    assert len(passed) == 3, passed
+    assert all(status == "pass" for status, _ in passed.values()), passed
+    # A second row with id 2, a row without id, a state of three letters (the CDM's varchar(2)).
+    spark.sql(
+        "insert into cdm.location values "
+        f"(2, null, null, {row.format(city='Lyon', zip='69002')}), "
+        f"(null, null, null, {row.format(city='Lille', zip='59000')}), "
+        "(3, null, null, 'Nice', 'PAC', '06000', null, '06000', 4330442, 'France', 43.7, 7.26)"
+    )
+    failed = _location_tests()
+    assert failed["unique_location_location_id"] == ("fail", 1), failed
+    assert failed["not_null_columns_location_location_id"] == ("fail", 1), failed
+    assert [status for name, (status, _) in failed.items() if name.startswith("omop_max_lengths")] == ["fail"]
