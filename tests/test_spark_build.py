@@ -46,7 +46,7 @@ CDM = [
 # owner is known only once the graph is): incremental builds read it, Spark's full builds do not, and
 # neither it nor the surveillance model it reads runs on Spark yet (NOT_PARSED_YET).
 SELECT = [
-    "--select", *(f"+{table}" for table in CDM),
+    "--select", *(f"+{table}" for table in CDM), "+concept",  # concept: the CDM's tests read it
     "--exclude", "int_surveillance_weeks_changed", "path:models/intermediate/surveillance",
 ]  # fmt: skip
 
@@ -83,8 +83,8 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One association, three weeks, landed once; built on DuckDB, then on Spark (models and seeds:
-    the dbt tests are DuckDB's, see docs/spark.md)."""
+    """One association, three weeks, landed once; built on DuckDB (models and seeds), then on Spark
+    with the generic tests of what it builds (dbt's and macros/tests', docs/spark.md)."""
     root = tmp_path_factory.mktemp("spark_build")
     init_keystore(root / "keystore.json")
     generate_extracts(root / "extracts", date(2024, 1, 8), date(2024, 1, 21), n_associations=1, scale=0.3)
@@ -101,8 +101,11 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     no_tests = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     duck = _run(["build", *SELECT, *no_tests, "--target-path", str(root / "target-duckdb")], env)
+    # buildable: the tests whose every table is built (eager would also take the tests of the vocabulary
+    # tables that only read concept).
+    tests = ["--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
     spark = _run(
-        ["build", "--target", "spark", *SELECT, *no_tests, "--target-path", str(root / "target-spark")], env
+        ["build", "--target", "spark", *SELECT, *tests, "--target-path", str(root / "target-spark")], env
     )
     return {"root": root, "env": env, "duckdb": duck, "spark": spark}
 
@@ -139,6 +142,19 @@ def test_spark_builds_staging_and_the_cdm(builds: dict[str, Any]) -> None:
     built = _built_models(builds["root"] / "target-spark")
     assert set(CDM) <= set(built), sorted(set(CDM) - set(built))
     assert {"stg_lake__acts", "stg_lake__diagnoses", "base_lake__acts"} <= set(built)
+
+
+def test_spark_build_passes_the_generic_tests(builds: dict[str, Any]) -> None:
+    """The staging, intermediate, seed and CDM tests ran on Spark, and passed (a failing one fails the
+    build; tests/test_spark_baseline.py shows them failing on a broken row)."""
+    target = builds["root"] / "target-spark"
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    tests = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("test.")}
+    assert len(tests) > 150, len(tests)
+    assert set(tests.values()) == {"pass"}, {uid: s for uid, s in tests.items() if s != "pass"}
+    names = {uid.split(".")[2] for uid in tests}
+    for macro in ("not_null_columns", "unique_combination", "omop_concept_conformances", "omop_after_birth"):
+        assert any(name.startswith(macro) for name in names), macro
 
 
 def test_every_table_spark_builds_equals_duckdb_row_for_row(builds: dict[str, Any]) -> None:
