@@ -53,6 +53,7 @@ INPUTS = {
 SERIES = [
     ("grippe", "france", "FR"), ("grippe", "region", "11"), ("grippe", "region", "84"),
     ("gea", "france", "FR"), ("gea", "region", "11"), ("icanicule", "france", "FR"),
+    ("gea", "region", None),  # acts of no known région: a NULL key, on both engines
 ]  # fmt: skip
 
 

@@ -391,8 +391,10 @@ def _spark_model(dbt, spark):
     """The same model on Spark (dbt-spark, `lakehouse build --target spark`): the same inputs, the same
     fit per series (spark_baselines), a Spark DataFrame that dbt-spark saves as the table."""
     weekly = dbt.ref("syndromic_indicators_by_week").filter(_WEEKLY_FILTER).selectExpr(*_WEEKLY_COLUMNS)
-    full = dbt.ref("int_surveillance_syndrome_counts_by_week")
-    weekly = weekly.join(full, on=[*KEYS, "week_start_date"], how="left").fillna(0, subset=["full_count"])
+    weekly, full = weekly.alias("w"), dbt.ref("int_surveillance_syndrome_counts_by_week").alias("f")
+    # Null-safe, as pandas' merge on the DuckDB path matches a NULL key with a NULL key.
+    matched = [weekly[c].eqNullSafe(full[c]) for c in [*KEYS, "week_start_date"]]
+    weekly = weekly.join(full, matched, "left").select("w.*", "f.full_count").fillna(0, subset=["full_count"])
     periods = _periods(dbt.ref("syndromic_groups").toPandas(), dbt.ref("surveillance_periods").toPandas())
     return spark_baselines(weekly, periods, **_parameters(dbt))
 
