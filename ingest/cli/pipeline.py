@@ -470,7 +470,10 @@ def _dbt(command: str, *args: str, env: dict[str, str] | None = None) -> None:
     root = str(PROJECT_ROOT)
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
-    dbt = Path(sys.executable).parent / "dbt"
+    dbt: Path | list[str] = Path(sys.executable).parent / "dbt"
+    if env.get("LAKEHOUSE_DBT_TARGET") == "spark":
+        # dbt with Python models run in its Spark session (dbt-spark submits them to Databricks only).
+        dbt = [sys.executable, "-m", "ingest.build.spark_python_models"]
     results_file = settings.dbt_target_dir(PROJECT_ROOT, args) / "run_results.json"
     log = dbt_output.log_path(settings.home() / "logs", command)
     # Held for the whole run: a second build is refused in one line instead of a dbt traceback.
