@@ -7,8 +7,9 @@ dbt process, where nothing can register a Python function, so the Spark post-hoo
 SQL's script transform (`TRANSFORM (audit_unit, cell_json) USING '<python> -m ingest.disclosure.spark_repair
 <k>'`, every cell of a unit sent to one script). Input: one line per cell, the audit unit and the cell's
 struct as JSON (all its fields, whatever they are: `repair_rows` reads them). Output, tab-separated:
-`hide <unit> <cell id>` for every cell the repair hides as well, then `certificate <unit> <digest>` for
-the unit's cells once those are hidden (the certificate is kept in this process's memory, so it is asked
+`change <unit> <cell id>` for every cell whose state the repair changes (a published cell it hides, a
+complementary cell its give-back pass publishes again), then `certificate <unit> <digest>` for the unit's
+cells once changed (the certificate is kept in this process's memory, so it is asked
 for here, after the repair, as the DuckDB post-hook asks after its update), each with the attacker's
 version. A unit the repair cannot protect fails the script, hence the statement and the build: nothing
 is published.
@@ -44,15 +45,29 @@ def cells_by_unit(lines: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     return units
 
 
+def rows_after_changes(rows: list[dict[str, Any]], changed: set[str]) -> list[dict[str, Any]]:
+    """The unit's cells as the table holds them once the changes are applied (the post-hook's struct of
+    each): a cell hidden as well keeps its count as `true_value`, a cell given back is published at its
+    `true_value`."""
+    after = []
+    for row in rows:
+        if str(row["cell_id"]) not in changed:
+            after.append(row)
+        elif row.get("value") is None:
+            after.append({**row, "value": row["true_value"], "true_value": None})
+        else:
+            after.append({**row, "value": None, "true_value": row["value"]})
+    return after
+
+
 def audit_units(k: int, units: dict[str, list[dict[str, Any]]]) -> Iterator[tuple[str, str, str]]:
-    """(kind, unit, value): the cells each unit's repair hides, then the unit's certificate."""
+    """(kind, unit, value): the cells whose state each unit's repair changes, then the unit's certificate."""
     for unit in sorted(units):
         rows = units[unit]
-        hidden = set(repair_rows(k, rows))
-        for cell_id in sorted(hidden):
-            yield "hide", unit, cell_id
-        after = [{**row, "value": None} if str(row["cell_id"]) in hidden else row for row in rows]
-        certificate = certificate_of_rows(k, after)
+        changed = set(repair_rows(k, rows))
+        for cell_id in sorted(changed):
+            yield "change", unit, cell_id
+        certificate = certificate_of_rows(k, rows_after_changes(rows, changed))
         yield "certificate", unit, NULL if certificate is None else certificate
 
 

@@ -61,8 +61,8 @@
 
 
 {#-
-    The linear attacker's audit and repair of every audit unit's cells: the ids of the cells it hides
-    as well, into the work table disclosure_audit_picks.
+    The linear attacker's audit and repair of every audit unit's cells: the ids of the cells whose state it
+    changes (hidden as well, or given back), into the work table disclosure_audit_picks.
 -#}
 {% macro disclosure_audit_repair_picks(relation, attacker_cell, attacker_group, scope_where, protection_k) -%}
     {{ return(adapter.dispatch('disclosure_audit_repair_picks')(
@@ -90,8 +90,8 @@
 {%- endmacro %}
 
 {#- Each unit's cells, every field of the attacker's struct as JSON (whatever fields it has), to the
-    script, which answers per unit the cells to hide and the certificate of the cells once hidden
-    (`hide`, `certificate` rows: ingest/disclosure/spark_repair.py). All the cells of a unit go to one
+    script, which answers per unit the cells whose state changes and the certificate of the cells once
+    changed (`change`, `certificate` rows: ingest/disclosure/spark_repair.py). All the cells of a unit go to one
     script (DISTRIBUTE BY). -#}
 {% macro spark__disclosure_audit_repair_picks(relation, attacker_cell, attacker_group, scope_where, protection_k) -%}
     {%- set python = env_var('LAKEHOUSE_SPARK_PYTHON', '') -%}
@@ -123,7 +123,7 @@
         {{ disclosure_create_work_table('disclosure_audit_picks') }}
         select value as cell_id
         from {{ disclosure_work_table('disclosure_audit_output') }}
-        where kind = 'hide'
+        where kind = 'change'
     {% endcall %}
 {%- endmacro %}
 
