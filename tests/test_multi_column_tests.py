@@ -167,7 +167,10 @@ models:
     data_tests:
       - omop_after_births:
           arguments:
-            columns: {start_date: {threshold_pct: 0}, end_date: {threshold_pct: 0}, label: {threshold_pct: 50}}
+            columns:
+              start_date: {threshold_pct: 0}
+              end_date: {threshold_pct: 0}
+              label: {threshold_pct: 50}
       - omop_before_deaths:
           arguments:
             columns: {start_date: {threshold_pct: 0}, end_date: {threshold_pct: 0}}
