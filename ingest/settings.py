@@ -146,7 +146,7 @@ def dbt_environment() -> dict[str, str]:
 
 
 # dbt's file log level for the builds the lakehouse runs (see ingest/cli/pipeline.py `_dbt`).
-DBT_FILE_LOG_LEVEL = "info"
+DBT_FILE_LOG_LEVEL = "none"
 
 
 def dbt_target_dir(project_root: Path, dbt_args: Sequence[str] = ()) -> Path:
