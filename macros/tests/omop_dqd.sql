@@ -238,17 +238,7 @@ counts as (
 
 )
 
-{% for column, arguments in columns.items() -%}
-select
-    '{{ column }}' as column_name,
-    {{ column }}__violations as violations,
-    {{ column }}__rows as row_count
-from counts
-where
-    {{ column }}__violations * 100.0 / greatest({{ column }}__rows, 1)
-    > {{ arguments.get('threshold_pct', 0) }}
-{{ 'union all' if not loop.last }}
-{% endfor %}
+{{ _omop_failing_columns(columns) }}
 {% endmacro %}
 
 
@@ -331,6 +321,12 @@ counts as (
 
 )
 
+{{ _omop_failing_columns(columns) }}
+{% endmacro %}
+
+
+{#- The failing columns of `counts` (<column>__violations, <column>__rows), each over its threshold. -#}
+{% macro _omop_failing_columns(columns) %}
 {% for column, arguments in columns.items() -%}
 select
     '{{ column }}' as column_name,
