@@ -76,7 +76,10 @@
         from {{ this }}
         where _lake_file in (select _lake_file from {{ removed_files }});
         delete from {{ this }}
-        where _lake_file in (select _lake_file from {{ removed_files }})
+        where _lake_file in (select _lake_file from {{ removed_files }});
+        {#- The plugin takes the files a table holds from file_loads (not a scan of the table). -#}
+        delete from {{ ref('base_lake__file_loads') }}
+        where dataset = '{{ dataset }}' and _lake_file in (select _lake_file from {{ removed_files }})
     {%- endif -%}
 {%- endmacro %}
 
