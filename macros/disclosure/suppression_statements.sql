@@ -220,15 +220,21 @@
 {%- endmacro %}
 
 
+{#- The picked cells beside each row of the table being rewritten (`picked.disclosure_picked_id`). -#}
+{% macro _spark_picked_join(picks, id_column) -%}
+    {{ return(
+        'left join (select distinct cell_id as disclosure_picked_id from ' ~ picks ~ ') as picked'
+        ~ ' on rewritten.' ~ id_column ~ ' = picked.disclosure_picked_id'
+    ) }}
+{%- endmacro %}
+
+
 {% macro spark__disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
     {%- set picked = 'picked.disclosure_picked_id is not null and (' ~ scope_where ~ ')' -%}
     {%- do _spark_disclosure_rewrite(relation, {
         'is_suppressed': 'case when ' ~ picked ~ ' then true else is_suppressed end',
         'suppression_reason': 'case when ' ~ picked ~ " then 'complementary' else suppression_reason end",
-    }, join=(
-        'left join (select distinct cell_id as disclosure_picked_id from ' ~ picks ~ ') as picked'
-        ~ ' on rewritten.' ~ id_column ~ ' = picked.disclosure_picked_id'
-    )) -%}
+    }, join=_spark_picked_join(picks, id_column)) -%}
     refresh table {{ relation }}
 {%- endmacro %}
 
@@ -242,10 +248,7 @@
         'is_suppressed': 'case when ' ~ picked ~ ' then not is_suppressed else is_suppressed end',
         'suppression_reason': 'case when ' ~ picked ~ ' then (case when is_suppressed then null'
             ~ " else 'complementary' end) else suppression_reason end",
-    }, join=(
-        'left join (select distinct cell_id as disclosure_picked_id from ' ~ picks ~ ') as picked'
-        ~ ' on rewritten.' ~ id_column ~ ' = picked.disclosure_picked_id'
-    )) -%}
+    }, join=_spark_picked_join(picks, id_column)) -%}
     refresh table {{ relation }}
 {%- endmacro %}
 
