@@ -22,8 +22,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ingest.disclosure import repair as repair_module
 from ingest.disclosure.attack import (
     LinearAttackError,
+    Relation,
+    audit,
     audit_published_tables,
     cells_from_marts,
     check_publication,
@@ -624,3 +627,26 @@ def test_the_attackers_count_of_each_family_is_the_macros() -> None:
     body = body[: body.index("syndrome_group=")]
     assert dict(re.findall(r"when '(\w+)' then '(\w+)'", body)) == FAMILY_COUNTS
     assert set(FAMILY_MARTS) == set(FAMILY_COUNTS)
+
+
+def test_a_repair_round_after_the_first_reads_only_its_components_relations(monkeypatch) -> None:
+    """A week of many independent tables: once the first audit has found the pinned pair, the rounds that
+    follow solve only the pair's table, and read only its relations (reading the whole week's relations on
+    each of a national week's hundreds of rounds was most of the repair's time)."""
+    values: dict = {"total": 40.0, "a": None, "b": None, "c": 14.0, "d": 17.0}
+    relations = [Relation({"total": -1.0, "a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0}, "eq", label="age")]
+    for i in range(30):  # safe tables: two hidden cells under a published 100
+        values |= {f"t{i}": 100.0, f"x{i}": None, f"y{i}": None}
+        relations.append(Relation({f"t{i}": -1.0, f"x{i}": 1.0, f"y{i}": 1.0}, "eq", label="age"))
+    read: list[int] = []
+
+    def counted_audit(values, relations, k, **options):
+        relations = list(relations)
+        read.append(len(relations))
+        return audit(values, relations, k, **options)
+
+    monkeypatch.setattr(repair_module, "audit", counted_audit)
+    added, first, last, rounds = repair_module.repair(values, relations, K)
+    assert [finding.cell for finding in first.findings] == ["a", "b"]
+    assert added == {"c"} and last.findings == [] and rounds == 2
+    assert read == [31, 1]

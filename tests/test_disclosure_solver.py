@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.optimize import linprog
 
-from ingest.disclosure.attack import audit, cells_from_marts, relations_of_cells, union_groups
+from ingest.disclosure.attack import Relation, audit, cells_from_marts, relations_of_cells, union_groups
 from ingest.disclosure.solver import interval_ok
 
 AGES = ["00-01", "02-14", "15-74", "75+", "unknown"]
@@ -111,3 +111,29 @@ def test_audit_pins_exactly_what_the_plain_attacker_pins() -> None:
         safe_total += result.hidden_cells - len(found)
     # Both verdicts occur often enough for the comparison to mean something.
     assert pinned_total > 50 and safe_total > 200, (pinned_total, safe_total)
+
+
+def test_many_free_cells_of_one_component_are_proven_by_a_few_lps() -> None:
+    # Forty hidden cells under one published total of 2,000: each can reach k, but the two first points
+    # (least and most in all) are one vertex that puts the whole total on one cell. Proving the others
+    # one LP each took 40 LPs; lifting every unproven cell at once proves them together.
+    cells = [f"cell-{i:02d}" for i in range(40)]
+    values: dict = dict.fromkeys(cells) | {"total": 2000.0}
+    relations = [Relation({"total": -1.0} | dict.fromkeys(cells, 1.0), "eq", label="geography")]
+    result = audit(values, relations, 11)
+    assert result.findings == [] and result.hidden_cells == 40
+    assert result.lps <= 6, result.lps
+
+
+def test_cells_proven_together_keep_their_exact_verdicts() -> None:
+    # Beside the free cells, two cells pinned by their own small total (3 + 4 = 7 published): lifting the
+    # others must not pass them, and their intervals stay the exact ones.
+    free = [f"free-{i:02d}" for i in range(20)]
+    values: dict = dict.fromkeys([*free, "a", "b"]) | {"total": 500.0, "small": 7.0}
+    relations = [
+        Relation({"total": -1.0, "a": 1.0, "b": 1.0} | dict.fromkeys(free, 1.0), "eq", label="geography"),
+        Relation({"small": -1.0, "a": 1.0, "b": 1.0}, "eq", label="age"),
+    ]
+    result = audit(values, relations, 11)
+    found = {finding.cell: (finding.lower, finding.upper) for finding in result.findings}
+    assert found == {"a": (0.0, 7.0), "b": (0.0, 7.0)}

@@ -215,11 +215,19 @@ def repair(
     Returns the cells hidden, the first audit (what the attacker pinned before), the last (the
     certificate: every hidden cell of the components it solved is safe) and the rounds."""
     relations_of = _relations_by_cell(relations)
+    order = Order(values, relations)
     added: set[Hashable] = set()
     focus: set[Hashable] | None = None
     first: AuditResult | None = None
     for rounds in range(1, MAX_ROUNDS + 1):
-        result = audit(values, relations, k, where=where, focus=focus)
+        if focus is None:
+            result = audit(values, relations, k, where=where)
+        else:
+            # Only the focus's components are solved: their relations alone, not the week's.
+            local_values, local = order.local(
+                _components_of(focus, values, relations_of), values, relations_of
+            )
+            result = audit(local_values, local, k, where=where, focus=focus)
         first = first or result
         if not result.findings:
             return added, first, result, rounds
@@ -237,6 +245,51 @@ def repair(
         f"The audit of the suppressed cells found no fixed point in {MAX_ROUNDS} rounds: nothing is "
         "published (docs/epidemiology.md, disclosure control)."
     )
+
+
+class Order:
+    """The week's cells and relations in their order, to audit a part of the week as the whole week would
+    be audited: the same cells, relations and LP rows and columns in the same order, so the same points,
+    findings and picks."""
+
+    def __init__(self, values: dict[Hashable, float | None], relations: list[Relation]) -> None:
+        self.cell_rank = {cell: rank for rank, cell in enumerate(values)}
+        self.relation_rank = {id(relation): rank for rank, relation in enumerate(relations)}
+
+    def local(
+        self,
+        scope: set[Hashable],
+        values: dict[Hashable, float | None],
+        relations_of: dict[Hashable, list[Relation]],
+    ) -> tuple[dict[Hashable, float | None], list[Relation]]:
+        """The relations holding a cell of `scope` and every cell they (or their weaker readings) name."""
+        local = sorted(
+            {id(relation): relation for cell in scope for relation in relations_of[cell]}.values(),
+            key=lambda relation: self.relation_rank[id(relation)],
+        )
+        cells = {cell for relation in local for cell in relation.terms}
+        local_values = {cell: values[cell] for cell in sorted(cells, key=self.cell_rank.__getitem__)}
+        return local_values, local
+
+
+def _components_of(
+    cells: Iterable[Hashable],
+    values: dict[Hashable, float | None],
+    relations_of: dict[Hashable, list[Relation]],
+) -> set[Hashable]:
+    """The hidden cells of the components holding `cells` (joined by the relations that join)."""
+    frontier = [cell for cell in cells if _is_hidden(cell, values)]
+    scope = set(frontier)
+    while frontier:
+        hidden = frontier.pop()
+        for relation in relations_of[hidden]:
+            if not relation.joins:
+                continue
+            for other in relation.terms:
+                if other not in scope and _is_hidden(other, values):
+                    scope.add(other)
+                    frontier.append(other)
+    return scope
 
 
 def _relations_by_cell(relations: Iterable[Relation]) -> dict[Hashable, list[Relation]]:
@@ -354,18 +407,7 @@ def _hidden_around(
     (an ordering too: between two components the attacker drops it, with `cell` published it bounds the
     other cell alone) and every hidden cell of their components (the relations that join them)."""
     related = {other for relation in relations_of[cell] for other in relation.terms}
-    frontier = [other for other in related if _is_hidden(other, values)]
-    scope = set(frontier)
-    while frontier:
-        hidden = frontier.pop()
-        for relation in relations_of[hidden]:
-            if not relation.joins:
-                continue
-            for other in relation.terms:
-                if other not in scope and _is_hidden(other, values):
-                    scope.add(other)
-                    frontier.append(other)
-    return scope
+    return _components_of(related, values, relations_of)
 
 
 def _pick(

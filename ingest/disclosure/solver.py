@@ -10,7 +10,12 @@ itself was ~0.4 ms). Which LPs, in order:
 2. every feasible point an LP returns is kept: a cell whose points already span k - 1 with one of them
    at k or more is safe, whatever its exact interval (the points are feasible, so the interval holds
    them) and needs no LP of its own;
-3. for each cell still unproven: maximise it (its exact upper end; the optimum is a new point for every
+3. while that proves some: maximise a randomly weighted sum of the cells still unproven, each capped
+   2k above the first point (never unbounded, and feasible: the caps hold the first point), which
+   moves many cells at once, some to their caps, some to their least. A capped point is a feasible
+   point of the uncapped relations too. In a large component one such LP proves most of the cells that
+   step 4 proves one LP each;
+4. for each cell still unproven: maximise it (its exact upper end; the optimum is a new point for every
    other cell), and only if that does not prove it, minimise it (its exact lower end).
 
 So every reported interval that fails the rule is exact (both ends solved), and every cell passed is
@@ -71,6 +76,7 @@ class ComponentLP:
 
     def __init__(self, size: int, rows: Rows, floor: float = 0.0) -> None:
         self.size = size
+        self.floor = floor
         self.solves = 0
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
@@ -90,6 +96,20 @@ class ComponentLP:
         lp.a_matrix_.value_ = np.array(rows.coefficients, dtype=float)
         self.highs.passModel(lp)
         self._columns = np.arange(size, dtype=np.int32)
+
+    def solve_capped(self, objective: np.ndarray, caps: np.ndarray) -> np.ndarray | None:
+        """Minimise `objective` with every cell at most its cap: the optimal point, or None."""
+        self.highs.changeColsBounds(self.size, self._columns, np.zeros(self.size) + self.floor, caps)
+        try:
+            status, _, point = self.solve(objective)
+        finally:
+            self.highs.changeColsBounds(
+                self.size,
+                self._columns,
+                np.zeros(self.size) + self.floor,
+                np.full(self.size, highspy.kHighsInf),
+            )
+        return point if status == "optimal" else None
 
     def solve(self, objective: np.ndarray) -> tuple[str, float, np.ndarray | None]:
         """Minimise `objective`: ("optimal", value, point), ("unbounded", -inf, None) or "infeasible"."""
@@ -135,9 +155,24 @@ def intervals(
             np.maximum(high, point, out=high)
 
     seen(lp.solve(-np.ones(size))[2])
+    columns = range(size) if wanted is None else wanted
+    # Room above the first point for every cell to be proven (k above its lowest point, k - 1 wide).
+    caps = first + 2.0 * k
+    pending = [column for column in columns if not interval_ok(low[column], high[column], k)]
+    weights = np.random.default_rng(size)  # seeded: the same component gets the same LPs
+    while len(pending) > 1:
+        # Random weights: under a published total the cells' sum is fixed, so lifting them all alike
+        # would return the first point; unequal weights lift some to their caps and drop others to 0.
+        objective = np.zeros(size)
+        objective[pending] = -weights.uniform(0.0, 1.0, len(pending))
+        seen(lp.solve_capped(objective, caps))
+        proven = [column for column in pending if interval_ok(low[column], high[column], k)]
+        if not proven:
+            break
+        pending = [column for column in pending if not interval_ok(low[column], high[column], k)]
     found: dict[int, tuple[float, float]] = {}
     unbounded: set[int] = set()
-    for column in range(size) if wanted is None else wanted:
+    for column in columns:
         upper = math.inf if column in unbounded else high[column]
         if interval_ok(low[column], upper, k):
             found[column] = (low[column], upper)
