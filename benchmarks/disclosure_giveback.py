@@ -26,6 +26,7 @@ import json
 import os
 import pickle
 import pstats
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -34,7 +35,6 @@ from typing import Any
 from ingest.disclosure import certificate as certificate_module
 from ingest.disclosure import repair as repair_module
 
-WEEKS: dict[int, dict[str, Any]] = {}  # by the week's dict of values: DuckDB may run weeks in parallel
 CALLS: list[dict[str, Any]] = []  # one per call of the DuckDB function, in call order
 DUMP: list[Path] = []
 
@@ -47,20 +47,24 @@ def _timed(name: str, function):
     def timed(*args, **kwargs):
         started = time.thread_time()
         result = function(*args, **kwargs)
-        CURRENT[name] = CURRENT.get(name, 0.0) + time.thread_time() - started
+        _current()[name] = _current().get(name, 0.0) + time.thread_time() - started
         return result
 
     return timed
 
 
-CURRENT: dict[str, Any] = {}
+_THREAD = threading.local()  # DuckDB runs the weeks of one statement in parallel threads
+
+
+def _current() -> dict[str, Any]:
+    """The figures of the week this thread is auditing."""
+    return _THREAD.__dict__.setdefault("week", {})
 
 
 def _timed_repair(values, relations, k, where=None):
     started = time.thread_time()
     outcome = _REPAIR(values, relations, k, where)
-    WEEKS[id(values)] = CURRENT
-    CURRENT.update(
+    _current().update(
         cells=len(values),
         hidden=sum(1 for value in values.values() if value is None),
         added=len(outcome[0]),
@@ -74,7 +78,7 @@ def _timed_repair(values, relations, k, where=None):
 def _timed_give_back(values, relations, k, true_values):
     started = time.thread_time()
     result = _GIVE_BACK(values, relations, k, true_values)
-    CURRENT.update(
+    _current().update(
         tried=result.tried,
         audits=result.audits,
         lps=result.lps,
@@ -85,16 +89,16 @@ def _timed_give_back(values, relations, k, true_values):
 
 
 def _timed_repair_rows(k, rows):
-    global CURRENT
-    CURRENT = {}
+    _THREAD.week = {}
     started = time.thread_time()
     if DUMP and rows:
-        with (DUMP[0] / f"week-{len(CALLS):04d}.pickle").open("wb") as handle:
+        with (DUMP[0] / f"week-{rows[0]['iso_week']}.pickle").open("wb") as handle:
             pickle.dump((k, rows), handle)
     changed = _REPAIR_ROWS(k, rows)
-    CURRENT["function_cpu"] = time.thread_time() - started
-    CURRENT["changed"] = len(changed)
-    CALLS.append(CURRENT)
+    week = _current()
+    week["function_cpu"] = time.thread_time() - started
+    week["changed"] = len(changed)
+    CALLS.append(week)
     return changed
 
 

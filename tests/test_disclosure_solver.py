@@ -137,3 +137,18 @@ def test_cells_proven_together_keep_their_exact_verdicts() -> None:
     result = audit(values, relations, 11)
     found = {finding.cell: (finding.lower, finding.upper) for finding in result.findings}
     assert found == {"a": (0.0, 7.0), "b": (0.0, 7.0)}
+
+
+def test_asking_whether_anything_is_pinned_stops_at_the_first_finding() -> None:
+    # Ten tables each pinning a pair (3 + 4 under a published 7): the give-back pass only needs to know
+    # that one is pinned, and the full audit's verdict is the same.
+    values: dict = {}
+    relations = []
+    for i in range(10):
+        values |= {f"small{i}": 7.0, f"a{i}": None, f"b{i}": None}
+        relations.append(Relation({f"small{i}": -1.0, f"a{i}": 1.0, f"b{i}": 1.0}, "eq", label="age"))
+    everything = audit(values, relations, 11)
+    first = audit(values, relations, 11, any_finding=True)
+    assert len(everything.findings) == 20 and everything.components == 10
+    assert [finding.cell for finding in first.findings] == ["a0"]
+    assert first.components == 1 and first.lps < everything.lps

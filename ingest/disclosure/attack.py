@@ -175,13 +175,16 @@ def audit(
     k: int,
     where: dict[Hashable, str] | None = None,
     focus: set[Hashable] | None = None,
+    any_finding: bool = False,
 ) -> AuditResult:
     """Solve, for every hidden cell (value None), the interval a reader can prove; list those too narrow.
 
     With `focus`, only the components holding one of those cells are solved, and in them only those
     cells (ingest/disclosure/repair.py: the others were certified before, and hiding more cells only
     widens a certified interval), except where a union is read (adding a variable can let the strict
-    reading of a union fit where only its relaxation did, which narrows intervals)."""
+    reading of a union fit where only its relaxation did, which narrows intervals).
+    With `any_finding`, it stops at the first finding or inconsistent component (the give-back pass only
+    asks whether the attacker pins anything): the same verdict, not every finding."""
     started = time.perf_counter()
     result = AuditResult()
     hidden = [cell for cell, value in values.items() if value is None]
@@ -215,22 +218,28 @@ def audit(
         only = None
         if focus is not None and not any(relation.relaxed for relation, _, _ in relations_of[root]):
             only = {index[cell] for cell in focus if cell in index}
-        intervals, lps, relaxed = _component_intervals(members, relations_of[root], values, index, k, only)
+        intervals, lps, relaxed = _component_intervals(
+            members, relations_of[root], values, index, k, only, any_finding
+        )
         result.lps += lps
         result.relaxed_components += relaxed
         if intervals is None:
             result.inconsistent_components += 1
+            if any_finding:
+                break
             continue
         for position, (lower, upper) in intervals.items():
             if not interval_ok(lower, upper, k):
                 cell = hidden[position]
                 label = (where or {}).get(cell) or (cell.describe() if isinstance(cell, Cell) else str(cell))
                 result.findings.append(Finding(cell, label, lower, upper))
+        if any_finding and result.findings:
+            break
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _component_intervals(members, component_relations, values, index, k, only=None):
+def _component_intervals(members, component_relations, values, index, k, only=None, any_finding=False):
     """Each member's interval (ingest/disclosure/solver.py), the LPs solved, whether a weaker reading of
     the relations was needed; no intervals when no reading fits."""
     local = {position: column for column, position in enumerate(members)}
@@ -251,7 +260,7 @@ def _component_intervals(members, component_relations, values, index, k, only=No
                 continue
             terms = {local[position]: coefficient for position, coefficient in terms.items()}
             rows.add(terms, rhs, equality=relation.sense == "eq")
-        solved = intervals(ComponentLP(size, rows), k, wanted)
+        solved = intervals(ComponentLP(size, rows), k, wanted, any_finding)
         if solved is None:
             lps += 1
             continue

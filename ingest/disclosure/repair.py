@@ -356,7 +356,7 @@ def give_back(
                 key=lambda relation: position[id(relation)],
             )
             local_values = {other: values[other] for relation in local for other in relation.terms}
-            found = audit(local_values, local, k, focus=scope)
+            found = audit(local_values, local, k, focus=scope, any_finding=True)
             result.audits += 1
             result.lps += found.lps
             if found.findings or found.inconsistent_components:

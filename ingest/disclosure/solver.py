@@ -138,10 +138,10 @@ class ComponentLP:
 
 
 def intervals(
-    lp: ComponentLP, k: int, wanted: list[int] | None = None
+    lp: ComponentLP, k: int, wanted: list[int] | None = None, any_failure: bool = False
 ) -> tuple[dict[int, tuple[float, float]], int] | None:
     """Each wanted column's interval (exact where it fails the rule), and the LPs solved; None when the
-    relations admit no point at all."""
+    relations admit no point at all. With `any_failure`, only up to the first interval that fails."""
     size = lp.size
     status, _, first = lp.solve(np.ones(size))
     if status != "optimal":
@@ -194,4 +194,6 @@ def intervals(
             if status == "optimal":
                 lower = value
         found[column] = (lower, upper)
+        if any_failure and not interval_ok(lower, upper, k):
+            break
     return found, lp.solves
