@@ -167,7 +167,7 @@ def intervals(
         objective[pending] = -weights.uniform(0.0, 1.0, len(pending))
         seen(lp.solve_capped(objective, caps))
         proven = [column for column in pending if interval_ok(low[column], high[column], k)]
-        if not proven:
+        if len(proven) < 2:  # one cell an LP: its own LP below costs less than a capped one
             break
         pending = [column for column in pending if not interval_ok(low[column], high[column], k)]
     found: dict[int, tuple[float, float]] = {}
