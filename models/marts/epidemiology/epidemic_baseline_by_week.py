@@ -350,15 +350,20 @@ def _code_digest(code: types.CodeType) -> bytes:
 
 
 def _model_digest(periods: dict[str, dict], parameters: dict) -> dict[str, int]:
-    """{syndrome group: a number} that changes with the model's code, its upper-case constants, the
-    fitting libraries' versions, the parameters and the group's surveillance period."""
+    """{syndrome group: a number} that changes with the model's code, its public upper-case constants
+    (not the caches, filled as it runs), the fitting libraries' versions, the parameters and the group's
+    surveillance period."""
     from importlib.metadata import version
 
     code = hashlib.sha256()
     for name, value in sorted(globals().items()):
         if isinstance(value, types.FunctionType):
             code.update(name.encode() + _code_digest(value.__code__))
-        elif name.isupper() and isinstance(value, (int, float, str, tuple, list, dict)):
+        elif (
+            name.isupper()
+            and not name.startswith("_")
+            and isinstance(value, (int, float, str, tuple, list, dict))
+        ):
             code.update(f"{name}={value!r}".encode())
     libraries = [version(name) for name in ("numpy", "pandas", "scipy", "statsmodels")]
     common = f"{code.hexdigest()} {libraries} {sorted(parameters.items())}"
