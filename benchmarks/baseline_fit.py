@@ -1,7 +1,8 @@
 """Time the epidemic baseline model (models/marts/epidemiology/epidemic_baseline_by_week.py) on a national
 shape: 16 syndromic groups x 14 areas x 10 years of weekly counts, and on 13 small regional series (a rare
 syndrome, most weeks below k and suppressed, so the disclosure check of every fit has work to do). Prints
-the seconds of fit_baselines for each.
+the CPU seconds of fit_baselines for each and, for a version that has it, of a daily build's
+fit_baselines_reusing: the previous build's result and fingerprints given, the last week changed.
 
     .venv/bin/python benchmarks/baseline_fit.py [path of another version of the model, to compare]
 """
@@ -79,6 +80,14 @@ if __name__ == "__main__":
     for path in [MODEL, *map(Path, sys.argv[1:])]:
         model = load(path, path.stem.replace("-", "_"))
         for label, weekly in shapes.items():
-            start = time.perf_counter()
+            start = time.process_time()
             model.fit_baselines(weekly)
-            print(f"{path.name}: {time.perf_counter() - start:.1f} s for {label}")
+            print(f"{path}: {time.process_time() - start:.2f} CPU-s for {label}")
+            if not hasattr(model, "fit_baselines_reusing"):
+                continue
+            previous, seasons = model.fit_baselines_reusing(weekly, {}, None, None)
+            today = weekly.copy()
+            today.loc[today["week_start_date"] == today["week_start_date"].max(), "observed_count"] += 1
+            start = time.process_time()
+            model.fit_baselines_reusing(today, {}, model._typed(previous), seasons)
+            print(f"{path}: {time.process_time() - start:.2f} CPU-s for {label}, a day later, reusing")

@@ -105,14 +105,14 @@ def test_build_output_is_a_progress_summary_and_a_log_file(tmp_path: Path, keyst
     output = (tmp_path / "out.txt").read_text(encoding="utf-8")
     assert done.returncode == 0, output
     assert "\x1b[" not in output
-    assert "dbt build: 1 seed, 2 tests: 3 passed, 0 warnings, 0 errors in " in output
+    assert "dbt build: 1 seed, 1 test: 2 passed, 0 warnings, 0 errors in " in output
     assert len(output.splitlines()) < 12, output
     log = Path(output.split("Full dbt log: ")[1].split()[0])
     assert log.parent == tmp_path / "home" / "logs"
     text = log.read_text(encoding="utf-8")
-    assert "\x1b[" not in text and "PASS not_null_omop_gender_concepts_sex_code" in text
+    assert "\x1b[" not in text and "PASS unique_not_null_omop_gender_concepts_sex_code" in text
     # dbt's own line counts the on-run-start and on-run-end hooks too.
-    assert "Done. PASS=5 WARN=0 ERROR=0" in text
+    assert "Done. PASS=4 WARN=0 ERROR=0" in text
 
     # A warehouse file that is not a database: dbt itself fails, after the build lock was taken.
     broken = {**env, "LAKEHOUSE_WAREHOUSE": str(tmp_path / "not-a-database.duckdb")}

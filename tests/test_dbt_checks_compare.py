@@ -74,3 +74,19 @@ def test_a_check_lost_or_changed_is_reported(tmp_path: Path, capsys: Any) -> Non
     assert 'only before: omop_max_length | person | gender_source_value | {"length": 50}' in out
     assert 'only after: omop_max_length | person | gender_source_value | {"length": 60}' in out
     assert "only before: omop_after_birth | death | death_datetime" in out
+
+
+def test_unique_not_null_holds_a_unique_and_a_not_null(tmp_path: Path, capsys: Any) -> None:
+    pair = [
+        _test("unique", "concept", column_name="concept_id"),
+        _test("not_null", "concept", column_name="concept_id"),
+    ]
+    before = _manifest(tmp_path / "before.json", pair)
+    after = _manifest(
+        tmp_path / "after.json", [_test("unique_not_null", "concept", column_name="concept_id")]
+    )
+    assert main([str(before), str(after)]) == 0
+    assert "after:  2 checks in 1 test nodes" in capsys.readouterr().out
+    # Only the unique left: the not_null is reported lost.
+    assert main([str(before), str(_manifest(tmp_path / "unique.json", pair[:1]))]) == 1
+    assert "only before: not_null | concept | concept_id" in capsys.readouterr().out

@@ -328,6 +328,19 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     # whole table again.
     staged = 'from "warehouse"."build_state"."visit_occurrence__changed_rows"'
     assert staged in (incremental / "logs" / "dbt.log").read_text()
+    # The baseline model recorded its seasons' fingerprints with the checksum of the table it wrote:
+    # the next build takes the unchanged seasons' rows from this table (tests/test_marts_baseline.py).
+    recorded = _query(
+        warehouse,
+        keystore,
+        "select distinct table_checksum from warehouse.build_state.epidemic_baseline_by_week__seasons",
+    )
+    written = _query(
+        warehouse,
+        keystore,
+        "select count(*), sum(hash(r)) from warehouse.epidemiology.epidemic_baseline_by_week r",
+    )
+    assert recorded == [(str(written[0]),)], (recorded, written)
     # The published marts' disclosure tests read the ISO weeks this build recomputed (and only those:
     # the rest of the marts was not rewritten), never a row-level scope.
     disclosure = [r for r in results if r["unique_id"].startswith("test.") and "disclosure" in r["unique_id"]]

@@ -263,3 +263,67 @@ def test_intensity_level_of_epidemic_weeks() -> None:
     # Similar seasons: intensity is graded against them, so not everything is very high.
     assert (graded["intensity_level"] != "very_high").any()
     assert result.loc[~result["is_epidemic_week"].fillna(False), "intensity_level"].isna().all()
+
+
+def _two_series(weeks: int) -> pd.DataFrame:
+    """A winter and a summer series of several seasons, every week's full and published counts known."""
+    winter = _series("2016-07-04", weeks, seed=5).drop(columns="is_epidemic_truth")
+    summer = (
+        _series("2016-07-04", weeks, seed=6)
+        .drop(columns="is_epidemic_truth")
+        .assign(syndrome_group="icanicule", geo_level="region", geo_code="93")
+    )
+    both = pd.concat([winter, summer], ignore_index=True)
+    return both.assign(full_count=both["observed_count"], coded_act_count=2000)
+
+
+def _sorted(result: pd.DataFrame) -> pd.DataFrame:
+    keys = [*baseline.KEYS, "week_start_date"]
+    return baseline._typed(result).sort_values(keys).reset_index(drop=True)
+
+
+def test_reusing_unchanged_seasons_equals_a_full_refit() -> None:
+    periods = {"grippe": WINTER, "icanicule": SUMMER}
+    history = _two_series(52 * 7 + 20)  # seven seasons with fits, then the 20th week of the next
+    before, seasons = baseline.fit_baselines_reusing(history.iloc[:-1], periods, None, None)
+    assert seasons["season_start_year"].nunique() > 6
+    assert before["baseline_count"].notna().sum() > 500  # real fits, not only too-short histories
+    # A daily load: the summer series' new week, and the winter series' last week corrected.
+    today = history.copy()
+    today.loc[52 * 7 + 19, ["full_count", "observed_count"]] += 40
+    again, new_seasons = baseline.fit_baselines_reusing(today, periods, _sorted(before), seasons)
+    pd.testing.assert_frame_equal(_sorted(again), _sorted(baseline.fit_baselines(today, periods)))
+    changed = new_seasons.merge(seasons, on=baseline.SEASON_KEYS, how="left")
+    # Only each series' current season changed.
+    assert (changed["fingerprint_x"] != changed["fingerprint_y"]).sum() == 2
+
+
+def test_reused_rows_come_from_the_previous_result_and_changes_invalidate_later_seasons() -> None:
+    periods = {"grippe": WINTER, "icanicule": SUMMER}
+    history = _two_series(52 * 7)
+    baseline._INTENSITY_QUANTILES.clear()  # as in a new build's process: filled by the first fit below
+    before, seasons = baseline.fit_baselines_reusing(history, periods, None, None)
+    marked = _sorted(before).assign(baseline_count=-1.0)  # a mark on every previous row
+    same, _ = baseline.fit_baselines_reusing(history, periods, marked, seasons)
+    assert (same["baseline_count"] == -1.0).all()  # nothing changed: nothing fitted again
+    # An old week corrected: its season and every later one of that series are fitted again.
+    corrected = history.copy()
+    corrected.loc[100, "full_count"] += 30
+    again, _ = baseline.fit_baselines_reusing(corrected, periods, marked, seasons)
+    again = _sorted(again)
+    season = baseline.season_start_year(pd.to_datetime(again["week_start_date"]))
+    refitted = (again["syndrome_group"] == "grippe") & (season >= 2017)  # 2018-06-04: 2017-2018
+    assert (again.loc[~refitted, "baseline_count"] == -1.0).all()
+    expected = _sorted(baseline.fit_baselines(corrected, periods))
+    pd.testing.assert_frame_equal(again[refitted], expected[refitted])
+    # Other parameters, or another surveillance period: every season is computed again.
+    for changed in ({"training_seasons": 4}, {"k": 5}):
+        refit, _ = baseline.fit_baselines_reusing(history, periods, marked, seasons, **changed)
+        assert not (refit["baseline_count"] == -1.0).any()
+    other_period = {"grippe": {**WINTER, "first_iso_week": 41}, "icanicule": SUMMER}
+    refit, _ = baseline.fit_baselines_reusing(history, other_period, marked, seasons)
+    assert not (refit.loc[refit["syndrome_group"] == "grippe", "baseline_count"] == -1.0).any()
+    # A previous season missing a row (a table changed by other means) is computed again.
+    dropped = marked.drop(index=marked.index[5])
+    refit, _ = baseline.fit_baselines_reusing(history, periods, dropped, seasons)
+    pd.testing.assert_frame_equal(_sorted(refit).iloc[:10], _sorted(before).iloc[:10])

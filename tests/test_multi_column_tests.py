@@ -216,3 +216,33 @@ def test_the_dated_table_tests_fail_on_the_column_at_fault(tmp_path: Path) -> No
     assert result.returncode == 1, result.stdout[-3000:]
     assert failures["omop_after_births"] == [("end_date", 1, 4)]
     assert failures["omop_before_deaths"] == [("end_date", 1, 4), ("start_date", 1, 4)]
+
+
+KEY_SCHEMA = """version: 2
+models:
+  - name: checked
+    columns:
+      - name: id
+        data_tests: [unique_not_null]
+"""
+
+
+def _key_build(work: Path, rows: str) -> tuple[subprocess.CompletedProcess[str], dict[str, list[tuple]]]:
+    project = _project(work, rows)
+    shutil.copy(PROJECT / "macros" / "tests" / "unique_not_null.sql", project / "macros")
+    (project / "models" / "schema.yml").write_text(KEY_SCHEMA, encoding="utf-8")
+    return _build_project(work, project)
+
+
+@pytest.mark.parametrize(
+    ("rows", "failing"),
+    [
+        (CLEAN, []),
+        (CLEAN + ", (2, 'x', 'y', 1)", [(2, 2)]),  # dbt's unique would fail
+        (CLEAN + ", (null, 'x', 'y', 1), (null, 'z', 'y', 1)", [(None, 2)]),  # dbt's not_null would fail
+    ],
+)
+def test_unique_not_null_fails_on_a_repeated_or_null_key(tmp_path: Path, rows: str, failing: list) -> None:
+    result, failures = _key_build(tmp_path, rows)
+    assert (result.returncode == 0) == (not failing), result.stdout[-3000:]
+    assert failures["unique_not_null"] == failing

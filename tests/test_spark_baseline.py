@@ -109,12 +109,22 @@ class _Config(dict):
         self.update(config)
 
 
+class _This:
+    """dbt's `this`, as dbt-duckdb renders it into a Python model."""
+
+    database, schema, identifier = "memory", "main", "epidemic_baseline_by_week"
+
+    def __repr__(self) -> str:
+        return f'"{self.database}"."{self.schema}"."{self.identifier}"'
+
+
 class _DuckDbt:
-    """What dbt-duckdb hands a Python model: `ref` as a DuckDB relation, the model's config."""
+    """What dbt-duckdb hands a Python model: `ref` as a DuckDB relation, the model's config, `this`."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, config: dict[str, Any]) -> None:
         self._con = con
         self.config = _Config(config)
+        self.this = _This()
 
     def ref(self, name: str) -> duckdb.DuckDBPyRelation:
         return self._con.table(name)

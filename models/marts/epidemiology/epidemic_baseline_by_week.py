@@ -31,6 +31,9 @@ intervals of the geometric mean; Bracher and Littek 2024). At least `min_intensi
 
 from __future__ import annotations
 
+import hashlib
+import types
+
 import numpy as np
 import pandas as pd
 
@@ -131,11 +134,11 @@ def _fit_season(
     min_training_weeks: int,
 ) -> tuple[np.ndarray, np.ndarray, int] | None:  # fmt: skip
     """(baseline, threshold, weeks used) for the `target` weeks, or None (too little history, withheld)."""
+    if training.sum() < min_training_weeks:
+        return None  # before the imports: a warehouse of less than two seasons never needs them
     from scipy import stats
     from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 3x faster to import
 
-    if training.sum() < min_training_weeks:
-        return None
     cutoff = np.quantile(full[training], EXCLUDED_QUANTILE)
     used = training & (full <= cutoff)
     x = _design(t[used])
@@ -219,10 +222,11 @@ def _mem_thresholds(peaks_by_season: dict[int, np.ndarray], current: int, min_se
 
 def fit_series(
     weeks: pd.DataFrame, period: dict | None = None, training_seasons: int = 5, min_training_weeks: int = 80,
-    min_intensity_seasons: int = 3, k: int = DEFAULT_K,
+    min_intensity_seasons: int = 3, k: int = DEFAULT_K, seasons: set[int] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """One series: `weeks` has iso_week, week_start_date, observed_count (published, NULL when
-    suppressed), full_count (the unsuppressed count; observed_count when absent) and coded_act_count."""
+    suppressed), full_count (the unsuppressed count; observed_count when absent) and coded_act_count.
+    `seasons` (their starting years): only the weeks of those seasons, fitted on every earlier week."""
     period = period or ALL_YEAR
     weeks = weeks.sort_values("week_start_date").reset_index(drop=True)
     t = (pd.to_datetime(weeks["week_start_date"]) - pd.Timestamp("2000-01-03")).dt.days.to_numpy() / 7.0
@@ -240,6 +244,8 @@ def fit_series(
     threshold = np.full(len(weeks), np.nan)
     training_size = np.zeros(len(weeks), dtype=int)
     for current in np.unique(season):
+        if seasons is not None and current not in seasons:
+            continue
         training = (season >= current - training_seasons) & (season < current) & ~np.isnan(full)
         target = season == current
         fitted = _fit_season(t, full, published, training, target, k, min_training_weeks)
@@ -252,20 +258,27 @@ def fit_series(
         for i in range(len(weeks))
     ]
     status, phase = _epidemic_status(above, in_period, season)
-    out = weeks.copy()
-    out["surveillance_season"] = [season_label(s, start_month) for s in season]
-    out["is_in_surveillance_period"] = in_period
-    out["observed_share_pct"] = np.round(share, 2)
-    out["baseline_count"] = np.round(baseline, 2)
-    out["epidemic_threshold"] = np.round(threshold, 2)
-    out["baseline_share_pct"] = np.round(np.where(coded > 0, 100 * baseline / coded, np.nan), 2)
-    out["epidemic_threshold_share_pct"] = np.round(np.where(coded > 0, 100 * threshold / coded, np.nan), 2)
-    out["training_week_count"] = training_size
+    # Built as one frame: a column inserted at a time cost more than the fits on a daily build.
+    labels = {s: season_label(s, start_month) for s in np.unique(season)}
     observed_known = ~np.isnan(published)
-    out["is_above_threshold"] = pd.array(_where_known(above, observed_known), dtype="boolean")
-    out["is_epidemic_week"] = pd.array(_where_known(status, observed_known), dtype="boolean")
-    out["epidemic_phase"] = _where_known(phase, observed_known)
+    out = {
+        "surveillance_season": [labels[s] for s in season],
+        "is_in_surveillance_period": in_period,
+        "observed_share_pct": np.round(share, 2),
+        "baseline_count": np.round(baseline, 2),
+        "epidemic_threshold": np.round(threshold, 2),
+        "baseline_share_pct": np.round(np.where(coded > 0, 100 * baseline / coded, np.nan), 2),
+        "epidemic_threshold_share_pct": np.round(np.where(coded > 0, 100 * threshold / coded, np.nan), 2),
+        "training_week_count": training_size,
+        "is_above_threshold": pd.array(_where_known(above, observed_known), dtype="boolean"),
+        "is_epidemic_week": pd.array(_where_known(status, observed_known), dtype="boolean"),
+        "epidemic_phase": _where_known(phase, observed_known),
+    }
     _add_intensity(out, season, share, in_period, min_intensity_seasons, status, observed_known)
+    added = pd.DataFrame(out)
+    out = pd.concat([weeks.drop(columns=list(out), errors="ignore"), added.set_axis(weeks.index)], axis=1)
+    if seasons is not None:
+        out = out[np.isin(season, list(seasons))]
     return out
 
 
@@ -275,7 +288,7 @@ def _where_known(values: list, known: np.ndarray) -> list:
 
 
 def _add_intensity(
-    out: pd.DataFrame, season: np.ndarray, share: np.ndarray, in_period: np.ndarray, min_seasons: int,
+    out: dict, season: np.ndarray, share: np.ndarray, in_period: np.ndarray, min_seasons: int,
     status: list, observed_known: np.ndarray,
 ) -> None:  # fmt: skip
     """MEM thresholds of each season from the seasons before it, and the level of each epidemic week."""
@@ -284,7 +297,7 @@ def _add_intensity(
         values = share[(season == s) & in_period & ~np.isnan(share)]
         if len(values):
             peaks[int(s)] = values
-    levels = np.full((len(out), len(INTENSITY_LEVELS)), np.nan)
+    levels = np.full((len(season), len(INTENSITY_LEVELS)), np.nan)
     for s in np.unique(season):
         thresholds = _mem_thresholds(peaks, int(s), min_seasons)
         if thresholds is not None:
@@ -319,7 +332,120 @@ def fit_baselines(
         )
         for keys, group in weekly.groupby(KEYS, sort=True, dropna=False)
     ]
+    return _with_columns(pd.concat(parts, ignore_index=True))
+
+
+# What a season's rows are computed from, besides the fitting code: the series' input columns.
+INPUT_COLUMNS = ["iso_week", "week_start_date", "observed_count", "full_count", "coded_act_count"]
+SEASON_KEYS = [*KEYS, "season_start_year"]
+
+
+def _code_digest(code: types.CodeType) -> bytes:
+    """The code object's instructions, names and constants, not its file name (dbt runs the model from a
+    temporary file) nor its line numbers."""
+    parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
+    for constant in code.co_consts:
+        parts.append(_code_digest(constant) if hasattr(constant, "co_code") else repr(constant).encode())
+    return hashlib.sha256(b"\0".join(parts)).digest()
+
+
+def _model_digest(periods: dict[str, dict], parameters: dict) -> dict[str, int]:
+    """{syndrome group: a number} that changes with the model's code, its public upper-case constants
+    (not the caches, filled as it runs), the fitting libraries' versions, the parameters and the group's
+    surveillance period."""
+    from importlib.metadata import version
+
+    code = hashlib.sha256()
+    for name, value in sorted(globals().items()):
+        if isinstance(value, types.FunctionType):
+            code.update(name.encode() + _code_digest(value.__code__))
+        elif (
+            name.isupper()
+            and not name.startswith("_")
+            and isinstance(value, (int, float, str, tuple, list, dict))
+        ):
+            code.update(f"{name}={value!r}".encode())
+    libraries = [version(name) for name in ("numpy", "pandas", "scipy", "statsmodels")]
+    common = f"{code.hexdigest()} {libraries} {sorted(parameters.items())}"
+    digest = {}
+    for group, period in periods.items():
+        text = f"{common} {sorted((str(k), str(v)) for k, v in period.items())}".encode()
+        digest[group] = int.from_bytes(hashlib.sha256(text).digest()[:7], "big")
+    digest[None] = int.from_bytes(hashlib.sha256(common.encode()).digest()[:7], "big")  # no period
+    return digest
+
+
+def season_fingerprints(weekly: pd.DataFrame, periods: dict[str, dict], parameters: dict) -> pd.DataFrame:
+    """One row per series and fit season (SEASON_KEYS): its input weeks (week_count) and a fingerprint of
+    everything the season's rows are computed from: the series' weeks of that season and every earlier
+    one (its fit trains on earlier seasons, its intensity thresholds read them too) and the model."""
+    groups = weekly["syndrome_group"]
+    start_month = groups.map(lambda g: int((periods.get(g) or ALL_YEAR)["season_start_month"]))
+    dates = pd.to_datetime(weekly["week_start_date"])
+    seasons = dates.dt.year.where(dates.dt.month >= start_month, dates.dt.year - 1)
+    # 48 bits of each week's hash: the sums over a series' weeks stay within int64.
+    inputs = KEYS + [name for name in INPUT_COLUMNS if name in weekly]
+    rows = pd.util.hash_pandas_object(weekly[inputs], index=False).to_numpy() >> np.uint64(16)
+    frame = weekly[KEYS].assign(season_start_year=seasons.to_numpy(), _hash=rows.astype("int64"), _weeks=1)
+    by_season = frame.groupby(SEASON_KEYS, sort=True, dropna=False)[["_hash", "_weeks"]].sum().reset_index()
+    by_season["week_count"] = by_season["_weeks"]
+    cumulative = by_season.groupby(KEYS, sort=False, dropna=False)[["_hash", "_weeks"]].cumsum()
+    model = _model_digest(periods, parameters)
+    by_season["_model"] = [model.get(g, model[None]) for g in by_season["syndrome_group"]]
+    mixed = pd.DataFrame({"h": cumulative["_hash"], "n": cumulative["_weeks"], "m": by_season["_model"]})
+    by_season["fingerprint"] = pd.util.hash_pandas_object(mixed, index=False).to_numpy().view("int64")
+    return by_season[[*SEASON_KEYS, "week_count", "fingerprint"]]
+
+
+def fit_baselines_reusing(
+    weekly: pd.DataFrame, periods: dict[str, dict], previous: pd.DataFrame | None,
+    previous_seasons: pd.DataFrame | None, **parameters: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """`fit_baselines(weekly, periods, **parameters)` and the seasons' fingerprints, taking from
+    `previous` (that call's result on earlier data, whose fingerprints are `previous_seasons`) the rows of
+    every series-season whose fingerprint is unchanged: a daily load changes the current season of most
+    series, and no earlier season, whose fits are what cost."""
+    seasons = season_fingerprints(weekly, periods, parameters)
+    if previous is None or previous_seasons is None or weekly.empty:
+        return fit_baselines(weekly, periods, **parameters), seasons
+    reused = seasons.merge(previous_seasons[[*SEASON_KEYS, "fingerprint"]], on=[*SEASON_KEYS, "fingerprint"])
+    if reused.empty:
+        return fit_baselines(weekly, periods, **parameters), seasons
+    start_month = reused["syndrome_group"].map(
+        lambda g: int((periods.get(g) or ALL_YEAR)["season_start_month"])
+    )
+    reused["surveillance_season"] = [
+        season_label(int(y), int(m)) for y, m in zip(reused["season_start_year"], start_month, strict=True)
+    ]
+    season_keys = [*KEYS, "surveillance_season"]
+    kept = previous.merge(reused[[*season_keys, "week_count"]], on=season_keys)
+    # A season whose previous rows are not all there (a table changed by hand) is computed again.
+    counts = kept.groupby(season_keys, dropna=False)["week_count"].agg(["size", "first"])
+    complete = counts[counts["size"] == counts["first"]].reset_index()[season_keys]
+    kept = kept.merge(complete, on=season_keys).drop(columns="week_count")
+    reused = reused.merge(complete, on=season_keys)
+    todo = seasons.merge(reused[SEASON_KEYS], on=SEASON_KEYS, how="left", indicator=True)
+    todo = todo[todo["_merge"] == "left_only"]
+    wanted = {
+        series: set(group["season_start_year"].astype(int))
+        for series, group in todo.groupby(_series_id(todo), sort=False)
+    }
+    parts = [kept[COLUMNS]]
+    for series, group in weekly.groupby(_series_id(weekly), sort=True):
+        if series in wanted:
+            period = periods.get(group["syndrome_group"].iloc[0])
+            parts.append(_with_columns(fit_series(group, period, seasons=wanted[series], **parameters)))
     result = pd.concat(parts, ignore_index=True)
+    return result, seasons
+
+
+def _series_id(frame: pd.DataFrame) -> pd.Series:
+    """The series' keys as one string (a NULL key too: tuples with NaN do not compare equal)."""
+    parts = [frame[key].astype("string").fillna("\0") for key in KEYS]
+    return parts[0].str.cat(parts[1:], sep="\x1f")
+
+
+def _with_columns(result: pd.DataFrame) -> pd.DataFrame:
     for name in COLUMNS:
         if name not in result:
             result[name] = None
@@ -353,7 +479,8 @@ def spark_baselines(weekly, periods: dict[str, dict], **parameters):
 def _typed(result: pd.DataFrame) -> pd.DataFrame:
     for name in ("observed_count", "coded_act_count"):
         result[name] = pd.to_numeric(result[name]).astype("Int64")
-    result["is_in_surveillance_period"] = result["is_in_surveillance_period"].astype("boolean")
+    for name in ("is_in_surveillance_period", "is_above_threshold", "is_epidemic_week"):
+        result[name] = result[name].astype("boolean")  # object when read back from the warehouse
     for name in ("epidemic_phase", "intensity_level", "surveillance_season"):
         result[name] = result[name].astype("string")  # typed even when every value is NULL
     for name in [c for c in COLUMNS if c.endswith("_pct") or c in ("baseline_count", "epidemic_threshold")]:
@@ -409,4 +536,39 @@ def model(dbt, session):  # dbt's Python model entry point (dbt passes both)
     weekly = weekly.merge(full, on=[*KEYS, "week_start_date"], how="left")
     weekly["full_count"] = weekly["full_count"].fillna(0)  # the weekly mart's grid: no act is a zero
     periods = _periods(dbt.ref("syndromic_groups").df(), dbt.ref("surveillance_periods").df())
-    return _typed(fit_baselines(weekly, periods, **_parameters(dbt)))
+    fingerprints = f'"{dbt.this.database}"."build_state"."{dbt.this.identifier}__seasons"'
+    previous, previous_seasons = _previous_result(session, dbt.this, fingerprints)
+    result, seasons = fit_baselines_reusing(weekly, periods, previous, previous_seasons, **_parameters(dbt))
+    result = _typed(result)
+    seasons["table_checksum"] = _checksum(session, result)
+    session.execute(f'create schema if not exists "{dbt.this.database}"."build_state"')
+    session.register("epidemic_baseline_seasons", seasons)
+    session.execute(f"create or replace table {fingerprints} as select * from epidemic_baseline_seasons")  # noqa: S608 - dbt's relation name
+    session.unregister("epidemic_baseline_seasons")
+    return result
+
+
+def _checksum(session, table: pd.DataFrame) -> str:  # session: a DuckDB connection
+    """DuckDB's hash of every row, as dbt will store `table` (it creates the table from the frame)."""
+    session.register("epidemic_baseline_result", table)
+    checksum = session.execute("select count(*), sum(hash(r)) from epidemic_baseline_result as r").fetchone()
+    session.unregister("epidemic_baseline_result")
+    return str(checksum)
+
+
+def _previous_result(session, this, fingerprints: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The table of the last build and its seasons' fingerprints, when the table is still exactly what
+    that build wrote (the checksum it recorded): not after a build by other code, or a first build."""
+    found = session.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and ("
+        "(schema_name = ? and table_name = ?) or (schema_name = 'build_state' and table_name = ?))",
+        [this.database, this.schema, this.identifier, f"{this.identifier}__seasons"],
+    ).fetchone()[0]
+    if found < 2:
+        return None, None
+    # Relation names from dbt, no value: nothing else is spliced into these queries.
+    seasons = session.sql(f"select * from {fingerprints}").df()  # noqa: S608
+    current = session.execute(f"select count(*), sum(hash(r)) from {this!r} as r").fetchone()  # noqa: S608
+    if seasons.empty or seasons["table_checksum"].iloc[0] != str(current):
+        return None, None
+    return session.sql(f"select * from {this!r}").df(), seasons  # noqa: S608
