@@ -23,8 +23,18 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--day", type=date.fromisoformat, required=True, help="a day not landed yet")
     parser.add_argument("--associations", type=int, default=64)
+    parser.add_argument(
+        "--dbt-folder",
+        type=Path,
+        help="dbt's target and log folders [default: WORKDIR/dbt]: one per code version when versions "
+        "alternate on one work folder, so that each keeps its partial parse",
+    )
     args = parser.parse_args()
     bench = Bench(BenchmarkConfig(workdir=args.workdir, associations=args.associations, keep=True))
+    if args.dbt_folder:
+        bench.env["DBT_TARGET_PATH"] = str(args.dbt_folder / "target")
+        bench.env["DBT_LOG_PATH"] = str(args.dbt_folder / "logs")
+        bench.paths["dbt"] = args.dbt_folder  # where the figures read run_results.json
     bench.seal_manifests()  # a work folder landed before seals: once, then only MACs are checked
     folder = args.workdir / "extracts" / f"day-{args.day}"
     bench.generate_files(folder, args.day, args.day, "day")

@@ -138,11 +138,15 @@ def dbt_environment() -> dict[str, str]:
     that dbt's profile sees what the other commands see (this process's environment is left as it was)."""
     env = {**os.environ, "LAKEHOUSE_LAKE": lake_url()}
     env.setdefault("LAKEHOUSE_WAREHOUSE", str(warehouse_path()))
+    # dbt's anonymous usage statistics: an event or two per node, posted to dbt Labs every 30 events
+    # from the node's thread that fills the batch (a request that waits for the network, up to 5 s each
+    # when it is slow). Off unless asked for: a health-data build has no business reporting out.
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
 
 # dbt's file log level for the builds the lakehouse runs (see ingest/cli/pipeline.py `_dbt`).
-DBT_FILE_LOG_LEVEL = "info"
+DBT_FILE_LOG_LEVEL = "none"
 
 
 def dbt_target_dir(project_root: Path, dbt_args: Sequence[str] = ()) -> Path:

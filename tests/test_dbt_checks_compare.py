@@ -32,6 +32,8 @@ PER_COLUMN = [
     _test("relationships", "person", column_name="location_id", to="ref('location')", field="location_id"),
     _test("omop_plausible_value", "person", column_name="year_of_birth", low="1850", threshold_pct=1.0),
     _test("unique", "person", column_name="person_id"),
+    _test("omop_after_birth", "death", column_name="death_date", threshold_pct=1.0),
+    _test("omop_after_birth", "death", column_name="death_datetime", threshold_pct=1.0),
 ]
 PER_TABLE = [
     _test("not_null_columns", "person", columns=["person_id", "year_of_birth"]),
@@ -41,6 +43,11 @@ PER_TABLE = [
         "omop_plausible_values", "person", columns={"year_of_birth": {"low": "1850", "threshold_pct": 1.0}}
     ),
     _test("unique", "person", column_name="person_id"),
+    _test(
+        "omop_after_births",
+        "death",
+        columns={"death_date": {"threshold_pct": 1.0}, "death_datetime": {"threshold_pct": 1.0}},
+    ),
 ]
 
 
@@ -49,14 +56,15 @@ def test_the_per_table_tests_hold_the_same_checks(tmp_path: Path, capsys: Any) -
     after = _manifest(tmp_path / "after.json", PER_TABLE)
     assert main([str(before), str(after)]) == 0
     out = capsys.readouterr().out
-    assert "before: 6 checks in 6 test nodes" in out and "after:  6 checks in 5 test nodes" in out
+    assert "before: 8 checks in 8 test nodes" in out and "after:  8 checks in 6 test nodes" in out
 
 
 def test_a_check_lost_or_changed_is_reported(tmp_path: Path, capsys: Any) -> None:
     weaker = [
         _test("not_null_columns", "person", columns=["person_id"]),
         _test("omop_max_lengths", "person", lengths={"gender_source_value": 60}),
-        *PER_TABLE[2:],
+        *PER_TABLE[2:-1],
+        _test("omop_after_births", "death", columns={"death_date": {"threshold_pct": 1.0}}),
     ]
     before = _manifest(tmp_path / "before.json", PER_COLUMN)
     after = _manifest(tmp_path / "after.json", weaker)
@@ -65,3 +73,4 @@ def test_a_check_lost_or_changed_is_reported(tmp_path: Path, capsys: Any) -> Non
     assert "only before: not_null | person | year_of_birth" in out
     assert 'only before: omop_max_length | person | gender_source_value | {"length": 50}' in out
     assert 'only after: omop_max_length | person | gender_source_value | {"length": 60}' in out
+    assert "only before: omop_after_birth | death | death_datetime" in out

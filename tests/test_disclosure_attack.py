@@ -297,6 +297,119 @@ def test_repair_closes_a_union_subtraction() -> None:
     assert audit_published_tables({"weekly": _after_repair(table, added)}, K).findings == []
 
 
+# One France week of asthme: two primary cells (5 and 4), two complementary ones (20 and 60) hidden by
+# the greedy rules, and the true counts the post-hook passes for the complementary cells only.
+GREEDY_WEEK = [("all", 100, "published"), ("00-01", 5, "primary"), ("02-14", 4, "primary")]
+GREEDY_WEEK += [("15-74", 20, "complementary"), ("75+", 60, "complementary"), ("unknown", 11, "published")]
+
+
+def _rows_with_truth(week: list[tuple[str, int, str]]) -> list[dict]:
+    """The post-hook's structs: a hidden cell's value is NULL, a complementary cell carries its count."""
+    table = _weekly([("asthme", age, None if state != "published" else count) for age, count, state in week])
+    rows = _struct_rows(table)
+    for row, (_, count, state) in zip(rows, week, strict=True):
+        row["true_value"] = float(count) if state == "complementary" else None
+    return rows
+
+
+def _published_after(week: list[tuple[str, int, str]], changed: list[str]) -> pa.Table:
+    """The week as the marts publish it once the post-hook has flipped the cells the function returned."""
+    hidden = {f"asthme|{age}" for age, _, state in week if state != "published"} ^ set(changed)
+    return _weekly([("asthme", age, None if f"asthme|{age}" in hidden else count) for age, count, _ in week])
+
+
+def test_give_back_publishes_a_complementary_cell_the_attacker_does_not_need() -> None:
+    """The greedy rules hid 15-74 and 75+; the primary pair (5 + 4) needs only one of them beside it. The
+    give-back pass publishes the larger one again at its true count, and the attacker, run on what is then
+    published, pins nothing."""
+    changed = repair_rows(K, _rows_with_truth(GREEDY_WEEK))
+    assert changed == ["asthme|75+"]
+    published = _published_after(GREEDY_WEEK, changed)
+    counts = dict(
+        zip(published["age_class"].to_pylist(), published["syndrome_act_count"].to_pylist(), strict=True)
+    )
+    assert counts["75+"] == 60 and counts["15-74"] is None
+    result = audit_published_tables({"weekly": published}, K)
+    assert result.hidden_cells == 3 and result.findings == []
+
+
+def test_give_back_keeps_hidden_a_cell_whose_publication_pins_a_primary_cell() -> None:
+    """15-74 (20) stays hidden: published too, it would leave the primary pair summing to 9 under the
+    total, each pinned inside 0..9 (an LP finds it: no margin is left with one hidden cell). A primary
+    cell is never published, even when a caller hands its count over."""
+    rows = _rows_with_truth(GREEDY_WEEK)
+    for row in rows:
+        if row["age_class"] in ("00-01", "02-14"):
+            row["true_value"] = 5.0 if row["age_class"] == "00-01" else 4.0
+    changed = repair_rows(K, rows)
+    assert changed == ["asthme|75+"]
+    too_much = _published_after(GREEDY_WEEK, [*changed, "asthme|15-74"])
+    findings = audit_published_tables({"weekly": too_much}, K).findings
+    assert sorted(f.cell.age_class for f in findings) == ["00-01", "02-14"]
+    assert all("pinned inside 0..9" in str(f) for f in findings)
+
+
+def test_give_back_publishes_two_classes_hidden_together_under_one_total() -> None:
+    """The national case: France's under-15s (835) and 75+ (454) hidden as complementary under a published
+    all-ages total. Published alone, either one gives the other back by subtraction; published together
+    they disclose nothing. A cell whose partner is primary stays hidden (00-01 under the 2-14s' margin)."""
+    week = [("all", 1500, "published"), ("00-14", 835, "complementary"), ("15-74", 211, "published")]
+    week += [("75+", 454, "complementary"), ("unknown", 0, "published")]
+    changed = repair_rows(K, _rows_with_truth(week))
+    assert changed == ["asthme|00-14", "asthme|75+"]
+    assert audit_published_tables({"weekly": _published_after(week, changed)}, K).hidden_cells == 0
+    primary_partner = [("all", 100, "published"), ("00-01", 5, "primary"), ("02-14", 30, "complementary")]
+    primary_partner += [("15-74", 65, "published")]
+    assert repair_rows(K, _rows_with_truth(primary_partner)) == []
+
+
+def test_give_back_tries_france_then_region_then_the_largest_count() -> None:
+    """The order the pass tries cells in: a France cell before a larger région one, a région cell before a
+    larger département one, then the largest count, the cell breaking ties (the same in every build)."""
+    from ingest.disclosure.attack import Cell
+    from ingest.disclosure.repair import give_back_order
+
+    def cell(level: str, code: str) -> Cell:
+        return Cell("syndrome_act_count", "grippe", "00-14", level, code, "week", "2024-W03")
+
+    counts = {
+        cell("departement", "75"): 2000.0,
+        cell("region", "11"): 900.0,
+        cell("france", "FR"): 454.0,
+        cell("region", "84"): 900.0,
+        cell("region", "24"): 1200.0,
+    }
+    tried = sorted(counts, key=lambda c: give_back_order(c, counts[c]))
+    assert [(c.geo_level, c.geo_code) for c in tried] == [
+        ("france", "FR"),
+        ("region", "24"),
+        ("region", "11"),
+        ("region", "84"),
+        ("departement", "75"),
+    ]
+
+
+def test_publication_folder_is_checked_on_its_own(tmp_path: Path) -> None:
+    """tools/check_publication.py reads only the exported Parquet files: the give-back's week passes; the
+    same week with 15-74 published too (the primary pair pinned) and a count of 4 published fail."""
+    import pyarrow.parquet as pq
+
+    from tools.check_publication import check_folder
+
+    changed = repair_rows(K, _rows_with_truth(GREEDY_WEEK))
+    (tmp_path / "safe").mkdir()
+    pq.write_table(_published_after(GREEDY_WEEK, changed), tmp_path / "safe" / "weekly.parquet")
+    small, result = check_folder(tmp_path / "safe", K)
+    assert small == [] and result.hidden_cells == 3 and result.findings == []
+    (tmp_path / "leaky").mkdir()
+    leaky = _published_after(GREEDY_WEEK, [*changed, "asthme|15-74"])
+    pq.write_table(leaky, tmp_path / "leaky" / "weekly.parquet")
+    pq.write_table(_weekly([("grippe", "all", 4)]), tmp_path / "leaky" / "small.parquet")
+    small, result = check_folder(tmp_path / "leaky", K)
+    assert small == ["small.syndrome_act_count: 1 value(s) between 1 and 10"]
+    assert sorted(finding.cell.age_class for finding in result.findings) == ["00-01", "02-14"]
+
+
 def test_repair_reads_the_cells_as_the_attacker_reads_the_marts() -> None:
     table = _weekly(_asthme(total=40))
     published, _ = published_cells(_struct_rows(table))
@@ -393,6 +506,36 @@ def test_for_any_table_and_k_published_cells_are_safe(
     # Recovered from its margins, or pinned inside 0..k-1 or to fewer than k values: the full rule.
     findings = audit_published_tables({"suppressed_cells": table}, k).findings
     assert findings == [], [str(f) for f in findings[:5]]
+
+
+def test_engine_hides_no_complementary_cell_the_attacker_does_not_need(tmp_path: Path) -> None:
+    """The group rules and the repair only add hidden cells; the give-back pass publishes again those not
+    needed. On the built tables, each complementary cell left hidden is needed: published alone at its
+    true count (from the seed), it lets the attacker pin a cell of its table."""
+    result, db = _build_fixture_project(tmp_path, seed=20261207, tables=8, k=K)
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cells = con.sql(
+            "select s.family as syndrome_group, s.age_class, s.geo_level, s.geo_code, s.parent_geo_code,"
+            " '2024-W01' as iso_week, s.cell_count as syndrome_act_count, r.cell_count as true_count,"
+            " s.suppression_reason from main.suppressed_cells as s"
+            " left join main.raw_cells as r on s.cell_id = r.cell_id order by s.cell_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    rows = cells.to_pylist()
+    complementary = [row for row in rows if row["suppression_reason"] == "complementary"]
+    assert len(complementary) > 20
+    assert any(row["suppression_reason"] is None and row["true_count"] > 0 for row in rows)
+    for cell in complementary:
+        table = [
+            {**row, "syndrome_act_count": row["true_count"] if row is cell else row["syndrome_act_count"]}
+            for row in rows
+            if row["syndrome_group"] == cell["syndrome_group"]
+        ]
+        mart = pa.Table.from_pylist(table).drop_columns(["true_count", "suppression_reason"])
+        assert audit_published_tables({"cells": mart}, K).findings, f"not needed: {cell}"
 
 
 def test_a_build_without_the_attacker_publishes_nothing(tmp_path: Path) -> None:

@@ -18,7 +18,16 @@ from ingest.disclosure.attack import (
 )
 from ingest.disclosure.certificate import attacker_version
 from ingest.disclosure.repair import certificate_of_rows, repair_rows
-from tests.test_disclosure_attack import K, _after_repair, _asthme, _struct_rows, _weekly
+from tests.test_disclosure_attack import (
+    GREEDY_WEEK,
+    K,
+    _after_repair,
+    _asthme,
+    _published_after,
+    _rows_with_truth,
+    _struct_rows,
+    _weekly,
+)
 
 
 def _certified_week() -> tuple[pa.Table, pa.Table, set[tuple[str, int, str]]]:
@@ -80,3 +89,16 @@ def test_a_share_over_a_hidden_count_is_audited_whatever_the_certificate() -> No
     result = audit_published_tables({"weekly": shared}, K, certificates)
     assert result.certified_weeks == 0
     assert len(result.findings) == 1 and "recovered exactly (5)" in str(result.findings[0])
+
+
+def test_the_certificate_names_the_cells_after_the_give_back() -> None:
+    """The build certifies the week as published after the give-back pass (a cell published again), not
+    the greedy state before it; and `export` then has nothing to solve again for that week."""
+    changed = repair_rows(K, _rows_with_truth(GREEDY_WEEK))
+    assert changed == ["asthme|75+"]
+    final = _published_after(GREEDY_WEEK, changed)
+    digest = certificate_of_rows(K, _struct_rows(final))
+    assert digest is not None
+    assert certificate_of_rows(K, _struct_rows(_published_after(GREEDY_WEEK, []))) is None
+    result = audit_published_tables({"weekly": final}, K, {(digest, K, attacker_version())})
+    assert (result.certified_weeks, result.lps) == (1, 0)

@@ -375,6 +375,13 @@ def test_incremental_builds_equal_full_refresh(keystore: LocalKeyStore, tmp_path
     assert [w for (w,) in weeks] == [date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22)]
     # The purge removed a lake file: its rows were looked for, and their keys kept.
     assert removal.search((incremental / "logs" / "dbt.log").read_text())
+    # The plugin takes the files a base table holds from base_lake__file_loads: the purged files'
+    # entries went with their rows, so that list is exactly the files of the rows.
+    for dataset in ("acts", "diagnoses", "prescriptions", "vital_signs"):
+        in_table = f"select distinct _lake_file from warehouse.staging.base_lake__{dataset} order by 1"
+        loads = "select distinct _lake_file from warehouse.build_state.base_lake__file_loads"
+        recorded = f"{loads} where dataset = '{dataset}' order by 1"
+        assert _query(warehouse, keystore, recorded) == _query(warehouse, keystore, in_table), dataset
     compare()
     assert _query(
         warehouse,

@@ -157,3 +157,62 @@ def test_the_cdm_table_tests_fail_on_the_column_at_fault(tmp_path: Path) -> None
     assert failures["omop_plausible_values"] == [("id", 1, 3)]
     (conformance,) = [rows for name, rows in failures.items() if name.startswith("omop_concept_conformances")]
     assert conformance == [("id", 1, 3)]
+
+
+DATED_SCHEMA = """version: 2
+models:
+  - name: person
+  - name: death
+  - name: checked
+    data_tests:
+      - omop_after_births:
+          arguments:
+            columns:
+              start_date: {threshold_pct: 0}
+              end_date: {threshold_pct: 0}
+              label: {threshold_pct: 50}
+      - omop_before_deaths:
+          arguments:
+            columns: {start_date: {threshold_pct: 0}, end_date: {threshold_pct: 0}}
+"""
+# Person 1 born 1990-05 (day unknown), person 2 born 2000-01-01 and dead on 2020-01-01.
+PERSONS = "(1, 1990, 5, null, null), (2, 2000, 1, 1, timestamp '2000-01-01 08:00')"
+DEATHS = "(2, date '2020-01-01')"
+DATED_CLEAN = (
+    "(1, date '2019-01-01', date '2019-01-02', date '2019-01-01'), "
+    "(2, date '2019-06-01', date '2020-02-29', null)"  # within the DQD's 60 days after death
+)
+
+
+def _dated_build(work: Path, rows: str) -> tuple[subprocess.CompletedProcess[str], dict[str, list[tuple]]]:
+    project = _project(work, "(1, 'a', 'b', null)")
+    models = project / "models"
+    (models / "schema.yml").write_text(DATED_SCHEMA, encoding="utf-8")
+    (models / "person.sql").write_text(
+        f"select * from (values {PERSONS}) as t "
+        "(person_id, year_of_birth, month_of_birth, day_of_birth, birth_datetime)",
+        encoding="utf-8",
+    )
+    (models / "death.sql").write_text(
+        f"select * from (values {DEATHS}) as t (person_id, death_date)", encoding="utf-8"
+    )
+    (models / "checked.sql").write_text(
+        f"select * from (values {rows}) as t (person_id, start_date, end_date, label)", encoding="utf-8"
+    )
+    return _build_project(work, project)
+
+
+def test_the_dated_table_tests_fail_on_the_column_at_fault(tmp_path: Path) -> None:
+    result, failures = _dated_build(tmp_path / "clean", DATED_CLEAN)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "PASS=5" in result.stdout  # three models, two tests
+    # An end before person 1's birth month, a start more than 60 days after person 2's death; `label`
+    # before birth in one row of three is within its 50 % threshold.
+    faulty = DATED_CLEAN + (
+        ", (1, date '2019-01-01', date '1990-04-30', date '1980-01-01')"
+        ", (2, date '2020-03-02', date '2020-03-02', null)"
+    )
+    result, failures = _dated_build(tmp_path / "faulty", faulty)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert failures["omop_after_births"] == [("end_date", 1, 4)]
+    assert failures["omop_before_deaths"] == [("end_date", 1, 4), ("start_date", 1, 4)]

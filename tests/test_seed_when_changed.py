@@ -70,8 +70,12 @@ def test_a_seed_is_loaded_again_only_when_it_changed(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert "INSERT 3" in _seed(tmp_path)
-    assert _rows(tmp_path) == [(1, "x"), (2, "y"), (3, "z")]  # new types need --full-refresh, as in dbt
+    assert _rows(tmp_path) == [("1", "x"), ("2", "y"), ("3", "z")]  # the new types, without --full-refresh
     # And every --full-refresh.
     _rows(tmp_path, "update main.codes set b = 'kept' where a = 1 returning a")
     assert "CREATE 3" in _seed(tmp_path, "--full-refresh")
     assert _rows(tmp_path) == [("1", "x"), ("2", "y"), ("3", "z")]
+    # A column added to the file: the table takes it (dbt would insert into the old columns, and fail).
+    codes.write_text("a,b,c\n1,x,u\n2,y,v\n", encoding="utf-8")
+    assert "INSERT 2" in _seed(tmp_path)
+    assert _rows(tmp_path, "select a, b, c from main.codes order by a") == [("1", "x", "u"), ("2", "y", "v")]

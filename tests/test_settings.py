@@ -46,3 +46,12 @@ def test_a_matplotlib_folder_planted_by_someone_else_is_not_used(tmp_path: Path,
     assert chosen.parent == tmp_path and chosen.name.startswith("lakehouse-mpl-")
     assert chosen.stat().st_mode & 0o777 == 0o700
     assert not (chosen / "matplotlibrc").exists()
+
+
+def test_dbt_is_not_told_to_report_usage_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import settings
+
+    monkeypatch.delenv("DBT_SEND_ANONYMOUS_USAGE_STATS", raising=False)
+    assert settings.dbt_environment()["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "true")  # an explicit choice is kept
+    assert settings.dbt_environment()["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "true"

@@ -67,7 +67,7 @@ def _line(event: dict) -> str:
 
 
 def run(
-    dbt: Path,
+    dbt: Path | list[str],
     command: str,
     args: list[str],
     log: Path,
@@ -79,7 +79,8 @@ def run(
     dbt's run_results.json (what dbt itself decided), messages from its error and warning events."""
     started = time.monotonic()
     result = DbtRun(returncode=1, log=log, seconds=0.0)
-    argv = [str(dbt), "--log-format", "json", "--no-use-colors", command, *args]
+    program = [str(dbt)] if isinstance(dbt, Path) else dbt  # the dbt executable, or a command running dbt
+    argv = [*program, "--log-format", "json", "--no-use-colors", command, *args]
     interactive = console.is_terminal
     progress = Progress(
         TextColumn(f"dbt {command}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

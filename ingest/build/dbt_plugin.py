@@ -256,8 +256,31 @@ class Plugin(BasePlugin):
                 f"The warehouse `{self.warehouse_path}` was built by an earlier version (its `{table}` has "
                 "no file lineage): rebuild it once with `lakehouse build --full-refresh`."
             )
+        # The act-keyed base tables' files are in build_state.base_lake__file_loads (recorded when loaded,
+        # deleted when removed): a lookup in a table of one row per file, where the base table would be
+        # scanned whole, every row's file, on every build (a cost that grows with history).
+        recorded = self._recorded_file_loads(conn, dataset)
+        if recorded:
+            return recorded
         rows = conn.execute(
             f"select distinct {LAKE_FILE_COLUMN} from {self.warehouse_alias}.staging.{table}"  # noqa: S608
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _recorded_file_loads(self, conn: duckdb.DuckDBPyConnection, dataset: str) -> set[str]:
+        """The files base_lake__file_loads records for `dataset`; empty for a dataset it does not record
+        (the small base tables of doctors and care sites) or a warehouse without it."""
+        exists = conn.execute(
+            "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'build_state' "
+            "and table_name = 'base_lake__file_loads'",
+            [self.warehouse_alias],
+        ).fetchone()
+        if not exists or not exists[0]:
+            return set()
+        loads = f"{self.warehouse_alias}.build_state.base_lake__file_loads"
+        rows = conn.execute(
+            f"select distinct {LAKE_FILE_COLUMN} from {loads} where dataset = ?",  # noqa: S608
+            [dataset],
         ).fetchall()
         return {r[0] for r in rows}
 

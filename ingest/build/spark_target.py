@@ -15,6 +15,7 @@ a file the client cannot open fails the build, nothing is read in clear. The fil
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -146,4 +147,6 @@ def spark_environment(env: dict[str, str]) -> dict[str, str]:
         "LAKEHOUSE_SPARK_LAKE": hadoop_lake_url(lake),
         "LAKEHOUSE_KEYSTORE": str(Path(keystore).absolute()),
         LAKE_VIEWS_ENV: str(views),
+        # The Python that runs the linear attacker's script transform (ingest/disclosure/spark_repair.py).
+        "LAKEHOUSE_SPARK_PYTHON": sys.executable,
     }

@@ -460,14 +460,18 @@ def _dbt(command: str, *args: str, env: dict[str, str] | None = None) -> None:
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see. Given to
     # dbt's process only: this process's environment (a test session's, say) is left as it was.
     env = env or settings.dbt_environment()
-    # dbt's file log at its default level (debug: every statement's SQL) costs a daily build about a
-    # tenth of its time, its threads queueing on the log file; errors and each node's outcome stay.
-    # DBT_LOG_LEVEL_FILE=debug brings the SQL back when a build needs investigating.
+    # dbt's own file log only repeats the events this process writes to the build's log (dbt's stdout,
+    # errors and each node's outcome), and at dbt's default level (debug: every statement's SQL) costs a
+    # daily build about a tenth of its time, its threads queueing on the file: off.
+    # DBT_LOG_LEVEL_FILE=debug brings it back, with the SQL, when a build needs investigating.
     env.setdefault("DBT_LOG_LEVEL_FILE", settings.DBT_FILE_LOG_LEVEL)
     root = str(PROJECT_ROOT)
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
-    dbt = Path(sys.executable).parent / "dbt"
+    dbt: Path | list[str] = Path(sys.executable).parent / "dbt"
+    if env.get("LAKEHOUSE_DBT_TARGET") == "spark":
+        # dbt with Python models run in its Spark session (dbt-spark submits them to Databricks only).
+        dbt = [sys.executable, "-m", "ingest.build.spark_python_models"]
     results_file = settings.dbt_target_dir(PROJECT_ROOT, args) / "run_results.json"
     log = dbt_output.log_path(settings.home() / "logs", command)
     # Held for the whole run: a second build is refused in one line instead of a dbt traceback.

@@ -3,12 +3,14 @@
 The SQL engine (macros/disclosure/suppression.sql) hides cells group by group; it does not see chains of
 margins, so a reader solving the published relations as a linear programme can still pin a few hidden
 cells. This module closes that gap inside the build: after the engine's fixed point, the post-hook hands
-each ISO week's cells (published values and hidden flags only: no hidden value is needed) to
-`disclosure_audit_repair`, a DuckDB function registered by this module's dbt-duckdb plugin. For that week
-it runs the attacker (ingest/disclosure/attack.py: same cells, same relations, same protection rule) and,
-for every cell the attacker pins, hides the cheapest published cell sharing a relation with it; then it
-audits again, until the attacker certifies every hidden cell of the week. The function returns the ids of
-the cells to hide; the post-hook hides them before the counts are nulled and the statistics written.
+each ISO week's cells (what a reader sees: published values, NULL when hidden; and the true count of
+each complementary cell, for the give-back pass below) to `disclosure_audit_repair`, a DuckDB function
+registered by this module's dbt-duckdb plugin. For that week it runs the attacker
+(ingest/disclosure/attack.py: same cells, same relations, same protection rule) on what a reader sees
+and, for every cell the attacker pins, hides the cheapest published cell sharing a relation with it;
+then it audits again, until the attacker certifies every hidden cell of the week. The function returns
+the ids of the cells whose state changes (to hide, or to publish again); the post-hook applies them
+before the counts are nulled and the statistics written.
 
 Cheapest first, among the published cells sharing a sum (a margin, a union) with the pinned cell, or
 failing that with a hidden cell next to it: never a France- or région-level cell whose count is at least
@@ -22,13 +24,25 @@ a pick may free every pinned cell of its relation.
 Each pick only grows the hidden set, and a week whose cells are all hidden has every interval
 unbounded above, so the loop ends; `MAX_ROUNDS` is a safety net that fails the build rather than
 publish.
+
+Both the group rules and the repair only ever add hidden cells, so a greedy pick can end up unneeded (a
+later pick protects what it protected). The give-back pass then publishes again, one at a time and most
+valuable first (France, then région, then the largest count), each complementary cell whose true value
+it was given (the post-hook passes `true_value` for complementary cells only: a primary cell's value
+never reaches it) or that the repair itself hid, with the partners a margin would otherwise give back
+by subtraction, and keeps them published only if the attacker, solving the hidden cells they can have
+narrowed, still certifies every one of them. Publishing cells only adds to what a reader knows, so a
+cell refused stays refused: the result does not depend on retrying, and every cell left hidden as
+complementary is needed (publishing it alone would let the attacker pin one).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.disclosure.attack import (
@@ -69,10 +83,29 @@ class RepairError(LakehouseError):
     """The audit-and-repair loop found no complementary cell, or no fixed point: nothing is published."""
 
 
+@dataclass
+class WeekCells:
+    """One week's cells as the post-hook passes them: what a reader sees (`published`), every row id of
+    each cell, and the true values of the hidden cells that may be published again (complementary ones:
+    a cell with one hidden row without `true_value`, i.e. a primary row, is never among them)."""
+
+    published: PublishedCells
+    ids: dict[Cell, list[str]]
+    true_values: dict[Cell, float]
+
+
 def published_cells(rows: Iterable[dict[str, Any]]) -> tuple[PublishedCells, dict[Cell, str]]:
     """The attacker's cell space from the post-hook's structs (a hidden cell has value None)."""
+    week = read_week(rows)
+    return week.published, {cell: ids[0] for cell, ids in week.ids.items()}
+
+
+def read_week(rows: Iterable[dict[str, Any]]) -> WeekCells:
+    """The post-hook's structs as the attacker's cells, their row ids and the hidden true values."""
     published = PublishedCells()
-    ids: dict[Cell, str] = {}
+    ids: dict[Cell, list[str]] = defaultdict(list)
+    true_values: dict[Cell, float] = {}
+    primary: set[Cell] = set()
     # In the ids' order, not the query's: the greedy picks depend on the order, and a full build and an
     # incremental one must hide the same cells.
     for row in sorted(rows, key=lambda row: str(row["cell_id"])):
@@ -91,12 +124,19 @@ def published_cells(rows: Iterable[dict[str, Any]]) -> tuple[PublishedCells, dic
         if cell in published.values and published.values[cell] is None:
             value = None  # the same cell twice (a family shared by marts): hidden if hidden anywhere
         published.values[cell] = None if value is None else float(value)
-        ids.setdefault(cell, str(row["cell_id"]))
+        ids[cell].append(str(row["cell_id"]))
+        if row.get("value") is None:
+            if row.get("true_value") is None:
+                primary.add(cell)
+            else:
+                true_values[cell] = float(row["true_value"])
         if cell.period_type == "day" and row.get("iso_week") is not None:
             published.week_of_day[str(cell.period)] = str(row["iso_week"])
         if cell.geo_level in ("departement", "region") and row.get("parent_geo_code") is not None:
             published.parent_geo[(cell.geo_level, str(cell.geo_code))] = str(row["parent_geo_code"])
-    return published, ids
+    for cell in primary:
+        true_values.pop(cell, None)
+    return WeekCells(published, dict(ids), true_values)
 
 
 def every_relation(published: PublishedCells) -> list[Relation]:
@@ -174,10 +214,7 @@ def repair(
 
     Returns the cells hidden, the first audit (what the attacker pinned before), the last (the
     certificate: every hidden cell of the components it solved is safe) and the rounds."""
-    relations_of: dict[Hashable, list[Relation]] = defaultdict(list)
-    for relation in relations:
-        for cell in relation.terms:
-            relations_of[cell].append(relation)
+    relations_of = _relations_by_cell(relations)
     added: set[Hashable] = set()
     focus: set[Hashable] | None = None
     first: AuditResult | None = None
@@ -200,6 +237,135 @@ def repair(
         f"The audit of the suppressed cells found no fixed point in {MAX_ROUNDS} rounds: nothing is "
         "published (docs/epidemiology.md, disclosure control)."
     )
+
+
+def _relations_by_cell(relations: Iterable[Relation]) -> dict[Hashable, list[Relation]]:
+    relations_of: dict[Hashable, list[Relation]] = defaultdict(list)
+    for relation in relations:
+        for cell in relation.terms:
+            relations_of[cell].append(relation)
+    return relations_of
+
+
+@dataclass
+class GiveBack:
+    """What the give-back pass published again, out of how many cells tried, at what cost."""
+
+    published: set[Hashable] = field(default_factory=set)
+    tried: int = 0
+    audits: int = 0
+    lps: int = 0
+    seconds: float = 0.0
+
+
+def give_back_order(cell: Hashable, value: float) -> tuple:
+    """Most valuable first: France, then région, then the largest count (the id breaks ties, so a full
+    and an incremental build try the cells in the same order)."""
+    return (-LEVEL_RANK.get(getattr(cell, "geo_level", None), 0), -value, str(cell))
+
+
+def give_back(
+    values: dict[Hashable, float | None],
+    relations: list[Relation],
+    k: int,
+    true_values: dict[Hashable, float],
+) -> GiveBack:
+    """Publish again (in `values`, in place) the hidden cells of `true_values` the attacker does not need.
+
+    `values` must be certified (the repair's fixed point). Each candidate, most valuable first, is
+    published at its true value with its partners: a margin left with a single hidden cell would give it
+    back by subtraction, so that cell is published too if it is a candidate (two classes hidden together
+    under one total come back together), else the candidate stays hidden. The group is kept published
+    only if the attacker, on the components of the hidden cells related to it (the only intervals
+    publishing it can narrow), pins none of them and finds every reading consistent. A count of 1..k-1
+    is never published, whatever it was given as."""
+    started = time.perf_counter()
+    result = GiveBack()
+    relations_of = _relations_by_cell(relations)
+    # The relations of a local audit in their global order: the LPs' rows do not depend on set order.
+    position = {id(relation): rank for rank, relation in enumerate(relations)}
+    allowed = {cell: value for cell, value in true_values.items() if not 0 < value < k}
+    candidates = sorted(
+        (cell for cell in allowed if _is_hidden(cell, values)),
+        key=lambda cell: give_back_order(cell, allowed[cell]),
+    )
+    for cell in candidates:
+        if not _is_hidden(cell, values):
+            continue  # published already, as a partner
+        result.tried += 1
+        group = _publish_with_partners(cell, values, relations_of, allowed)
+        if group is None:
+            continue
+        scope = set().union(*(_hidden_around(member, values, relations_of) for member in group))
+        if scope:
+            local = sorted(
+                {id(relation): relation for other in scope for relation in relations_of[other]}.values(),
+                key=lambda relation: position[id(relation)],
+            )
+            local_values = {other: values[other] for relation in local for other in relation.terms}
+            found = audit(local_values, local, k, focus=scope)
+            result.audits += 1
+            result.lps += found.lps
+            if found.findings or found.inconsistent_components:
+                for member in group:
+                    values[member] = None
+                continue
+        result.published |= set(group)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _publish_with_partners(
+    cell: Hashable,
+    values: dict[Hashable, float | None],
+    relations_of: dict[Hashable, list[Relation]],
+    allowed: dict[Hashable, float],
+) -> list[Hashable] | None:
+    """Publish `cell` (in `values`) and every cell a margin would then give back by subtraction, if each
+    is one that may be published; else publish nothing and return None. A union is left to the attacker:
+    where its strict reading does not fit, it only bounds its components."""
+    group = [cell]
+    values[cell] = allowed[cell]
+    for member in group:  # grows while it is read: each partner's own margins are checked in turn
+        for relation in relations_of[member]:
+            if relation.sense != "eq" or relation.relaxed is not None:
+                continue
+            hidden = [other for other in relation.terms if _is_hidden(other, values)]
+            if len(hidden) != 1:
+                continue
+            partner = hidden[0]
+            if partner not in allowed:
+                for published in group:
+                    values[published] = None
+                return None
+            values[partner] = allowed[partner]
+            group.append(partner)
+    return group
+
+
+def _is_hidden(cell: Hashable, values: dict[Hashable, float | None]) -> bool:
+    return cell in values and values[cell] is None
+
+
+def _hidden_around(
+    cell: Hashable, values: dict[Hashable, float | None], relations_of: dict[Hashable, list[Relation]]
+) -> set[Hashable]:
+    """The hidden cells whose intervals publishing `cell` can narrow: those sharing any relation with it
+    (an ordering too: between two components the attacker drops it, with `cell` published it bounds the
+    other cell alone) and every hidden cell of their components (the relations that join them)."""
+    related = {other for relation in relations_of[cell] for other in relation.terms}
+    frontier = [other for other in related if _is_hidden(other, values)]
+    scope = set(frontier)
+    while frontier:
+        hidden = frontier.pop()
+        for relation in relations_of[hidden]:
+            if not relation.joins:
+                continue
+            for other in relation.terms:
+                if other not in scope and _is_hidden(other, values):
+                    scope.add(other)
+                    frontier.append(other)
+    return scope
 
 
 def _pick(
@@ -225,14 +391,23 @@ def _pick(
 
 
 def repair_rows(k: int, rows: list[dict[str, Any]] | None) -> list[str]:
-    """The DuckDB function: one ISO week's cells in, the ids of the cells to hide as well out."""
+    """The DuckDB function: one ISO week's cells in, the ids of the cells whose state the attacker's audit
+    changes out: published cells to hide as well (the repair) and complementary cells to publish again
+    (the give-back pass, only for cells whose struct carries `true_value`; without it, only cells to
+    hide, as before the pass). The post-hook flips exactly these, and only a complementary cell's way
+    back (macros/disclosure/suppression.sql, `disclosure_apply_audit`)."""
     if not rows:
         return []
-    published, ids = published_cells(rows)
-    relations = every_relation(published)
-    added, _, _, _ = repair(published.values, relations, k)
-    remember_certified(k, published)  # the cells with `added` hidden: what the attacker certified
-    return sorted(ids[cell] for cell in added)  # type: ignore[index]
+    week = read_week(rows)
+    values = week.published.values
+    relations = every_relation(week.published)
+    shown = {cell: value for cell, value in values.items() if value is not None}
+    added, _, _, _ = repair(values, relations, k)
+    known = week.true_values | {cell: shown[cell] for cell in added}  # type: ignore[index]
+    returned = give_back(values, relations, k, known).published
+    remember_certified(k, week.published)  # the final cells: what the attacker certified
+    changed = added ^ returned  # hidden by the repair and kept, or hidden before it and published again
+    return sorted(row_id for cell in changed for row_id in week.ids[cell])  # type: ignore[index]
 
 
 def certificate_of_rows(k: int, rows: list[dict[str, Any]] | None) -> str | None:
@@ -249,7 +424,8 @@ def register(conn: Any) -> None:
     import duckdb
 
     struct = duckdb.struct_type(
-        {name: duckdb.sqltype("VARCHAR") for name in CELL_FIELDS} | {"value": duckdb.sqltype("DOUBLE")}
+        {name: duckdb.sqltype("VARCHAR") for name in CELL_FIELDS}
+        | {"value": duckdb.sqltype("DOUBLE"), "true_value": duckdb.sqltype("DOUBLE")}
     )
     conn.create_function(
         FUNCTION_NAME,

@@ -161,6 +161,21 @@
 {%- endmacro %}
 
 
+{#- Whether scoped_incremental writes a model of `weeks_per_statement` a range of weeks at a time (the
+    chunk table in_scope reads): on Spark the table above is written by one statement. -#}
+{% macro scope_writes_week_chunks() -%}
+    {{ return(adapter.dispatch('scope_writes_week_chunks')()) }}
+{%- endmacro %}
+
+{% macro default__scope_writes_week_chunks() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__scope_writes_week_chunks() -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+
 {% macro base_lake_strategy() -%}
     {#- The base tables' strategy: dbt-spark has no delete+insert; on Spark, base_lake_replace_batches
         deletes the batches first, then the new rows are appended. -#}

@@ -6,6 +6,12 @@
     only the weeks whose published cells no certificate matches.
 -#}
 {% macro disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) %}
+    {{ return(adapter.dispatch('disclosure_write_certificates')(
+        relation, attacker_cell, attacker_group, scope_where, protection_k
+    )) }}
+{% endmacro %}
+
+{% macro default__disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) %}
     {%- set certificates = api.Relation.create(
         database=relation.database, schema='build_state',
         identifier=relation.identifier ~ '__disclosure_certificates'

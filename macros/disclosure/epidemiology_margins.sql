@@ -94,7 +94,7 @@
         geo_code='geo_code',
         parent_geo_code='parent_geo_code',
         period_type='period_type',
-        period="case when period_type = 'week' then iso_week else strftime(period_start, '%Y-%m-%d') end",
+        period="case when period_type = 'week' then iso_week else cast(period_start as string) end",
         iso_week='iso_week',
         association_id='association_id',
         hour_band='hour_band',

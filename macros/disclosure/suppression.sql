@@ -42,9 +42,11 @@
       attacker_group   SQL of the unit no relation crosses (the ISO week)
     After the fixed point, the audit and repair: the groups above do not see chains of margins, so
     the linear attacker itself (the `disclosure_audit_repair` function that ingest/disclosure/repair.py
-    registers on dbt's connection) solves each unit's published relations and hides the cheapest
-    complementary cells until no hidden cell is pinned. Without `attacker_cell` the macro refuses to
-    run: no table of cells is published uncertified.
+    registers on dbt's connection; on Spark a script transform, suppression_statements.sql) solves
+    each unit's published relations and hides the cheapest complementary cells until no hidden cell is
+    pinned; then its give-back pass publishes again, most valuable first, each complementary cell the
+    attacker does not need hidden (greedy picks only ever add cells). Without `attacker_cell` the macro
+    refuses to run: no table of cells is published uncertified.
 -#}
 {% macro disclosure_suppress_complementary(
     relation, margins, count_column='cell_count', id_column='cell_id', max_passes=200, scope_where='true',
@@ -57,16 +59,16 @@
     {%- for margin in margins -%}
         {%- set key_parts = [] -%}
         {%- for name in margin.group_by -%}
-            {%- do key_parts.append("coalesce(cast(" ~ name ~ " as varchar), '~')") -%}
+            {%- do key_parts.append("coalesce(cast(" ~ name ~ " as string), '~')") -%}
         {%- endfor -%}
         {%- set key_sql = "'" ~ margin.name ~ "', " ~ (key_parts | join(', ')) -%}
         {%- do member_selects.append(
-            "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.child_key ~ " as varchar))) as group_id, "
+            "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.child_key ~ " as string))) as group_id, "
             ~ id_column ~ " as cell_id, false as is_parent from " ~ relation
             ~ " where (" ~ margin.get('child_where', 'true') ~ ") and (" ~ scope_where ~ ")"
         ) -%}
         {%- do member_selects.append(
-            "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.parent_key ~ " as varchar))) as group_id, "
+            "select md5(concat_ws('|', " ~ key_sql ~ ", cast(" ~ margin.parent_key ~ " as string))) as group_id, "
             ~ id_column ~ " as cell_id, true as is_parent from " ~ relation
             ~ " where (" ~ margin.get('parent_where', 'true') ~ ") and (" ~ scope_where ~ ")"
         ) -%}
@@ -74,7 +76,7 @@
 
     {#- Groups with no parent or no child cannot give a cell back: left out. -#}
     {% call statement('disclosure_members') %}
-        create or replace temp table disclosure_members as
+        {{ disclosure_create_work_table('disclosure_members') }}
         with raw_members as (
             {{ member_selects | join('\n            union all\n            ') }}
         )
@@ -89,7 +91,7 @@
     {%- for pass in range(max_passes) -%}
         {%- if not state.done -%}
             {% call statement('disclosure_picks') %}
-                create or replace temp table disclosure_picks as
+                {{ disclosure_create_work_table('disclosure_picks') }}
                 with cells_in_groups as (
                     select
                         members.group_id,
@@ -99,9 +101,11 @@
                         cells.is_suppressed
                     {#- filtered before the join: this DuckDB does not push filters down #}
                     from (
-                        select * from disclosure_members
+                        select * from {{ disclosure_work_table('disclosure_members') }}
                         {%- if pass > 0 %}
-                        where group_id in (select group_id from disclosure_touched)
+                        where group_id in (
+                            select group_id from {{ disclosure_work_table('disclosure_touched') }}
+                        )
                         {%- endif %}
                     ) as members
                     {#- Every member is in scope: the scope's bounds let the scan skip the rest. #}
@@ -171,11 +175,11 @@
                         others.is_parent,
                         other_cells.{{ count_column }} as cell_count
                     from stuck
-                    left join disclosure_members as own
+                    left join {{ disclosure_work_table('disclosure_members') }} as own
                         on stuck.group_id = own.group_id
-                    left join disclosure_members as shared
+                    left join {{ disclosure_work_table('disclosure_members') }} as shared
                         on own.cell_id = shared.cell_id
-                    left join disclosure_members as others
+                    left join {{ disclosure_work_table('disclosure_members') }} as others
                         on shared.group_id = others.group_id
                     left join (select * from {{ relation }} where {{ scope_where }}) as other_cells
                         on others.cell_id = other_cells.{{ id_column }}
@@ -197,18 +201,22 @@
                 union
                 select cell_id from ranked_neighbours where pick_rank = 1
             {% endcall %}
-            {%- set picked = run_query('select count(*) from disclosure_picks').columns[0].values()[0] -%}
+            {%- set picked = run_query(
+                'select count(*) from ' ~ disclosure_work_table('disclosure_picks')
+            ).columns[0].values()[0] -%}
             {%- if picked == 0 -%}
                 {%- set state.done = true -%}
             {%- else -%}
                 {% call statement('disclosure_complement') %}
-                    {{ disclosure_hide_picked(relation, 'disclosure_picks', id_column, scope_where) }}
+                    {{ disclosure_hide_picked(
+                        relation, disclosure_work_table('disclosure_picks'), id_column, scope_where
+                    ) }}
                 {% endcall %}
                 {% call statement('disclosure_touched') %}
-                    create or replace temp table disclosure_touched as
+                    {{ disclosure_create_work_table('disclosure_touched') }}
                     select distinct group_id
-                    from disclosure_members
-                    where cell_id in (select cell_id from disclosure_picks)
+                    from {{ disclosure_work_table('disclosure_members') }}
+                    where cell_id in (select cell_id from {{ disclosure_work_table('disclosure_picks') }})
                 {% endcall %}
                 {%- set state.passes = state.passes + 1 -%}
                 {%- set state.added = state.added + picked -%}
@@ -227,82 +235,39 @@
             ~ "audit and repair is what certifies the hidden cells (macros/disclosure/suppression.sql)."
         ) }}
     {%- endif -%}
-    {%- set registered = run_query(
-        "select count(*) from duckdb_functions() where function_name = 'disclosure_audit_repair'"
-    ).columns[0].values()[0] -%}
-    {%- if registered == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "Complementary suppression of " ~ relation ~ ": the linear attacker's function "
-            ~ "`disclosure_audit_repair` is not on this connection; add the dbt-duckdb plugin "
-            ~ "`ingest.disclosure.repair` to the profile's `plugins` (profiles.yml). Nothing was published."
-        ) }}
-    {%- endif -%}
-    {#- Hidden values are passed as NULL: a reader does not have them, and the repair needs only
-        what a reader sees. -#}
-    {% call statement('disclosure_audit') %}
-        create or replace temp table disclosure_audit_picks as
-        select unnest(disclosure_audit_repair({{ protection_k }}, list(cell))) as cell_id
-        from ({{ disclosure_cells_by_audit_unit(relation, attacker_cell, attacker_group, scope_where) }}) as cells_to_audit
-        group by audit_unit
-    {% endcall %}
-    {%- set repaired = run_query('select count(*) from disclosure_audit_picks').columns[0].values()[0] -%}
+    {#- Hidden values are passed as NULL (`value`): the attacker sees what a reader sees. Only a
+        complementary cell's count also travels (`true_value`), for the give-back pass to publish it
+        again where the attacker does not need it hidden; a primary cell's never does. -#}
+    {%- do disclosure_audit_repair_picks(relation, attacker_cell, attacker_group, scope_where, protection_k) -%}
+    {%- set audit_changes = run_query(
+        'select count(*) filter (where not is_suppressed), count(*) filter (where is_suppressed) from '
+        ~ relation ~ ' where ' ~ id_column ~ ' in (select cell_id from '
+        ~ disclosure_work_table('disclosure_audit_picks') ~ ') and (' ~ scope_where ~ ')'
+    ).rows[0] -%}
     {% call statement('disclosure_repair') %}
-        {{ disclosure_hide_picked(relation, 'disclosure_audit_picks', id_column, scope_where) }}
+        {{ disclosure_apply_audit(
+            relation, disclosure_work_table('disclosure_audit_picks'), id_column, scope_where
+        ) }}
     {% endcall %}
     {{ disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) }}
     {{ log("Complementary suppression of " ~ relation ~ ": " ~ state.added ~ " cells in "
-        ~ state.passes ~ " passes, " ~ repaired ~ " more after the linear attacker's audit", info=true) }}
+        ~ state.passes ~ " passes, " ~ audit_changes[0] ~ " more after the linear attacker's audit, "
+        ~ audit_changes[1] ~ " given back", info=true) }}
     {%- if stats_relation is not none %}
         {#- The price of the protection, aggregated before the values go: no cell's value is kept. #}
-        {% call statement('disclosure_stats') %}
-            create table if not exists {{ stats_relation }} (
-                period_start date,
-                family varchar,
-                geo_level varchar,
-                period_type varchar,
-                is_all_ages boolean,
-                cell_total bigint,
-                suppressed_cell_total bigint,
-                complementary_cell_total bigint,
-                count_total bigint,
-                suppressed_count_total bigint
-            );
-            delete from {{ stats_relation }} where {{ scope_where }};
-            insert into {{ stats_relation }}
-            select
-                cast(date_trunc('week', period_start) as date) as period_start,
-                family,
-                geo_level,
-                period_type,
-                coalesce(age_class, 'all') = 'all' as is_all_ages,
-                count(*) as cell_total,
-                count(*) filter (where is_suppressed) as suppressed_cell_total,
-                count(*) filter (where suppression_reason = 'complementary') as complementary_cell_total,
-                sum({{ count_column }}) as count_total,
-                coalesce(sum({{ count_column }}) filter (where is_suppressed), 0) as suppressed_count_total
-            from {{ relation }}
-            where {{ scope_where }}
-            group by all
-        {% endcall %}
+        {%- do disclosure_write_stats(stats_relation, relation, count_column, scope_where) -%}
     {%- endif %}
-    {% call statement('disclosure_cleanup') %}
-        drop table if exists disclosure_members;
-        drop table if exists disclosure_picks;
-        drop table if exists disclosure_touched;
-        drop table if exists disclosure_audit_picks
-    {% endcall %}
-    update {{ relation }}
-    set
-        {{ count_column }} = null,
-        contributor_count = null
-    where
-        is_suppressed
-        and ({{ scope_where }})
+    {%- do disclosure_drop_work_tables(relation) -%}
+    {{ disclosure_null_suppressed(relation, count_column, scope_where) }}
 {% endmacro %}
 
 
-{#- Complementary suppression of the cells a pass picked (the group rules' or the linear attacker's). -#}
+{#- Complementary suppression of the cells a pass of the group rules picked. -#}
 {% macro disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
+    {{ return(adapter.dispatch('disclosure_hide_picked')(relation, picks, id_column, scope_where)) }}
+{%- endmacro %}
+
+{% macro default__disclosure_hide_picked(relation, picks, id_column, scope_where) -%}
     update {{ relation }}
     set
         is_suppressed = true,
@@ -310,6 +275,28 @@
     where
         {{ id_column }} in (select cell_id from {{ picks }})
         and ({{ scope_where }})
+{%- endmacro %}
+
+
+{#-
+    The linear attacker's changes (ingest/disclosure/repair.py, `repair_rows`): each id it returns is a
+    cell whose state it changed, a published cell it hides (complementary) or a complementary cell it
+    publishes again (the give-back pass). Never a primary cell: the guard keeps one hidden whatever the
+    function says (the week's certificate then does not match, and `export` audits it again).
+-#}
+{% macro disclosure_apply_audit(relation, picks, id_column, scope_where) -%}
+    {{ return(adapter.dispatch('disclosure_apply_audit')(relation, picks, id_column, scope_where)) }}
+{%- endmacro %}
+
+{% macro default__disclosure_apply_audit(relation, picks, id_column, scope_where) -%}
+    update {{ relation }}
+    set
+        is_suppressed = not is_suppressed,
+        suppression_reason = case when is_suppressed then null else 'complementary' end
+    where
+        {{ id_column }} in (select cell_id from {{ picks }})
+        and ({{ scope_where }})
+        and (not is_suppressed or suppression_reason = 'complementary')
 {%- endmacro %}
 
 
@@ -324,7 +311,8 @@
 
 {#-
     The struct of one cell as the linear attacker reads it (ingest/disclosure/repair.py, CELL_FIELDS, in
-    that order): SQL expressions for each field; a hidden cell's value is NULL.
+    that order): SQL expressions for each field; a hidden cell's value is NULL. `true_value` is the count
+    of a complementary cell only (NULL otherwise), for the give-back pass: never a primary cell's.
 -#}
 {% macro disclosure_attacker_cell(
     count, syndrome_group='null', age_class='null', geo_level='null', geo_code='null',
@@ -337,12 +325,14 @@
         ('parent_geo_code', parent_geo_code), ('period_type', period_type), ('period', period),
         ('iso_week', iso_week), ('association_id', association_id), ('hour_band', hour_band),
     ] -%}
-    struct_pack(
-        {%- for name, expression in fields %}
-        "{{ name }}" := cast({{ expression }} as varchar),
-        {%- endfor %}
-        "value" := cast(case when is_suppressed then null else {{ count_column }} end as double)
-    )
+    {%- set members = [] -%}
+    {%- for name, expression in fields -%}
+        {%- do members.append((name, 'cast(' ~ expression ~ ' as string)')) -%}
+    {%- endfor -%}
+    {%- do members.append(('value', 'cast(case when is_suppressed then null else ' ~ count_column ~ ' end as double)')) -%}
+    {%- do members.append(('true_value', 'cast(case when is_suppressed and suppression_reason = '
+        ~ "'complementary' then " ~ count_column ~ ' end as double)')) -%}
+    {{ struct_of(members) }}
 {%- endmacro %}
 
 

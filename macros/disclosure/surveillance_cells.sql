@@ -10,8 +10,9 @@
     per doctor at the finest grain (age class x département x day, région and ISO week riding along):
     one hash table per age level x geography level x period type, with only that level's columns.
     Written as rollups because sqlfluff cannot parse `grouping sets`: (région, département) stands for
-    the département (one région each), (week, day) for the day (one week each), and the rollup's
-    all-time level, which no cell has, is dropped by `having`. `measures`: the summed columns.
+    the département (one région each), (week, day) for the day (one week each); the week is a plain
+    key, so no all-time level is made (Spark resolves no `grouping()` in HAVING of a column it does not
+    select). `measures`: the summed columns.
 -#}
 {% macro surveillance_cell_rollup(relation, measures, keys=[]) -%}
     select
@@ -44,8 +45,8 @@
         provider_id,
         rollup (age_class),
         rollup (region_code, department_code),
-        rollup (week_start_date, act_date)
-    having grouping(week_start_date) = 0
+        week_start_date,
+        rollup (act_date)
 {%- endmacro %}
 
 
@@ -96,13 +97,13 @@
         {%- for column in [
             'syndrome_group', 'age_class', 'geo_level', 'geo_code', 'parent_geo_level', 'parent_geo_code'
         ] %}
-        cast(grid.{{ column }} as varchar) as {{ column }},
+        cast(grid.{{ column }} as string) as {{ column }},
         {%- endfor %}
         grid.period_type,
         grid.period_start,
         grid.iso_week,
-        cast(grid.association_id as varchar) as association_id,
-        cast(grid.hour_band as varchar) as hour_band,
+        cast(grid.association_id as string) as association_id,
+        cast(grid.hour_band as string) as hour_band,
         {%- for column, suffix in [('cell_count', ''), ('contributor_count', '_contributors')] %}
         cast(coalesce(case grid.family
             {%- for family, measure in measures.items() %}
@@ -153,7 +154,7 @@
         count(arrival_delay_minutes) as delay_count,
         count(distinct provider_id) filter (where arrival_delay_minutes is not null) as delay_doctor_count,
     {%- for column, quantile in quantiles.items() %}
-        quantile_cont(arrival_delay_minutes, {{ quantile }}) as {{ column }}{{ ',' if not loop.last }}
+        percentile_cont({{ quantile }}) within group (order by arrival_delay_minutes) as {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
 
@@ -175,5 +176,5 @@
 
 {#- A percentage of two published counts, NULL when either is suppressed or the denominator is 0. -#}
 {% macro share_pct(numerator, denominator, digits=2) -%}
-    round(100.0 * {{ numerator }} / nullif({{ denominator }}, 0), {{ digits }})
+    round(cast(100 as double) * {{ numerator }} / nullif({{ denominator }}, 0), {{ digits }})
 {%- endmacro %}

@@ -77,7 +77,13 @@
         from {{ this }}
         where _lake_file in (select _lake_file from {{ removed_files }})
         {%- endset -%}
-        {{ statements([keep_removed, delete_rows_in(this, ['_lake_file'], 'select _lake_file from ' ~ removed_files)]) }}
+        {%- set removed_select = 'select _lake_file from ' ~ removed_files -%}
+        {#- The plugin takes the files a table holds from file_loads (not a scan of the table). -#}
+        {{ statements([
+            keep_removed,
+            delete_rows_in(this, ['_lake_file'], removed_select),
+            delete_rows_in(ref('base_lake__file_loads'), ['_lake_file'], removed_select, bound="dataset = '" ~ dataset ~ "'"),
+        ]) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -362,19 +368,8 @@
 
 
 {% macro surveillance_grid_fingerprints(acts) -%}
-    {{ return(adapter.dispatch('surveillance_grid_fingerprints')(acts)) }}
-{%- endmacro %}
-
-{% macro spark__surveillance_grid_fingerprints(acts) -%}
-    md5(coalesce(array_join(array_sort(collect_set(department_code || ':' || region_code)), ','), ''))
+    md5(coalesce({{ sorted_distinct_string_agg("department_code || ':' || region_code", "','") }}, ''))
         as geography_fingerprint,
-    md5(coalesce(array_join(array_sort(collect_set(association_id)), ','), ''))
-        as association_fingerprint
-{%- endmacro %}
-
-{% macro default__surveillance_grid_fingerprints(acts) -%}
-    md5(coalesce(string_agg(distinct department_code || ':' || region_code, ',' order by department_code || ':' || region_code), ''))
-        as geography_fingerprint,
-    md5(coalesce(string_agg(distinct association_id, ',' order by association_id), ''))
+    md5(coalesce({{ sorted_distinct_string_agg('association_id', "','") }}, ''))
         as association_fingerprint
 {%- endmacro %}

@@ -176,7 +176,8 @@
     {#- A week-grained owner computed a range of weeks per statement (weeks_per_statement): the range
         the materialisation runs now, on a full build too. -#}
     {%- set chunk = in_current_week_chunk(model_relation(owner.name), scope_key_columns_of(grain, week_column)[0])
-        if grain in ('act_week', 'week') and owner.config.get('weeks_per_statement') else none -%}
+        if grain in ('act_week', 'week') and owner.config.get('weeks_per_statement') and scope_writes_week_chunks()
+        else none -%}
     {%- if not scope_is_incremental(owner) -%}
         {{- return(chunk or 'true') -}}
     {%- endif -%}

@@ -3,8 +3,9 @@
     Python, then truncating and copying it in): on a daily build that is 29 nodes of work for files that
     change a few times a year. Each load stamps its table with a hash of the file's content and the
     seed's config (a table comment); a build whose seed still matches its stamp leaves the table as it
-    is. A --full-refresh, a missing table, a changed file or config, or a file dbt checksums by path only
-    (over 1 MB) loads it as dbt does (its own materialisation, below).
+    is. A --full-refresh, a missing table, a changed file or config (the table replaced, so a column added,
+    removed or retyped is taken), or a file dbt checksums by path only (over 1 MB) loads it as dbt does
+    (its own materialisation, below).
 -#}
 {% materialization seed, adapter='duckdb' %}
     {%- set stamp = seed_stamp(model) -%}
@@ -17,6 +18,12 @@
             -- {{ existing }} already holds this file: not loaded again
         {%- endcall -%}
         {{ return({'relations': [existing]}) }}
+    {%- endif -%}
+    {%- if stamp and existing is not none and existing.is_table and not should_full_refresh() -%}
+        {#- A changed file or config is loaded as a new table: dbt would truncate the old one and insert
+            into its columns, which fails when a column was added or removed (a warehouse built before
+            the seed changed could not build again) and keeps the old types. -#}
+        {%- do adapter.drop_relation(existing) -%}
     {%- endif -%}
     {%- set loaded = dbt.materialization_seed_default() -%}
     {%- if stamp -%}

@@ -29,12 +29,26 @@ network as (
 select
     latest_by_association.association_id,
     latest_by_association.latest_date,
-    network.latest_date - latest_by_association.latest_date as lag_days
+    {{ days_between('latest_by_association.latest_date', 'network.latest_date') }} as lag_days
 
 from latest_by_association
 cross join network
-where network.latest_date - latest_by_association.latest_date > {{ max_lag_days }}
+where {{ days_between('latest_by_association.latest_date', 'network.latest_date') }} > {{ max_lag_days }}
 {% endtest %}
+
+
+{#- Whole days from one date to a later one: DuckDB subtracts dates to an integer, Spark to an interval. -#}
+{% macro days_between(earlier, later) -%}
+    {{ return(adapter.dispatch('days_between')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__days_between(earlier, later) -%}
+    {{ later }} - {{ earlier }}
+{%- endmacro %}
+
+{% macro spark__days_between(earlier, later) -%}
+    datediff({{ later }}, {{ earlier }})
+{%- endmacro %}
 
 
 {#- Diagnosis coding rate: per association and ISO week, the share of acts with at least one coded

@@ -238,17 +238,7 @@ counts as (
 
 )
 
-{% for column, arguments in columns.items() -%}
-select
-    '{{ column }}' as column_name,
-    {{ column }}__violations as violations,
-    {{ column }}__rows as row_count
-from counts
-where
-    {{ column }}__violations * 100.0 / greatest({{ column }}__rows, 1)
-    > {{ arguments.get('threshold_pct', 0) }}
-{{ 'union all' if not loop.last }}
-{% endfor %}
+{{ _omop_failing_columns(columns) }}
 {% endmacro %}
 
 
@@ -298,4 +288,97 @@ from (
 having count(*) filter (where violation) * 100.0 / greatest(count(*), 1) > {{ arguments.get('threshold_pct', 0) }}
 {{ 'union all' if not loop.last }}
 {% endfor %}
+{% endtest %}
+
+
+{#-
+    plausibleAfterBirth and plausibleBeforeDeath over several date columns of a table. A row's violations
+    are counted as the single-column tests count them (one per matching person or death row: death has
+    no key, a person may have two), against the rows with a value in that column.
+-#}
+{% macro _omop_dated_over_threshold(model, columns, violation_counts) %}
+with
+
+judged as (
+
+    select
+        {%- for column in columns %}
+        {{ violation_counts[column] }} as {{ column }}__violations,
+        checked.{{ column }} is not null as {{ column }}__judged{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }} as checked
+
+),
+
+counts as (
+
+    select
+        {%- for column in columns %}
+        coalesce(sum({{ column }}__violations), 0) as {{ column }}__violations,
+        count(*) filter (where {{ column }}__judged) as {{ column }}__rows{{ ',' if not loop.last }}
+        {%- endfor %}
+    from judged
+
+)
+
+{{ _omop_failing_columns(columns) }}
+{% endmacro %}
+
+
+{#- The failing columns of `counts` (<column>__violations, <column>__rows), each over its threshold. -#}
+{% macro _omop_failing_columns(columns) %}
+{% for column, arguments in columns.items() -%}
+select
+    '{{ column }}' as column_name,
+    {{ column }}__violations as violations,
+    {{ column }}__rows as row_count
+from counts
+where
+    {{ column }}__violations * 100.0 / greatest({{ column }}__rows, 1)
+    > {{ arguments.get('threshold_pct', 0) }}
+{{ 'union all' if not loop.last }}
+{% endfor %}
+{% endmacro %}
+
+
+{#- omop_after_birth for every dated column of a CDM table in one test. -#}
+{% test omop_after_births(model, columns) %}
+{%- set counts = {} -%}
+{%- for column in columns -%}
+    {%- set count_sql -%}
+        (
+            select count(*) from {{ ref('person') }} as person
+            where
+                person.person_id = checked.person_id
+                and cast(checked.{{ column }} as date) < coalesce(
+                    cast(person.birth_datetime as date),
+                    make_date(
+                        person.year_of_birth,
+                        coalesce(person.month_of_birth, 1),
+                        coalesce(person.day_of_birth, 1)
+                    )
+                )
+        )
+    {%- endset -%}
+    {%- do counts.update({column: count_sql}) -%}
+{%- endfor -%}
+{{ _omop_dated_over_threshold(model, columns, counts) }}
+{% endtest %}
+
+
+{#- omop_before_death for every dated column of a CDM table in one test. -#}
+{% test omop_before_deaths(model, columns) %}
+{%- set counts = {} -%}
+{%- for column in columns -%}
+    {%- set count_sql -%}
+        (
+            select count(*) from {{ ref('death') }} as death
+            where
+                death.person_id = checked.person_id
+                and cast(checked.{{ column }} as date) > death.death_date + 60
+        )
+    {%- endset -%}
+    {%- do counts.update({column: count_sql}) -%}
+{%- endfor -%}
+{{ _omop_dated_over_threshold(model, columns, counts) }}
 {% endtest %}

@@ -17,7 +17,7 @@
 {%- set previous = {} -%}
 {%- for name, type in [
     ('first_act_date', 'date'), ('last_act_date', 'date'),
-    ('geography_fingerprint', 'varchar'), ('association_fingerprint', 'varchar'),
+    ('geography_fingerprint', 'string'), ('association_fingerprint', 'string'),
 ] -%}
     {%- do previous.update({name: 'cast(null as ' ~ type ~ ')' if rebuild_all
         else "cast('" ~ last_build[name] ~ "' as " ~ type ~ ")"}) -%}
@@ -103,12 +103,11 @@ candidate_days as (
     -- From the earlier to the later of the two first days, and of the two last days, when they moved.
     select cast(day_range.range as date) as changed_day
     from moved_ends
-    cross join
-        range(
-            least(moved_ends.current_day, moved_ends.previous_day),
-            greatest(moved_ends.current_day, moved_ends.previous_day) + interval 1 day,
-            interval 1 day
-        ) as day_range
+    {{ join_days_between(
+        'least(moved_ends.current_day, moved_ends.previous_day)',
+        'greatest(moved_ends.current_day, moved_ends.previous_day)',
+        'day_range',
+    ) }}
     where moved_ends.current_day is distinct from moved_ends.previous_day
 
     union all
@@ -116,12 +115,7 @@ candidate_days as (
     -- Every day, when the grid's other dimensions changed (or on a full rebuild).
     select cast(day_range.range as date) as changed_day
     from bounds
-    cross join
-        range(
-            bounds.first_act_date,
-            bounds.last_act_date + interval 1 day,
-            interval 1 day
-        ) as day_range
+    {{ join_days_between('bounds.first_act_date', 'bounds.last_act_date', 'day_range') }}
     where bounds.is_grid_changed
 
 ),

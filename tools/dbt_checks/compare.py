@@ -1,6 +1,7 @@
 """Compare the checks of two dbt manifests, one check per (test, model, column, arguments): the per-table
 tests that replaced one test per column (not_null_columns, omop_max_lengths, omop_foreign_keys,
-omop_concept_conformances, omop_plausible_values) are counted as the single-column tests they stand for.
+omop_concept_conformances, omop_plausible_values, omop_after_births, omop_before_deaths) are counted as
+the single-column tests they stand for.
 Proves that a change of test definitions kept every check (e.g. after regenerating the CDM's YAML).
 
     .venv/bin/python -m tools.dbt_checks.compare BEFORE/manifest.json AFTER/manifest.json
@@ -25,6 +26,8 @@ _PER_TABLE = {
     "omop_foreign_keys": "relationships",
     "omop_concept_conformances": "omop_concept_conformance",
     "omop_plausible_values": "omop_plausible_value",
+    "omop_after_births": "omop_after_birth",
+    "omop_before_deaths": "omop_before_death",
 }
 
 

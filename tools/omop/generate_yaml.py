@@ -227,6 +227,8 @@ MERGED_TESTS: dict[str, tuple[str, Any]] = {
     "relationships": ("omop_foreign_keys", _foreign_key),
     "omop_concept_conformance": ("omop_concept_conformances", dict),
     "omop_plausible_value": ("omop_plausible_values", dict),
+    "omop_after_birth": ("omop_after_births", dict),
+    "omop_before_death": ("omop_before_deaths", dict),
 }
 
 
@@ -248,7 +250,8 @@ def build(table: str) -> dict[str, Any]:
     # per column: dbt's per-node work is most of a daily build); their failures name the columns.
     required: list[str] = []
     lengths: dict[str, int] = {}
-    # Likewise the foreign keys, concept conformance and plausible values: {test: {column: arguments}}.
+    # Likewise the foreign keys, concept conformance, plausible values and the dates after birth and
+    # before death: {test: {column: arguments}}.
     merged: dict[str, dict[str, Any]] = {name: {} for name in MERGED_TESTS}
     for field in fields:
         name = field["cdmFieldName"].lower()

@@ -51,7 +51,7 @@ matched as (
         on
             (
                 group_codes.code_system = 'icd10_prefix'
-                and starts_with(diagnoses.icd10_code, group_codes.code)
+                and {{ text_starts_with('diagnoses.icd10_code', 'group_codes.code') }}
             )
             or (
                 group_codes.code_system = 'thesaurus'

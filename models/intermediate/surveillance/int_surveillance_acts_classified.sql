@@ -111,7 +111,7 @@ classified as (
         visits.patient_age_years,
         visits.visit_start_date as act_date,
         cast(date_trunc('week', visits.visit_start_date) as date) as week_start_date,
-        strftime(visits.visit_start_date, '%G-W%V') as iso_week,
+        {{ iso_week_label('visits.visit_start_date') }} as iso_week,
         coalesce(age_classes.age_class, 'unknown') as age_class,
         coalesce(departements.dep_code, 'XX') as department_code,
         coalesce(departements.reg_code, 'XX') as region_code,
@@ -119,7 +119,7 @@ classified as (
             when hour(visits.visit_start_datetime) < 8 then 'night'
             when hour(visits.visit_start_datetime) >= 20 then 'evening'
             when
-                isodow(visits.visit_start_date) in (6, 7)
+                {{ iso_day_of_week('visits.visit_start_date') }} in (6, 7)
                 or holidays.holiday_date is not null
                 then 'weekend_holiday'
             else 'day'
@@ -129,7 +129,7 @@ classified as (
                 visits.act_type = 'VAD'
                 and visits.call_at <= visits.visit_start_datetime
                 and visits.visit_start_datetime < visits.call_at + interval 24 hour
-                then date_diff('minute', visits.call_at, visits.visit_start_datetime)
+                then {{ minutes_between('visits.call_at', 'visits.visit_start_datetime') }}
         end as arrival_delay_minutes,
         coded_acts.visit_occurrence_id is not null as is_coded,
         coalesce(visits.outcome = 'URG', false) as is_referred_to_emergency,

@@ -35,7 +35,7 @@
 {%- set min_contributors = var('disclosure_min_contributors', 3) -%}
 {%- set key_parts = [] -%}
 {%- for dim in dims -%}
-    {%- do key_parts.append("coalesce(cast(" ~ dim ~ " as varchar), '~')") -%}
+    {%- do key_parts.append("coalesce(cast(" ~ dim ~ " as string), '~')") -%}
 {%- endfor -%}
 {%- set cell_key = "md5(concat_ws('|', " ~ (key_parts | join(', ')) ~ "))" -%}
 {{ config(

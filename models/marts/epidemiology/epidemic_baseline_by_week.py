@@ -31,8 +31,6 @@ intervals of the geometric mean; Bracher and Littek 2024). At least `min_intensi
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 import pandas as pd
 
@@ -191,11 +189,17 @@ def _epidemic_status(above: np.ndarray, in_period: np.ndarray, season: np.ndarra
     return status, phase
 
 
-@cache
-def _intensity_quantiles() -> tuple[float, ...]:
-    from scipy import stats
+# Computed once. Not functools.cache: on Spark the model's functions go to the Python workers by value
+# (cloudpickle), which a cache wrapper cannot.
+_INTENSITY_QUANTILES: list[tuple[float, ...]] = []
 
-    return tuple(float(stats.norm.ppf(level)) for _, level in INTENSITY_LEVELS)
+
+def _intensity_quantiles() -> tuple[float, ...]:
+    if not _INTENSITY_QUANTILES:
+        from scipy import stats
+
+        _INTENSITY_QUANTILES.append(tuple(float(stats.norm.ppf(level)) for _, level in INTENSITY_LEVELS))
+    return _INTENSITY_QUANTILES[0]
 
 
 def _mem_thresholds(peaks_by_season: dict[int, np.ndarray], current: int, min_seasons: int) -> list | None:
@@ -322,35 +326,31 @@ def fit_baselines(
     return result[COLUMNS]
 
 
-def model(dbt, session):  # dbt's Python model entry point (dbt passes both)
-    dbt.config(materialized="table")
-    weekly = (
-        dbt.ref("syndromic_indicators_by_week")
-        .filter("age_class = 'all' and geo_level in ('region', 'france')")
-        .project(
-            "syndrome_group, geo_level, geo_code, iso_week, week_start_date, "
-            "syndrome_act_count as observed_count, coded_act_count"
-        )
-        .df()
-    )
-    full = dbt.ref("int_surveillance_syndrome_counts_by_week").df()
-    weekly = weekly.merge(full, on=[*KEYS, "week_start_date"], how="left")
-    weekly["full_count"] = weekly["full_count"].fillna(0)  # the weekly mart's grid: no act is a zero
-    groups = dbt.ref("syndromic_groups").df()
-    periods_seed = dbt.ref("surveillance_periods").df().set_index("surveillance_period")
-    periods = {
-        row.syndrome_group: periods_seed.loc[row.surveillance_period].to_dict()
-        for row in groups.itertuples()
-        if row.surveillance_period in periods_seed.index
-    }
-    result = fit_baselines(
-        weekly,
-        periods,
-        training_seasons=int(dbt.config.get("training_seasons") or 5),
-        min_training_weeks=int(dbt.config.get("min_training_weeks") or 80),
-        min_intensity_seasons=int(dbt.config.get("min_intensity_seasons") or 3),
-        k=int(dbt.config.get("disclosure_k") or DEFAULT_K),
-    )
+# The model's columns on Spark, as the DuckDB build types them (_typed).
+SPARK_SCHEMA = (
+    "syndrome_group string, geo_level string, geo_code string, iso_week string, week_start_date date, "
+    "surveillance_season string, is_in_surveillance_period boolean, observed_count bigint, "
+    "coded_act_count bigint, observed_share_pct double, baseline_count double, epidemic_threshold double, "
+    "baseline_share_pct double, epidemic_threshold_share_pct double, training_week_count bigint, "
+    "is_above_threshold boolean, is_epidemic_week boolean, epidemic_phase string, "
+    "intensity_medium_share_pct double, intensity_high_share_pct double, "
+    "intensity_very_high_share_pct double, intensity_level string"
+)
+
+
+def spark_baselines(weekly, periods: dict[str, dict], **parameters):
+    """`fit_baselines` on a Spark DataFrame: each series one group of `groupBy(KEYS).applyInPandas`,
+    fitted by the same `fit_series` (`parameters`: its training_seasons, min_training_weeks,
+    min_intensity_seasons, k), typed as on DuckDB."""
+
+    def fit_group(group: pd.DataFrame) -> pd.DataFrame:
+        fitted = fit_series(group, periods.get(group["syndrome_group"].iloc[0]), **parameters)
+        return _typed(fitted[COLUMNS].copy())
+
+    return weekly.groupBy(*KEYS).applyInPandas(fit_group, schema=SPARK_SCHEMA)
+
+
+def _typed(result: pd.DataFrame) -> pd.DataFrame:
     for name in ("observed_count", "coded_act_count"):
         result[name] = pd.to_numeric(result[name]).astype("Int64")
     result["is_in_surveillance_period"] = result["is_in_surveillance_period"].astype("boolean")
@@ -360,3 +360,53 @@ def model(dbt, session):  # dbt's Python model entry point (dbt passes both)
         result[name] = pd.to_numeric(result[name]).astype("float64")
     result["week_start_date"] = pd.to_datetime(result["week_start_date"]).dt.date
     return result
+
+
+def _periods(groups: pd.DataFrame, periods_seed: pd.DataFrame) -> dict[str, dict]:
+    """{syndrome group: its surveillance period} from the seeds."""
+    periods_seed = periods_seed.set_index("surveillance_period")
+    return {
+        row.syndrome_group: periods_seed.loc[row.surveillance_period].to_dict()
+        for row in groups.itertuples()
+        if row.surveillance_period in periods_seed.index
+    }
+
+
+def _parameters(dbt) -> dict[str, int]:
+    return {
+        "training_seasons": int(dbt.config.get("training_seasons") or 5),
+        "min_training_weeks": int(dbt.config.get("min_training_weeks") or 80),
+        "min_intensity_seasons": int(dbt.config.get("min_intensity_seasons") or 3),
+        "k": int(dbt.config.get("disclosure_k") or DEFAULT_K),
+    }
+
+
+_WEEKLY_FILTER = "age_class = 'all' and geo_level in ('region', 'france')"
+_WEEKLY_COLUMNS = [
+    *KEYS, "iso_week", "week_start_date", "syndrome_act_count as observed_count", "coded_act_count",
+]  # fmt: skip
+
+
+def _spark_model(dbt, spark):
+    """The same model on Spark (dbt-spark, `lakehouse build --target spark`): the same inputs, the same
+    fit per series (spark_baselines), a Spark DataFrame that dbt-spark saves as the table."""
+    weekly = dbt.ref("syndromic_indicators_by_week").filter(_WEEKLY_FILTER).selectExpr(*_WEEKLY_COLUMNS)
+    weekly, full = weekly.alias("w"), dbt.ref("int_surveillance_syndrome_counts_by_week").alias("f")
+    # Null-safe, as pandas' merge on the DuckDB path matches a NULL key with a NULL key.
+    matched = [weekly[c].eqNullSafe(full[c]) for c in [*KEYS, "week_start_date"]]
+    weekly = weekly.join(full, matched, "left").select("w.*", "f.full_count").fillna(0, subset=["full_count"])
+    periods = _periods(dbt.ref("syndromic_groups").toPandas(), dbt.ref("surveillance_periods").toPandas())
+    return spark_baselines(weekly, periods, **_parameters(dbt))
+
+
+def model(dbt, session):  # dbt's Python model entry point (dbt passes both)
+    dbt.config(materialized="table")
+    if type(session).__module__.startswith("pyspark"):
+        return _spark_model(dbt, session)
+    weekly = dbt.ref("syndromic_indicators_by_week").filter(_WEEKLY_FILTER)
+    weekly = weekly.project(", ".join(_WEEKLY_COLUMNS)).df()
+    full = dbt.ref("int_surveillance_syndrome_counts_by_week").df()
+    weekly = weekly.merge(full, on=[*KEYS, "week_start_date"], how="left")
+    weekly["full_count"] = weekly["full_count"].fillna(0)  # the weekly mart's grid: no act is a zero
+    periods = _periods(dbt.ref("syndromic_groups").df(), dbt.ref("surveillance_periods").df())
+    return _typed(fit_baselines(weekly, periods, **_parameters(dbt)))

@@ -57,12 +57,12 @@ spans as (
         surveillance_season,
         min(week_start_date) as epidemic_start_date,
         max(week_start_date) as epidemic_last_week_start_date,
-        arg_min(iso_week, week_start_date) as epidemic_start_iso_week,
-        arg_max(iso_week, week_start_date) as epidemic_end_iso_week,
+        min_by(iso_week, week_start_date) as epidemic_start_iso_week,
+        max_by(iso_week, week_start_date) as epidemic_end_iso_week,
         count(*) as epidemic_week_count,
         round(sum(observed_count - baseline_count)) as excess_act_count,
         max(
-            case cast(intensity_level as varchar)
+            case cast(intensity_level as string)
                 when 'low' then 1 when 'medium' then 2 when 'high' then 3 when 'very_high' then 4
             end
         ) as intensity_rank

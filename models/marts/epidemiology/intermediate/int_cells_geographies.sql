@@ -30,5 +30,5 @@ union all
 select
     'france' as geo_level,
     'FR' as geo_code,
-    cast(null as varchar) as parent_geo_level,
-    cast(null as varchar) as parent_geo_code
+    cast(null as string) as parent_geo_level,
+    cast(null as string) as parent_geo_code

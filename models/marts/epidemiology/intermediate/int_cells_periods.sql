@@ -13,15 +13,13 @@ grid_extent as (
 calendar as (
 
     select
-        cast(range as date) as period_start,
-        cast(date_trunc('week', range) as date) as week_start_date
+        cast(days.range as date) as period_start,
+        cast(date_trunc('week', days.range) as date) as week_start_date
 
-    from
-        range(
-            (select min(first_act_date) from grid_extent),
-            (select max(last_act_date) from grid_extent) + interval 1 day,
-            interval 1 day
-        )
+    from (select 1 as one) as one_row
+    {{ join_days_between(
+        '(select min(first_act_date) from grid_extent)', '(select max(last_act_date) from grid_extent)', 'days'
+    ) }}
 
 ),
 
@@ -35,7 +33,7 @@ days as (
 select
     'day' as period_type,
     period_start,
-    strftime(period_start, '%G-W%V') as iso_week
+    {{ iso_week_label('period_start') }} as iso_week
 
 from days
 
@@ -44,6 +42,6 @@ union all
 select distinct
     'week' as period_type,
     week_start_date as period_start,
-    strftime(period_start, '%G-W%V') as iso_week
+    {{ iso_week_label('period_start') }} as iso_week
 
 from days

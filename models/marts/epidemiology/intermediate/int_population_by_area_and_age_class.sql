@@ -28,8 +28,8 @@ by_department as (
 
     select
         population.year as population_year,
-        cast(population.dep_code as varchar) as department_code,
-        cast(departements.reg_code as varchar) as region_code,
+        cast(population.dep_code as string) as department_code,
+        cast(departements.reg_code as string) as region_code,
         weights.age_class,
         sum(population.population * weights.weight) as population
 

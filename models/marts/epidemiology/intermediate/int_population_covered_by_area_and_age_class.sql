@@ -53,7 +53,7 @@ covered_departements as (
     select
         covered.week_start_date,
         population.geo_code as department_code,
-        cast(departements.reg_code as varchar) as region_code,
+        cast(departements.reg_code as string) as region_code,
         population.age_class,
         population.population
 

@@ -232,10 +232,12 @@ with_rates as (
 
     select
         *,
-        round(100.0 * coded_act_count / nullif(act_count, 0), 2) as coding_rate_pct,
-        round(100.0 * syndrome_act_count / nullif(coded_act_count, 0), 2) as syndrome_share_of_coded_pct,
-        round(100.0 * covered_population / nullif(area_population, 0), 1) as population_coverage_pct,
-        round(100000.0 * syndrome_act_count / nullif(covered_population, 0), 3) as incidence_per_100k
+        {{ share_pct('coded_act_count', 'act_count') }} as coding_rate_pct,
+        {{ share_pct('syndrome_act_count', 'coded_act_count') }} as syndrome_share_of_coded_pct,
+        {{ share_pct('covered_population', 'area_population', digits=1) }} as population_coverage_pct,
+        round(
+            cast(100000 as double) * syndrome_act_count / nullif(covered_population, 0), 3
+        ) as incidence_per_100k
 
     from joined
 
