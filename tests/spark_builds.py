@@ -111,9 +111,19 @@ class Built:
     # Spark builds: (operation, rows written) of every commit of each Delta table.
     operations: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
+    # What did not succeed: models, seeds and hooks (the next steps are not built), and tests (a failed
+    # test fails the build but its tables are there: the next steps are built, and the test of the
+    # generic tests reports it).
+    failed_nodes: list[str] = field(default_factory=list)
+    failed_tests: list[str] = field(default_factory=list)
+
+    @property
+    def built(self) -> bool:
+        return not self.failed_nodes and (self.process.returncode == 0 or bool(self.failed_tests))
+
     def check(self, step: str) -> None:
         done = self.process
-        assert done.returncode == 0, f"{step}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        assert self.built, f"{step}: {self.failed_nodes}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
 
 
 def run_lakehouse(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -212,7 +222,15 @@ def _build(root: Path, env: dict[str, str], step: str, *args: str) -> Built:
     target = root / f"target-{step}"
     done = run_lakehouse(["build", *args, *SELECT, "--target-path", str(target)], env)
     built = Built(done)
-    if done.returncode != 0:
+    results = target / "run_results.json"
+    if not results.is_file():
+        built.failed_nodes.append("no run_results.json")
+        return built
+    for result in json.loads(results.read_text(encoding="utf-8"))["results"]:
+        if result["status"] not in ("success", "pass"):
+            failing = built.failed_tests if result["unique_id"].startswith("test.") else built.failed_nodes
+            failing.append(result["unique_id"])
+    if not built.built:
         return built
     built.models = built_models(target)
     if "spark" in args:
@@ -225,8 +243,8 @@ def _build(root: Path, env: dict[str, str], step: str, *args: str) -> Built:
 @pytest.fixture(scope="session")
 def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """{"root", "env", and each step: "duckdb-first", "spark-first", "duckdb-next", "spark-next",
-    "duckdb-full" (a `Built`)}. A failed build ends the steps (the next ones are absent): the tests
-    assert its outcome first."""
+    "duckdb-full" (a `Built`)}. A build whose model fails ends the steps (the next ones are absent):
+    the tests assert its outcome first."""
     pytest.importorskip(
         "dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'"
     )
@@ -257,7 +275,7 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         if step == "duckdb-next":
             _land(root, LAST_DAY)
         steps[step] = _build(root, env, step, *args)
-        if steps[step].process.returncode != 0:
+        if not steps[step].built:
             break
     return steps
 
