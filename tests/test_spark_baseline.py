@@ -149,7 +149,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     root = tmp_path_factory.mktemp("spark_baseline")
     views = root / "lake_views.jsonl"
-    views.write_text(json.dumps({"sql": "select 1"}) + "\n", encoding="utf-8")
+    # Every field on the line, as ingest/build/spark_target.py writes it (Spark infers the columns).
+    line = {"n": 0, "sql": "select 1", **dict.fromkeys(["dataset", "columns", "empty", "view", "file"])}
+    views.write_text(json.dumps(line) + "\n", encoding="utf-8")
     env = {
         "LAKEHOUSE_SPARK_HOME": str(root / "spark"),
         # The profile's session loads Delta Lake's extension and catalog (the tables are Delta tables).
