@@ -1,10 +1,13 @@
 """The dbt `spark` target (profiles.yml): the environment its profile reads, and the lake's views on Spark.
 
 dbt-spark has no plugin hook like dbt-duckdb's (ingest/build/dbt_plugin.py), so the lake views are made in
-two steps: before dbt starts, this module reads the committed manifests and writes the statements that
-make the views, one JSON line each (`{"sql": ...}`), to a file of the build's Spark home; dbt's
-`on-run-start` (macro `spark_lake_views`, macros/cross_engine/spark_lake.sql) runs them: the views are
-Spark's global temporary views (`global_temp.<dataset>`), which the `lake` source names on Spark.
+two steps: before dbt starts, this module reads the committed manifests and writes, one JSON line each, the
+statements that make one view per committed file (`{"sql": ...}`) and, per dataset, its files
+(`{"dataset": ..., "files": [[view, file], ...], ...}`), to a file of the build's Spark home; dbt's
+`on-run-start` (macro `spark_lake_views`, macros/cross_engine/spark_lake.sql) runs the statements, then
+makes each dataset's views from its files and the files its base table already holds (an incremental
+build reads the new files only): Spark's global temporary views (`global_temp.<dataset>`, `__unloaded`,
+`__committed_files`, ...), which the `lake` source names on Spark.
 Each view reads exactly the files committed manifests name, through the project's KMS client (docs/spark.md):
 a file the client cannot open fails the build, nothing is read in clear. The file holds paths only, no key.
 """
@@ -25,13 +28,14 @@ from ingest.lake.keystore_binding import check_keystore
 from ingest.lake.landed_schema import LANDED_SCHEMAS
 from ingest.lake.manifest import Output
 from ingest.lake.manifest_seal import check_objects
-from ingest.lake.spark_read import hadoop_lake_url, kms_client_jar
+from ingest.lake.spark_read import delta_jars, hadoop_lake_url, kms_client_jar
 from ingest.lake.storage import S3Settings, open_store
 
 __all__ = ["LAKE_VIEWS_ENV", "spark_environment", "spark_lake_views", "spark_type"]
 
 LAKE_VIEWS_ENV = "LAKEHOUSE_SPARK_LAKE_VIEWS"
 LAKE_FILE_COLUMN = "_lake_file"
+_LINE_FIELDS = ("sql", "dataset", "columns", "empty", "view", "file")
 
 
 def spark_type(dtype: pa.DataType) -> str:
@@ -64,42 +68,37 @@ def _quote(text: str) -> str:
     return text
 
 
-def _view_sql(dataset: str, files: list[tuple[str, str]]) -> list[str]:
-    """The statements of `global_temp.<dataset>`: one view per committed file, typed with the landed
-    schema (Spark then reads no footer to infer one: it ran a job per file), and their union, each row
-    with the file it came from as DuckDB names it (`_lake_file`)."""
+def _dataset_lines(dataset: str, files: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """The lines of one dataset: a view per committed file, typed with the landed schema (Spark then reads
+    no footer to infer one: it ran a job per file), then the dataset's files and columns, from which
+    `spark_lake_views` makes the unions, each row with the file it came from as DuckDB names it
+    (`_lake_file`)."""
     schema = LANDED_SCHEMAS[dataset]
     typed = ", ".join(f"{field.name} {spark_type(field.type)}" for field in schema)
-    if not files:
-        columns = ", ".join(f"cast(null as {spark_type(f.type)}) as {f.name}" for f in schema)
-        empty = f"select {columns}, cast(null as string) as {LAKE_FILE_COLUMN} where false"
-        return [f"create or replace global temporary view {dataset} as {empty}"]
-    names = ", ".join(schema.names)
-    statements, reads = [], []
+    nulls = ", ".join(f"cast(null as {spark_type(f.type)}) as {f.name}" for f in schema)
+    lines: list[dict[str, object]] = [
+        {
+            "dataset": dataset,
+            "columns": ", ".join(schema.names),
+            "empty": f"select {nulls}, cast(null as string) as {LAKE_FILE_COLUMN} where false",
+        }
+    ]
     for i, (url, name) in enumerate(sorted(files)):
         view = f"{dataset}__file_{i}"
-        statements.append(
-            f"create or replace global temporary view {view} ({typed}) "
-            f"using parquet options (path '{_quote(url)}')"
+        lines.append(
+            {
+                "sql": f"create or replace global temporary view {view} ({typed}) "
+                f"using parquet options (path '{_quote(url)}')"
+            }
         )
-        # S608: names from the landed schema, paths checked by _quote; no data value.
-        reads.append(f"select {names}, '{_quote(name)}' as {LAKE_FILE_COLUMN} from global_temp.{view}")  # noqa: S608
-    return [
-        *statements,
-        f"create or replace global temporary view {dataset} as " + "\nunion all\n".join(reads),
-    ]
+        lines.append({"dataset": dataset, "view": view, "file": _quote(name)})
+    return lines
 
 
-def _files_sql(files: list[tuple[str, str]]) -> str:
-    if not files:
-        return f"select cast(null as string) as {LAKE_FILE_COLUMN} where false"
-    return "\nunion all\n".join(f"select '{_quote(name)}' as {LAKE_FILE_COLUMN}" for _, name in sorted(files))
-
-
-def spark_lake_views(lake_url: str, keystore_path: Path) -> list[str]:
-    """The statements that make the lake's views on Spark (`global_temp.*`: they live as long as the
-    build's Spark session, as DuckDB's in-memory views), for a full build: every committed file; the
-    incremental base models' views (`__unloaded` and the file lists) as a first build sees them."""
+def spark_lake_views(lake_url: str, keystore_path: Path) -> list[dict[str, object]]:
+    """The lines from which `on-run-start` makes the lake's views on Spark (`global_temp.*`: they live as
+    long as the build's Spark session, as DuckDB's in-memory views): every committed file's view, and
+    each dataset's files."""
     s3 = S3Settings.from_env() if lake_url.startswith("s3://") else None
     store = open_store(lake_url, s3)
     keystore = open_keystore(keystore_path)
@@ -116,37 +115,35 @@ def spark_lake_views(lake_url: str, keystore_path: Path) -> list[str]:
     check_objects(store, [Output("raw", raw.path, 0, raw.key_id, raw.sha256) for raw in raws])
     for raw in raws:
         files[raw.dataset].append((f"{root}/{raw.path}", store.uri(raw.path)))
-    statements = []
+    lines: list[dict[str, object]] = []
     for dataset in sorted(LANDED_SCHEMAS):
-        statements += _view_sql(dataset, files[dataset])
-        view = f"create or replace global temporary view {dataset}"
-        statements += [
-            # A full build loads every committed file.
-            f"{view}__unloaded as select * from global_temp.{dataset}",  # noqa: S608
-            f"{view}__committed_files as {_files_sql(files[dataset])}",
-            f"{view}__unloaded_files as {_files_sql(files[dataset])}",
-            f"{view}__removed_files as {_files_sql([])}",
-        ]
-    return statements
+        lines += _dataset_lines(dataset, files[dataset])
+    return lines
 
 
 def spark_environment(env: dict[str, str]) -> dict[str, str]:
-    """dbt's environment for `--target spark`: the Spark home (metastore, tables), the KMS client's jar
-    (built when out of date), the lake as Hadoop names it, and the file of lake views, written here."""
+    """dbt's environment for `--target spark`: the Spark home (metastore, tables), the jars (the KMS
+    client's, built when out of date, and Delta Lake's), the lake as Hadoop names it, and the file of lake
+    views, written here."""
     home = Path(env.get("LAKEHOUSE_SPARK_HOME") or settings.home() / "spark").absolute()
     home.mkdir(parents=True, exist_ok=True)
     lake = env["LAKEHOUSE_LAKE"]
     keystore = settings.keystore_path(env.get("LAKEHOUSE_KEYSTORE"))
     views = home / "lake_views.jsonl"
     views.write_text(
-        "".join(json.dumps({"sql": sql}) + "\n" for sql in spark_lake_views(lake, keystore)),
+        # Numbered (Spark reads them back in that order), every field on every line (Spark infers the
+        # columns from the lines).
+        "".join(
+            json.dumps({"n": n, **dict.fromkeys(_LINE_FIELDS), **line}) + "\n"
+            for n, line in enumerate(spark_lake_views(lake, keystore))
+        ),
         encoding="utf-8",
     )
     return {
         **env,
         "LAKEHOUSE_DBT_TARGET": "spark",
         "LAKEHOUSE_SPARK_HOME": str(home),
-        "LAKEHOUSE_SPARK_KMS_JAR": str(kms_client_jar()),
+        "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars()]),
         "LAKEHOUSE_SPARK_LAKE": hadoop_lake_url(lake),
         "LAKEHOUSE_KEYSTORE": str(Path(keystore).absolute()),
         LAKE_VIEWS_ENV: str(views),

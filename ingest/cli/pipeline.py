@@ -321,7 +321,7 @@ def _write_report_csv(report: Any) -> Path:
     "--target",
     "dbt_target",
     help="dbt target of profiles.yml [default: $LAKEHOUSE_DBT_TARGET, else local]. `spark`: the same "
-    "models on an in-process Spark reading the same lake, a full build (docs/spark.md).",
+    "models on an in-process Spark reading the same lake, into Delta tables (docs/spark.md).",
 )
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 @handle_errors
@@ -338,9 +338,6 @@ def build(dbt_target: str | None, dbt_args: tuple[str, ...]) -> None:
         from ingest.build.spark_target import spark_environment
 
         env = spark_environment(settings.dbt_environment())
-        # Full builds only on Spark for now (macros/cross_engine/spark_lake.sql).
-        if "--full-refresh" not in dbt_args:
-            dbt_args = ("--full-refresh", *dbt_args)
     if dbt_target:
         dbt_args = ("--target", dbt_target, *dbt_args)
     _dbt("build", *dbt_args, env=env)

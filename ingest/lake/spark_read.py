@@ -25,6 +25,7 @@ __all__ = [
     "KEYSTORE_PROPERTY",
     "KMS_CLIENT_CLASS",
     "LAKE_PROPERTY",
+    "delta_jars",
     "hadoop_lake_url",
     "kms_client_jar",
     "spark_input_files",
@@ -40,7 +41,9 @@ KMS_CLIENT_CLASS = "urgentcarelakehouse.kms.KeyStoreKmsClient"
 LAKE_PROPERTY = "parquet.encryption.kms.instance.id"
 KEYSTORE_PROPERTY = "lakehouse.keystore"
 
-_BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "spark" / "kms-client" / "build.sh"
+_SPARK_DIR = Path(__file__).resolve().parents[2] / "spark"
+_BUILD_SCRIPT = _SPARK_DIR / "kms-client" / "build.sh"
+_DELTA_SCRIPT = _SPARK_DIR / "delta" / "build.sh"
 
 
 def hadoop_lake_url(lake_url: str | os.PathLike[str]) -> str:
@@ -85,14 +88,19 @@ def spark_input_files(
 
 def kms_client_jar() -> Path:
     """The KMS client's jar, built with Maven from this checkout's spark/kms-client when out of date."""
-    if not _BUILD_SCRIPT.is_file():
-        raise ConfigError(
-            f"`{_BUILD_SCRIPT}` not found: the KMS client is built from a checkout of the project"
-        )
-    done = subprocess.run(
-        ["bash", str(_BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=900
-    )
+    return Path(_run_jar_script(_BUILD_SCRIPT, "Building the Spark KMS client"))
+
+
+def delta_jars() -> list[Path]:
+    """Delta Lake's jars (the version pinned in spark/delta/pom.xml), fetched by Maven when out of date."""
+    return [Path(jar) for jar in _run_jar_script(_DELTA_SCRIPT, "Fetching Delta Lake's jars").split(",")]
+
+
+def _run_jar_script(script: Path, what: str) -> str:
+    if not script.is_file():
+        raise ConfigError(f"`{script}` not found: Spark's jars are built from a checkout of the project")
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False, timeout=900)
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ConfigError(f"Building the Spark KMS client failed ({_BUILD_SCRIPT}): {detail}")
-    return Path(done.stdout.strip())
+        raise ConfigError(f"{what} failed ({script}): {detail}")
+    return done.stdout.strip()

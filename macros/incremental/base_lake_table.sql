@@ -6,7 +6,10 @@
             incremental_strategy=base_lake_strategy(),
             unique_key='_batch_id',
             on_schema_change='append_new_columns',
-            pre_hook="{{ base_lake_remove_uncommitted('" ~ dataset ~ "') }}",
+            pre_hook=[
+                "{{ base_lake_remove_uncommitted('" ~ dataset ~ "') }}",
+                "{{ base_lake_replace_batches('" ~ dataset ~ "') }}",
+            ],
             post_hook="{{ base_lake_record_file_loads('" ~ dataset ~ "') }}",
         ) }}
         {#- Written by the hooks. -#}
@@ -18,8 +21,11 @@
             incremental_strategy=base_lake_strategy(),
             unique_key='_batch_id',
             on_schema_change='append_new_columns',
-            pre_hook="{% if is_incremental() %}delete from {{ this }} where _lake_file not in (select _lake_file from {{ source('lake', '"
-                ~ dataset ~ "__committed_files') }}){% endif %}",
+            pre_hook=[
+                "{% if is_incremental() %}{{ delete_rows_in(this, ['_lake_file'], 'select _lake_file from ' ~ source('lake', '"
+                    ~ dataset ~ "__committed_files'), keep=true) }}{% endif %}",
+                "{{ base_lake_replace_batches('" ~ dataset ~ "') }}",
+            ],
         ) }}
     {%- endif -%}
     {#- Both recorded at parse time, whichever the build reads. -#}

@@ -26,9 +26,9 @@
     {%- endif -%}
     {%- set query -%}
         select
-            strftime(built_through, '%Y-%m-%d %H:%M:%S.%f'),
-            cast(first_act_date as varchar),
-            cast(last_act_date as varchar),
+            {{ timestamp_text('built_through') }},
+            cast(first_act_date as string),
+            cast(last_act_date as string),
             geography_fingerprint,
             association_fingerprint
         from {{ relation }}
@@ -59,6 +59,7 @@
         select count(*) from {{ removed_files }}
     {%- endset -%}
     {%- if is_incremental() and execute and run_query(count_removed).rows[0][0] > 0 -%}
+        {%- set keep_removed -%}
         insert into {{ removed }}
         select
             '{{ dataset }}' as dataset,
@@ -68,19 +69,69 @@
             patient_pseudonym,
             cast(start_at as timestamp) as start_at,
             {%- else -%}
-            cast(null as varchar) as patient_pseudonym,
+            cast(null as string) as patient_pseudonym,
             cast(null as timestamp) as start_at,
             {%- endif %}
             _lake_file,
             {{ lake_load_stamp() }} as _removed_at
         from {{ this }}
-        where _lake_file in (select _lake_file from {{ removed_files }});
-        delete from {{ this }}
-        where _lake_file in (select _lake_file from {{ removed_files }});
+        where _lake_file in (select _lake_file from {{ removed_files }})
+        {%- endset -%}
+        {%- set removed_select = 'select _lake_file from ' ~ removed_files -%}
         {#- The plugin takes the files a table holds from file_loads (not a scan of the table). -#}
-        delete from {{ ref('base_lake__file_loads') }}
-        where dataset = '{{ dataset }}' and _lake_file in (select _lake_file from {{ removed_files }})
+        {{ statements([
+            keep_removed,
+            delete_rows_in(this, ['_lake_file'], removed_select),
+            delete_rows_in(ref('base_lake__file_loads'), ['_lake_file'], removed_select, bound="dataset = '" ~ dataset ~ "'"),
+        ]) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The base tables' delete+insert by batch on Spark, whose strategy appends: the batches of the files
+    this build loads go first (on DuckDB the strategy deletes them). -#}
+{% macro base_lake_replace_batches(dataset) -%}
+    {%- if target.type == 'spark' and is_incremental() -%}
+        {{ delete_rows_in(this, ['_batch_id'], 'select distinct _batch_id from ' ~ source('lake', dataset ~ '__unloaded')) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Delete the rows of `relation` whose `key_columns` are among those `keys_select` gives, or (keep) are
+    not among them; dispatched: Delta has no DELETE with a subquery. -#}
+{% macro delete_rows_in(relation, key_columns, keys_select, bound='true', keep=false) -%}
+    {{ return(adapter.dispatch('delete_rows_in')(relation, key_columns, keys_select, bound, keep)) }}
+{%- endmacro %}
+
+{% macro default__delete_rows_in(relation, key_columns, keys_select, bound='true', keep=false) -%}
+    delete from {{ relation }}
+    where ({{ key_columns | join(', ') }}) {{ 'not in' if keep else 'in' }} ({{ keys_select }}) and {{ bound }}
+{%- endmacro %}
+
+
+{#- Several statements as one hook: DuckDB runs them as one string, dbt-spark's session one at a time
+    (run here; the hook is then empty). -#}
+{% macro statements(sqls) -%}
+    {%- if target.type != 'spark' -%}
+        {{ return(sqls | join(';\n')) }}
+    {%- endif -%}
+    {%- for sql in sqls -%}
+        {%- do run_query(sql) -%}
+    {%- endfor -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{% macro timestamp_text(column) -%}
+    {{ return(adapter.dispatch('timestamp_text')(column)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_text(column) -%}
+    strftime({{ column }}, '%Y-%m-%d %H:%M:%S.%f')
+{%- endmacro %}
+
+{% macro spark__timestamp_text(column) -%}
+    date_format({{ column }}, 'yyyy-MM-dd HH:mm:ss.SSSSSS')
 {%- endmacro %}
 
 
@@ -136,22 +187,29 @@
         {{- return('') -}}
     {%- endif -%}
     {%- set grid = model_relation('int_surveillance_grid_by_week') -%}
+    {%- set advance -%}
     insert into {{ watermark }}
     select
         {{ lake_load_stamp() }} as built_through,
         min(first_act_date) as first_act_date,
         max(last_act_date) as last_act_date,
         {{ surveillance_grid_fingerprints('grid') }}
-    from {{ grid }} as grid;
+    from {{ grid }} as grid
+    {%- endset -%}
     {#- The removed versions' keys (an objector's pseudonym, act and day) are also in the changed acts,
         which any analyst's `lakehouse query` reads: they go with the removed rows, not at the next build. -#}
-    delete from {{ model_relation('base_lake__changed_acts') }}
-    where (association_id, act_id, patient_pseudonym) in (
+    {%- set removed_acts -%}
         select association_id, act_id, patient_pseudonym
         from {{ model_relation('base_lake__removed_rows') }}
         where dataset = 'acts' and _removed_at <= {{ lake_load_stamp() }}
-    );
-    delete from {{ model_relation('base_lake__removed_rows') }} where _removed_at <= {{ lake_load_stamp() }}
+    {%- endset -%}
+    {{ statements([
+        advance,
+        delete_rows_in(
+            model_relation('base_lake__changed_acts'), ['association_id', 'act_id', 'patient_pseudonym'], removed_acts
+        ),
+        'delete from ' ~ model_relation('base_lake__removed_rows') ~ ' where _removed_at <= ' ~ lake_load_stamp(),
+    ]) }}
 {%- endmacro %}
 
 
@@ -211,6 +269,11 @@
     {%- if not execute -%}
         {{- return('true') -}}
     {%- endif -%}
+    {%- if type == 'timestamp_s' and target.type == 'spark' -%}
+        {#- DuckDB's second-precision timestamp, as the lake's start_at is landed: Spark has one kind
+            without zone (the session's timestamp). -#}
+        {%- set type = 'timestamp' -%}
+    {%- endif -%}
     {%- if scope not in ('acts', 'weeks') -%}
         {{ exceptions.raise_compiler_error("_changed_period_bound: scope is 'acts' or 'weeks', not " ~ scope) }}
     {%- endif -%}
@@ -229,11 +292,11 @@
     {%- set query -%}
         select
             {% if whole_weeks -%}
-            cast(cast(date_trunc('week', min({{ day }})) as date) as varchar),
-            cast(cast(date_trunc('week', max({{ day }})) + interval 7 day as date) as varchar),
+            cast(cast(date_trunc('week', min({{ day }})) as date) as string),
+            cast(cast(date_trunc('week', max({{ day }})) + interval 7 day as date) as string),
             {%- else -%}
-            cast(cast(min({{ day }}) as date) as varchar),
-            cast(cast(max({{ day }}) + 1 as date) as varchar),
+            cast(cast(min({{ day }}) as date) as string),
+            cast(cast(max({{ day }}) + 1 as date) as string),
             {%- endif %}
             {% if scope == 'acts' -%} count(act_date), 0 {%- else -%} count(*), count(*) - count(week_start_date) {%- endif %}
         from {{ counted }}
@@ -284,7 +347,7 @@
         )
 
         select
-            cast(min(least(by_act, by_child, by_floor)) as varchar),
+            cast(min(least(by_act, by_child, by_floor)) as string),
             count(*),
             count(least(by_act, by_child, by_floor))
         from changed
