@@ -33,7 +33,8 @@ pytest.importorskip(
 )
 
 from ingest.build.spark_target import LAKE_VIEWS_ENV
-from ingest.lake.spark_read import kms_client_jar
+from ingest.lake.keys import init_keystore
+from ingest.lake.spark_read import delta_jars, kms_client_jar
 
 pytestmark = pytest.mark.slow
 
@@ -150,10 +151,16 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("spark_baseline")
     views = root / "lake_views.jsonl"
     views.write_text(json.dumps({"sql": "select 1"}) + "\n", encoding="utf-8")
+    # Spark's temporary folders (profiles.yml), and the key store whose `warehouse` master key wraps the
+    # keys of the tables Spark writes (docs/spark.md, "At rest").
+    for folder in ("tmp", "local"):
+        (root / "spark" / folder).mkdir(parents=True)
+    init_keystore(root / "keystore.json")
     env = {
         "LAKEHOUSE_SPARK_HOME": str(root / "spark"),
-        "LAKEHOUSE_SPARK_KMS_JAR": str(kms_client_jar()),
-        # The crypto factory opens the tables in the build's folder in clear; it wants a lake all the same.
+        "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars()]),
+        "LAKEHOUSE_KEYSTORE": str(root / "keystore.json"),
+        # The KMS client is the lake's, though nothing here reads the lake.
         "LAKEHOUSE_SPARK_LAKE": (root / "lake").as_uri(),
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
         LAKE_VIEWS_ENV: str(views),

@@ -22,6 +22,7 @@ pytest.importorskip(
     "dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'"
 )
 
+from ingest.build.spark_tables import read_spark_files
 from ingest.lake.keys import init_keystore, open_keystore
 from ingest.lake.storage import open_store
 from ingest.landing.land import Ingestor, find_extract_files
@@ -74,6 +75,7 @@ def _operations(folder: Path) -> list[tuple[str, int]]:
 def _spark_tables(con: Any, warehouse: Path, built: dict[str, str]) -> dict[str, tuple[list[str], list]]:
     """{table: (columns, rows)} of every table (not view) the Spark build made."""
     tables = {}
+    keystore = warehouse.parents[1] / "keystore.json"  # <home>/spark/warehouse
     for name, schema in sorted(built.items()):
         folder = warehouse / f"{schema}.db" / name
         if not (folder / "_delta_log").is_dir():
@@ -82,8 +84,9 @@ def _spark_tables(con: Any, warehouse: Path, built: dict[str, str]) -> dict[str,
         if not files:
             tables[name] = ([], [])
             continue
-        listed = ", ".join(f"'{f}'" for f in files)
-        result = con.execute(f"select * from read_parquet([{listed}])")
+        # Encrypted by Spark (docs/spark.md, "At rest"): read with the key store's key.
+        con.register("spark_table", read_spark_files(files, keystore))
+        result = con.execute("select * from spark_table")
         tables[name] = ([d[0] for d in result.description], result.fetchall())
     return tables
 
