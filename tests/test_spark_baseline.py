@@ -150,7 +150,17 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     root = tmp_path_factory.mktemp("spark_baseline")
     views = root / "lake_views.jsonl"
-    views.write_text(json.dumps({"sql": "select 1"}) + "\n", encoding="utf-8")
+    # Every field of a line (spark_target.py): Spark infers the file's columns from its lines.
+    line = {
+        "n": 0,
+        "sql": "select 1",
+        "dataset": None,
+        "columns": None,
+        "empty": None,
+        "view": None,
+        "file": None,
+    }
+    views.write_text(json.dumps(line) + "\n", encoding="utf-8")
     # Spark's temporary folders (profiles.yml), and the key store whose `warehouse` master key wraps the
     # keys of the tables Spark writes (docs/spark.md, "At rest").
     for folder in ("tmp", "local"):
