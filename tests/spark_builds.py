@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -195,12 +197,9 @@ def _spark_tables(root: Path, models: dict[str, str]) -> tuple[dict[str, Table],
             folder = warehouse / f"{schema}.db" / name
             if not folder.is_dir():
                 continue  # a view (staging): its rows are those of the tables built from it
-            if is_delta_table(folder):
-                columns, rows = read_delta_table(con, folder)
-                operations[name] = delta_operations(folder)
-            else:  # Parquet: dbt-spark's Python model (the epidemic baseline), rewritten whole
-                result = con.execute(f"select * from read_parquet('{folder}/*.parquet')")
-                columns, rows = [d[0] for d in result.description], result.fetchall()
+            assert is_delta_table(folder), f"{folder}: not a Delta table"
+            columns, rows = read_delta_table(con, folder, root / "keystore.json")
+            operations[name] = delta_operations(folder)
             tables[name] = _table(name, columns, rows)
         return tables, operations
     finally:
@@ -218,9 +217,49 @@ def _land(root: Path, until: date) -> None:
     Ingestor(open_store(root / "lake"), open_keystore(root / "keystore.json")).run(files)
 
 
+class _ShortLivedFiles(threading.Thread):
+    """Copies, while a Spark build runs, the files of Spark's local and temporary folders (shuffle,
+    spill, broadcast: deleted when the session stops) to `<root>/short-lived/<step>/`, for the at-rest
+    test (tests/test_spark_at_rest.py) to search them like every other file the build wrote."""
+
+    def __init__(self, root: Path, step: str) -> None:
+        super().__init__(daemon=True)
+        self.folders = [root / "spark" / "local", root / "spark" / "tmp"]
+        self.copies = root / "short-lived" / step
+        self.seen: dict[Path, tuple[int, int]] = {}
+        self.done = threading.Event()
+
+    def keep(self) -> None:
+        for folder in self.folders:
+            for path in folder.rglob("*") if folder.is_dir() else []:
+                try:
+                    stat = path.stat()
+                    if not path.is_file() or self.seen.get(path) == (stat.st_mtime_ns, stat.st_size):
+                        continue
+                    self.seen[path] = (stat.st_mtime_ns, stat.st_size)
+                    copy = self.copies / path.relative_to(folder.parent)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, copy)
+                except OSError:
+                    continue  # deleted between listing and copying
+
+    def run(self) -> None:
+        while not self.done.wait(1):
+            self.keep()
+        self.keep()
+
+
 def _build(root: Path, env: dict[str, str], step: str, *args: str) -> Built:
     target = root / f"target-{step}"
-    done = run_lakehouse(["build", *args, *SELECT, "--target-path", str(target)], env)
+    keeper = _ShortLivedFiles(root, step) if "spark" in args else None
+    if keeper:
+        keeper.start()
+    try:
+        done = run_lakehouse(["build", *args, *SELECT, "--target-path", str(target)], env)
+    finally:
+        if keeper:
+            keeper.done.set()
+            keeper.join()
     built = Built(done)
     results = target / "run_results.json"
     if not results.is_file():

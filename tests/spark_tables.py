@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import pyarrow.parquet as pq
+from ingest.build.spark_tables import read_spark_files
 
 __all__ = ["delta_files", "delta_operations", "is_delta_table", "read_delta_table"]
 
@@ -21,7 +21,7 @@ def is_delta_table(folder: Path) -> bool:
     return (folder / "_delta_log").is_dir()
 
 
-def _checkpoint(log: Path) -> tuple[int, dict[str, None]]:
+def _checkpoint(log: Path, keystore: Path) -> tuple[int, dict[str, None]]:
     """(version, live files) of the last checkpoint; (-1, none) without one."""
     last = log / "_last_checkpoint"
     if not last.is_file():
@@ -33,13 +33,14 @@ def _checkpoint(log: Path) -> tuple[int, dict[str, None]]:
     assert parts, f"{log}: no file for checkpoint {pointer}"
     live: dict[str, None] = {}
     for part in parts:
-        for add in pq.read_table(part, columns=["add"]).column("add").to_pylist():
+        # Encrypted as every Parquet file Spark writes (docs/spark.md, "At rest").
+        for add in read_spark_files([part], keystore).column("add").to_pylist():
             if add is not None:
                 live[add["path"]] = None
     return version, live
 
 
-def _columns(log: Path) -> list[str]:
+def _columns(log: Path, keystore: Path) -> list[str]:
     """The column names of the table's last schema (its last metaData action)."""
     schema = None
     for commit in sorted(log.glob("*.json")):
@@ -48,17 +49,17 @@ def _columns(log: Path) -> list[str]:
                 schema = action["metaData"]["schemaString"]
     if schema is None:
         for part in sorted(log.glob("*.checkpoint*.parquet"))[-1:]:
-            for meta in pq.read_table(part, columns=["metaData"]).column("metaData").to_pylist():
+            for meta in read_spark_files([part], keystore).column("metaData").to_pylist():
                 if meta is not None:
                     schema = meta["schemaString"]
     assert schema is not None, f"{log}: no schema"
     return [field["name"] for field in json.loads(schema)["fields"]]
 
 
-def delta_files(folder: Path) -> list[Path]:
+def delta_files(folder: Path, keystore: Path) -> list[Path]:
     """The data files of a Delta table's current version: its last checkpoint, then the commits after it."""
     log = folder / "_delta_log"
-    version, live = _checkpoint(log)
+    version, live = _checkpoint(log, keystore)
     for commit in sorted(log.glob("*.json")):
         if int(commit.name.split(".")[0]) <= version:
             continue
@@ -84,11 +85,15 @@ def delta_operations(folder: Path) -> list[tuple[str, int]]:
     return operations
 
 
-def read_delta_table(con: Any, folder: Path) -> tuple[list[str], list[tuple]]:
-    """(columns, rows) of a Delta table, by a DuckDB connection."""
-    files = delta_files(folder)
+def read_delta_table(con: Any, folder: Path, keystore: Path) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of a Delta table by a DuckDB connection, its files decrypted with the key store's
+    `warehouse` key (docs/spark.md, "At rest")."""
+    files = delta_files(folder, keystore)
     if not files:
-        return _columns(folder / "_delta_log"), []
-    listed = ", ".join(f"'{f}'" for f in files)
-    result = con.execute(f"select * from read_parquet([{listed}])")
-    return [d[0] for d in result.description], result.fetchall()
+        return _columns(folder / "_delta_log", keystore), []
+    con.register("spark_table", read_spark_files(files, keystore))
+    try:
+        result = con.execute("select * from spark_table")
+        return [d[0] for d in result.description], result.fetchall()
+    finally:
+        con.unregister("spark_table")

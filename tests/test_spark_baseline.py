@@ -33,6 +33,7 @@ pytest.importorskip(
 )
 
 from ingest.build.spark_target import LAKE_VIEWS_ENV
+from ingest.lake.keys import init_keystore
 from ingest.lake.spark_read import delta_jars, kms_client_jar
 
 pytestmark = pytest.mark.slow
@@ -162,11 +163,17 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # Every field on the line, as ingest/build/spark_target.py writes it (Spark infers the columns).
     line = {"n": 0, "sql": "select 1", **dict.fromkeys(["dataset", "columns", "empty", "view", "file"])}
     views.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    # Spark's temporary folders (profiles.yml), and the key store whose `warehouse` master key wraps the
+    # keys of the tables Spark writes (docs/spark.md, "At rest").
+    for folder in ("tmp", "local"):
+        (root / "spark" / folder).mkdir(parents=True)
+    init_keystore(root / "keystore.json")
     env = {
         "LAKEHOUSE_SPARK_HOME": str(root / "spark"),
+        "LAKEHOUSE_KEYSTORE": str(root / "keystore.json"),
         # The profile's session loads Delta Lake's extension and catalog (the tables are Delta tables).
         "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars()]),
-        # The crypto factory opens the tables in the build's folder in clear; it wants a lake all the same.
+        # The KMS client is the lake's, though nothing here reads the lake.
         "LAKEHOUSE_SPARK_LAKE": (root / "lake").as_uri(),
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
         LAKE_VIEWS_ENV: str(views),

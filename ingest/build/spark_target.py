@@ -127,6 +127,9 @@ def spark_environment(env: dict[str, str]) -> dict[str, str]:
     views, written here."""
     home = Path(env.get("LAKEHOUSE_SPARK_HOME") or settings.home() / "spark").absolute()
     home.mkdir(parents=True, exist_ok=True)
+    # Spark's temporary files go there (profiles.yml: java.io.tmpdir, spark.local.dir), owner only.
+    for folder in ("tmp", "local"):
+        (home / folder).mkdir(mode=0o700, exist_ok=True)
     lake = env["LAKEHOUSE_LAKE"]
     keystore = settings.keystore_path(env.get("LAKEHOUSE_KEYSTORE"))
     views = home / "lake_views.jsonl"

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.EnumSet;
 import java.util.Set;
@@ -36,20 +37,34 @@ import org.apache.parquet.crypto.keytools.KmsClient;
  * the key store's path does ({@code lakehouse.keystore}, else $LAKEHOUSE_KEYSTORE, else the default).
  * The lake is named by parquet-java's own {@code parquet.encryption.kms.instance.id}.
  *
- * <p>Every failure is a {@link KeyAccessDeniedException}: a file whose key cannot be opened is never read.
- * Reading only: Spark writes nothing with this client.
+ * <p>The files the Spark build writes (its tables: {@link LakeCryptoFactory}) each have their own random data
+ * key, which {@link #wrapKey} wraps with the key store's current {@value #BUILD_MASTER_KEY} master key
+ * (AES-256-GCM, AAD {@value #BUILD_AAD}) into the footer's key material:
+ * {@code "build:<master key id>:<nonce>:<ciphertext>"}, base64. The master key never leaves the key store
+ * file; a file is opened again with the master key it names, so a rotation keeps the tables readable and a
+ * removed master key makes them unreadable (rebuild them).
+ *
+ * <p>Every failure is a {@link KeyAccessDeniedException}: a file whose key cannot be opened is never read,
+ * and a file whose key cannot be wrapped is never written.
  */
 public final class KeyStoreKmsClient implements KmsClient {
 
   public static final String KEYSTORE_PROPERTY = "lakehouse.keystore";
   public static final String LAKE_PROPERTY = "parquet.encryption.kms.instance.id";
   public static final String REFERENCE_PREFIX = "ref:";
+  /** The key store's master key zone that wraps the build's file keys (the `masterKeyID` of its files). */
+  public static final String BUILD_MASTER_KEY = "warehouse";
+  public static final String BUILD_PREFIX = "build:";
+  /** Sets the build's wrapped keys apart from the lake's data keys, whose AAD is their key id. */
+  static final String BUILD_AAD = "urgent-care-lakehouse/spark-build-file-key";
 
   private static final String KEYSTORE_ENV = "LAKEHOUSE_KEYSTORE";
   private static final String KEYSTORE_FORMAT = "urgent-care-lakehouse/keystore";
   private static final String KEYS_PREFIX = "_keys";
   private static final int KEY_BYTES = 32;
   private static final int TAG_BITS = 128;
+  private static final int NONCE_BYTES = 12;
+  private static final SecureRandom RANDOM = new SecureRandom();
   // The same shapes as ingest/lake/keys.py: <zone>/<dataset>/<YYYY-MM>[.v<n>], and <zone>-v<n>.
   static final Pattern KEY_ID = Pattern.compile(
       "(raw|quarantine|warehouse)/([a-z0-9]+(?:_[a-z0-9]+)*)/(\\d{4}-(?:0[1-9]|1[0-2]))(?:\\.v(?:[2-9]|[1-9][0-9]+))?");
@@ -89,13 +104,42 @@ public final class KeyStoreKmsClient implements KmsClient {
 
   @Override
   public String wrapKey(byte[] keyBytes, String masterKeyIdentifier) throws KeyAccessDeniedException {
-    throw new KeyAccessDeniedException(
-        "The lakehouse KMS client only opens the lake's data keys; it wraps none (master key "
-            + masterKeyIdentifier + ")");
+    // Only the build's own files are written: the lake's zones are written by ingest, never by Spark.
+    if (!BUILD_MASTER_KEY.equals(masterKeyIdentifier)) {
+      throw new KeyAccessDeniedException(
+          "The lakehouse KMS client wraps the Spark build's file keys only (master key `" + BUILD_MASTER_KEY
+              + "`), not with master key `" + masterKeyIdentifier + "`");
+    }
+    if (keyBytes == null || keyBytes.length != KEY_BYTES) {
+      throw new KeyAccessDeniedException("A Spark build file key must be " + KEY_BYTES + " bytes");
+    }
+    JsonNode store = readKeystore();
+    String masterKeyId = store.path("current_master_keys").path(BUILD_MASTER_KEY).asText("");
+    Matcher master = MASTER_KEY_ID.matcher(masterKeyId);
+    if (!master.matches() || !master.group(1).equals(BUILD_MASTER_KEY)) {
+      throw new KeyAccessDeniedException(
+          "Key store `" + keystore + "`: no valid `current_master_keys." + BUILD_MASTER_KEY + "`");
+    }
+    byte[] nonce = new byte[NONCE_BYTES];
+    RANDOM.nextBytes(nonce);
+    try {
+      Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
+      cipher.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(masterKey(store, masterKeyId, BUILD_MASTER_KEY), "AES"),
+          new GCMParameterSpec(TAG_BITS, nonce));
+      cipher.updateAAD(BUILD_AAD.getBytes(StandardCharsets.UTF_8));
+      Base64.Encoder b64 = Base64.getEncoder();
+      return BUILD_PREFIX + masterKeyId + ":" + b64.encodeToString(nonce) + ":"
+          + b64.encodeToString(cipher.doFinal(keyBytes));
+    } catch (GeneralSecurityException e) {
+      throw new KeyAccessDeniedException("Could not wrap a Spark build file key: " + e.getMessage(), e);
+    }
   }
 
   @Override
   public byte[] unwrapKey(String wrappedKey, String masterKeyIdentifier) throws KeyAccessDeniedException {
+    if (wrappedKey != null && wrappedKey.startsWith(BUILD_PREFIX)) {
+      return unwrapBuildKey(wrappedKey.substring(BUILD_PREFIX.length()), masterKeyIdentifier);
+    }
     if (wrappedKey == null || !wrappedKey.startsWith(REFERENCE_PREFIX)) {
       throw new KeyAccessDeniedException(
           "Footer key material is not a lakehouse data key reference (\"" + REFERENCE_PREFIX + "<key id>\")");
@@ -123,7 +167,7 @@ public final class KeyStoreKmsClient implements KmsClient {
     if (!master.matches() || !master.group(1).equals(zone)) {
       throw new KeyAccessDeniedException("Data key file `" + keyPath + "`: no valid field `master_key_id`");
     }
-    byte[] masterKey = masterKey(masterKeyId, zone);
+    byte[] masterKey = masterKey(readKeystore(), masterKeyId, zone);
     byte[] nonce = base64(document, "nonce", keyPath);
     byte[] ciphertext = base64(document, "ciphertext", keyPath);
     byte[] dataKey;
@@ -145,6 +189,39 @@ public final class KeyStoreKmsClient implements KmsClient {
     return dataKey;
   }
 
+  private byte[] unwrapBuildKey(String wrapped, String masterKeyIdentifier) {
+    String[] parts = wrapped.split(":", -1);
+    Matcher master = MASTER_KEY_ID.matcher(parts[0]);
+    if (!BUILD_MASTER_KEY.equals(masterKeyIdentifier) || parts.length != 3 || !master.matches()
+        || !master.group(1).equals(BUILD_MASTER_KEY)) {
+      throw new KeyAccessDeniedException(
+          "Footer key material is not a Spark build file key (\"" + BUILD_PREFIX + BUILD_MASTER_KEY
+              + "-v<n>:<nonce>:<key>\", master key `" + BUILD_MASTER_KEY + "`)");
+    }
+    byte[] key;
+    try {
+      Base64.Decoder b64 = Base64.getDecoder();
+      Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
+      cipher.init(Cipher.DECRYPT_MODE,
+          new SecretKeySpec(masterKey(readKeystore(), parts[0], BUILD_MASTER_KEY), "AES"),
+          new GCMParameterSpec(TAG_BITS, b64.decode(parts[1])));
+      cipher.updateAAD(BUILD_AAD.getBytes(StandardCharsets.UTF_8));
+      key = cipher.doFinal(b64.decode(parts[2]));
+    } catch (IllegalArgumentException e) {
+      throw new KeyAccessDeniedException("Spark build file key material is not base64", e);
+    } catch (AEADBadTagException e) {
+      throw new KeyAccessDeniedException(
+          "Could not unwrap a Spark build file key with master key `" + parts[0] + "` of key store `" + keystore
+              + "`: wrong master key, or the file's key material was altered", e);
+    } catch (GeneralSecurityException e) {
+      throw new KeyAccessDeniedException("Could not unwrap a Spark build file key: " + e.getMessage(), e);
+    }
+    if (key.length != KEY_BYTES) {
+      throw new KeyAccessDeniedException("A Spark build file key is not " + KEY_BYTES + " bytes");
+    }
+    return key;
+  }
+
   private JsonNode readKeyFile(Path keyPath) {
     try {
       FileSystem fs = keyPath.getFileSystem(configuration);
@@ -163,8 +240,8 @@ public final class KeyStoreKmsClient implements KmsClient {
     }
   }
 
-  /** The master key `masterKeyId` from the key store file, read afresh: a changed store applies at once. */
-  private byte[] masterKey(String masterKeyId, String zone) {
+  /** The key store file, read afresh at each key: a changed store applies at once. */
+  private JsonNode readKeystore() {
     JsonNode store;
     try {
       if (!Files.isRegularFile(keystore)) {
@@ -186,6 +263,11 @@ public final class KeyStoreKmsClient implements KmsClient {
     if (store == null || !KEYSTORE_FORMAT.equals(store.path("format").asText(null))) {
       throw new KeyAccessDeniedException("`" + keystore + "` is not a lakehouse key store (field `format`)");
     }
+    return store;
+  }
+
+  /** The master key `masterKeyId` of zone `zone` from the key store document. */
+  private byte[] masterKey(JsonNode store, String masterKeyId, String zone) {
     JsonNode entry = store.path("master_keys").path(masterKeyId);
     if (!entry.isObject()) {
       throw new KeyAccessDeniedException(

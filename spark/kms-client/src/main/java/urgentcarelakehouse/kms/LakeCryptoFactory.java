@@ -9,8 +9,11 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.crypto.DecryptionKeyRetriever;
 import org.apache.parquet.crypto.FileDecryptionProperties;
+import org.apache.parquet.crypto.FileEncryptionProperties;
 import org.apache.parquet.crypto.KeyAccessDeniedException;
+import org.apache.parquet.crypto.keytools.KeyToolkit;
 import org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory;
+import org.apache.parquet.hadoop.api.WriteSupport.WriteContext;
 
 /**
  * parquet-java's {@code PropertiesDrivenCryptoFactory} for reading the lake, with two checks it lacks.
@@ -23,9 +26,14 @@ import org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory;
  * dataset's or zone's file copied over a landed one opened with its own key and was read as this one's
  * rows; DuckDB, handed the key the manifest names, refuses both.
  *
- * <p>One folder may be named as the build's own ({@value #BUILD_ROOT_PROPERTY}: the Spark warehouse of a
- * {@code lakehouse build --target spark}): the tables Spark writes there are read as they were written, in
- * clear until the build encrypts what it writes (issue 19, item 3). Every other file is read as above.
+ * <p>One folder is the build's own ({@value #BUILD_ROOT_PROPERTY}: the Spark warehouse of a
+ * {@code lakehouse build --target spark}). Every Parquet file Spark writes there (Delta's data files and
+ * checkpoints, Parquet tables) is encrypted: footer and every column with one random data key per file
+ * (AES-GCM, 256 bits), wrapped by the KMS client with the key store's current `warehouse` master key, the
+ * wrapping kept in the footer's key material (docs/spark.md, "At rest"). The settings are this factory's,
+ * not the session's: no Spark setting turns the encryption off or makes the footer plaintext. A file there
+ * is read only if it carries such key material (a file in clear, or a lake file copied in, is refused).
+ * Spark writes nowhere else: a write outside the build's folder, or in a session that names none, fails.
  */
 public final class LakeCryptoFactory extends PropertiesDrivenCryptoFactory {
 
@@ -36,11 +44,41 @@ public final class LakeCryptoFactory extends PropertiesDrivenCryptoFactory {
   public static final String BUILD_ROOT_PROPERTY = "lakehouse.build.root";
 
   @Override
-  public FileDecryptionProperties getFileDecryptionProperties(Configuration conf, Path filePath) {
-    if (underBuildRoot(conf, filePath)) {
-      return null;
+  public FileEncryptionProperties getFileEncryptionProperties(
+      Configuration conf, Path tempFilePath, WriteContext fileWriteContext) {
+    if (!underBuildRoot(conf, tempFilePath)) {
+      throw new KeyAccessDeniedException(
+          "Spark writes Parquet only under the build's folder (" + BUILD_ROOT_PROPERTY + "): refused `"
+              + tempFilePath + "`");
     }
+    Configuration build = new Configuration(conf);
+    build.unset(FOOTER_KEY_PROPERTY_NAME);
+    build.unset(COLUMN_KEYS_PROPERTY_NAME);
+    build.set(UNIFORM_KEY_PROPERTY_NAME, KeyStoreKmsClient.BUILD_MASTER_KEY);
+    build.set(ENCRYPTION_ALGORITHM_PROPERTY_NAME, "AES_GCM_V1");
+    build.setBoolean(PLAINTEXT_FOOTER_PROPERTY_NAME, false);
+    build.setInt(KeyToolkit.DATA_KEY_LENGTH_PROPERTY_NAME, 256);
+    // The file key is wrapped by the key store's master key itself, in the footer: no key-encryption keys
+    // cached in the JVM, no key material in files beside the data.
+    build.setBoolean(KeyToolkit.DOUBLE_WRAPPING_PROPERTY_NAME, false);
+    build.setBoolean(KeyToolkit.KEY_MATERIAL_INTERNAL_PROPERTY_NAME, true);
+    FileEncryptionProperties properties = super.getFileEncryptionProperties(build, tempFilePath, fileWriteContext);
+    if (properties == null || !properties.encryptedFooter()) {
+      throw new KeyAccessDeniedException("No encryption properties for `" + tempFilePath + "`: not written");
+    }
+    return properties;
+  }
+
+  @Override
+  public FileDecryptionProperties getFileDecryptionProperties(Configuration conf, Path filePath) {
     DecryptionKeyRetriever unwrapper = super.getFileDecryptionProperties(conf, filePath).getKeyRetriever();
+    if (underBuildRoot(conf, filePath)) {
+      DecryptionKeyRetriever built = metadata -> {
+        expectBuildKey(metadata, filePath);
+        return unwrapper.getKey(metadata);
+      };
+      return FileDecryptionProperties.builder().withKeyRetriever(built).build();
+    }
     String lake = conf.getTrimmed(KeyStoreKmsClient.LAKE_PROPERTY, "");
     DecryptionKeyRetriever checked = metadata -> {
       expectLocation(metadata, lake, filePath);
@@ -87,6 +125,24 @@ public final class LakeCryptoFactory extends PropertiesDrivenCryptoFactory {
           "`" + filePath + "` names data key `" + keyId + "`, not a key of "
               + place.group(1) + "/" + place.group(2) + "/" + place.group(3)
               + ": a file moved or copied from elsewhere in the lake");
+    }
+  }
+
+  private static void expectBuildKey(byte[] metadata, Path filePath) {
+    JsonNode material = keyMaterial(metadata);
+    if (material == null || !material.path("internalStorage").asBoolean(false)
+        || !KeyStoreKmsClient.BUILD_MASTER_KEY.equals(material.path("masterKeyID").asText(""))
+        || !material.path("wrappedDEK").asText("").startsWith(KeyStoreKmsClient.BUILD_PREFIX)) {
+      throw new KeyAccessDeniedException(
+          "`" + filePath + "`: footer key material is not a Spark build file key (a file the build did not write)");
+    }
+  }
+
+  private static JsonNode keyMaterial(byte[] metadata) {
+    try {
+      return metadata == null ? null : JSON.readTree(metadata);
+    } catch (IOException e) {
+      return null;
     }
   }
 
