@@ -9,19 +9,27 @@ views (ingest/build/dbt_plugin.py) read from the same bucket. One Spark session 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pyspark.sql import SparkSession
 
 from ingest.build.dbt_plugin import committed_raw_files, lake_view_sql
-from ingest.build.spark_target import LAKE_FILE_COLUMN, spark_lake_views
+from ingest.build.spark_target import LAKE_FILE_COLUMN, spark_environment, spark_lake_views
 from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb
 from ingest.lake.keys import DataKeyring, LocalKeyStore, init_keystore, open_keystore, register_duckdb_keys
-from ingest.lake.spark_read import kms_client_jar, s3a_jars, spark_read_conf, spark_s3a_conf
+from ingest.lake.spark_read import (
+    S3A_PROFILE_VARIABLES,
+    kms_client_jar,
+    s3a_jars,
+    spark_read_conf,
+    spark_s3a_conf,
+)
 from ingest.lake.storage import ObjectStore, S3Settings, open_store
 from ingest.landing.land import Ingestor
 from tests.conftest import DUMMY_KEY_ID, DUMMY_SECRET, TEST_REGION
@@ -143,3 +151,35 @@ def test_spark_reads_an_s3_lake_through_s3a_with_duckdbs_values(
         # The rows came from the bucket: every one names an s3:// file of this lake.
         assert all(row[-1].startswith(store.uri("") + "/raw/") for row in rows)
     assert sum(len(rows) for rows in spark_rows.values()) > 40
+
+
+def test_the_spark_build_of_an_s3_lake_gets_the_s3a_jars_and_the_endpoint_settings(
+    s3_lake: tuple[ObjectStore, LocalKeyStore],
+    aws_env: S3Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `lakehouse build --target spark` hands dbt for an s3:// lake reaches the profile's session as
+    the settings the test above reads the bucket with (no second Spark session: CI time)."""
+    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", str(aws_env.endpoint_url))
+    store, keystore = s3_lake
+    env = spark_environment(
+        {
+            **os.environ,
+            "LAKEHOUSE_LAKE": store.url,
+            "LAKEHOUSE_KEYSTORE": str(keystore.path),
+            "LAKEHOUSE_SPARK_HOME": str(tmp_path / "spark"),
+        }
+    )
+    assert {str(jar) for jar in s3a_jars()} <= set(env["LAKEHOUSE_SPARK_JARS"].split(","))
+    assert env["LAKEHOUSE_SPARK_LAKE"] == "s3a://" + store.url.removeprefix("s3://")
+    profile = yaml.safe_load((Path(__file__).parents[1] / "profiles.yml").read_text(encoding="utf-8"))
+    parameters = profile["lakehouse"]["outputs"]["spark"]["server_side_parameters"]
+    conf = spark_s3a_conf(aws_env)
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == aws_env.endpoint_url
+    for name, value in conf.items():
+        if name in S3A_PROFILE_VARIABLES:
+            assert f"env_var('{S3A_PROFILE_VARIABLES[name]}'" in parameters[name], name
+            assert env[S3A_PROFILE_VARIABLES[name]] == value, name
+        else:
+            assert parameters[name] == value, name

@@ -25,6 +25,7 @@ __all__ = [
     "KEYSTORE_PROPERTY",
     "KMS_CLIENT_CLASS",
     "LAKE_PROPERTY",
+    "S3A_PROFILE_VARIABLES",
     "delta_jars",
     "hadoop_lake_url",
     "kms_client_jar",
@@ -42,6 +43,16 @@ KMS_CLIENT_CLASS = "urgentcarelakehouse.kms.KeyStoreKmsClient"
 # read two lakes (each read naming its own with `.option(LAKE_PROPERTY, ...)`) without mixing keys.
 LAKE_PROPERTY = "parquet.encryption.kms.instance.id"
 KEYSTORE_PROPERTY = "lakehouse.keystore"
+
+# The variable through which profiles.yml's spark target takes each endpoint setting of `spark_s3a_conf`
+# (dbt-spark's session method takes a fixed set of parameters); `lakehouse build --target spark` sets them
+# for an s3:// lake. The settings that do not depend on the endpoint are written in the profile itself.
+S3A_PROFILE_VARIABLES = {
+    "spark.hadoop.fs.s3a.endpoint": "LAKEHOUSE_SPARK_S3A_ENDPOINT",
+    "spark.hadoop.fs.s3a.path.style.access": "LAKEHOUSE_SPARK_S3A_PATH_STYLE",
+    "spark.hadoop.fs.s3a.connection.ssl.enabled": "LAKEHOUSE_SPARK_S3A_SSL",
+    "spark.hadoop.fs.s3a.endpoint.region": "LAKEHOUSE_SPARK_S3A_REGION",
+}
 
 _SPARK_DIR = Path(__file__).resolve().parents[2] / "spark"
 _BUILD_SCRIPT = _SPARK_DIR / "kms-client" / "build.sh"
