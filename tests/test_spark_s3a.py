@@ -71,7 +71,9 @@ def s3_lake(
 
 
 @pytest.fixture(scope="module")
-def spark(aws_env: S3Settings, s3_lake: tuple[ObjectStore, LocalKeyStore]) -> Iterator[Any]:
+def spark(
+    aws_env: S3Settings, s3_lake: tuple[ObjectStore, LocalKeyStore], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     store, keystore = s3_lake
     jars = ",".join(str(jar) for jar in [kms_client_jar(), *s3a_jars()])
     builder = SparkSession.builder.master("local[1]").appName("lakehouse-spark-s3a-tests")
@@ -79,6 +81,7 @@ def spark(aws_env: S3Settings, s3_lake: tuple[ObjectStore, LocalKeyStore]) -> It
         **spark_read_conf(store.url, keystore.path, jars),
         **spark_s3a_conf(aws_env),
         "spark.ui.enabled": "false",
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse")),
         "spark.sql.shuffle.partitions": "1",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.timestampType": "TIMESTAMP_NTZ",
