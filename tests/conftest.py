@@ -16,6 +16,9 @@ from moto.server import ThreadedMotoServer
 from ingest.lake.keys import LocalKeyStore, init_keystore, open_keystore
 from ingest.lake.storage import ObjectStore, RetryPolicy, S3Settings, open_store
 
+# The Spark builds the Spark test modules share (one full and one incremental Spark build a session).
+from tests.spark_builds import spark_builds  # noqa: F401
+
 # Moto accepts any credentials; these only have to be non-empty.
 DUMMY_KEY_ID = "testing-key-id"
 DUMMY_SECRET = "testing-secret-value"

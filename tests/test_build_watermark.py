@@ -77,3 +77,30 @@ def test_watermark_stays_behind_an_unselected_or_failed_scoped_model(
     assert run("--full-refresh", "--select", MODEL) == 0
     assert run() == 0
     assert _query(warehouse, keystore, WATERMARKS) == [(3,)]
+
+
+def test_a_selection_of_the_cdm_and_marts_moves_the_watermark(
+    keystore: LocalKeyStore, tmp_path: Path
+) -> None:
+    """The watermark's table is built by any selection of what reads it (base_lake__changed_acts): a
+    build of the CDM and the marts with all they are built from (`+path:...`, no other model) completes,
+    so the next build's changed acts are the new files' only. Before, that selection left the table out:
+    no build ever completed, and every act counted as changed at every build."""
+    lake = tmp_path / "lake"
+    generate_extracts(tmp_path / "generated", date(2024, 1, 1), date(2024, 1, 3), n_associations=1, scale=0.1)
+    Ingestor(open_store(lake), keystore).run(find_extract_files([tmp_path / "generated"]))
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = {
+        **os.environ,
+        "LAKEHOUSE_KEYSTORE": str(keystore.path),
+        "LAKEHOUSE_LAKE": str(lake),
+        "LAKEHOUSE_WAREHOUSE": str(warehouse),
+    }
+    selection = ["--select", "+path:models/omop", "+path:models/marts"]
+    result = dbt(
+        ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test", *selection],
+        env,
+        tmp_path,
+    )
+    assert result.returncode == 0
+    assert _query(warehouse, keystore, WATERMARKS) == [(1,)]

@@ -33,7 +33,7 @@ pytest.importorskip(
 )
 
 from ingest.build.spark_target import LAKE_VIEWS_ENV
-from ingest.lake.spark_read import kms_client_jar
+from ingest.lake.spark_read import delta_jars, kms_client_jar
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +152,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     views.write_text(json.dumps({"sql": "select 1"}) + "\n", encoding="utf-8")
     env = {
         "LAKEHOUSE_SPARK_HOME": str(root / "spark"),
-        "LAKEHOUSE_SPARK_KMS_JAR": str(kms_client_jar()),
+        # The profile's session loads Delta Lake's extension and catalog (the tables are Delta tables).
+        "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars()]),
         # The crypto factory opens the tables in the build's folder in clear; it wants a lake all the same.
         "LAKEHOUSE_SPARK_LAKE": (root / "lake").as_uri(),
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",

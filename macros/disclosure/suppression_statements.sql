@@ -1,11 +1,12 @@
 {#-
     The statements of complementary suppression (suppression.sql) that the engines spell differently.
     DuckDB: temporary tables, UPDATE in place, the linear attacker as a function the dbt-duckdb plugin
-    registers (ingest/disclosure/repair.py). Spark (full builds, plain Parquet tables): the work tables
-    are tables of build_state, dropped at the end; an update rewrites the table (the new rows into a
-    work table, then INSERT OVERWRITE); the linear attacker runs as a script transform (TRANSFORM ...
-    USING, ingest/disclosure/spark_repair.py) on each ISO week's cells, since dbt-spark runs in its own
-    process where nothing registers a Python function on its session.
+    registers (ingest/disclosure/repair.py). Spark (Delta tables): the work tables are tables of
+    build_state, dropped at the end; an update rewrites the table (the new rows into a work table, then
+    INSERT OVERWRITE); the certificates and the information loss replace the scope's rows (MERGE); the
+    linear attacker runs as a script transform (TRANSFORM ... USING, ingest/disclosure/spark_repair.py)
+    on each ISO week's cells, since dbt-spark runs in its own process where nothing registers a Python
+    function on its session.
 -#}
 
 {% macro disclosure_work_table(name) -%}
@@ -128,11 +129,11 @@
 {%- endmacro %}
 
 
-{#- The certificates on Spark: those the script gave for the cells it left (a full build: every unit). -#}
+{#- The certificates on Spark: those the script gave for the cells it left, in place of the scope's
+    units' (an incremental build's weeks; every unit on a full build), as on DuckDB. -#}
 {% macro spark__disclosure_write_certificates(relation, attacker_cell, attacker_group, scope_where, protection_k) %}
-    {%- set certificates = relation.identifier ~ '__disclosure_certificates' -%}
-    {% call statement('disclosure_certificates') %}
-        {{ disclosure_create_work_table(certificates) }}
+    {%- set certificates = disclosure_work_table(relation.identifier ~ '__disclosure_certificates') -%}
+    {%- set given -%}
         select
             audit_unit,
             value as cells_sha256,
@@ -140,8 +141,21 @@
             attacker_version
         from {{ disclosure_work_table('disclosure_audit_output') }}
         where kind = 'certificate'
+    {%- endset -%}
+    {% call statement('disclosure_certificates') %}
+        {{ _spark_replace_scope_rows(certificates, given, ['audit_unit'],
+            'select distinct cast(' ~ attacker_group ~ ' as string) from ' ~ relation ~ ' where ' ~ scope_where) }}
     {% endcall %}
 {% endmacro %}
+
+{#- `rows` in place of the table's rows whose `key_columns` `keys_select` gives (a Delta table: one MERGE
+    deletes them), the table made by the first build. -#}
+{% macro _spark_replace_scope_rows(table, rows, key_columns, keys_select) -%}
+    {%- do run_query('create schema if not exists build_state') -%}
+    {%- do run_query('create table if not exists ' ~ table ~ ' as select * from (' ~ rows ~ ') as none where false') -%}
+    {%- do run_query(delete_rows_in(table, key_columns, keys_select)) -%}
+    insert into {{ table }} {{ rows }}
+{%- endmacro %}
 
 
 {#- The information loss per ISO week (suppression.sql, `stats_relation`). -#}
@@ -169,10 +183,12 @@
     {% endcall %}
 {%- endmacro %}
 
+{#- The scope's weeks (its rows hold one period_start each) go by a MERGE: Delta deletes by no subquery. -#}
 {% macro spark__disclosure_write_stats(stats_relation, relation, count_column, scope_where) -%}
+    {%- set stats = disclosure_work_table(stats_relation.identifier) -%}
     {% call statement('disclosure_stats') %}
-        {{ disclosure_create_work_table(stats_relation.identifier) }}
-        {{ _disclosure_stats_select(relation, count_column, scope_where) }}
+        {{ _spark_replace_scope_rows(stats, _disclosure_stats_select(relation, count_column, scope_where),
+            ['period_start'], 'select distinct period_start from ' ~ stats ~ ' where ' ~ scope_where) }}
     {% endcall %}
 {%- endmacro %}
 

@@ -66,11 +66,13 @@ where {{ days_between('latest_by_association.latest_date', 'network.latest_date'
         database=changed.database, schema=changed.schema, identifier=changed.identifier
     ) is not none -%}
     {%- set bounds = run_query(
-        "select cast(cast(date_trunc('week', min(act_date)) as date) as varchar), "
-        ~ "cast(max(act_date) + 1 as varchar), "
-        ~ "cast(cast(date_trunc('week', min(act_date)) as date) - 1 as varchar) from " ~ changed
+        "select cast(cast(date_trunc('week', min(act_date)) as date) as string), "
+        ~ "cast(max(act_date) + 1 as string), "
+        ~ "cast(cast(date_trunc('week', min(act_date)) as date) - 1 as string) from " ~ changed
     ).rows[0] -%}
 {%- endif %}
+{#- DuckDB's second-precision timestamp, as start_at is landed; Spark has one kind without zone. -#}
+{%- set start_type = 'timestamp' if target.type == 'spark' else 'timestamp_s' %}
 with
 
 acts as (
@@ -85,10 +87,10 @@ acts as (
     where false
     {%- elif bounds is not none %}
     where
-        start_at >= cast('{{ bounds[0] }}' as timestamp_s)
-        and start_at < cast('{{ bounds[1] }}' as timestamp_s)
-        and date_trunc('week', start_at) in (
-            select date_trunc('week', act_date) from {{ changed }}
+        start_at >= cast('{{ bounds[0] }}' as {{ start_type }})
+        and start_at < cast('{{ bounds[1] }}' as {{ start_type }})
+        and cast(date_trunc('week', start_at) as date) in (
+            select cast(date_trunc('week', act_date) as date) from {{ changed }}
         )
     {%- endif %}
 

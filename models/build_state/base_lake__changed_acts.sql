@@ -8,13 +8,16 @@
     act to another patient) and the weeks to rebuild every version's week (or move it to another day).
     With each act, the earliest extract date of its child rows among those files: with the act's days,
     it bounds the child tables' reads (base_lake__child_extract_floors).
-    Before the first completed build, or on a full refresh, every act is changed.
+    Before the first completed build, or on a full refresh, every act is changed. It reads the watermark
+    (last_completed_build), hence its dependency on it: a selection of what it feeds builds the
+    watermark's table, without which no build can complete and every act stays changed.
 -#}
 {%- set last_build = last_completed_build() -%}
 {%- set changed_since = none if (last_build is none or flags.FULL_REFRESH) else last_build.built_through -%}
 {{ config(materialized='table') }}
 
 -- depends_on: {{ ref('base_lake__file_loads') }}
+-- depends_on: {{ ref('base_lake__builds_completed') }}
 
 with
 

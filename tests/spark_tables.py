@@ -1,0 +1,94 @@
+"""Reading the Spark build's tables (Delta tables) from their files, without Spark.
+
+A Delta table's folder also holds the files of rows a later version deleted or overwrote (an
+incremental build's MERGE, the disclosure post-hook's rewrites): the table is the files its log names,
+read here from its JSON commits and its last checkpoint (Delta writes one every 10 commits).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pyarrow.parquet as pq
+
+__all__ = ["delta_files", "delta_operations", "is_delta_table", "read_delta_table"]
+
+
+def is_delta_table(folder: Path) -> bool:
+    return (folder / "_delta_log").is_dir()
+
+
+def _checkpoint(log: Path) -> tuple[int, dict[str, None]]:
+    """(version, live files) of the last checkpoint; (-1, none) without one."""
+    last = log / "_last_checkpoint"
+    if not last.is_file():
+        return -1, {}
+    pointer = json.loads(last.read_text(encoding="utf-8"))
+    version = int(pointer["version"])
+    parts = sorted(log.glob(f"{version:020d}.checkpoint*.parquet"))
+    # A v2 checkpoint (a UUID-named top file with sidecars) is not read here: these tables have none.
+    assert parts, f"{log}: no file for checkpoint {pointer}"
+    live: dict[str, None] = {}
+    for part in parts:
+        for add in pq.read_table(part, columns=["add"]).column("add").to_pylist():
+            if add is not None:
+                live[add["path"]] = None
+    return version, live
+
+
+def _columns(log: Path) -> list[str]:
+    """The column names of the table's last schema (its last metaData action)."""
+    schema = None
+    for commit in sorted(log.glob("*.json")):
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            if "metaData" in (action := json.loads(line)):
+                schema = action["metaData"]["schemaString"]
+    if schema is None:
+        for part in sorted(log.glob("*.checkpoint*.parquet"))[-1:]:
+            for meta in pq.read_table(part, columns=["metaData"]).column("metaData").to_pylist():
+                if meta is not None:
+                    schema = meta["schemaString"]
+    assert schema is not None, f"{log}: no schema"
+    return [field["name"] for field in json.loads(schema)["fields"]]
+
+
+def delta_files(folder: Path) -> list[Path]:
+    """The data files of a Delta table's current version: its last checkpoint, then the commits after it."""
+    log = folder / "_delta_log"
+    version, live = _checkpoint(log)
+    for commit in sorted(log.glob("*.json")):
+        if int(commit.name.split(".")[0]) <= version:
+            continue
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                live[action["add"]["path"]] = None
+            elif "remove" in action:
+                live.pop(action["remove"]["path"], None)
+    return [folder / unquote(path) for path in live]
+
+
+def delta_operations(folder: Path) -> list[tuple[str, int]]:
+    """(operation, rows written) of every commit of a Delta table, oldest first (its JSON commits are
+    all kept: Delta removes them after 30 days)."""
+    operations = []
+    for commit in sorted((folder / "_delta_log").glob("*.json")):
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            if "commitInfo" in (action := json.loads(line)):
+                info = action["commitInfo"]
+                written = info.get("operationMetrics", {}).get("numOutputRows", "0")
+                operations.append((info["operation"], int(written)))
+    return operations
+
+
+def read_delta_table(con: Any, folder: Path) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of a Delta table, by a DuckDB connection."""
+    files = delta_files(folder)
+    if not files:
+        return _columns(folder / "_delta_log"), []
+    listed = ", ".join(f"'{f}'" for f in files)
+    result = con.execute(f"select * from read_parquet([{listed}])")
+    return [d[0] for d in result.description], result.fetchall()
