@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from ingest.build.dbt_plugin import committed_raw_files, lake_view_sql
 from ingest.build.spark_target import LAKE_FILE_COLUMN, spark_environment, spark_lake_views
+from ingest.exceptions import ConfigError
 from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb
 from ingest.lake.keys import DataKeyring, LocalKeyStore, init_keystore, open_keystore, register_duckdb_keys
 from ingest.lake.spark_read import (
@@ -186,3 +187,21 @@ def test_the_spark_build_of_an_s3_lake_gets_the_s3a_jars_and_the_endpoint_settin
             assert env[S3A_PROFILE_VARIABLES[name]] == value, name
         else:
             assert parameters[name] == value, name
+
+
+def test_s3a_settings_carry_no_credential_and_refuse_an_endpoint_with_a_path(aws_env: S3Settings) -> None:
+    conf = spark_s3a_conf(aws_env)
+    assert not any(DUMMY_KEY_ID in value or DUMMY_SECRET in value for value in conf.values())
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"  # moto: http://127.0.0.1
+    assert (
+        spark_s3a_conf(S3Settings(endpoint_url="https://s3.example.org"))[
+            "spark.hadoop.fs.s3a.connection.ssl.enabled"
+        ]
+        == "true"
+    )
+    # AWS itself: no endpoint, no path-style addressing.
+    assert not {"spark.hadoop.fs.s3a.endpoint", "spark.hadoop.fs.s3a.path.style.access"} & set(
+        spark_s3a_conf(S3Settings()).keys()
+    )
+    with pytest.raises(ConfigError, match="LAKEHOUSE_S3_ENDPOINT `http://minio:9000` must be"):
+        spark_s3a_conf(S3Settings(endpoint_url="http://minio:9000/lake"))
