@@ -92,8 +92,9 @@ def spark_s3a_conf(s3: S3Settings) -> dict[str, str]:
     path-style, with TLS as its scheme says. No credential travels here: S3A's default chain reads
     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment Spark's JVM inherits."""
     conf = {
-        # Hadoop 3.5.0's default input stream is the AWS analytics accelerator's, another library
-        # (spark/s3a/pom.xml leaves it out): the classic stream reads Parquet with the SDK alone.
+        # Hadoop 3.5.0's default input stream is the AWS analytics accelerator's (HADOOP-19559), whose
+        # 1.3.1 keeps an entry per Parquet file read for the file system's life (HADOOP-20058): a
+        # build reads every landed file. The classic stream reads through the SDK's client alone.
         "spark.hadoop.fs.s3a.input.stream.type": "classic",
         # Parquet's footer, then its column chunks: random reads (the default, sequential, re-opens the
         # stream at every seek backwards).
