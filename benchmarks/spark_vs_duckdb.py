@@ -1,8 +1,10 @@
 """DuckDB against Spark `local[2]` on the same encrypted lake: the full build of staging and the CDM (the
 selection tests/test_spark_build.py compares row for row, with its tests), each engine as `lakehouse
 build` runs it (a child process: wall time, CPU and peak resident memory). Spark's JVM is started by
-pyspark and never waited for by dbt's process, so its CPU and memory are not in the Spark figures:
-compare wall times. Prints the figures as JSON (docs/scale-out.md, benchmarks/README.md).
+pyspark and never waited for by dbt's process, so `wait4` does not see it: the child's process tree is
+also sampled from /proc every second (CPU of every process seen in it, peak of the tree's summed
+resident memory) along with the load average. Prints the figures as JSON and writes them, phase after
+phase, to `<workdir>/spark_vs_duckdb.json` (docs/scale-out.md, benchmarks/README.md).
 
     .venv/bin/python -m benchmarks.spark_vs_duckdb --workdir /tmp/svd --associations 4 --start 2024-01-01 \
         --end 2024-01-31 [--scale 1.0] [--keep]
@@ -14,12 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tools.benchmark.national import Bench, BenchmarkConfig, Measured, machine
+from tools.benchmark.national import Bench, BenchmarkConfig, BenchmarkError, machine
 
 CDM = [
     "person", "visit_occurrence", "condition_occurrence", "measurement", "drug_exposure", "observation",
@@ -32,12 +39,105 @@ SELECT = [
 ]  # fmt: skip
 
 
-def _figures(measured: Measured) -> dict[str, float]:
-    """Wall time, and the CPU and peak memory of the processes the build waited for (not Spark's JVM)."""
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float, int, int]]:
+    """pid -> (parent pid, name, own CPU seconds, resident bytes, start time) of every live process."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = Path(entry.path, "stat").read_text()
+        except OSError:  # exited between the listing and the read
+            continue
+        # The name is in parentheses and may hold spaces: split after its closing one.
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2 :].split()
+        cpu = (int(rest[11]) + int(rest[12])) / _TICKS
+        table[int(entry.name)] = (int(rest[1]), name, cpu, int(rest[21]) * _PAGE, int(rest[19]))
+    return table
+
+
+class TreeSampler(threading.Thread):
+    """Follows every process descended from `root` (kept once seen, even if re-parented when its parent
+    exits, as Spark's JVM is): CPU as last seen, the peak of the tree's summed RSS, the load average."""
+
+    def __init__(self, root: int, period: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.root, self.period = root, period
+        self.seen: dict[tuple[int, int], tuple[str, float]] = {}  # (pid, start) -> (name, CPU seconds)
+        self.peak_rss = 0
+        self.loads: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            table = self._sample()
+            self.peak_rss = max(self.peak_rss, sum(table[pid][3] for pid, _ in self._live(table)))
+            self.loads.append(os.getloadavg()[0])
+            self.done.wait(self.period)
+
+    def _live(self, table: dict[int, tuple[int, str, float, int, int]]) -> list[tuple[int, int]]:
+        return [key for key in self.seen if key[0] in table and table[key[0]][4] == key[1]]
+
+    def _sample(self) -> dict[int, tuple[int, str, float, int, int]]:
+        table = _proc_table()
+        tracked = {pid for pid, _ in self._live(table)} | {self.root}
+        grew = True
+        while grew:
+            new = {pid for pid, row in table.items() if row[0] in tracked and pid not in tracked}
+            tracked |= new
+            grew = bool(new)
+        for pid in tracked & table.keys():
+            _, name, cpu, _, start = table[pid]
+            self.seen[(pid, start)] = (name, cpu)
+        return table
+
+    def figures(self) -> dict[str, Any]:
+        by_name: dict[str, float] = {}
+        for name, cpu in self.seen.values():
+            by_name[name] = by_name.get(name, 0.0) + cpu
+        return {
+            "tree_cpu_seconds": round(sum(by_name.values()), 1),
+            "tree_cpu_seconds_by_process": {k: round(v, 1) for k, v in sorted(by_name.items()) if v >= 0.5},
+            "tree_peak_rss_mb": round(self.peak_rss / 2**20),
+            "load_average_1min": {
+                "min": min(self.loads, default=0.0),
+                "mean": round(sum(self.loads) / max(1, len(self.loads)), 1),
+                "max": max(self.loads, default=0.0),
+            },
+        }
+
+
+def run_sampled(bench: Bench, *args: str) -> dict[str, Any]:
+    """`lakehouse <args>` as a child process: wall time, the child's own rusage (`wait4`: the processes it
+    waited for) and the sampled process tree (Spark's JVM included)."""
+    cmd = [sys.executable, "-m", "ingest.cli", *args]
+    with bench.paths["log"].open("ab") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n".encode())
+        fh.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=bench.env, stdout=fh, stderr=subprocess.STDOUT)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        # The JVM outlives dbt's process by its shutdown: follow the tree until it is gone (bounded).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sampler._live(_proc_table()):
+            time.sleep(sampler.period)
+        sampler.done.set()
+        sampler.join()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise BenchmarkError(f"`lakehouse {' '.join(args[:3])} ...` failed; see {bench.paths['log']}")
     return {
-        "seconds": round(measured.seconds, 1),
-        "cpu_seconds": round(measured.cpu_seconds, 1),
-        "peak_rss_mb": round(measured.peak_rss_mb),
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        **sampler.figures(),
     }
 
 
@@ -51,23 +151,34 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat, default=date(2024, 1, 31))
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (lake and both builds)")
+    parser.add_argument("--spark-only", action="store_true", help="skip DuckDB's build (a kept work folder)")
     args = parser.parse_args()
     from ingest.lake.keys import init_keystore
 
     cfg = BenchmarkConfig(workdir=args.workdir, associations=args.associations, scale=args.scale, keep=True)
     bench = Bench(cfg)
     result: dict[str, Any] = {"machine": machine(), "parameters": {k: str(v) for k, v in vars(args).items()}}
+    out = args.workdir / "spark_vs_duckdb.json"
+
+    def record(phase: str, figures: dict[str, Any]) -> None:
+        result[phase] = figures
+        out.write_text(json.dumps(result, indent=2))  # a run stopped in Spark's build keeps the rest
+
     if not bench.paths["lake"].is_dir():
         args.workdir.mkdir(parents=True, exist_ok=True)
         init_keystore(bench.paths["keystore"])
         folder = bench.paths["extracts"] / "history"
-        bench.generate_files(folder, args.start, args.end, "month")
-        result["ingest"] = bench.ingest(folder)
+        generated = bench.generate_files(folder, args.start, args.end, "month")
+        record("generate", {"seconds": round(generated.seconds, 1)})
+        record("ingest", bench.ingest(folder))
     bench.env["LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS"] = "2"
+    record("builds_started", {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     # Full builds on both (every Spark build is one: docs/spark.md).
-    result["duckdb"] = _figures(bench.cli("build", "--full-refresh", *SELECT))
-    result["spark"] = _figures(bench.cli("build", "--target", "spark", *SELECT))
-    result["spark_over_duckdb"] = round(result["spark"]["seconds"] / result["duckdb"]["seconds"], 1)
+    if not args.spark_only:
+        record("duckdb", run_sampled(bench, "build", "--full-refresh", *SELECT))
+    record("spark", run_sampled(bench, "build", "--target", "spark", *SELECT))
+    if "duckdb" in result:
+        result["spark_over_duckdb"] = round(result["spark"]["seconds"] / result["duckdb"]["seconds"], 1)
     print(json.dumps(result, indent=2))
     if not args.keep:
         shutil.rmtree(args.workdir, ignore_errors=True)

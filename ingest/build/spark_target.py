@@ -28,7 +28,14 @@ from ingest.lake.keystore_binding import check_keystore
 from ingest.lake.landed_schema import LANDED_SCHEMAS
 from ingest.lake.manifest import Output
 from ingest.lake.manifest_seal import check_objects
-from ingest.lake.spark_read import delta_jars, hadoop_lake_url, kms_client_jar
+from ingest.lake.spark_read import (
+    S3A_PROFILE_VARIABLES,
+    delta_jars,
+    hadoop_lake_url,
+    kms_client_jar,
+    s3a_jars,
+    spark_s3a_conf,
+)
 from ingest.lake.storage import S3Settings, open_store
 
 __all__ = ["LAKE_VIEWS_ENV", "spark_environment", "spark_lake_views", "spark_type"]
@@ -123,8 +130,8 @@ def spark_lake_views(lake_url: str, keystore_path: Path) -> list[dict[str, objec
 
 def spark_environment(env: dict[str, str]) -> dict[str, str]:
     """dbt's environment for `--target spark`: the Spark home (metastore, tables), the jars (the KMS
-    client's, built when out of date, and Delta Lake's), the lake as Hadoop names it, and the file of lake
-    views, written here."""
+    client's, built when out of date, Delta Lake's, and for an s3:// lake Hadoop's S3 connector with its
+    endpoint settings), the lake as Hadoop names it, and the file of lake views, written here."""
     home = Path(env.get("LAKEHOUSE_SPARK_HOME") or settings.home() / "spark").absolute()
     home.mkdir(parents=True, exist_ok=True)
     # Spark's temporary files go there (profiles.yml: java.io.tmpdir, spark.local.dir), owner only.
@@ -142,11 +149,18 @@ def spark_environment(env: dict[str, str]) -> dict[str, str]:
         ),
         encoding="utf-8",
     )
+    jars = [kms_client_jar(), *delta_jars()]
+    s3a: dict[str, str] = {}
+    if lake.startswith("s3://"):
+        jars += s3a_jars()
+        conf = spark_s3a_conf(S3Settings.from_env(env))
+        s3a = {var: conf.get(name, "") for name, var in S3A_PROFILE_VARIABLES.items()}
     return {
         **env,
+        **s3a,
         "LAKEHOUSE_DBT_TARGET": "spark",
         "LAKEHOUSE_SPARK_HOME": str(home),
-        "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars()]),
+        "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in jars),
         "LAKEHOUSE_SPARK_LAKE": hadoop_lake_url(lake),
         "LAKEHOUSE_KEYSTORE": str(Path(keystore).absolute()),
         LAKE_VIEWS_ENV: str(views),

@@ -18,18 +18,21 @@ from urllib.parse import urlparse
 from ingest.exceptions import ConfigError
 from ingest.lake.keys import KeyStore
 from ingest.lake.manifest_seal import verified_committed_files
-from ingest.lake.storage import ObjectStore
+from ingest.lake.storage import ObjectStore, S3Settings
 
 __all__ = [
     "CRYPTO_FACTORY_CLASS",
     "KEYSTORE_PROPERTY",
     "KMS_CLIENT_CLASS",
     "LAKE_PROPERTY",
+    "S3A_PROFILE_VARIABLES",
     "delta_jars",
     "hadoop_lake_url",
     "kms_client_jar",
+    "s3a_jars",
     "spark_input_files",
     "spark_read_conf",
+    "spark_s3a_conf",
 ]
 
 # The stock PropertiesDrivenCryptoFactory, refusing plaintext files and a footer naming a key its place
@@ -41,9 +44,20 @@ KMS_CLIENT_CLASS = "urgentcarelakehouse.kms.KeyStoreKmsClient"
 LAKE_PROPERTY = "parquet.encryption.kms.instance.id"
 KEYSTORE_PROPERTY = "lakehouse.keystore"
 
+# The variable through which profiles.yml's spark target takes each endpoint setting of `spark_s3a_conf`
+# (dbt-spark's session method takes a fixed set of parameters); `lakehouse build --target spark` sets them
+# for an s3:// lake. The settings that do not depend on the endpoint are written in the profile itself.
+S3A_PROFILE_VARIABLES = {
+    "spark.hadoop.fs.s3a.endpoint": "LAKEHOUSE_SPARK_S3A_ENDPOINT",
+    "spark.hadoop.fs.s3a.path.style.access": "LAKEHOUSE_SPARK_S3A_PATH_STYLE",
+    "spark.hadoop.fs.s3a.connection.ssl.enabled": "LAKEHOUSE_SPARK_S3A_SSL",
+    "spark.hadoop.fs.s3a.endpoint.region": "LAKEHOUSE_SPARK_S3A_REGION",
+}
+
 _SPARK_DIR = Path(__file__).resolve().parents[2] / "spark"
 _BUILD_SCRIPT = _SPARK_DIR / "kms-client" / "build.sh"
 _DELTA_SCRIPT = _SPARK_DIR / "delta" / "build.sh"
+_S3A_SCRIPT = _SPARK_DIR / "s3a" / "build.sh"
 
 
 def hadoop_lake_url(lake_url: str | os.PathLike[str]) -> str:
@@ -72,6 +86,37 @@ def spark_read_conf(
     }
 
 
+def spark_s3a_conf(s3: S3Settings) -> dict[str, str]:
+    """Spark settings that reach an s3:// lake through Hadoop's S3A connector (jars: `s3a_jars`), as
+    DuckDB's httpfs reaches it (ingest.lake.crypto.configure_duckdb_s3): a set endpoint is addressed
+    path-style, with TLS as its scheme says. No credential travels here: S3A's default chain reads
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment Spark's JVM inherits."""
+    conf = {
+        # Hadoop 3.5.0's default input stream is the AWS analytics accelerator's (HADOOP-19559), whose
+        # 1.3.1 keeps an entry per Parquet file read for the file system's life (HADOOP-20058): a
+        # build reads every landed file. The classic stream reads through the SDK's client alone.
+        "spark.hadoop.fs.s3a.input.stream.type": "classic",
+        # Parquet's footer, then its column chunks: random reads (the default, sequential, re-opens the
+        # stream at every seek backwards).
+        "spark.hadoop.fs.s3a.experimental.input.fadvise": "random",
+    }
+    if s3.region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = s3.region
+    if s3.endpoint_url:
+        parsed = urlparse(s3.endpoint_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
+            raise ConfigError(
+                f"LAKEHOUSE_S3_ENDPOINT `{s3.endpoint_label}` must be http(s)://host[:port], with no path"
+            )
+        conf |= {
+            "spark.hadoop.fs.s3a.endpoint": s3.endpoint_label,
+            # Self-hosted endpoints (MinIO, moto, Ceph) rarely have per-bucket DNS names.
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(parsed.scheme == "https").lower(),
+        }
+    return conf
+
+
 def spark_input_files(
     store: ObjectStore, keystore: KeyStore, zone: str, dataset: str
 ) -> dict[str, list[str]]:
@@ -94,6 +139,12 @@ def kms_client_jar() -> Path:
 def delta_jars() -> list[Path]:
     """Delta Lake's jars (the version pinned in spark/delta/pom.xml), fetched by Maven when out of date."""
     return [Path(jar) for jar in _run_jar_script(_DELTA_SCRIPT, "Fetching Delta Lake's jars").split(",")]
+
+
+def s3a_jars() -> list[Path]:
+    """Hadoop's S3 connector and the AWS SDK modules it loads (spark/s3a/pom.xml), fetched when out of
+    date: what Spark needs besides pyspark's own jars to read an s3:// lake."""
+    return [Path(jar) for jar in _run_jar_script(_S3A_SCRIPT, "Fetching the S3A jars").split(",")]
 
 
 def _run_jar_script(script: Path, what: str) -> str:
