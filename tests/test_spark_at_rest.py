@@ -214,3 +214,18 @@ def test_spark_refuses_a_wrong_key_a_file_in_clear_and_a_write_elsewhere(
     finally:
         keystore.write_bytes(original)
         spark.stop()
+
+
+def test_a_spark_home_built_in_clear_is_refused_before_the_build(tmp_path: Path) -> None:
+    """A Spark home from before its tables were encrypted: one line naming the file and what to do, not
+    parquet-java's "Applying decryptor on plaintext file" in the middle of a build."""
+    from ingest.build.spark_target import refuse_tables_in_clear
+    from ingest.exceptions import ConfigError
+
+    table = tmp_path / "warehouse" / "cdm.db" / "person"
+    table.mkdir(parents=True)
+    (table / "part-0.parquet").write_bytes(PARQUET_ENCRYPTED + b"\0" * 8 + PARQUET_ENCRYPTED)
+    refuse_tables_in_clear(tmp_path / "warehouse")  # encrypted: accepted
+    pq.write_table(pa.table({"person_id": [1]}), table / "part-1.parquet")
+    with pytest.raises(ConfigError, match=r"part-1\.parquet: a table of the Spark build in clear"):
+        refuse_tables_in_clear(tmp_path / "warehouse")

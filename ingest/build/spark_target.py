@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ingest import settings
+from ingest.exceptions import ConfigError
 from ingest.lake import manifest_index
 from ingest.lake.keys import open_keystore
 from ingest.lake.keystore_binding import check_keystore
@@ -128,6 +129,20 @@ def spark_lake_views(lake_url: str, keystore_path: Path) -> list[dict[str, objec
     return lines
 
 
+def refuse_tables_in_clear(warehouse: Path) -> None:
+    """Fails, naming a file, when the Spark home holds a Parquet file in clear: a home built before the
+    build encrypted its tables (docs/spark.md, "At rest"), which the crypto factory would refuse in
+    the middle of a build with parquet-java's "Applying decryptor on plaintext file"."""
+    for path in sorted(warehouse.rglob("*.parquet")) if warehouse.is_dir() else []:
+        with path.open("rb") as handle:
+            if handle.read(4) == b"PAR1":
+                raise ConfigError(
+                    f"{path}: a table of the Spark build in clear (built before its tables were "
+                    f"encrypted). Delete {warehouse} and {warehouse.parent / 'metastore_db'}, then build "
+                    "again: the next build is a full one, encrypted."
+                )
+
+
 def spark_environment(env: dict[str, str]) -> dict[str, str]:
     """dbt's environment for `--target spark`: the Spark home (metastore, tables), the jars (the KMS
     client's, built when out of date, Delta Lake's, and for an s3:// lake Hadoop's S3 connector with its
@@ -137,6 +152,7 @@ def spark_environment(env: dict[str, str]) -> dict[str, str]:
     # Spark's temporary files go there (profiles.yml: java.io.tmpdir, spark.local.dir), owner only.
     for folder in ("tmp", "local"):
         (home / folder).mkdir(mode=0o700, exist_ok=True)
+    refuse_tables_in_clear(home / "warehouse")
     lake = env["LAKEHOUSE_LAKE"]
     keystore = settings.keystore_path(env.get("LAKEHOUSE_KEYSTORE"))
     views = home / "lake_views.jsonl"
