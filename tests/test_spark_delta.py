@@ -7,6 +7,7 @@ equal to a Spark full build).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -15,9 +16,15 @@ pytest.importorskip(
     "dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'"
 )
 
-from tests.spark_builds import CDM, FIRST_DAY, LAST_DAY, MARTS, step, unequal_tables
+from tests.spark_builds import CDM, FIRST_DAY, INCREMENTAL_ENV, LAST_DAY, MARTS, step, unequal_tables
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get(INCREMENTAL_ENV),
+        reason=f"the incremental Spark build (a second Spark build): set {INCREMENTAL_ENV}=1",
+    ),
+]
 
 # Bookkeeping of the build itself (what changed since the last completed build, which build loaded each
 # file): a full refresh has no earlier build, so these differ from an incremental build's by design.
