@@ -97,3 +97,13 @@ def read_delta_table(con: Any, folder: Path, keystore: Path) -> tuple[list[str],
         return [d[0] for d in result.description], result.fetchall()
     finally:
         con.unregister("spark_table")
+
+
+def session_jars() -> str:
+    """Every jar an in-process Spark session of the tests may need: the project's KMS client, Delta
+    Lake's and the S3A connector's. The first session of a pytest process starts the JVM with its class
+    path, which the later sessions of the process share (their own `spark.jars` do not reach the class
+    loader Hadoop finds its file systems with): each module's session asks for all of them."""
+    from ingest.lake.spark_read import delta_jars, kms_client_jar, s3a_jars
+
+    return ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars(), *s3a_jars()])

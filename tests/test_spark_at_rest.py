@@ -39,9 +39,10 @@ from ingest.build.spark_tables import read_spark_files
 from ingest.lake.crypto import decrypt_parquet
 from ingest.lake.keys import DataKeyring, init_keystore, open_keystore
 from ingest.lake.manifest_seal import verified_committed_files
-from ingest.lake.spark_read import kms_client_jar, spark_read_conf
+from ingest.lake.spark_read import spark_read_conf
 from ingest.lake.storage import open_store
 from tests.spark_builds import PROJECT, step
+from tests.spark_tables import session_jars
 
 pytestmark = pytest.mark.slow
 
@@ -185,7 +186,7 @@ def test_spark_refuses_a_wrong_key_a_file_in_clear_and_a_write_elsewhere(
     keystore = root / "keystore.json"
     table = next(warehouse.glob("*.db/condition_occurrence"))
     builder = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
-    for name, value in spark_read_conf(root / "lake", keystore, kms_client_jar()).items():
+    for name, value in spark_read_conf(root / "lake", keystore, session_jars()).items():
         builder = builder.config(name, value)
     spark = builder.config(f"spark.hadoop.{BUILD_ROOT_PROPERTY}", str(warehouse)).getOrCreate()
     original = keystore.read_bytes()

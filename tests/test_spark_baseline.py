@@ -34,7 +34,7 @@ pytest.importorskip(
 
 from ingest.build.spark_target import LAKE_VIEWS_ENV
 from ingest.lake.keys import init_keystore
-from ingest.lake.spark_read import delta_jars, kms_client_jar
+from tests.spark_tables import session_jars
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +172,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "LAKEHOUSE_SPARK_HOME": str(root / "spark"),
         "LAKEHOUSE_KEYSTORE": str(root / "keystore.json"),
         # The profile's session loads Delta Lake's extension and catalog (the tables are Delta tables).
-        "LAKEHOUSE_SPARK_JARS": ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars()]),
+        "LAKEHOUSE_SPARK_JARS": session_jars(),
         # The KMS client is the lake's, though nothing here reads the lake.
         "LAKEHOUSE_SPARK_LAKE": (root / "lake").as_uri(),
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",

@@ -41,19 +41,19 @@ from ingest.lake.spark_read import (
     KEYSTORE_PROPERTY,
     LAKE_PROPERTY,
     hadoop_lake_url,
-    kms_client_jar,
     spark_input_files,
     spark_read_conf,
 )
 from ingest.lake.storage import ObjectStore
 from ingest.landing.land import Ingestor
+from tests.spark_tables import session_jars
 from tests.test_purge import build_lake
 from tests.test_sealed_manifests import unseal
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    jar = kms_client_jar()
+    jar = session_jars()
     builder = SparkSession.builder.master("local[1]").appName("lakehouse-spark-tests")
     # The lake and key store of the session are placeholders: every read below names its own.
     conf = spark_read_conf("/nonexistent-lake", "/nonexistent-keystore.json", jar)

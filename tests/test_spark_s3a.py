@@ -26,7 +26,6 @@ from ingest.lake.crypto import configure_duckdb_s3, connect_duckdb
 from ingest.lake.keys import DataKeyring, LocalKeyStore, init_keystore, open_keystore, register_duckdb_keys
 from ingest.lake.spark_read import (
     S3A_PROFILE_VARIABLES,
-    kms_client_jar,
     s3a_jars,
     spark_read_conf,
     spark_s3a_conf,
@@ -34,6 +33,7 @@ from ingest.lake.spark_read import (
 from ingest.lake.storage import ObjectStore, S3Settings, open_store
 from ingest.landing.land import Ingestor
 from tests.conftest import DUMMY_KEY_ID, DUMMY_SECRET, TEST_REGION
+from tests.spark_tables import session_jars
 from tests.test_purge import build_lake
 from tests.test_spark_lake import _plain
 
@@ -76,7 +76,7 @@ def spark(
     aws_env: S3Settings, s3_lake: tuple[ObjectStore, LocalKeyStore], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     store, keystore = s3_lake
-    jars = ",".join(str(jar) for jar in [kms_client_jar(), *s3a_jars()])
+    jars = session_jars()
     builder = SparkSession.builder.master("local[1]").appName("lakehouse-spark-s3a-tests")
     for name, value in {
         **spark_read_conf(store.url, keystore.path, jars),

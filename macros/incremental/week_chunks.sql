@@ -28,7 +28,7 @@
         numbered as (
             select
                 week_start_date,
-                (row_number() over (order by week_start_date) - 1) // {{ per_statement }} as chunk
+                floor((row_number() over (order by week_start_date) - 1) / {{ per_statement }}) as chunk
             from weeks
         )
 
