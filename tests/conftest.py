@@ -6,6 +6,9 @@ dummies and LAKEHOUSE_KEYSTORE points into the test's temporary folder.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +29,26 @@ DUMMY_SECRET = "testing-secret-value"
 TEST_REGION = "eu-west-3"
 # Fast retries: the retry tests count attempts, they do not need real back-off delays.
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker gets dbt target and log folders of its own: a test that builds
+    without `--target-path` must not read the manifest another worker's build is writing."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        scratch = Path(tempfile.mkdtemp(prefix=f"lakehouse-{worker}-"))
+        os.environ.setdefault("DBT_TARGET_PATH", str(scratch / "target"))
+        os.environ.setdefault("DBT_LOG_PATH", str(scratch / "logs"))
+        config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Work units for `pytest -n 2 --dist loadgroup` (the README's test command): the Spark modules share
+    one JVM and one pair of fixture builds (tests/spark_builds.py), so they are one unit and run on one
+    worker; every other module is a unit of its own (its module fixtures are built once)."""
+    for item in items:
+        spark = item.path.name.startswith("test_spark_")
+        item.add_marker(pytest.mark.xdist_group("spark" if spark else item.path.stem))
 
 
 @pytest.fixture(autouse=True)
