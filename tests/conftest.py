@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -42,13 +43,30 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
 
+def _spark_module(path: str | Path) -> bool:
+    return Path(path).name.startswith("test_spark_")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Work units for `pytest -n 2 --dist loadfile` (the README's test command): a module each, as
+    `loadfile` does, but the Spark modules together, one unit: they share one JVM and one pair of
+    fixture builds (tests/spark_builds.py), which a second worker would build again."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkModulesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "spark" if _spark_module(path) else path
+
+    return SparkModulesTogether(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Work units for `pytest -n 2 --dist loadgroup` (the README's test command): the Spark modules share
-    one JVM and one pair of fixture builds (tests/spark_builds.py), so they are one unit and run on one
-    worker; every other module is a unit of its own (its module fixtures are built once)."""
-    for item in items:
-        spark = item.path.name.startswith("test_spark_")
-        item.add_marker(pytest.mark.xdist_group("spark" if spark else item.path.stem))
+    """Under pytest-xdist, the Spark modules first: the longest unit of work starts at once (with
+    `--no-loadscope-reorder`, the queue keeps this order)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: not _spark_module(item.path))
 
 
 @pytest.fixture(autouse=True)
