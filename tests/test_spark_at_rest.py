@@ -92,15 +92,39 @@ def _probes(root: Path) -> dict[bytes, str]:
     return probes
 
 
+def _probe_pattern(probes: dict[bytes, str]) -> re.Pattern[bytes]:
+    """One pattern for all the probes; a probe made only of digits (a commune code) counts as a whole token.
+
+    Five digits in a row turn up by chance inside a Delta log's epoch-millisecond timestamps and file
+    UUIDs, or as a file's size (a JSON number). A commune code held as data is text: between a Parquet
+    length prefix's bytes, or quoted in JSON. So a digit-only probe must not touch a letter, a digit or
+    an underscore on either side, nor follow a colon.
+    """
+    alternatives = []
+    for probe in sorted(probes, key=len, reverse=True):
+        escaped = re.escape(probe)
+        alternatives.append(rb"(?<![\w:])" + escaped + rb"(?!\w)" if probe.isdigit() else escaped)
+    return re.compile(b"|".join(alternatives))
+
+
 def _found(folders: list[Path], probes: dict[bytes, str]) -> dict[str, set[str]]:
     """{file: what was found in it} for every file under the folders holding a probe in clear."""
-    pattern = re.compile(b"|".join(re.escape(p) for p in sorted(probes, key=len, reverse=True)))
+    pattern = _probe_pattern(probes)
     found: dict[str, set[str]] = {}
     for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             for match in pattern.finditer(path.read_bytes()):
                 found.setdefault(str(path), set()).add(probes[match.group()])
     return found
+
+
+def test_a_commune_code_is_found_as_data_not_inside_a_timestamp_a_uuid_or_a_size() -> None:
+    probes = {b"13055": "commune code", b"4f0c2d": "patient pseudonym"}
+    pattern = _probe_pattern(probes)
+    in_clear = [b'{"commune":"13055"}', b"\x05\x00\x00\x0013055\x05\x00", b"x4f0c2d9"]
+    by_chance = [b'"modificationTime":1765130552211', b"part-00000-a13055e1-c000", b'"size":13055,']
+    assert all(pattern.search(text) for text in in_clear)
+    assert not any(pattern.search(text) for text in by_chance)
 
 
 @pytest.fixture(scope="module")
