@@ -1,13 +1,13 @@
 """DuckDB against Spark `local[2]` on the same encrypted lake: the full build of staging and the CDM (the
-selection tests/test_spark_build.py compares row for row, with its tests), each engine as `lakehouse
-build` runs it (a child process: wall time, CPU and peak resident memory). Spark's JVM is started by
-pyspark and never waited for by dbt's process, so `wait4` does not see it: the child's process tree is
-also sampled from /proc every second (CPU of every process seen in it, peak of the tree's summed
-resident memory) along with the load average. Prints the figures as JSON and writes them, phase after
-phase, to `<workdir>/spark_vs_duckdb.json` (docs/scale-out.md, benchmarks/README.md).
+selection tests/test_spark_build.py compares row for row, with its tests; `--whole`: the whole project),
+each engine as `lakehouse build` runs it (a child process: wall time, CPU and peak resident memory).
+Spark's JVM is started by pyspark and never waited for by dbt's process, so `wait4` does not see it: the
+child's process tree is also sampled from /proc every second (CPU of every process seen in it, peak of
+the tree's summed resident memory) along with the load average. Prints the figures as JSON and writes
+them, phase after phase, to `<workdir>/spark_vs_duckdb.json` (docs/scale-out.md, benchmarks/README.md).
 
     .venv/bin/python -m benchmarks.spark_vs_duckdb --workdir /tmp/svd --associations 4 --start 2024-01-01 \
-        --end 2024-01-31 [--scale 1.0] [--keep] [--spark-only] [--models-only]
+        --end 2024-01-31 [--scale 1.0] [--keep] [--spark-only] [--models-only] [--whole]
 
 A kept work folder is built again without generating or landing anything (`--workdir` of a kept run).
 """
@@ -36,6 +36,10 @@ SELECT = [
     "--select", *(f"+{table}" for table in CDM), "+concept",
     "--exclude", "int_surveillance_weeks_changed", "path:models/intermediate/surveillance",
     "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test",
+]  # fmt: skip
+# What the Spark tests' fixture builds (tests/spark_builds.py): everything the CDM and the marts need.
+WHOLE = [
+    "--select", "+path:models/omop", "+path:models/marts", "--exclude-resource-type", "unit_test",
 ]  # fmt: skip
 
 
@@ -155,7 +159,12 @@ def main() -> None:
     parser.add_argument(
         "--models-only",
         action="store_true",
-        help="build the models without their tests (Spark runs each test as a job of its own: docs/scale-out.md)",
+        help="build the models without their tests (on Spark each test is a job: docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="the whole project (staging, the CDM, the marts, the disclosure control), not the CDM selection",
     )
     args = parser.parse_args()
     from ingest.lake.keys import init_keystore
@@ -177,8 +186,9 @@ def main() -> None:
         record("generate", {"seconds": round(generated.seconds, 1)})
         record("ingest", bench.ingest(folder))
     bench.env["LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS"] = "2"
-    # SELECT ends with `--exclude-resource-type unit_test`, an option taking several values.
-    select = [*SELECT, "test"] if args.models_only else SELECT
+    # Both end with `--exclude-resource-type unit_test`, an option taking several values.
+    select = WHOLE if args.whole else SELECT
+    select = [*select, "test"] if args.models_only else select
     record("builds_started", {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     # Full builds on both (every Spark build is one: docs/spark.md).
     if not args.spark_only:
