@@ -3,7 +3,10 @@ code: generate one day (daily files, all associations), ingest it, `dbt build` (
 figures as JSON. Used to measure a change of the daily build on a warehouse already built at scale,
 without rebuilding it.
 
-    .venv/bin/python -m benchmarks.daily_load --workdir /tmp/bench1 --day 2016-01-02 [--associations 64]
+    .venv/bin/python -m benchmarks.daily_load --workdir /tmp/bench1 --day 2016-01-02 [--associations 64] \
+        [--scale 1.0]
+
+`--associations` and `--scale` must be the kept run's: the day is generated with them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--day", type=date.fromisoformat, required=True, help="a day not landed yet")
     parser.add_argument("--associations", type=int, default=64)
+    parser.add_argument("--scale", type=float, default=1.0, help="volume, as the kept run's --scale")
     parser.add_argument(
         "--dbt-folder",
         type=Path,
@@ -30,7 +34,9 @@ def main() -> None:
         "alternate on one work folder, so that each keeps its partial parse",
     )
     args = parser.parse_args()
-    bench = Bench(BenchmarkConfig(workdir=args.workdir, associations=args.associations, keep=True))
+    bench = Bench(
+        BenchmarkConfig(workdir=args.workdir, associations=args.associations, scale=args.scale, keep=True)
+    )
     if args.dbt_folder:
         bench.env["DBT_TARGET_PATH"] = str(args.dbt_folder / "target")
         bench.env["DBT_LOG_PATH"] = str(args.dbt_folder / "logs")
