@@ -57,7 +57,7 @@ def _shares_the_spark_builds(path: str) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Work units for `pytest -n 3 --dist loadfile` (the README's test command): a module each, as
+    """Work units for `pytest -n 2 --dist loadfile` (the README's test command): a module each, as
     `loadfile` does, but the Spark modules that read the shared Spark builds together, one unit: a
     second worker would build them again. The Spark modules with a session of their own are units of
     their own, which the other worker takes while the builds run."""
