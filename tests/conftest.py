@@ -6,7 +6,6 @@ dummies and LAKEHOUSE_KEYSTORE points into the test's temporary folder.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
@@ -48,37 +47,26 @@ def _spark_module(path: str | Path) -> bool:
     return Path(path).name.startswith("test_spark_")
 
 
-@functools.cache
-def _shares_the_spark_builds(path: str) -> bool:
-    """A Spark module that reads the Spark builds of tests/spark_builds.py (its `spark_builds` fixture)."""
-    file = Path(path) if Path(path).is_absolute() else Path(__file__).parent.parent / path
-    return _spark_module(file) and "spark_builds" in file.read_text(encoding="utf-8")
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Work units for `pytest -n 2 --dist loadfile` (the README's test command): a module each, as
-    `loadfile` does, but the Spark modules that read the shared Spark builds together, one unit: a
-    second worker would build them again. The Spark modules with a session of their own are units of
-    their own, which the other worker takes while the builds run."""
+    `loadfile` does, but the Spark modules together, one unit: they share one JVM and one pair of
+    fixture builds (tests/spark_builds.py), which a second worker would build again."""
     from xdist.scheduler import LoadFileScheduling
 
-    class SparkBuildsTogether(LoadFileScheduling):
+    class SparkModulesTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "spark" if _shares_the_spark_builds(path) else path
+            return "spark" if _spark_module(path) else path
 
-    return SparkBuildsTogether(config, log)
+    return SparkModulesTogether(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, the Spark modules first, those of the shared builds at the head: the
-    longest unit of work starts at once, and the other Spark modules, long too, next (with
+    """Under pytest-xdist, the Spark modules first: the longest unit of work starts at once (with
     `--no-loadscope-reorder`, the queue keeps this order)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(
-            key=lambda item: (not _shares_the_spark_builds(str(item.path)), not _spark_module(item.path))
-        )
+        items.sort(key=lambda item: not _spark_module(item.path))
 
 
 @pytest.fixture(autouse=True)
