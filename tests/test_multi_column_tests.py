@@ -175,9 +175,10 @@ models:
           arguments:
             columns: {start_date: {threshold_pct: 0}, end_date: {threshold_pct: 0}}
 """
-# Person 1 born 1990-05 (day unknown), person 2 born 2000-01-01 and dead on 2020-01-01.
+# Person 1 born 1990-05 (day unknown), person 2 born 2000-01-01 and dead on 2020-01-01, with a second
+# death row a day later (death has no key: the DQD counts a violation per matching death row).
 PERSONS = "(1, 1990, 5, null, null), (2, 2000, 1, 1, timestamp '2000-01-01 08:00')"
-DEATHS = "(2, date '2020-01-01')"
+DEATHS = "(2, date '2020-01-01'), (2, date '2020-01-02')"
 DATED_CLEAN = (
     "(1, date '2019-01-01', date '2019-01-02', date '2019-01-01'), "
     "(2, date '2019-06-01', date '2020-02-29', null)"  # within the DQD's 60 days after death
@@ -206,16 +207,17 @@ def test_the_dated_table_tests_fail_on_the_column_at_fault(tmp_path: Path) -> No
     result, failures = _dated_build(tmp_path / "clean", DATED_CLEAN)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "PASS=5" in result.stdout  # three models, two tests
-    # An end before person 1's birth month, a start more than 60 days after person 2's death; `label`
-    # before birth in one row of three is within its 50 % threshold.
+    # An end before person 1's birth month; a start more than 60 days after both of person 2's death
+    # rows, an end after the first only; `label` before birth in one row of three is within its 50 %
+    # threshold.
     faulty = DATED_CLEAN + (
         ", (1, date '2019-01-01', date '1990-04-30', date '1980-01-01')"
-        ", (2, date '2020-03-02', date '2020-03-02', null)"
+        ", (2, date '2020-03-05', date '2020-03-02', null)"
     )
     result, failures = _dated_build(tmp_path / "faulty", faulty)
     assert result.returncode == 1, result.stdout[-3000:]
     assert failures["omop_after_births"] == [("end_date", 1, 4)]
-    assert failures["omop_before_deaths"] == [("end_date", 1, 4), ("start_date", 1, 4)]
+    assert failures["omop_before_deaths"] == [("end_date", 1, 4), ("start_date", 2, 4)]
 
 
 KEY_SCHEMA = """version: 2

@@ -294,30 +294,41 @@ having count(*) filter (where violation) * 100.0 / greatest(count(*), 1) > {{ ar
 {#-
     plausibleAfterBirth and plausibleBeforeDeath over several date columns of a table. A row's violations
     are counted as the single-column tests count them (one per matching person or death row: death has
-    no key, a person may have two), against the rows with a value in that column.
+    no key, a person may have two), against the rows with a value in that column. An equi-join on
+    person_id, not a correlated subquery per row: Spark plans the subquery as a nested loop over the
+    table.
 -#}
-{% macro _omop_dated_over_threshold(model, columns, violation_counts) %}
+{% macro _omop_dated_over_threshold(model, columns, reference, violation_conditions) %}
 with
+
+violations as (
+
+    select
+        {%- for column in columns %}
+        count(*) filter (where {{ violation_conditions[column] }}) as {{ column }}__violations
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }} as checked
+    inner join {{ reference }} as {{ reference.identifier }}
+        on checked.person_id = {{ reference.identifier }}.person_id
+
+),
 
 judged as (
 
     select
         {%- for column in columns %}
-        {{ violation_counts[column] }} as {{ column }}__violations,
-        checked.{{ column }} is not null as {{ column }}__judged{{ ',' if not loop.last }}
+        count({{ column }}) as {{ column }}__rows{{ ',' if not loop.last }}
         {%- endfor %}
-    from {{ model }} as checked
+    from {{ model }}
 
 ),
 
 counts as (
 
-    select
-        {%- for column in columns %}
-        coalesce(sum({{ column }}__violations), 0) as {{ column }}__violations,
-        count(*) filter (where {{ column }}__judged) as {{ column }}__rows{{ ',' if not loop.last }}
-        {%- endfor %}
-    from judged
+    select *
+    from violations
+    cross join judged
 
 )
 
@@ -343,42 +354,25 @@ where
 
 {#- omop_after_birth for every dated column of a CDM table in one test. -#}
 {% test omop_after_births(model, columns) %}
-{%- set counts = {} -%}
+{%- set conditions = {} -%}
 {%- for column in columns -%}
-    {%- set count_sql -%}
-        (
-            select count(*) from {{ ref('person') }} as person
-            where
-                person.person_id = checked.person_id
-                and cast(checked.{{ column }} as date) < coalesce(
-                    cast(person.birth_datetime as date),
-                    make_date(
-                        person.year_of_birth,
-                        coalesce(person.month_of_birth, 1),
-                        coalesce(person.day_of_birth, 1)
-                    )
-                )
+    {%- set condition -%}
+        cast(checked.{{ column }} as date) < coalesce(
+            cast(person.birth_datetime as date),
+            make_date(person.year_of_birth, coalesce(person.month_of_birth, 1), coalesce(person.day_of_birth, 1))
         )
     {%- endset -%}
-    {%- do counts.update({column: count_sql}) -%}
+    {%- do conditions.update({column: condition}) -%}
 {%- endfor -%}
-{{ _omop_dated_over_threshold(model, columns, counts) }}
+{{ _omop_dated_over_threshold(model, columns, ref('person'), conditions) }}
 {% endtest %}
 
 
 {#- omop_before_death for every dated column of a CDM table in one test. -#}
 {% test omop_before_deaths(model, columns) %}
-{%- set counts = {} -%}
+{%- set conditions = {} -%}
 {%- for column in columns -%}
-    {%- set count_sql -%}
-        (
-            select count(*) from {{ ref('death') }} as death
-            where
-                death.person_id = checked.person_id
-                and cast(checked.{{ column }} as date) > death.death_date + 60
-        )
-    {%- endset -%}
-    {%- do counts.update({column: count_sql}) -%}
+    {%- do conditions.update({column: 'cast(checked.' ~ column ~ ' as date) > death.death_date + 60'}) -%}
 {%- endfor -%}
-{{ _omop_dated_over_threshold(model, columns, counts) }}
+{{ _omop_dated_over_threshold(model, columns, ref('death'), conditions) }}
 {% endtest %}
