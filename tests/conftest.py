@@ -32,9 +32,35 @@ TEST_REGION = "eu-west-3"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
 
+def _aws_isolation(aws_home: Path) -> dict[str, str | None]:
+    """Dummy AWS credentials and no shared config files, so nothing can reach a real account (None:
+    unset)."""
+    return {
+        "AWS_ACCESS_KEY_ID": DUMMY_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET,
+        "AWS_DEFAULT_REGION": TEST_REGION,
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws_home / "credentials"),
+        "AWS_CONFIG_FILE": str(aws_home / "config"),
+        # Never ask an instance metadata service for credentials.
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **dict.fromkeys(("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "LAKEHOUSE_S3_ENDPOINT")),
+    }
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist, each worker gets dbt target and log folders of its own: a test that builds
+    """The process itself gets the dummy AWS environment, not only each test (below): Spark's JVM keeps
+    the environment of the first session of the process, which a module's fixture may start before any
+    test's, and S3A reads its credentials from it.
+
+    Under pytest-xdist, each worker gets dbt target and log folders of its own: a test that builds
     without `--target-path` must not read the manifest another worker's build is writing."""
+    aws_home = Path(tempfile.mkdtemp(prefix="lakehouse-aws-"))
+    config.add_cleanup(lambda: shutil.rmtree(aws_home, ignore_errors=True))
+    for name, value in _aws_isolation(aws_home).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         scratch = Path(tempfile.mkdtemp(prefix=f"lakehouse-{worker}-"))
@@ -71,17 +97,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Dummy AWS credentials and no shared config files, so no test can reach a real account."""
-    aws_home = tmp_path_factory.mktemp("aws")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_home / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_home / "config"))
-    # Never ask an instance metadata service for credentials.
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "LAKEHOUSE_S3_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
+    """The dummy AWS environment again for each test, whatever an earlier one left."""
+    for name, value in _aws_isolation(tmp_path_factory.mktemp("aws")).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")
