@@ -160,6 +160,19 @@ def built_models(target: Path) -> dict[str, str]:
     return built
 
 
+def stamped_tables(target: Path) -> dict[str, list[tuple[str, str]]]:
+    """{"seed:": the seeds, "inputs:": the table_if_inputs_changed models}, each as (name, schema): the
+    tables a build leaves as they are when their stamp is unchanged (the prefix of that stamp)."""
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    stamped: dict[str, list[tuple[str, str]]] = {"seed:": [], "inputs:": []}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "seed":
+            stamped["seed:"].append((node["name"], node["schema"]))
+        elif node["config"].get("materialized") == "table_if_inputs_changed":
+            stamped["inputs:"].append((node["name"], node["schema"]))
+    return stamped
+
+
 def _plain(value: Any) -> Any:
     """One value as both engines' rows compare: timestamps naive (UTC where they had a zone)."""
     if isinstance(value, datetime) and value.tzinfo is not None:

@@ -85,6 +85,16 @@ def delta_operations(folder: Path) -> list[tuple[str, int]]:
     return operations
 
 
+def delta_properties(folder: Path) -> dict[str, str]:
+    """A Delta table's properties (TBLPROPERTIES) as its log last set them."""
+    properties: dict[str, str] = {}
+    for commit in sorted((folder / "_delta_log").glob("*.json")):
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            if "metaData" in (action := json.loads(line)):
+                properties = action["metaData"].get("configuration", {})
+    return properties
+
+
 def read_delta_table(con: Any, folder: Path, keystore: Path) -> tuple[list[str], list[tuple]]:
     """(columns, rows) of a Delta table by a DuckDB connection, its files decrypted with the key store's
     `warehouse` key (docs/spark.md, "At rest")."""

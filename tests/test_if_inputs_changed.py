@@ -69,7 +69,7 @@ def test_models_are_built_again_only_when_their_inputs_changed(tmp_path: Path) -
     (project / "seeds").mkdir(parents=True)
     (project / "models").mkdir()
     (project / "macros").mkdir()
-    for macros in ("seed_when_changed.sql", "if_inputs_changed.sql"):
+    for macros in ("seed_when_changed.sql", "if_inputs_changed.sql", "stamps.sql"):
         shutil.copy(PROJECT / "macros" / "materializations" / macros, project / "macros")
     (project / "dbt_project.yml").write_text(DBT_PROJECT, encoding="utf-8")
     (project / "profiles.yml").write_text(PROFILE.format(db=tmp_path / "fixture.duckdb"), encoding="utf-8")

@@ -44,7 +44,8 @@ def test_a_seed_is_loaded_again_only_when_it_changed(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "seeds").mkdir(parents=True)
     (project / "macros").mkdir()
-    shutil.copy(PROJECT / "macros" / "materializations" / "seed_when_changed.sql", project / "macros")
+    for macros in ("seed_when_changed.sql", "stamps.sql"):
+        shutil.copy(PROJECT / "macros" / "materializations" / macros, project / "macros")
     (project / "dbt_project.yml").write_text(
         "name: fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: fixture\n", encoding="utf-8"
     )

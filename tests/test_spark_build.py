@@ -20,7 +20,8 @@ pytest.importorskip(
     "dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'"
 )
 
-from tests.spark_builds import CDM, MARTS, POST_HOOK_TABLES, PROJECT, step, unequal_tables
+from tests.spark_builds import CDM, MARTS, POST_HOOK_TABLES, PROJECT, stamped_tables, step, unequal_tables
+from tests.spark_tables import delta_properties
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +64,21 @@ def test_every_table_spark_builds_equals_duckdb_row_for_row(spark_builds: dict[s
     cells = spark.tables["disclosure_controlled_cells"].rows or []
     reasons = Counter(cell["suppression_reason"] for cell in cells if cell["cell_count"] is None)
     assert reasons.get("primary_cell_size", 0) > 0 and reasons.get("complementary", 0) > 0, reasons
+
+
+def test_the_seeds_and_vocabulary_tables_carry_their_stamps_on_spark(spark_builds: dict[str, Any]) -> None:
+    """The stamps by which the next build leaves them as they are (seed_when_changed, if_inputs_changed):
+    a vocabulary table is stamped only when every parent's stamp was read back, so a missing or unread
+    property on Spark shows here."""
+    step(spark_builds, "spark-first")
+    root = spark_builds["root"]
+    stamped = stamped_tables(root / "target-spark-first")
+    assert {"concept", "int_concepts_mapped_to_standard"} <= {name for name, _ in stamped["inputs:"]}
+    assert len(stamped["seed:"]) >= 20, stamped["seed:"]
+    for prefix, tables in stamped.items():
+        for name, schema in tables:
+            properties = delta_properties(root / "spark" / "warehouse" / f"{schema}.db" / name)
+            assert properties.get("lakehouse.stamp", "").startswith(prefix), (name, properties)
 
 
 def test_every_compiled_node_parses_on_spark_but_the_listed_ones(

@@ -22,6 +22,7 @@ from tests.spark_builds import (
     LAST_DAY,
     MARTS,
     incremental_wanted,
+    stamped_tables,
     step,
     unequal_tables,
 )
@@ -72,6 +73,17 @@ def test_the_next_spark_build_rebuilds_the_days_scopes_only(spark_builds: dict[s
     # An ISO week's models: the last day's week held rows of the first build, deleted and written again.
     for weekly in ("int_surveillance_syndrome_counts_by_week", "syndromic_indicators_by_week"):
         assert [op for op, _ in operations[weekly]] == ["CREATE TABLE AS SELECT", "MERGE", "WRITE"], weekly
+
+
+def test_the_next_spark_build_leaves_the_seeds_and_the_vocabulary_as_they_were(
+    spark_builds: dict[str, Any],
+) -> None:
+    first, spark = step(spark_builds, "spark-first"), step(spark_builds, "spark-next")
+    stamped = stamped_tables(spark_builds["root"] / "target-spark-next")
+    names = [name for tables in stamped.values() for name, _ in tables]
+    assert "concept" in names and len(names) >= 25, names
+    # No commit since the first build: not loaded, rebuilt nor stamped again.
+    assert {n: spark.operations[n] for n in names} == {n: first.operations[n] for n in names}
 
 
 def test_incremental_spark_build_equals_duckdb_incremental_build(spark_builds: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@
     materialisation), a changed seed or a changed model builds it as dbt does (dbt-duckdb's own
     materialisation), and so does a model without parents (it may read files the graph does not know
     of). Python models cannot be wrapped (dbt runs their code only from the materialisation itself).
+    On Spark the same, around dbt-spark's table and view materialisations (stamps: stamps.sql).
 -#}
 {% materialization table_if_inputs_changed, adapter='duckdb' %}
     {%- set stamp = inputs_stamp(model) -%}
@@ -28,6 +29,28 @@
         {{ return(_unchanged_relation(this.incorporate(type='view'))) }}
     {%- endif -%}
     {%- set built = dbt.materialization_view_default() -%}
+    {%- do _stamp_relation(this.incorporate(type='view'), stamp.new) -%}
+    {{ return(built) }}
+{%- endmaterialization %}
+
+
+{% materialization table_if_inputs_changed, adapter='spark' %}
+    {%- set stamp = inputs_stamp(model) -%}
+    {%- if stamp.new and stamp.new == stamp.current -%}
+        {{ return(_unchanged_relation(this.incorporate(type='table'))) }}
+    {%- endif -%}
+    {%- set built = dbt.materialization_table_spark() -%}
+    {%- do _stamp_relation(this.incorporate(type='table'), stamp.new) -%}
+    {{ return(built) }}
+{%- endmaterialization %}
+
+
+{% materialization view_if_inputs_changed, adapter='spark' %}
+    {%- set stamp = inputs_stamp(model) -%}
+    {%- if stamp.new and stamp.new == stamp.current -%}
+        {{ return(_unchanged_relation(this.incorporate(type='view'))) }}
+    {%- endif -%}
+    {%- set built = dbt.materialization_view_spark() -%}
     {%- do _stamp_relation(this.incorporate(type='view'), stamp.new) -%}
     {{ return(built) }}
 {%- endmaterialization %}
@@ -65,46 +88,9 @@
 {%- endmacro %}
 
 
-{% macro relation_stamps(relations) -%}
-    {#- {rendered relation: its comment or none}, for tables and views, in one catalog query. -#}
-    {%- set wanted -%}
-        {%- for r in relations -%}
-            ('{{ r.database }}', '{{ r.schema }}', '{{ r.identifier }}'){{ ', ' if not loop.last }}
-        {%- endfor -%}
-    {%- endset -%}
-    {%- set query -%}
-        select database_name, schema_name, table_name, comment from duckdb_tables()
-        where (database_name, schema_name, table_name) in ({{ wanted }})
-        union all
-        select database_name, schema_name, view_name, comment from duckdb_views()
-        where (database_name, schema_name, view_name) in ({{ wanted }})
-    {%- endset -%}
-    {%- set found = {} -%}
-    {%- for r in relations -%}
-        {%- do found.update({r.render(): none}) -%}
-    {%- endfor -%}
-    {%- for row in run_query(query).rows -%}
-        {%- do found.update({api.Relation.create(database=row[0], schema=row[1], identifier=row[2]).render(): row[3]}) -%}
-    {%- endfor -%}
-    {{ return(found) }}
-{%- endmacro %}
-
-
 {% macro _unchanged_relation(relation) -%}
     {%- call noop_statement('main', 'UNCHANGED', 'UNCHANGED', 0) -%}
         -- {{ relation }} was built from the same SQL and the same inputs: not built again
     {%- endcall -%}
     {{ return({'relations': [relation]}) }}
-{%- endmacro %}
-
-
-{% macro _stamp_relation(relation, stamp) -%}
-    {#- A model built without a stamp loses its previous one (a table rebuilt in place keeps its
-        comment). -#}
-    {%- if stamp is not none -%}
-        {%- call statement('inputs_stamp') -%}
-            comment on {{ relation.type }} {{ relation }} is {{ "'" ~ stamp ~ "'" if stamp else 'null' }}
-        {%- endcall -%}
-        {%- do adapter.commit() -%}
-    {%- endif -%}
 {%- endmacro %}

@@ -5,13 +5,25 @@
     seed's config (a table comment); a build whose seed still matches its stamp leaves the table as it
     is. A --full-refresh, a missing table, a changed file or config (the table replaced, so a column added,
     removed or retyped is taken), or a file dbt checksums by path only (over 1 MB) loads it as dbt does
-    (its own materialisation, below).
+    (its own materialisation, below). The stamp is a table comment on DuckDB, a table property on Spark
+    (relation_stamps and _stamp_relation in if_inputs_changed.sql); both engines load seeds with dbt's
+    default materialisation.
 -#}
 {% materialization seed, adapter='duckdb' %}
+    {{ return(_seed_when_changed()) }}
+{%- endmaterialization %}
+
+
+{% materialization seed, adapter='spark' %}
+    {{ return(_seed_when_changed()) }}
+{%- endmaterialization %}
+
+
+{% macro _seed_when_changed() -%}
     {%- set stamp = seed_stamp(model) -%}
     {%- set existing = adapter.get_relation(database=database, schema=schema, identifier=model['alias']) -%}
     {%- if stamp and existing is not none and existing.is_table and not should_full_refresh()
-        and seed_loaded_stamp(existing) == stamp -%}
+        and relation_stamps([existing])[existing.render()] == stamp -%}
         {#- dbt's seed runner reads the rows loaded from this result: none. -#}
         {%- do store_result('agate_table', response='OK', agate_table=run_query('select 1 as unchanged where false')) -%}
         {%- call noop_statement('main', 'UNCHANGED', 'UNCHANGED', 0) -%}
@@ -27,13 +39,10 @@
     {%- endif -%}
     {%- set loaded = dbt.materialization_seed_default() -%}
     {%- if stamp -%}
-        {%- call statement('seed_stamp') -%}
-            comment on table {{ this.incorporate(type='table') }} is '{{ stamp }}'
-        {%- endcall -%}
-        {%- do adapter.commit() -%}
+        {%- do _stamp_relation(this.incorporate(type='table'), stamp) -%}
     {%- endif -%}
     {{ return(loaded) }}
-{%- endmaterialization %}
+{%- endmacro %}
 
 
 {% macro seed_stamp(seed) -%}
@@ -42,13 +51,4 @@
         {{ return('') }}
     {%- endif -%}
     {{ return('seed:' ~ local_md5(seed.checksum.checksum ~ tojson(seed.config))) }}
-{%- endmacro %}
-
-
-{% macro seed_loaded_stamp(relation) -%}
-    {%- set found = run_query(
-        "select comment from duckdb_tables() where database_name = '" ~ relation.database
-        ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'"
-    ) -%}
-    {{ return(found.columns[0].values()[0] if found.rows | length == 1 else none) }}
 {%- endmacro %}
