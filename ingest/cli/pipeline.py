@@ -377,13 +377,12 @@ def disclosure_audit(k: int, full: bool) -> None:
     and the information loss; exit 6 if a hidden cell is pinned."""
     import json
 
-    from ingest.contract import PROJECT_ROOT
     from ingest.disclosure.attack import audit_lines, audit_published_tables, information_loss
     from ingest.disclosure.certificate import read_certificates
     from ingest.publish.export import open_warehouse, published_marts
 
     bound_lake()
-    manifest_path = settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    manifest_path = settings.dbt_target_dir(settings.dbt_project_dir()) / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     con = open_warehouse(settings.warehouse_path())
     try:
@@ -408,11 +407,11 @@ def disclosure_audit(k: int, full: bool) -> None:
 def _check_disclosure(dbt_args: tuple[str, ...] = (), manifest_path: Path | None = None) -> None:
     import json
 
-    from ingest.contract import PROJECT_ROOT
     from ingest.publish.disclosure_check import check_manifest
 
     # The manifest of the build that just ran, wherever dbt was told to write it.
-    manifest_path = manifest_path or settings.dbt_target_dir(PROJECT_ROOT, dbt_args) / "manifest.json"
+    if manifest_path is None:
+        manifest_path = settings.dbt_target_dir(settings.dbt_project_dir(), dbt_args) / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     findings = check_manifest(manifest)
     for finding in findings:
@@ -455,7 +454,6 @@ def _export(target: str | None, k: int = 11, full: bool = False) -> None:
 
 def _dbt(command: str, *args: str, env: dict[str, str] | None = None) -> None:
     from ingest.build.warehouse_lock import hold_warehouse
-    from ingest.contract import PROJECT_ROOT
 
     # dbt's profile reads these; resolve them here so dbt sees what the other commands see. Given to
     # dbt's process only: this process's environment (a test session's, say) is left as it was.
@@ -465,14 +463,15 @@ def _dbt(command: str, *args: str, env: dict[str, str] | None = None) -> None:
     # daily build about a tenth of its time, its threads queueing on the file: off.
     # DBT_LOG_LEVEL_FILE=debug brings it back, with the SQL, when a build needs investigating.
     env.setdefault("DBT_LOG_LEVEL_FILE", settings.DBT_FILE_LOG_LEVEL)
-    root = str(PROJECT_ROOT)
+    project = settings.dbt_project_dir()
+    root = str(project)
     # A process of its own: dbt-duckdb keeps its DuckDB instance (and the warehouse file) open for the
     # life of the process, and the export that follows must open the file again.
     dbt: Path | list[str] = Path(sys.executable).parent / "dbt"
     if env.get("LAKEHOUSE_DBT_TARGET") == "spark":
         # dbt with Python models run in its Spark session (dbt-spark submits them to Databricks only).
         dbt = [sys.executable, "-m", "ingest.build.spark_python_models"]
-    results_file = settings.dbt_target_dir(PROJECT_ROOT, args) / "run_results.json"
+    results_file = settings.dbt_target_dir(project, args) / "run_results.json"
     log = dbt_output.log_path(settings.home() / "logs", command)
     # Held for the whole run: a second build is refused in one line instead of a dbt traceback.
     with hold_warehouse(settings.warehouse_path(), "build"):

@@ -271,10 +271,8 @@ def export_publication(
 ) -> tuple[str, dict]:
     """`export` on the marts dbt built: manifest, warehouse and lake root from settings unless given.
     Returns the publication root and the export's summary."""
-    from ingest.contract import PROJECT_ROOT
-
     warehouse = warehouse or settings.warehouse_path()
-    manifest_path = manifest_path or settings.dbt_target_dir(PROJECT_ROOT) / "manifest.json"
+    manifest_path = manifest_path or settings.dbt_target_dir(settings.dbt_project_dir()) / "manifest.json"
     if not manifest_path.is_file():
         raise ExportError(f"No dbt manifest at `{manifest_path}`: run dbt build first.")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
