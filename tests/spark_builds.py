@@ -161,11 +161,15 @@ def built_models(target: Path) -> dict[str, str]:
 
 
 def stamped_tables(target: Path) -> dict[str, list[tuple[str, str]]]:
-    """{"seed:": the seeds, "inputs:": the table_if_inputs_changed models}, each as (name, schema): the
-    tables a build leaves as they are when their stamp is unchanged (the prefix of that stamp)."""
+    """{"seed:": the seeds, "inputs:": the table_if_inputs_changed models} the build made, each as (name,
+    schema): the tables a build leaves as they are when their stamp is unchanged (the prefix of that
+    stamp)."""
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    built = built_models(target)
     stamped: dict[str, list[tuple[str, str]]] = {"seed:": [], "inputs:": []}
     for node in manifest["nodes"].values():
+        if node["name"] not in built:
+            continue
         if node["resource_type"] == "seed":
             stamped["seed:"].append((node["name"], node["schema"]))
         elif node["config"].get("materialized") == "table_if_inputs_changed":
