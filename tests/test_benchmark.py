@@ -91,3 +91,27 @@ def test_benchmark_small_scaling_run_writes_sane_figures(tmp_path: Path) -> None
         + first["phases"]["daily"]["acts"]
         + second["phases"]["ingest"]["acts"]
     )
+
+
+def test_a_stopped_run_keeps_its_work_folder_and_names_it(tmp_path: Path) -> None:
+    """A phase that fails (here the full build, on a warehouse file that is not a database) stops the
+    run, and its work folder stays: the log the error names, and the landed history to go on from."""
+    results, work = tmp_path / "results", tmp_path / "work"
+    work.mkdir()
+    (work / "warehouse.duckdb").write_bytes(b"not a database")
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "tools.benchmark", "--years", "0.01", "--associations", "1",
+            "--scale", "0.1", "--repeats", "1", "--plain-sample-files", "5", "--history-files", "day",
+            "--no-daily", "--workdir", str(work), "--results", str(results),
+        ],
+        capture_output=True, text=True, check=False, timeout=600, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert proc.returncode != 0
+    out = " ".join(proc.stdout.split())
+    assert "Stopped at 0.01 year(s)" in out and f"work folder kept: {work}" in out, proc.stdout
+    (checkpoint,) = json.loads(next(results.glob("*.json")).read_text())["checkpoints"]
+    assert "exited with" in checkpoint["error"] and str(work / "benchmark.log") in checkpoint["error"]
+    assert "build" not in checkpoint["phases"] and checkpoint["phases"]["ingest"]["acts"] > 0
+    assert (work / "benchmark.log").stat().st_size > 0
+    assert any((work / "lake" / "raw" / "acts").rglob("*.parquet"))

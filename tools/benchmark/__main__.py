@@ -82,7 +82,11 @@ def _years(value: str | tuple[float, ...]) -> tuple[float, ...]:
     type=click.Path(path_type=Path),
     help="Scratch folder (extracts, lake, warehouse) [default: a new folder in $TMPDIR].",
 )
-@click.option("--keep", is_flag=True, help="Keep the scratch folder (deleted by default).")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the scratch folder (deleted after a finished run; a stopped run keeps it).",
+)
 @click.option("--no-daily", is_flag=True, help="Skip the daily loads.")
 @click.option(
     "--results",
@@ -131,7 +135,11 @@ def benchmark(
         write_result(result, path)
         cp = result["checkpoints"][-1]  # type: ignore[index]
         if "error" in cp:
-            out.print(f"[red]Stopped at {cp.get('years', '?')} year(s)[/red]: {cp['error']}; kept in {path}")  # type: ignore[index]
+            out.print(
+                f"[red]Stopped at {cp.get('years', '?')} year(s)[/red]: {cp['error']}; results so far in "  # type: ignore[index]
+                f"{path}; work folder kept: {cfg.workdir} (benchmarks/continue_checkpoint.py continues it)",
+                highlight=False,
+            )
             return
         p = result["parameters"]
         table = Table(

@@ -15,7 +15,7 @@ history starts the day after that daily day, so at checkpoint k the lake holds e
 plus one day. History comes as the bulk extracts a network sends when it joins (one file per association ×
 entity × month, `history_files="month"`) or as daily files.
 
-Layout of the work folder (everything under it is scratch, deleted unless `keep`):
+Layout of the work folder (everything under it is scratch, deleted after a finished run unless `keep`):
 
     keystore.json  home/  extracts/history-<k>/  extracts/day-<k>/  lake/  warehouse.duckdb  dbt/  plain/
 """
@@ -535,6 +535,7 @@ def run_benchmark(
         },
         "checkpoints": [],
     }
+    finished = False
     try:
         for cp in checkpoints:
             measured: dict[str, Any] = {}
@@ -548,9 +549,12 @@ def run_benchmark(
             finally:
                 if on_checkpoint is not None:
                     on_checkpoint(result)
+        finished = True
     finally:
         result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        if not cfg.keep:
+        # A stopped run keeps its work folder: the log its error names, and the landed history that
+        # benchmarks/continue_checkpoint.py goes on from (hours of generating and landing at scale).
+        if finished and not cfg.keep:
             shutil.rmtree(cfg.workdir, ignore_errors=True)
     return result
 
