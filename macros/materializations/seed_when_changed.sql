@@ -2,12 +2,11 @@
     Seeds loaded again only when they changed. dbt reloads every seed on every build (parsing each CSV in
     Python, then truncating and copying it in): on a daily build that is 29 nodes of work for files that
     change a few times a year. Each load stamps its table with a hash of the file's content and the
-    seed's config (a table comment); a build whose seed still matches its stamp leaves the table as it
+    seed's config; a build whose seed still matches its stamp leaves the table as it
     is. A --full-refresh, a missing table, a changed file or config (the table replaced, so a column added,
     removed or retyped is taken), or a file dbt checksums by path only (over 1 MB) loads it as dbt does
     (its own materialisation, below). The stamp is a table comment on DuckDB, a table property on Spark
-    (relation_stamps and _stamp_relation in if_inputs_changed.sql); both engines load seeds with dbt's
-    default materialisation.
+    (stamps.sql); both engines load seeds with dbt's default materialisation.
 -#}
 {% materialization seed, adapter='duckdb' %}
     {{ return(_seed_when_changed()) }}
