@@ -109,7 +109,8 @@ def test_a_stopped_run_keeps_its_work_folder_and_names_it(tmp_path: Path) -> Non
     )  # fmt: skip
     assert proc.returncode != 0
     out = " ".join(proc.stdout.split())
-    assert "Stopped at 0.01 year(s)" in out and f"work folder kept: {work}" in out, proc.stdout
+    assert "Stopped at 0.01 year(s)" in out and "work folder kept:" in out, proc.stdout
+    assert str(work) in proc.stdout.replace("\n", ""), proc.stdout  # the console may wrap a long path
     (checkpoint,) = json.loads(next(results.glob("*.json")).read_text())["checkpoints"]
     assert "exited with" in checkpoint["error"] and str(work / "benchmark.log") in checkpoint["error"]
     assert "build" not in checkpoint["phases"] and checkpoint["phases"]["ingest"]["acts"] > 0
