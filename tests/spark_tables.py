@@ -8,13 +8,18 @@ read here from its JSON commits and its last checkpoint (Delta writes one every 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from ingest.build.spark_tables import read_spark_files
 
-__all__ = ["delta_files", "delta_operations", "is_delta_table", "read_delta_table"]
+__all__ = [
+    "delta_files", "delta_operations", "delta_properties", "is_delta_table", "local_session",
+    "read_delta_table", "session_jars",
+]  # fmt: skip
 
 
 def is_delta_table(folder: Path) -> bool:
@@ -117,3 +122,25 @@ def session_jars() -> str:
     from ingest.lake.spark_read import delta_jars, kms_client_jar, s3a_jars
 
     return ",".join(str(jar) for jar in [kms_client_jar(), *delta_jars(), *s3a_jars()])
+
+
+@contextmanager
+def local_session(app: str, conf: Mapping[str, str]) -> Iterator[Any]:
+    """An in-process Spark session of one core with `conf` on the tests' common settings (no UI, one
+    shuffle partition, UTC, timestamps without time zone as in the build), stopped on exit."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master("local[1]").appName(app)
+    for name, value in {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.timestampType": "TIMESTAMP_NTZ",
+        **conf,
+    }.items():
+        builder = builder.config(name, value)
+    session = builder.getOrCreate()
+    try:
+        yield session
+    finally:
+        session.stop()

@@ -42,7 +42,7 @@ from ingest.lake.manifest_seal import verified_committed_files
 from ingest.lake.spark_read import spark_read_conf
 from ingest.lake.storage import open_store
 from tests.spark_builds import PROJECT, step
-from tests.spark_tables import session_jars
+from tests.spark_tables import local_session, session_jars
 
 pytestmark = pytest.mark.slow
 
@@ -203,42 +203,40 @@ def test_spark_refuses_a_wrong_key_a_file_in_clear_and_a_write_elsewhere(
     build: dict[str, Any], tmp_path: Path
 ) -> None:
     """The crypto factory of the build's session fails closed (spark/kms-client, docs/spark.md "At rest")."""
-    from pyspark.sql import SparkSession
-
     root = build["root"]
     warehouse = root / "spark" / "warehouse"
     keystore = root / "keystore.json"
     table = next(warehouse.glob("*.db/condition_occurrence"))
-    builder = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
-    for name, value in spark_read_conf(root / "lake", keystore, session_jars()).items():
-        builder = builder.config(name, value)
-    spark = builder.config(f"spark.hadoop.{BUILD_ROOT_PROPERTY}", str(warehouse)).getOrCreate()
+    conf = {
+        **spark_read_conf(root / "lake", keystore, session_jars()),
+        f"spark.hadoop.{BUILD_ROOT_PROPERTY}": str(warehouse),
+    }
     original = keystore.read_bytes()
-    try:
-        rows = spark.read.parquet(str(table)).count()
-        assert rows > 0
-        # The client reads the key store at each file: another key store in its place opens nothing.
-        init_keystore(tmp_path / "other.json")
-        keystore.write_bytes((tmp_path / "other.json").read_bytes())
-        with pytest.raises(Exception, match="Could not unwrap a Spark build file key"):
-            spark.read.parquet(str(table)).count()
-        keystore.write_bytes(original)
-        # Rows in clear put among the build's tables (no key needed to write them) are not read.
-        forged = warehouse / "cdm.db" / "forged"
-        forged.mkdir()
-        pq.write_table(pa.table({"person_id": [1]}), forged / "part-0.parquet")
-        with pytest.raises(Exception, match=r"plaintext|not encrypted|encrypted"):
-            spark.read.parquet(str(forged)).count()
-        # Spark writes encrypted files in the build's folder, and nowhere else.
-        spark.range(3).write.parquet(str(warehouse / "scratch.db" / "three"))
-        written = sorted((warehouse / "scratch.db" / "three").glob("*.parquet"))
-        assert written and all(p.read_bytes()[:4] == PARQUET_ENCRYPTED for p in written)
-        assert spark.read.parquet(str(warehouse / "scratch.db" / "three")).count() == 3
-        with pytest.raises(Exception, match="only under the build's folder"):
-            spark.range(3).write.parquet(str(tmp_path / "elsewhere"))
-    finally:
-        keystore.write_bytes(original)
-        spark.stop()
+    with local_session("lakehouse-spark-at-rest-tests", conf) as spark:
+        try:
+            rows = spark.read.parquet(str(table)).count()
+            assert rows > 0
+            # The client reads the key store at each file: another key store in its place opens nothing.
+            init_keystore(tmp_path / "other.json")
+            keystore.write_bytes((tmp_path / "other.json").read_bytes())
+            with pytest.raises(Exception, match="Could not unwrap a Spark build file key"):
+                spark.read.parquet(str(table)).count()
+            keystore.write_bytes(original)
+            # Rows in clear put among the build's tables (no key needed to write them) are not read.
+            forged = warehouse / "cdm.db" / "forged"
+            forged.mkdir()
+            pq.write_table(pa.table({"person_id": [1]}), forged / "part-0.parquet")
+            with pytest.raises(Exception, match=r"plaintext|not encrypted|encrypted"):
+                spark.read.parquet(str(forged)).count()
+            # Spark writes encrypted files in the build's folder, and nowhere else.
+            spark.range(3).write.parquet(str(warehouse / "scratch.db" / "three"))
+            written = sorted((warehouse / "scratch.db" / "three").glob("*.parquet"))
+            assert written and all(p.read_bytes()[:4] == PARQUET_ENCRYPTED for p in written)
+            assert spark.read.parquet(str(warehouse / "scratch.db" / "three")).count() == 3
+            with pytest.raises(Exception, match="only under the build's folder"):
+                spark.range(3).write.parquet(str(tmp_path / "elsewhere"))
+        finally:
+            keystore.write_bytes(original)
 
 
 def test_a_spark_home_built_in_clear_is_refused_before_the_build(tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pqe
 import pytest
 from click.testing import CliRunner
-from pyspark.sql import SparkSession
 
 from ingest.cli import main
 from ingest.exceptions import DecryptionError, LakeIntegrityError
@@ -46,30 +45,19 @@ from ingest.lake.spark_read import (
 )
 from ingest.lake.storage import ObjectStore
 from ingest.landing.land import Ingestor
-from tests.spark_tables import session_jars
+from tests.spark_tables import local_session, session_jars
 from tests.test_purge import build_lake
 from tests.test_sealed_manifests import unseal
+
+pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install -e '.[spark]'")
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    jar = session_jars()
-    builder = SparkSession.builder.master("local[1]").appName("lakehouse-spark-tests")
     # The lake and key store of the session are placeholders: every read below names its own.
-    conf = spark_read_conf("/nonexistent-lake", "/nonexistent-keystore.json", jar)
-    for name, value in {
-        **conf,
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "1",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.timestampType": "TIMESTAMP_NTZ",
-    }.items():
-        builder = builder.config(name, value)
-    session = builder.getOrCreate()
-    try:
+    conf = spark_read_conf("/nonexistent-lake", "/nonexistent-keystore.json", session_jars())
+    with local_session("lakehouse-spark-tests", conf) as session:
         yield session
-    finally:
-        session.stop()
 
 
 def _spark_rows(spark: Any, store: ObjectStore, keystore: Path, paths: list[str]) -> list[tuple]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-from pyspark.sql import SparkSession
 
 from ingest.build.dbt_plugin import committed_raw_files, lake_view_sql
 from ingest.build.spark_target import LAKE_FILE_COLUMN, spark_environment, spark_lake_views
@@ -33,9 +32,11 @@ from ingest.lake.spark_read import (
 from ingest.lake.storage import ObjectStore, S3Settings, open_store
 from ingest.landing.land import Ingestor
 from tests.conftest import DUMMY_KEY_ID, DUMMY_SECRET, TEST_REGION
-from tests.spark_tables import session_jars
+from tests.spark_tables import local_session, session_jars
 from tests.test_purge import build_lake
 from tests.test_spark_lake import _plain
+
+pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install -e '.[spark]'")
 
 pytestmark = pytest.mark.slow
 
@@ -76,23 +77,13 @@ def spark(
     aws_env: S3Settings, s3_lake: tuple[ObjectStore, LocalKeyStore], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     store, keystore = s3_lake
-    jars = session_jars()
-    builder = SparkSession.builder.master("local[1]").appName("lakehouse-spark-s3a-tests")
-    for name, value in {
-        **spark_read_conf(store.url, keystore.path, jars),
+    conf = {
+        **spark_read_conf(store.url, keystore.path, session_jars()),
         **spark_s3a_conf(aws_env),
-        "spark.ui.enabled": "false",
         "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse")),
-        "spark.sql.shuffle.partitions": "1",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.timestampType": "TIMESTAMP_NTZ",
-    }.items():
-        builder = builder.config(name, value)
-    session = builder.getOrCreate()
-    try:
+    }
+    with local_session("lakehouse-spark-s3a-tests", conf) as session:
         yield session
-    finally:
-        session.stop()
 
 
 def _spark_lake(spark: Any, store: ObjectStore, keystore: Path) -> dict[str, list[tuple]]:
