@@ -582,6 +582,8 @@ def run_checkpoint(bench: Bench, cp: Checkpoint, out: dict[str, Any]) -> None:
         log("ingest floor (parse and write encrypted, no checks)")
         phases["ingest_floor"] = ingest_floor(bench.history_dir(cp), bench.paths["floor_out"])
         phases["ingest"]["vs_floor"] = phases["ingest"]["seconds"] / phases["ingest_floor"]["seconds"]
+    # The history's extracts are landed and parsed twice: the build and its spill files get their disk.
+    shutil.rmtree(bench.history_dir(cp), ignore_errors=True)
     if "floor" not in phases:
         log("floor (decrypt and scan every landed dataset)")
         phases["floor"] = bench.floor()
@@ -597,8 +599,6 @@ def run_checkpoint(bench: Bench, cp: Checkpoint, out: dict[str, Any]) -> None:
         phases["queries"] = bench.queries()
     out["lake_bytes"] = _du(bench.paths["lake"])
     out["warehouse_bytes"] = bench.paths["warehouse"].stat().st_size
-    # The extracts of a checkpoint are landed: keep the disk for the next ones.
-    shutil.rmtree(bench.history_dir(cp), ignore_errors=True)
 
 
 def ingest_floor(folder: Path, scratch: Path) -> dict[str, Any]:
