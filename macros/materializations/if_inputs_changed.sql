@@ -13,47 +13,35 @@
     On Spark the same, around dbt-spark's table and view materialisations (stamps: stamps.sql).
 -#}
 {% materialization table_if_inputs_changed, adapter='duckdb' %}
-    {%- set stamp = inputs_stamp(model) -%}
-    {%- if stamp.new and stamp.new == stamp.current -%}
-        {{ return(_unchanged_relation(this.incorporate(type='table'))) }}
-    {%- endif -%}
-    {%- set built = dbt.materialization_table_duckdb() -%}
-    {%- do _stamp_relation(this.incorporate(type='table'), stamp.new) -%}
-    {{ return(built) }}
+    {{ return(_build_if_inputs_changed('table', dbt.materialization_table_duckdb)) }}
 {%- endmaterialization %}
 
 
 {% materialization view_if_inputs_changed, adapter='duckdb' %}
-    {%- set stamp = inputs_stamp(model) -%}
-    {%- if stamp.new and stamp.new == stamp.current -%}
-        {{ return(_unchanged_relation(this.incorporate(type='view'))) }}
-    {%- endif -%}
-    {%- set built = dbt.materialization_view_default() -%}
-    {%- do _stamp_relation(this.incorporate(type='view'), stamp.new) -%}
-    {{ return(built) }}
+    {{ return(_build_if_inputs_changed('view', dbt.materialization_view_default)) }}
 {%- endmaterialization %}
 
 
 {% materialization table_if_inputs_changed, adapter='spark' %}
-    {%- set stamp = inputs_stamp(model) -%}
-    {%- if stamp.new and stamp.new == stamp.current -%}
-        {{ return(_unchanged_relation(this.incorporate(type='table'))) }}
-    {%- endif -%}
-    {%- set built = dbt.materialization_table_spark() -%}
-    {%- do _stamp_relation(this.incorporate(type='table'), stamp.new) -%}
-    {{ return(built) }}
+    {{ return(_build_if_inputs_changed('table', dbt.materialization_table_spark)) }}
 {%- endmaterialization %}
 
 
 {% materialization view_if_inputs_changed, adapter='spark' %}
+    {{ return(_build_if_inputs_changed('view', dbt.materialization_view_spark)) }}
+{%- endmaterialization %}
+
+
+{% macro _build_if_inputs_changed(relation_type, build) -%}
+    {%- set relation = this.incorporate(type=relation_type) -%}
     {%- set stamp = inputs_stamp(model) -%}
     {%- if stamp.new and stamp.new == stamp.current -%}
-        {{ return(_unchanged_relation(this.incorporate(type='view'))) }}
+        {{ return(_unchanged_relation(relation)) }}
     {%- endif -%}
-    {%- set built = dbt.materialization_view_spark() -%}
-    {%- do _stamp_relation(this.incorporate(type='view'), stamp.new) -%}
+    {%- set built = build() -%}
+    {%- do _stamp_relation(relation, stamp.new) -%}
     {{ return(built) }}
-{%- endmaterialization %}
+{%- endmacro %}
 
 
 {% macro inputs_stamp(node) -%}
