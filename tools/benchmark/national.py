@@ -162,7 +162,8 @@ def run_measured(cmd: Sequence[str], env: dict[str, str], log_file: Path) -> Mea
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=env, stdout=fh, stderr=subprocess.STDOUT)
         # wait4 rather than proc.wait(): its rusage is this child's alone (RUSAGE_CHILDREN would be the
-        # maximum over every child this process ever had). ru_maxrss is in KiB on Linux.
+        # maximum over every child this process ever had). But its ru_maxrss is at least this process's
+        # own peak, freed or not (Linux carries it into the child): hence Bench.apart. KiB on Linux.
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -224,9 +225,10 @@ class Bench:
         return run_measured(args, self.env, self.paths["log"])
 
     def apart(self, phase: Literal["floor", "queries"]) -> dict[str, Any]:
-        """An in-process phase run in a new process. A child's peak RSS starts from its parent's at the
-        fork (Linux carries the high-water mark across exec): DuckDB scanning the lake in this process
-        would raise the peak of every command measured after it, the daily load's among them."""
+        """An in-process phase run in a new process, so that this process's peak stays small: a
+        child's peak RSS is at least its parent's peak, even after the parent freed that memory (see
+        run_measured), and DuckDB scanning the lake here would raise the peak reported for every
+        command measured after it, the daily load's among them."""
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
             return pool.submit(_run_phase, replace(self.cfg, log=_no_log), phase).result()
